@@ -1,0 +1,33 @@
+# Two commands do all the set-up on a fresh machine with Python 3.11+:
+#   make up    run the platform (embedded PostgreSQL when DATABASE_URL is not set)
+#   make test  run the whole test suite (a fresh database per run)
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: up test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+up: $(STAMP)
+	$(BIN)/ledgerflow up $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m tests.run $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run $(ARGS)
+
+clean:
+	rm -rf $(VENV) .ledgerflow

@@ -1,0 +1,194 @@
+"""Followers: read an application's event log in order and apply it in batches.
+
+Projections, process managers and the event relay are all followers. Each batch of
+events is applied in ONE transaction together with the follower's new position, so an
+event is applied exactly once and a crash resumes where the last commit left off. The
+library's own runner commits once per event; batching is what makes a rebuild fast.
+
+Only one process runs a given follower at a time (a PostgreSQL advisory lock held by
+its LISTEN connection); a second one waits as a hot standby.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import zlib
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import psycopg
+from eventsourcing.application import Application
+from eventsourcing.domain import DomainEventProtocol
+from psycopg import AsyncConnection, AsyncCursor
+from psycopg_pool import AsyncConnectionPool
+
+from adapters.postgres import SCHEMA_LOCK_KEY
+
+log = logging.getLogger(__name__)
+
+POSITIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ledgerflow_positions (
+    follower text NOT NULL,
+    upstream text NOT NULL,
+    position bigint NOT NULL DEFAULT 0,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (follower, upstream)
+)
+"""
+
+Event = DomainEventProtocol[Any]
+
+
+class EventProcessor(Protocol):
+    """What a follower applies: a projection, a process manager's planner, the relay."""
+
+    name: str
+
+    async def setup(self, conn: AsyncConnection[Any]) -> None:
+        """Create what the processor writes (idempotent; runs under the schema lock)."""
+
+    async def reset(self, conn: AsyncConnection[Any]) -> None:
+        """Forget everything written, before a rebuild from the first event."""
+
+    async def apply(self, cur: AsyncCursor[Any], events: Sequence[Event]) -> None:
+        """Apply events in log order, inside the follower's transaction."""
+
+
+Progress = Callable[[int, int], None]
+"""Called after each batch with (position reached, last position in the log)."""
+
+
+class FollowerConflict(RuntimeError):
+    """Another runner moved this follower's position: this one must stop."""
+
+
+class Follower:
+    def __init__(
+        self,
+        application: Application,
+        processor: EventProcessor,
+        pool: AsyncConnectionPool[Any],
+        *,
+        batch_size: int = 500,
+        idle_poll_seconds: float = 1.0,
+    ) -> None:
+        self.application = application
+        self.processor = processor
+        self.pool = pool
+        self.batch_size = batch_size
+        self.idle_poll_seconds = idle_poll_seconds
+        self.upstream = application.name
+        self._recorder: Any = application.recorder
+        self._lock_key = zlib.crc32(f"follower:{processor.name}:{self.upstream}".encode())
+
+    @property
+    def name(self) -> str:
+        return self.processor.name
+
+    async def setup(self) -> None:
+        async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
+            await conn.execute(POSITIONS_SCHEMA)
+            await self.processor.setup(conn)
+            await conn.execute(
+                "INSERT INTO ledgerflow_positions (follower, upstream) VALUES (%s, %s)"
+                " ON CONFLICT DO NOTHING",
+                (self.name, self.upstream),
+            )
+
+    async def position(self) -> int:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT position FROM ledgerflow_positions WHERE follower = %s AND upstream = %s",
+                (self.name, self.upstream),
+            )
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def head(self) -> int:
+        return int(await asyncio.to_thread(self._recorder.max_notification_id) or 0)
+
+    async def catch_up(self, progress: Progress | None = None) -> int:
+        """Apply every event recorded so far; answer how many were applied."""
+        position = await self.position()
+        head = await self.head() if progress else 0
+        applied = 0
+        while True:
+            events, last_id = await asyncio.to_thread(self._read_batch, position)
+            if last_id is None:
+                return applied
+            async with self.pool.connection() as conn, conn.transaction():
+                cur = conn.cursor()
+                if events:
+                    await self.processor.apply(cur, events)
+                await cur.execute(
+                    "UPDATE ledgerflow_positions SET position = %s, updated_at = now()"
+                    " WHERE follower = %s AND upstream = %s AND position = %s",
+                    (last_id, self.name, self.upstream, position),
+                )
+                if cur.rowcount != 1:
+                    raise FollowerConflict(f"{self.name}: position moved by another runner")
+            applied += len(events)
+            position = last_id
+            if progress:
+                progress(position, max(head, position))
+
+    def _read_batch(self, position: int) -> tuple[list[Event], int | None]:
+        notifications = self._recorder.select_notifications(
+            start=position + 1, limit=self.batch_size
+        )
+        if not notifications:
+            return [], None
+        mapper = self.application.mapper
+        events = [mapper.to_domain_event(notification) for notification in notifications]
+        return events, notifications[-1].id
+
+    async def rebuild(self, progress: Progress | None = None) -> int:
+        """Forget the read model and apply the whole log again."""
+        await self.setup()
+        async with self.pool.connection() as conn, conn.transaction():
+            await self.processor.reset(conn)
+            await conn.execute(
+                "UPDATE ledgerflow_positions SET position = 0, updated_at = now()"
+                " WHERE follower = %s AND upstream = %s",
+                (self.name, self.upstream),
+            )
+        return await self.catch_up(progress)
+
+    async def run(self, stop: asyncio.Event, conninfo: str) -> None:
+        """Follow the log until `stop`: leader election, then catch up on every NOTIFY."""
+        await self.setup()
+        while not stop.is_set():
+            try:
+                await self._lead(stop, conninfo)
+            except (psycopg.OperationalError, OSError) as error:
+                log.warning(
+                    "follower lost its connection",
+                    extra={"follower": self.name, "error": str(error)},
+                )
+                await _sleep_or_stop(stop, 1.0)
+
+    async def _lead(self, stop: asyncio.Event, conninfo: str) -> None:
+        async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+            while not stop.is_set():
+                cur = await conn.execute("SELECT pg_try_advisory_lock(%s)", (self._lock_key,))
+                row = await cur.fetchone()
+                if row and row[0]:
+                    break
+                await _sleep_or_stop(stop, 1.0)  # a standby: another process leads
+            else:
+                return
+            channel = self._recorder.channel_name
+            await conn.execute(psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(channel)))
+            log.info("follower leading", extra={"follower": self.name, "upstream": self.upstream})
+            while not stop.is_set():
+                await self.catch_up()
+                async for _ in conn.notifies(timeout=self.idle_poll_seconds, stop_after=1):
+                    pass
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

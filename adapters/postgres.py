@@ -1,0 +1,78 @@
+"""PostgreSQL plumbing shared by every workflow: URLs, database creation, pools."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def with_database(url: str, dbname: str) -> str:
+    """`url` pointing at another database on the same server."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{dbname}"))
+
+
+def create_database(server_url: str, dbname: str) -> None:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+
+
+def drop_database(server_url: str, dbname: str) -> None:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname))
+        )
+
+
+def eventsourcing_env(url: str, *, pool_size: int, max_overflow: int) -> dict[str, str]:
+    """The `eventsourcing` library's PostgreSQL settings for a `postgresql://` URL.
+
+    The host may be a unix socket directory given as `?host=/path` (the embedded server).
+    """
+    parts = urlsplit(url)
+    query = dict(pair.split("=", 1) for pair in parts.query.split("&") if "=" in pair)
+    host = unquote(query.get("host", parts.hostname or "127.0.0.1"))
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": unquote(parts.path.lstrip("/") or "postgres"),
+        "POSTGRES_HOST": host,
+        "POSTGRES_PORT": str(parts.port or query.get("port", 5432)),
+        "POSTGRES_USER": unquote(parts.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(parts.password or ""),
+        "POSTGRES_POOL_SIZE": str(pool_size),
+        "POSTGRES_MAX_OVERFLOW": str(max_overflow),
+        "POSTGRES_LOCK_TIMEOUT": "5",
+        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "5",
+        "POSTGRES_PRE_PING": "y",
+    }
+
+
+# Concurrent `CREATE ... IF NOT EXISTS` from several processes can fail in PostgreSQL's
+# catalogs ("tuple concurrently updated"): every process creates its tables under this lock.
+SCHEMA_LOCK_KEY = 0x1ED6E7F1
+
+
+@contextlib.contextmanager
+def schema_lock(url: str) -> Iterator[None]:
+    """Hold the schema lock on a connection of its own while the block creates tables."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
+
+
+async def create_schema(conn: psycopg.AsyncConnection[Any], *statements: str) -> None:
+    """Run DDL in one transaction that holds the schema lock."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
+        for statement in statements:
+            await conn.execute(statement)

@@ -1,0 +1,339 @@
+"""The one control surface every simulator shares (see /work/shared/SIMULATORS.md).
+
+A simulator is a FastAPI app built by `Simulator.create_app()`. The simulator only writes
+its contract routes and calls `Simulator.record(...)` when a request had an effect; this
+module supplies everything else, identically for every third party:
+
+- `PUT/GET /__admin/faults`: latency and injected faults, drawn from `random.Random(seed)`.
+- `GET/DELETE /__admin/ledger`: every request that had an effect, oldest first.
+- `GET/DELETE /__admin/stats`: how many requests came in and how many faults were injected.
+- `GET/PUT /__admin/settings`: the simulator's own contract-specific settings (a pydantic
+  model it declares), partially updatable.
+
+Faults are applied by a pure ASGI layer in front of the contract routes (never in front of
+`/__admin/*` or the OpenAPI docs), so contract routes contain no fault code at all.
+
+Per contract request, exactly two numbers are drawn, in this order, at arrival (no await in
+between, so the sequence is a function of the seed and the arrival order only):
+
+1. `u_latency`: the delay is `latency_ms + u_latency * latency_jitter_ms`;
+2. `u_fault`: compared cumulatively with `error_rate`, `timeout_rate`, `reset_rate`,
+   `lost_response_rate` in that order (each rate is the exact probability of its fault as
+   long as the rates sum to at most 1; beyond that the later ones are cut short).
+
+Dropping a connection without an answer needs the server's transport: under uvicorn (h11 or
+httptools, asyncio or uvloop) the ASGI `receive` callable is a bound method of the request
+cycle that holds it, so `receive.__self__.transport.abort()` resets the TCP connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import logging
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from fastapi import APIRouter, Body, FastAPI
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger(__name__)
+
+ADMIN_PREFIX = "/__admin"
+# Paths that are part of no contract: never delayed nor faulted.
+EXEMPT_PREFIXES: tuple[str, ...] = (ADMIN_PREFIX, "/docs", "/redoc", "/openapi.json")
+DEFAULT_HOLD_SECONDS = 300.0
+
+Fault = Literal["error", "timeout", "reset", "lost_response"]
+SettingsT = TypeVar("SettingsT", bound=BaseModel)
+
+Rate = Field(default=0.0, ge=0.0, le=1.0)
+
+
+class Faults(BaseModel):
+    """The current misbehaviour of a simulator (the body of `GET /__admin/faults`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = 0
+    latency_ms: float = Field(default=0.0, ge=0.0)
+    latency_jitter_ms: float = Field(default=0.0, ge=0.0)
+    error_rate: float = Rate
+    timeout_rate: float = Rate
+    reset_rate: float = Rate
+    lost_response_rate: float = Rate
+
+
+class FaultsUpdate(BaseModel):
+    """The body of `PUT /__admin/faults`: every field optional, omitted ones keep their value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int | None = None
+    latency_ms: float | None = Field(default=None, ge=0.0)
+    latency_jitter_ms: float | None = Field(default=None, ge=0.0)
+    error_rate: float | None = Field(default=None, ge=0.0, le=1.0)
+    timeout_rate: float | None = Field(default=None, ge=0.0, le=1.0)
+    reset_rate: float | None = Field(default=None, ge=0.0, le=1.0)
+    lost_response_rate: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+class FaultStats(BaseModel):
+    """Counters since start (or the last `DELETE /__admin/stats`), so a test can bound the
+    duplicates it accepts by the responses the simulator deliberately lost."""
+
+    requests: int = 0
+    errors: int = 0
+    timeouts: int = 0
+    resets: int = 0
+    lost_responses: int = 0
+
+
+class LedgerEntry(BaseModel):
+    key: str | None
+    at: datetime
+    request: dict[str, Any]
+    response: dict[str, Any]
+    response_lost: bool
+
+
+class Ledger(BaseModel):
+    count: int
+    items: list[LedgerEntry]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What happens to one contract request."""
+
+    delay_seconds: float
+    fault: Fault | None
+
+
+# True while a contract route runs for a request whose response will be dropped, so that
+# `Simulator.record` can mark the ledger entry without the route knowing about faults.
+_response_lost: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "simulator_response_lost", default=False
+)
+
+
+class Simulator(Generic[SettingsT]):
+    """Faults, seeded generator, ledger, counters and settings of one simulator.
+
+    Single process, asyncio only: every mutation happens on the event loop without an
+    await in between, so no lock is needed.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        settings: SettingsT,
+        *,
+        faults: Faults | None = None,
+        hold_seconds: float = DEFAULT_HOLD_SECONDS,
+    ) -> None:
+        self.name = name
+        self.settings: SettingsT = settings
+        self.faults = faults or Faults()
+        self.hold_seconds = hold_seconds
+        self.stats = FaultStats()
+        self.ledger: list[LedgerEntry] = []
+        self._rng = random.Random(self.faults.seed)
+
+    # -- faults -------------------------------------------------------------------------
+
+    def update_faults(self, update: FaultsUpdate) -> Faults:
+        """Apply a partial update; a seed in the update reseeds the generator."""
+        changes = update.model_dump(exclude_unset=True, exclude_none=True)
+        self.faults = self.faults.model_copy(update=changes)
+        if "seed" in changes:
+            self._rng = random.Random(self.faults.seed)
+        return self.faults
+
+    def draw(self) -> Decision:
+        """Draw the fate of one contract request (always two draws, see module docstring)."""
+        faults = self.faults
+        u_latency = self._rng.random()
+        u_fault = self._rng.random()
+        delay_ms = faults.latency_ms + u_latency * faults.latency_jitter_ms
+        fault: Fault | None = None
+        threshold = 0.0
+        for name, rate in (
+            ("error", faults.error_rate),
+            ("timeout", faults.timeout_rate),
+            ("reset", faults.reset_rate),
+            ("lost_response", faults.lost_response_rate),
+        ):
+            threshold += rate
+            if u_fault < threshold:
+                fault = name  # type: ignore[assignment]
+                break
+        self.stats.requests += 1
+        if fault == "error":
+            self.stats.errors += 1
+        elif fault == "timeout":
+            self.stats.timeouts += 1
+        elif fault == "reset":
+            self.stats.resets += 1
+        elif fault == "lost_response":
+            self.stats.lost_responses += 1
+        return Decision(delay_seconds=delay_ms / 1000.0, fault=fault)
+
+    # -- ledger -------------------------------------------------------------------------
+
+    def record(
+        self, key: str | None, request: Mapping[str, Any], response: Mapping[str, Any]
+    ) -> LedgerEntry:
+        """Called by a contract route once its effect happened."""
+        entry = LedgerEntry(
+            key=key,
+            at=datetime.now(UTC),
+            request=dict(request),
+            response=dict(response),
+            response_lost=_response_lost.get(),
+        )
+        self.ledger.append(entry)
+        return entry
+
+    # -- settings -----------------------------------------------------------------------
+
+    def update_settings(self, changes: Mapping[str, Any]) -> SettingsT:
+        """Partially update the contract settings; raises `ValidationError` or `KeyError`."""
+        model = type(self.settings)
+        unknown = sorted(set(changes) - set(model.model_fields))
+        if unknown:
+            raise KeyError(", ".join(unknown))
+        merged = {**self.settings.model_dump(), **changes}
+        # Built through the constructor so pydantic-settings models validate the same way.
+        self.settings = model(**merged)
+        return self.settings
+
+    # -- the app ------------------------------------------------------------------------
+
+    def create_app(self, *, title: str | None = None, description: str | None = None) -> FastAPI:
+        """A FastAPI app carrying the control surface and the fault layer; the caller adds
+        its contract routes to it."""
+        app = FastAPI(title=title or f"{self.name} simulator", description=description or "")
+        app.state.simulator = self
+        app.include_router(admin_router(self))
+        app.add_middleware(FaultLayer, simulator=self)
+        return app
+
+
+def admin_router(simulator: Simulator[Any]) -> APIRouter:
+    """The `/__admin/*` routes, bound to one simulator."""
+    router = APIRouter(prefix=ADMIN_PREFIX, tags=["simulator control"])
+
+    @router.get("/faults", response_model=Faults)
+    async def get_faults() -> Faults:
+        return simulator.faults
+
+    @router.put("/faults", response_model=Faults)
+    async def put_faults(update: FaultsUpdate) -> Faults:
+        return simulator.update_faults(update)
+
+    @router.get("/stats", response_model=FaultStats)
+    async def get_stats() -> FaultStats:
+        return simulator.stats
+
+    @router.delete("/stats", status_code=204)
+    async def delete_stats() -> None:
+        simulator.stats = FaultStats()
+
+    @router.get("/ledger", response_model=Ledger)
+    async def get_ledger() -> Ledger:
+        return Ledger(count=len(simulator.ledger), items=list(simulator.ledger))
+
+    @router.delete("/ledger", status_code=204)
+    async def delete_ledger() -> None:
+        simulator.ledger.clear()
+
+    @router.get("/settings")
+    async def get_settings() -> dict[str, Any]:
+        return simulator.settings.model_dump(mode="json")
+
+    @router.put("/settings", response_model=None)
+    async def put_settings(changes: dict[str, Any] = Body(...)) -> Any:
+        try:
+            settings = simulator.update_settings(changes)
+        except KeyError as error:
+            return JSONResponse(
+                {"detail": [{"loc": ["body", *error.args], "msg": "unknown setting"}]},
+                status_code=422,
+            )
+        except ValidationError as error:
+            return JSONResponse(
+                {"detail": error.errors(include_url=False, include_context=False)},
+                status_code=422,
+            )
+        return settings.model_dump(mode="json")
+
+    return router
+
+
+class FaultLayer:
+    """Pure ASGI layer that delays and faults contract requests (see module docstring)."""
+
+    def __init__(self, app: ASGIApp, simulator: Simulator[Any]) -> None:
+        self.app = app
+        self.simulator = simulator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or str(scope["path"]).startswith(EXEMPT_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        decision = self.simulator.draw()
+        if decision.delay_seconds > 0:
+            await asyncio.sleep(decision.delay_seconds)
+        if decision.fault is None:
+            await self.app(scope, receive, send)
+        elif decision.fault == "error":
+            response = JSONResponse(
+                {"error": "service unavailable (injected fault)"}, status_code=503
+            )
+            await response(scope, receive, send)
+        elif decision.fault == "timeout":
+            await _hold(receive, self.simulator.hold_seconds)
+            await _drop_connection(receive)
+        elif decision.fault == "reset":
+            await _drop_connection(receive)
+        else:  # lost_response: the work happens, the answer never leaves.
+            token = _response_lost.set(True)
+            try:
+                await self.app(scope, receive, _discard)
+            finally:
+                _response_lost.reset(token)
+            await _drop_connection(receive)
+
+
+async def _discard(message: Message) -> None:
+    """A `send` that loses every message."""
+
+
+async def _hold(receive: Receive, seconds: float) -> None:
+    """Keep the request open for `seconds`, or until the client gives up (so a server with
+    held requests can still shut down promptly)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            while (await receive())["type"] != "http.disconnect":
+                pass
+
+
+async def _drop_connection(receive: Receive) -> None:
+    """Reset the TCP connection without an answer."""
+    transport = getattr(getattr(receive, "__self__", None), "transport", None)
+    abort: Callable[[], None] | None = getattr(transport, "abort", None)
+    if abort is None:
+        # Not under uvicorn: nothing to abort; the server will answer on its own.
+        logger.warning("cannot drop the connection: no transport behind this ASGI server")
+        return
+    abort()
+    # Let the server run connection_lost, so it does not answer a 500 for us.
+    for _ in range(2):
+        await asyncio.sleep(0)

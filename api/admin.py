@@ -1,0 +1,46 @@
+"""Test-mode controls: move the platform's clock for every process at once."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from adapters.clock import SharedOffsetClock
+from api.deps import Platform
+from api.errors import error_response
+
+router = APIRouter(prefix="/__admin", tags=["test mode"])
+
+
+class ClockSetting(BaseModel):
+    offset_seconds: float = Field(description="How far the platform's time is ahead of real time.")
+
+
+class ClockPublic(BaseModel):
+    now: datetime
+    offset_seconds: float
+
+
+@router.get("/clock", response_model=ClockPublic)
+async def read_clock(platform: Platform) -> ClockPublic | JSONResponse:
+    clock = platform.clock
+    offset = clock.offset.total_seconds() if isinstance(clock, SharedOffsetClock) else 0.0
+    return ClockPublic(now=clock.now(), offset_seconds=offset)
+
+
+@router.put(
+    "/clock", response_model=ClockPublic, responses={403: {"description": "Not in test mode"}}
+)
+async def move_clock(setting: ClockSetting, platform: Platform) -> ClockPublic | JSONResponse:
+    clock = platform.clock
+    if not isinstance(clock, SharedOffsetClock):
+        return error_response(
+            403,
+            "the clock can only be moved in test mode (LEDGERFLOW_TEST_MODE=true)",
+            "test_mode_off",
+        )
+    await clock.set_offset(timedelta(seconds=setting.offset_seconds))
+    return ClockPublic(now=clock.now(), offset_seconds=setting.offset_seconds)

@@ -1,0 +1,33 @@
+"""`GET /health`: 200 when the database answers, 503 otherwise."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from api.deps import Platform
+from api.errors import responses
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get(
+    "/health",
+    responses={
+        200: {"content": {"application/json": {"example": {"status": "ok"}}}},
+        **responses(503),
+    },
+)
+async def health(platform: Platform) -> JSONResponse:
+    try:
+        async with asyncio.timeout(2):
+            async with platform.pool.connection() as conn:
+                await conn.execute("SELECT 1")
+    except Exception:
+        return JSONResponse(
+            status_code=503,
+            content={"message": "the database does not answer", "code": "database_unavailable"},
+        )
+    return JSONResponse({"status": "ok"})

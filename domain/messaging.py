@@ -1,0 +1,94 @@
+"""Messaging ports: commands arrive on a `CommandQueue`, integration events leave on an `EventBus`.
+
+Both are abstract here; PostgreSQL and RabbitMQ adapters live in `adapters/messaging/`.
+Names follow CONVENTIONS.md: queue `ledgerflow.commands.<workflow>` with a dead-letter
+queue `<queue>.dead`, exchange `ledgerflow.events`, routing key `<workflow>.<EventName>`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+EVENTS_EXCHANGE = "ledgerflow.events"
+
+
+def command_queue_name(workflow: str) -> str:
+    return f"ledgerflow.commands.{workflow}"
+
+
+def dead_letter_queue_name(queue: str) -> str:
+    return f"{queue}.dead"
+
+
+def routing_key(workflow: str, event_name: str) -> str:
+    return f"{workflow}.{event_name}"
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message on a queue or the bus. `body` is the raw bytes (JSON by convention)."""
+
+    body: bytes
+    message_id: str
+    correlation_id: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    routing_key: str = ""
+
+
+class PoisonMessage(Exception):
+    """Raised by a handler for a message that can never be processed (unparseable, invalid).
+
+    The consumer moves the message to the dead-letter queue with `reason` and acknowledges
+    the original, so the messages behind it are not blocked.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+MessageHandler = Callable[[Message], Awaitable[None]]
+"""Returns normally: the message is acknowledged (its effect is durable).
+Raises `PoisonMessage`: dead-lettered with the reason. Raises anything else: the message
+is returned to the queue and delivered again later (a transient failure, e.g. the
+database is briefly unreachable)."""
+
+
+class CommandQueue(Protocol):
+    async def send(self, queue: str, message: Message) -> None:
+        """Durably enqueue `message` (returns once the broker or database has it)."""
+
+    async def consume(self, queue: str, handler: MessageHandler, stop: asyncio.Event) -> None:
+        """Deliver messages to `handler` until `stop` is set; ack only after it returns."""
+
+    async def dead_letters(self, queue: str, limit: int = 100) -> Sequence[DeadLetter]:
+        """The messages of `queue` that were dead-lettered, oldest first (for operators)."""
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    message: Message
+    reason: str
+
+
+class EventBus(Protocol):
+    async def publish(self, message: Message) -> None:
+        """Publish to `message.routing_key`; returns once the bus has durably taken it."""
+
+    async def subscribe(
+        self,
+        subscriber: str,
+        binding_keys: Sequence[str],
+        handler: MessageHandler,
+        stop: asyncio.Event,
+    ) -> None:
+        """Deliver every event matching `binding_keys` (topic patterns such as `sms.*`)
+        to `handler`, at least once, until `stop` is set. `subscriber` names a durable
+        subscription: a restarted subscriber resumes where it left off."""
+
+    async def close(self) -> None: ...

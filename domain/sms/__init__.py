@@ -1,0 +1,1 @@
+"""The SMS workflow's domain: the `Sms` aggregate, its text rules and its provider port."""

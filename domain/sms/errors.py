@@ -1,0 +1,44 @@
+"""What can go wrong with an SMS command. The API maps these to HTTP statuses."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from domain.work import OutcomeNotApplicable
+
+
+class SmsError(Exception):
+    code = "sms_error"
+
+
+class SmsNotFound(SmsError):
+    code = "sms_not_found"
+
+    def __init__(self, sms_id: UUID | str) -> None:
+        super().__init__(f"SMS {sms_id} does not exist")
+
+
+class MessageIdReused(SmsError):
+    """The client's message id was already used for a different SMS."""
+
+    code = "message_id_conflict"
+
+    def __init__(self, message_id: str) -> None:
+        super().__init__(
+            f"message_id {message_id!r} was already used with a different phone number, "
+            "text or correlation id"
+        )
+
+
+class SmsNotRetryable(SmsError):
+    code = "sms_not_parked"
+
+    def __init__(self, status: str) -> None:
+        super().__init__(f"only a parked SMS can be retried; this one is {status}")
+
+
+class SmsAlreadyFinal(SmsError, OutcomeNotApplicable):
+    code = "sms_already_final"
+
+    def __init__(self, status: str) -> None:
+        super().__init__(f"the SMS is already {status}; no further attempts are recorded")

@@ -1,0 +1,131 @@
+"""The work engine's vocabulary: due work, attempt outcomes and retry decisions.
+
+A workflow's process manager says what to call (`WorkRequest`) when its events arrive,
+how to make one attempt (`attempt`) and what an outcome means for its aggregate
+(`record`). The engine (adapters/work.py) owns leasing, concurrency and the retry
+schedule, the same for every workflow.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, DomainEventProtocol
+
+
+@dataclass(frozen=True)
+class WorkRequest:
+    """Ask the engine to call a third party. `id` is deterministic (a repeat is a no-op)."""
+
+    id: UUID
+    kind: str
+    aggregate_id: UUID
+    due_at: datetime
+    first_attempt: int = 1
+    max_attempts: int | None = None  # None: the engine's setting
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CancelWork:
+    """The aggregate reached an end: any work left for it is obsolete."""
+
+    aggregate_id: UUID
+    kind: str
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One leased attempt. `attempt` is this attempt's number (1-based, never reused)."""
+
+    id: UUID
+    kind: str
+    aggregate_id: UUID
+    attempt: int
+    last_attempt: int  # the attempt after which the work is parked
+    payload: Mapping[str, Any]
+
+
+class OutcomeNotApplicable(Exception):
+    """The aggregate no longer expects this outcome (it ended meanwhile): drop the work."""
+
+
+@dataclass(frozen=True)
+class Succeeded:
+    result: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TransientFailure:
+    error: str
+
+
+@dataclass(frozen=True)
+class PermanentFailure:
+    error: str
+
+
+Outcome = Succeeded | TransientFailure | PermanentFailure
+
+
+@dataclass(frozen=True)
+class Completed:
+    outcome: Succeeded | PermanentFailure
+
+
+@dataclass(frozen=True)
+class RetryScheduled:
+    error: str
+    retry_at: datetime
+
+
+@dataclass(frozen=True)
+class Parked:
+    error: str
+
+
+Decision = Completed | RetryScheduled | Parked
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    base_seconds: float = 0.5
+    cap_seconds: float = 60.0
+
+    def delay(self, attempt: int, rng: random.Random) -> timedelta:
+        """Capped exponential backoff with full jitter: uniform in [0, min(cap, base*2^(n-1))]."""
+        ceiling = min(self.cap_seconds, self.base_seconds * 2 ** max(attempt - 1, 0))
+        return timedelta(seconds=rng.uniform(0, ceiling))
+
+    def decide(
+        self, item: WorkItem, outcome: Outcome, now: datetime, rng: random.Random
+    ) -> Decision:
+        if isinstance(outcome, Succeeded | PermanentFailure):
+            return Completed(outcome)
+        if item.attempt >= item.last_attempt:
+            return Parked(outcome.error)
+        return RetryScheduled(outcome.error, now + self.delay(item.attempt, rng))
+
+
+class WorkPolicy(Protocol):
+    """A workflow's process manager, as the engine sees it."""
+
+    kind: str
+
+    def plan(self, event: DomainEventProtocol[Any]) -> Sequence[WorkRequest | CancelWork]:
+        """What the event asks of the outside world (pure; may be empty)."""
+
+    async def attempt(self, item: WorkItem) -> Outcome:
+        """Make one call through the workflow's port and classify the result."""
+
+    def record(self, item: WorkItem, decision: Decision, at: datetime) -> Sequence[Aggregate]:
+        """Apply the decision to the aggregate (loaded here) and return it for saving.
+
+        Runs in a worker thread: it may read the event store. Raises the workflow's
+        own error when the aggregate no longer expects this outcome.
+        """

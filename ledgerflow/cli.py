@@ -1,0 +1,148 @@
+"""The `ledgerflow` command: run the platform, a worker, a simulator, rebuild projections."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
+
+from ledgerflow.logs import configure_logging
+from ledgerflow.settings import Settings
+
+app = typer.Typer(
+    help="ledgerflow: reliable fintech workflows on an event store.", no_args_is_help=True
+)
+projections_app = typer.Typer(
+    help="Read models: rebuild them from the event log.", no_args_is_help=True
+)
+app.add_typer(projections_app, name="projections")
+
+
+@app.command()
+def up(
+    host: Annotated[str, typer.Option(help="Interface the API listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="The API's port.")] = 8000,
+    data_dir: Annotated[Path, typer.Option(help="Embedded database, logs and urls.json.")] = Path(
+        ".ledgerflow"
+    ),
+) -> None:
+    """Start the API, every worker, the relay and the simulators; Ctrl-C stops all."""
+    from ledgerflow.supervisor import run_platform
+
+    raise typer.Exit(run_platform(host=host, port=port, data_dir=data_dir))
+
+
+@app.command()
+def api(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+) -> None:
+    """Run the HTTP API alone."""
+    import uvicorn
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    from api.app import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=None,
+        http="httptools",
+        loop="uvloop",
+        access_log=False,
+    )
+
+
+@app.command()
+def worker(
+    name: Annotated[str, typer.Argument(help="sms, projections, relay or ingester")],
+) -> None:
+    """Run one worker; start more processes to scale out."""
+    from ledgerflow.workers import WORKERS
+
+    if name not in WORKERS:
+        raise typer.BadParameter(f"unknown worker {name!r}; choose from {', '.join(WORKERS)}")
+    settings = Settings()
+    configure_logging(settings.log_level)
+    _run_until_signalled(lambda stop: WORKERS[name](settings, stop))
+
+
+@app.command()
+def simulator(
+    name: Annotated[str, typer.Argument(help="e.g. sms-provider")],
+    port: Annotated[int, typer.Option()] = 0,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+) -> None:
+    """Run one third-party simulator with its fault-injection control surface."""
+    from adapters.simulators.registry import SIMULATORS, serve
+
+    if name not in SIMULATORS:
+        raise typer.BadParameter(f"unknown simulator {name!r}; choose from {', '.join(SIMULATORS)}")
+    configure_logging(Settings().log_level)
+    serve(name, host, port)
+
+
+@projections_app.command("rebuild")
+def rebuild(
+    name: Annotated[str | None, typer.Argument(help="One read model; all when omitted.")] = None,
+) -> None:
+    """Drop read models and rebuild them from the event log, with a progress bar."""
+    settings = Settings()
+    configure_logging("WARNING")
+
+    async def run() -> None:
+        from ledgerflow.bootstrap import platform_session
+
+        async with platform_session(settings) as platform:
+            followers = platform.projections()
+            chosen = [f for f in followers if name in (None, f.name)]
+            if not chosen:
+                names = ", ".join(f.name for f in followers)
+                raise typer.BadParameter(f"unknown projection {name!r}; choose from {names}")
+            with Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+            ) as progress:
+                for follower in chosen:
+                    task = progress.add_task(follower.name, total=await follower.head() or 1)
+
+                    def advance(position: int, head: int, task: TaskID = task) -> None:
+                        progress.update(task, completed=position, total=max(head, 1))
+
+                    applied = await follower.rebuild(advance)
+                    progress.update(task, completed=progress.tasks[task].total)
+                    progress.console.print(f"{follower.name}: {applied} events applied")
+
+    asyncio.run(run())
+
+
+def _run_until_signalled(main: object) -> None:
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await main(stop)  # type: ignore[operator]
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(runner())
+
+
+if __name__ == "__main__":
+    app()

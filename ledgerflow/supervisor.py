@@ -1,0 +1,172 @@
+"""`ledgerflow up`: the whole platform as child processes, kept alive.
+
+Starts an embedded PostgreSQL when `DATABASE_URL` is not set, the simulators on free
+ports (unless a real provider's URL is configured), the API and every worker; writes
+every URL to `<data-dir>/urls.json`; restarts a child that dies; stops them all on
+Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import psycopg
+
+from adapters.postgres import create_database, with_database
+
+WORKER_NAMES = ("sms", "projections", "relay", "ingester")
+# Simulator name -> the setting that points the platform at it.
+SIMULATOR_SETTINGS = {"sms-provider": "LEDGERFLOW_SMS_PROVIDER_URL"}
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    started_at: float = 0.0
+    _log: IO[bytes] | None = field(default=None, repr=False)
+
+    def start(self, env: dict[str, str]) -> None:
+        if self._log is None:
+            self._log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            self.argv, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.started_at = time.monotonic()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process is None:
+            return
+        if self.alive():
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), 0.5):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def ensure_database(server_url: str, dbname: str) -> str:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
+    if not exists:
+        create_database(server_url, dbname)
+    return with_database(server_url, dbname)
+
+
+def run_platform(*, host: str, port: int, data_dir: Path) -> int:
+    data_dir = data_dir.resolve()
+    (data_dir / "logs").mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    embedded = None
+    if not env.get("DATABASE_URL"):
+        from ledgerflow.embedded_pg import EmbeddedPostgres
+
+        embedded = EmbeddedPostgres(data_dir / "pg")
+        env["DATABASE_URL"] = ensure_database(embedded.start(), "ledgerflow")
+    cli = [sys.executable, "-m", "ledgerflow.cli"]
+    children: list[Child] = []
+    urls: dict[str, object] = {"api": f"http://{host}:{port}", "simulators": {}}
+    simulators: dict[str, str] = {}
+    for name, setting in SIMULATOR_SETTINGS.items():
+        if env.get(setting):
+            continue  # a real provider is configured: no simulator for it
+        sim_port = free_port()
+        simulators[name] = env[setting] = f"http://127.0.0.1:{sim_port}"
+        children.append(
+            Child(
+                f"simulator-{name}",
+                [*cli, "simulator", name, "--port", str(sim_port)],
+                data_dir / "logs" / f"simulator-{name}.log",
+            )
+        )
+    urls["simulators"] = simulators
+    children.append(
+        Child(
+            "api", [*cli, "api", "--host", host, "--port", str(port)], data_dir / "logs" / "api.log"
+        )
+    )
+    for name in WORKER_NAMES:
+        children.append(
+            Child(
+                f"worker-{name}", [*cli, "worker", name], data_dir / "logs" / f"worker-{name}.log"
+            )
+        )
+
+    stopping = False
+
+    def request_stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        for child in children:
+            child.start(env)
+        (data_dir / "urls.json").write_text(json.dumps(urls, indent=2) + "\n")
+        wait_for_port(port)
+        print(f"ledgerflow is up (logs in {data_dir / 'logs'})")
+        print(f"  api        {urls['api']}  (docs: {urls['api']}/docs)")
+        for name, url in simulators.items():
+            print(f"  {name:<10} {url}")
+        print(f"  urls.json  {data_dir / 'urls.json'}", flush=True)
+        while not stopping:
+            for child in children:
+                if not child.alive() and not stopping:
+                    # Back off a child that keeps dying, so a broken config does not spin.
+                    if time.monotonic() - child.started_at < 2 ** min(child.restarts, 5):
+                        continue
+                    child.restarts += 1
+                    print(
+                        f"  {child.name} exited ({child.process and child.process.returncode});"
+                        f" restarting (restart #{child.restarts})",
+                        flush=True,
+                    )
+                    child.start(env)
+            time.sleep(0.2)
+    finally:
+        print("stopping ledgerflow...", flush=True)
+        for child in reversed(children):
+            if child.alive() and child.process is not None:
+                child.process.terminate()
+        for child in reversed(children):
+            child.stop()
+        if embedded is not None:
+            embedded.stop()
+    return 0

@@ -1,0 +1,37 @@
+"""The audit trail of an aggregate, the same for every workflow: its events in order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    type: str
+    version: int
+    recorded_at: datetime
+    data: dict[str, Any]
+
+
+_ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+
+
+def audit_trail(application: Application, aggregate_id: UUID) -> list[AuditEntry]:
+    """Every event of the aggregate, oldest first (empty when it does not exist)."""
+    entries = []
+    for event in application.events.get(aggregate_id):
+        data = {key: value for key, value in vars(event).items() if key not in _ENVELOPE}
+        entries.append(
+            AuditEntry(
+                type=type(event).__name__,
+                version=event.originator_version,
+                recorded_at=event.timestamp,  # type: ignore[attr-defined]
+                data=data,
+            )
+        )
+    return entries

@@ -1,0 +1,1 @@
+"""The SMS workflow's application service and process manager."""

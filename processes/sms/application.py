@@ -1,0 +1,78 @@
+"""The SMS application service: accept `SendSms`, read an SMS, retry a parked one."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from domain.clock import Clock
+from domain.sms.aggregate import Sms, sms_id_for
+from domain.sms.commands import SendSms
+from domain.sms.errors import MessageIdReused, SmsNotFound
+from processes.audit import AuditEntry, audit_trail
+
+SaveAggregates = Callable[..., Awaitable[None]]
+
+
+class SmsApplication(Application):
+    name = "sms"
+
+    def get_sms(self, sms_id: UUID) -> Sms:
+        try:
+            sms: Sms = self.repository.get(sms_id)
+        except AggregateNotFoundError:
+            raise SmsNotFound(sms_id) from None
+        return sms
+
+
+class SmsService:
+    """Commands of the SMS workflow. `save` group-commits (adapters.eventstore)."""
+
+    def __init__(self, application: SmsApplication, save: SaveAggregates, clock: Clock) -> None:
+        self.application = application
+        self._save = save
+        self.clock = clock
+
+    async def send(self, command: SendSms) -> tuple[Sms, bool]:
+        """Record the request; answer the SMS and whether this call created it.
+
+        The SMS id follows from the message id, so a repeat collides with the stored
+        first version: the same body returns the existing SMS, another body conflicts.
+        """
+        sms = Sms(
+            message_id=command.message_id,
+            phone_number=command.phone_number,
+            text=command.text,
+            correlation_id=command.correlation_id,
+            requested_at=self.clock.now(),
+        )
+        try:
+            await self._save(sms)
+        except IntegrityError:
+            existing = await self.get(sms.id)
+            if existing.fingerprint != sms.fingerprint:
+                raise MessageIdReused(command.message_id) from None
+            return existing, False
+        return sms, True
+
+    async def get(self, sms_id: UUID) -> Sms:
+        return await asyncio.to_thread(self.application.get_sms, sms_id)
+
+    async def get_by_message_id(self, message_id: str) -> Sms:
+        return await self.get(sms_id_for(message_id))
+
+    async def retry(self, sms_id: UUID) -> Sms:
+        sms = await self.get(sms_id)
+        sms.retry(self.clock.now())
+        await self._save(sms)
+        return sms
+
+    async def history(self, sms_id: UUID) -> list[AuditEntry]:
+        entries = await asyncio.to_thread(audit_trail, self.application, sms_id)
+        if not entries:
+            raise SmsNotFound(sms_id)
+        return entries

@@ -1,0 +1,39 @@
+"""Finding the services the tests need: PostgreSQL (a fresh database per run) and RabbitMQ.
+
+Under `CI=true` a missing service fails the test with a message naming it; elsewhere it
+skips, so a laptop without RabbitMQ still runs the rest.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+
+DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+def service_missing(name: str, detail: str) -> None:
+    message = f"{name} is not reachable ({detail}); start it or set its URL"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def port_open(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    try:
+        address = (parts.hostname or "127.0.0.1", parts.port or default_port)
+        with socket.create_connection(address, 2):
+            return True
+    except OSError:
+        return False
+
+
+def amqp_url_or_fail() -> str:
+    url = os.environ.get("AMQP_URL", DEFAULT_AMQP_URL)
+    if not port_open(url, 5672):
+        service_missing("RabbitMQ", url)
+    return url
