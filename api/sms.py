@@ -104,11 +104,11 @@ async def request_sms(body: SmsCreate, platform: Platform, response: Response) -
     sms, created = await platform.sms.send(body)
     if not created:
         response.status_code = 200
-    log.info(
+    log.debug(
         "sms accepted",
         extra={
             "sms_id": str(sms.id),
-            "created": created,
+            "new": created,
             "to": mask_phone_number(sms.phone_number),
         },
     )

@@ -8,7 +8,6 @@ queue consumers share the queue.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -70,8 +69,8 @@ def send_sms_handler(platform: Platform) -> Callable[[Message], Awaitable[None]]
 
     async def handle(message: Message) -> None:
         try:
-            command = SendSms.model_validate(json.loads(message.body))
-        except (ValueError, ValidationError) as error:
+            command = SendSms.model_validate_json(message.body)
+        except ValidationError as error:
             raise PoisonMessage(f"invalid SendSms: {_describe(error)}") from error
         try:
             sms, created = await platform.sms.send(command)
@@ -81,7 +80,7 @@ def send_sms_handler(platform: Platform) -> Callable[[Message], Awaitable[None]]
             "sms accepted from queue",
             extra={
                 "sms_id": str(sms.id),
-                "created": created,
+                "new": created,
                 "message_id": command.message_id,
                 "to": mask_phone_number(command.phone_number),
                 "correlation_id": message.correlation_id,
@@ -91,13 +90,13 @@ def send_sms_handler(platform: Platform) -> Callable[[Message], Awaitable[None]]
     return handle
 
 
-def _describe(error: Exception) -> str:
-    if isinstance(error, ValidationError):
-        return "; ".join(
-            f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
-            for item in error.errors()
-        )
-    return str(error)
+def _describe(error: ValidationError) -> str:
+    return "; ".join(
+        ".".join(str(part) for part in item["loc"]) + f": {item['msg']}"
+        if item["loc"]
+        else item["msg"]
+        for item in error.errors()
+    )
 
 
 async def run_ingester(settings: Settings, stop: asyncio.Event) -> None:

@@ -1,0 +1,192 @@
+"""`SendSms` through the command queue and `SmsSent` on the event bus, on both backends:
+PostgreSQL (the default) and the real RabbitMQ."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Iterator
+
+import aio_pika
+import httpx
+import pytest
+
+from adapters.eventstore import open_application
+from adapters.messaging.factory import build_messaging
+from adapters.simulators import sms_provider
+from adapters.simulators.registry import running
+from domain.messaging import Message, command_queue_name, dead_letter_queue_name
+from domain.sms.aggregate import SmsStatus, sms_id_for
+from domain.sms.errors import SmsNotFound
+from ledgerflow.settings import Settings
+from processes.sms.application import SmsApplication
+from tests.harness import eventually, workers
+
+QUEUE = command_queue_name("sms")
+
+
+@pytest.fixture(scope="module")
+def simulator_url() -> Iterator[str]:
+    with running(sms_provider.create_app()) as url:
+        yield url
+
+
+@pytest.fixture(params=["postgres", "rabbitmq"])
+def settings(
+    request: pytest.FixtureRequest, fresh_database_url: str, simulator_url: str
+) -> Settings:
+    amqp_url = None
+    if request.param == "rabbitmq":
+        amqp_url = request.getfixturevalue("amqp_url")
+        asyncio.run(purge(amqp_url, QUEUE, dead_letter_queue_name(QUEUE)))
+    return Settings(
+        database_url=fresh_database_url,
+        amqp_url=amqp_url,
+        sms_provider_url=simulator_url,
+        retry_base_seconds=0.02,
+    )
+
+
+async def purge(amqp_url: str, *queues: str) -> None:
+    """The broker outlives test runs: start from empty queues."""
+    connection = await aio_pika.connect_robust(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        for name in queues:
+            try:
+                queue = await channel.get_queue(name, ensure=True)
+            except aio_pika.exceptions.ChannelClosed:
+                channel = await connection.channel()
+                continue
+            await queue.purge()
+
+
+def message(body: object, message_id: str | None = None) -> Message:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return Message(
+        body=raw,
+        message_id=message_id or str(uuid.uuid4()),
+        correlation_id="corr-42",
+        headers={"source": "test"},
+    )
+
+
+def send_sms(message_id: str, **changes: object) -> dict[str, object]:
+    return {
+        "message_id": message_id,
+        "phone_number": "+254712345678",
+        "text": "Payment received",
+        "correlation_id": "corr-42",
+        **changes,
+    }
+
+
+def test_send_sms_commands_are_recorded_sent_and_announced(settings: Settings) -> None:
+    assert settings.database_url
+    first, second = f"q-{uuid.uuid4()}", f"q-{uuid.uuid4()}"
+    subscriber = f"test-{uuid.uuid4().hex[:8]}"
+    queue, bus = build_messaging(settings.database_url, settings.amqp_url)
+
+    async def send_all() -> None:
+        await bus.subscribe(subscriber, ["sms.SmsSent"], _ignore, _already_set())  # declare
+        for item in [
+            message(send_sms(first)),
+            message(b"{this is not json"),  # poison: must not block what follows
+            message(send_sms(f"q-{uuid.uuid4()}", phone_number="12345")),
+            message(send_sms(first)),  # a redelivery: the same SMS, no second one
+            message(send_sms(first, text="another text")),  # the id reused: a conflict
+            message(send_sms(second)),
+        ]:
+            await queue.send(QUEUE, item)
+
+    asyncio.run(send_all())
+    app = open_application(SmsApplication, settings.database_url)
+    try:
+        with workers(settings, "sms", "ingester", "relay"):
+            for message_id in (first, second):
+                eventually(lambda m=message_id: _status(app, m) == SmsStatus.SENT)
+            dead = eventually(lambda: _dead_letters(settings, 3), timeout=10)
+            announced = asyncio.run(_collect(settings, subscriber, {first, second}))
+        versions = app.get_sms(sms_id_for(first)).version
+    finally:
+        app.close()
+
+    reasons = sorted(letter.reason for letter in dead)
+    assert any("invalid SendSms" in reason and "JSON" in reason for reason in reasons)
+    assert any("phone_number" in reason for reason in reasons)
+    assert any("already used" in reason for reason in reasons)
+    assert versions == 2  # requested, sent: the redelivered command added nothing
+    assert {json.loads(m.body)["message_id"] for m in announced} == {first, second}
+    assert all(m.correlation_id == "corr-42" for m in announced)
+
+
+def _status(app: SmsApplication, message_id: str) -> SmsStatus | None:
+    try:
+        return app.get_sms(sms_id_for(message_id)).status
+    except SmsNotFound:
+        return None
+
+
+def _dead_letters(settings: Settings, expected: int) -> list[object] | None:
+    assert settings.database_url
+
+    async def read() -> list[object]:
+        queue, bus = build_messaging(settings.database_url or "", settings.amqp_url)
+        try:
+            return list(await queue.dead_letters(QUEUE))
+        finally:
+            await queue.close()
+            await bus.close()
+
+    letters = asyncio.run(read())
+    return letters if len(letters) >= expected else None
+
+
+async def _collect(settings: Settings, subscriber: str, wanted: set[str]) -> list[Message]:
+    _, bus = build_messaging(settings.database_url or "", settings.amqp_url)
+    stop = asyncio.Event()
+    received: list[Message] = []
+
+    async def handle(message: Message) -> None:
+        received.append(message)
+        if {json.loads(m.body)["message_id"] for m in received} >= wanted:
+            stop.set()
+
+    try:
+        await asyncio.wait_for(bus.subscribe(subscriber, ["sms.SmsSent"], handle, stop), 20)
+    finally:
+        await bus.close()
+    return received
+
+
+async def _ignore(message: Message) -> None:
+    return None
+
+
+def _already_set() -> asyncio.Event:
+    event = asyncio.Event()
+    event.set()
+    return event
+
+
+def test_the_api_and_the_queue_share_one_idempotency(settings: Settings) -> None:
+    """A command that came over HTTP and again over the queue is one SMS."""
+    from api.app import create_app
+
+    assert settings.database_url
+    message_id = f"both-{uuid.uuid4()}"
+    with running(create_app(settings)) as url, httpx.Client(base_url=url) as api:
+        created = api.post("/sms", json=send_sms(message_id)).json()
+        queue, bus = build_messaging(settings.database_url, settings.amqp_url)
+
+        async def send() -> None:
+            await queue.send(QUEUE, message(send_sms(message_id)))
+            await queue.close()
+            await bus.close()
+
+        asyncio.run(send())
+        with workers(settings, "sms", "ingester"):
+            eventually(lambda: api.get(f"/sms/{created['id']}").json()["status"] == "sent")
+        history = api.get(f"/sms/{created['id']}/events").json()
+    assert [e["type"] for e in history] == ["SmsRequested", "SmsSent"]
