@@ -185,8 +185,24 @@ class Follower:
             log.info("follower leading", extra={"follower": self.name, "upstream": self.upstream})
             while not stop.is_set():
                 await self.catch_up()
-                async for _ in conn.notifies(timeout=self.idle_poll_seconds, stop_after=1):
-                    pass
+                await _notified_or_stopped(conn, stop, self.idle_poll_seconds)
+
+
+async def _notified_or_stopped(
+    conn: AsyncConnection[Any], stop: asyncio.Event, seconds: float
+) -> None:
+    """Wait for a NOTIFY, `stop`, or `seconds`, whichever comes first."""
+
+    async def notified() -> None:
+        async for _ in conn.notifies(timeout=seconds, stop_after=1):
+            pass
+
+    waiter = asyncio.ensure_future(notified())
+    stopper = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (waiter, stopper):
+        task.cancel()
+    await asyncio.gather(waiter, stopper, return_exceptions=True)
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -89,6 +89,12 @@ def ensure_database(server_url: str, dbname: str) -> str:
     return with_database(server_url, dbname)
 
 
+def write_pids(data_dir: Path, children: list[Child]) -> None:
+    """`<data-dir>/processes.json`: which process runs what, for operators."""
+    pids = {child.name: child.process.pid for child in children if child.process}
+    (data_dir / "processes.json").write_text(json.dumps(pids, indent=2) + "\n")
+
+
 def run_platform(*, host: str, port: int, data_dir: Path) -> int:
     data_dir = data_dir.resolve()
     (data_dir / "logs").mkdir(parents=True, exist_ok=True)
@@ -140,6 +146,7 @@ def run_platform(*, host: str, port: int, data_dir: Path) -> int:
         for child in children:
             child.start(env)
         (data_dir / "urls.json").write_text(json.dumps(urls, indent=2) + "\n")
+        write_pids(data_dir, children)
         wait_for_port(port)
         print(f"ledgerflow is up (logs in {data_dir / 'logs'})")
         print(f"  api        {urls['api']}  (docs: {urls['api']}/docs)")
@@ -159,6 +166,7 @@ def run_platform(*, host: str, port: int, data_dir: Path) -> int:
                         flush=True,
                     )
                     child.start(env)
+                    write_pids(data_dir, children)
             time.sleep(0.2)
     finally:
         print("stopping ledgerflow...", flush=True)

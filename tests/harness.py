@@ -38,6 +38,8 @@ def workers(settings: Settings, *names: str) -> Iterator[None]:
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(30)
+        if thread.is_alive():
+            raise AssertionError(f"workers {names} did not stop within 30 s of being asked")
         loop.close()
     if failure:
         raise failure[0]

@@ -27,6 +27,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from starlette.requests import ClientDisconnect
 
 from adapters.simulators.control import Faults, Simulator
 
@@ -61,6 +62,8 @@ def create_app(
             body = await request.json()
         except ValueError:
             return _refuse("body is not JSON")
+        except ClientDisconnect:  # the caller gave up (or died) mid-request: no effect
+            return JSONResponse({"error": "client disconnected"}, status_code=499)
         if not isinstance(body, dict):
             return _refuse("body must be a JSON object")
         to, text = body.get("to"), body.get("text")

@@ -104,8 +104,7 @@ def test_send_sms_commands_are_recorded_sent_and_announced(settings: Settings) -
     app = open_application(SmsApplication, settings.database_url)
     try:
         with workers(settings, "sms", "ingester", "relay"):
-            for message_id in (first, second):
-                eventually(lambda m=message_id: _status(app, m) == SmsStatus.SENT)
+            eventually(lambda: all(_status(app, m) == SmsStatus.SENT for m in (first, second)))
             dead = eventually(lambda: _dead_letters(settings, 3), timeout=10)
             announced = asyncio.run(_collect(settings, subscriber, {first, second}))
         versions = app.get_sms(sms_id_for(first)).version

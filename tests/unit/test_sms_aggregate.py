@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 import pytest
 from eventsourcing.application import Application
@@ -65,11 +66,12 @@ def test_only_a_parked_sms_can_be_retried() -> None:
     sms.retry(T0)
     assert sms.status is SmsStatus.REQUESTED and sms.round == 2
     retried = sms.collect_events()[-1]
+    assert isinstance(retried, Sms.SmsRetryRequested)
     assert retried.next_attempt == 9  # attempt numbers keep growing across rounds
 
 
 def test_the_aggregate_round_trips_through_an_event_store() -> None:
-    app = Application[object]()
+    app = Application[UUID]()
     sms = new_sms()
     sms.record_transient_failure(1, "timeout", T0, T0 + timedelta(seconds=2))
     sms.record_sent(2, "SM9", T0 + timedelta(seconds=2))
@@ -155,7 +157,7 @@ class SmsLifecycle(RuleBasedStateMachine):
 
     @invariant()
     def replay_gives_the_same_state(self) -> None:
-        app = Application[object]()
+        app = Application[UUID]()
         events = list(self.sms.pending_events)
         if not events:
             return

@@ -1,0 +1,142 @@
+"""Benchmarks: each measures the platform against a fixed baseline in the same run.
+
+`python -m bench.run [--quick] [--only a|b|c]` (or `make bench`). Helpers shared by the
+benchmark modules live here: a fresh database per benchmark, free ports, child processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+from adapters.postgres import DEFAULT_SERVER_URL, create_database, drop_database, with_database
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+LEDGERFLOW = str(Path(PYTHON).with_name("ledgerflow"))
+
+
+@dataclass
+class Result:
+    """One benchmark's figures, measured in the same run."""
+
+    key: str  # "a", "b" or "c"
+    name: str
+    unit: str
+    baseline: float
+    ours: float
+    baseline_label: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float:
+        return self.ours / self.baseline if self.baseline > 0 else float("inf")
+
+    def line(self) -> str:
+        return (
+            f"({self.key}) {self.name:<8} baseline {self.baseline:.1f} {self.unit}"
+            f" ({self.baseline_label})   ledgerflow {self.ours:.1f} {self.unit}"
+            f"   ratio {self.ratio:.2f}x"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ratio": self.ratio}
+
+
+def server_url() -> str:
+    return os.environ.get("DATABASE_URL") or DEFAULT_SERVER_URL
+
+
+@contextlib.contextmanager
+def fresh_database(server: str, label: str) -> Iterator[str]:
+    """A database of its own on `server`, dropped afterwards; yields its URL."""
+    name = f"ledgerflow_bench_{label}_{uuid.uuid4().hex[:8]}"
+    create_database(server, name)
+    try:
+        yield with_database(server, name)
+    finally:
+        drop_database(server, name)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Child:
+    """A child process with its output in a log file; stopped with SIGTERM, then SIGKILL."""
+
+    def __init__(self, args: list[str], env: Mapping[str, str], log_path: Path) -> None:
+        self.args = args
+        self.log_path = log_path
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log: IO[bytes] = log_path.open("wb")
+        self.process = subprocess.Popen(
+            args,
+            env={**os.environ, **env},
+            cwd=ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def check_alive(self) -> None:
+        if self.process.poll() is not None:
+            tail = self.log_path.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"{' '.join(self.args)} exited ({self.process.returncode}):\n{tail}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        self._log.close()
+
+
+@contextlib.contextmanager
+def children(*specs: tuple[list[str], Mapping[str, str], Path]) -> Iterator[list[Child]]:
+    started: list[Child] = []
+    try:
+        for args, env, log_path in specs:
+            started.append(Child(args, env, log_path))
+        yield started
+    finally:
+        for child in reversed(started):
+            child.stop()
+
+
+def wait_http(url: str, child: Child, timeout: float = 30.0) -> None:
+    """Wait until `url` answers 2xx (the child must stay alive meanwhile)."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        child.check_alive()
+        try:
+            response = httpx.get(url, timeout=2)
+            if response.is_success:
+                return
+            last = response.status_code
+        except httpx.HTTPError as error:
+            last = error
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout}s (last: {last!r})")
+
+
+def log_dir() -> Path:
+    return ROOT / "bench" / "results" / "logs"

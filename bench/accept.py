@@ -1,0 +1,116 @@
+"""(a) SMS accepted per second over HTTP: `POST /sms` against a bare FastAPI + one INSERT.
+
+Both servers run as separate uvicorn processes (uvloop, httptools, no access log), each
+on a fresh database, one after the other, loaded by the same generator (bench/load.py,
+64 connections, same duration). With `repeat` > 1 they alternate (bare, ours, bare,
+ours...) so drift on a noisy machine hits both; the figure is the median.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from bench import (
+    LEDGERFLOW,
+    PYTHON,
+    ROOT,
+    Result,
+    children,
+    free_port,
+    fresh_database,
+    log_dir,
+    wait_http,
+)
+
+
+def _load(url: str, connections: int, duration: float, warmup: float) -> dict[str, Any]:
+    output = subprocess.run(
+        [
+            PYTHON,
+            "-m",
+            "bench.load",
+            url,
+            "--connections",
+            str(connections),
+            "--duration",
+            str(duration),
+            "--warmup",
+            str(warmup),
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=duration + warmup + 60,
+    ).stdout
+    result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+    return result
+
+
+def _measure(kind: str, server: str, connections: int, duration: float, warmup: float) -> dict:
+    port = free_port()
+    logs: Path = log_dir()
+    with fresh_database(server, f"a_{kind}") as url:
+        if kind == "bare":
+            args = [
+                PYTHON,
+                "-m",
+                "uvicorn",
+                "bench.bare_app:app",
+                "--port",
+                str(port),
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ]
+            env = {"BENCH_BARE_DATABASE_URL": url}
+        else:
+            args = [LEDGERFLOW, "api", "--port", str(port)]
+            env = {"DATABASE_URL": url}
+        with children((args, env, logs / f"accept-{kind}.log")) as (child,):
+            wait_http(f"http://127.0.0.1:{port}/health", child)
+            load = _load(f"http://127.0.0.1:{port}/sms", connections, duration, warmup)
+            child.check_alive()
+    return load
+
+
+def run(
+    server: str,
+    *,
+    duration: float = 8.0,
+    warmup: float = 1.0,
+    connections: int = 64,
+    repeat: int = 1,
+) -> Result:
+    bare: list[dict] = []
+    ours: list[dict] = []
+    load_before = os.getloadavg()
+    for _ in range(repeat):
+        bare.append(_measure("bare", server, connections, duration, warmup))
+        ours.append(_measure("ours", server, connections, duration, warmup))
+    return Result(
+        key="a",
+        name="accept",
+        unit="req/s",
+        baseline=statistics.median(r["rps"] for r in bare),
+        ours=statistics.median(r["rps"] for r in ours),
+        baseline_label="bare FastAPI + 1 INSERT",
+        details={
+            "connections": connections,
+            "duration_s": duration,
+            "warmup_s": warmup,
+            "baseline_runs": bare,
+            "ours_runs": ours,
+            "loadavg_before": load_before,
+            "loadavg_after": os.getloadavg(),
+        },
+    )

@@ -1,0 +1,209 @@
+"""An HTTP load generator, run as a separate process: `wrk -c64` when found, or its like.
+
+`python -m bench.load URL --connections 64 --duration 8 --warmup 1` keeps 64 keep-alive
+connections busy (closed loop: each sends its next request when the previous answer
+arrived) and prints one JSON line: 2xx responses and others counted in the measured
+window (after the warm-up), requests per second and the generator used.
+
+Each request is `POST URL` with a JSON SMS body whose `message_id` is unique (run id,
+connection or thread, sequence number).
+
+- `wrk` (Debian package `wrk`), when on PATH: `wrk -t2 -cN` with a Lua script making the
+  bodies; the warm-up is a separate, uncounted `wrk` run. It is written in C, so it takes
+  the least CPU away from the server on a small machine.
+- Otherwise a minimal HTTP/1.1 client on asyncio streams with uvloop: cheaper per
+  request than aiohttp or httpx, but still Python, so it uses more of the machine
+  than `wrk` does (figures from the two generators are not comparable; ratios are).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+PHONE = "+254712345678"
+
+WRK_SCRIPT = """
+local threads = {}
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+function init(args)
+  prefix = args[1] .. "-" .. id .. "-"
+  counter = 0
+end
+function request()
+  counter = counter + 1
+  local body = '{"message_id":"' .. prefix .. counter ..
+    '","phone_number":"@PHONE@","text":"hi"}'
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH {"requests":%d,"non2xx":%d,"socket_errors":%d,"duration_us":%d,"p99_ms":%.2f}\\n',
+    summary.requests, e.status, e.connect + e.read + e.write + e.timeout,
+    summary.duration, latency:percentile(99) / 1000))
+end
+""".replace("@PHONE@", PHONE)
+
+
+@dataclass
+class Counts:
+    ok: int = 0
+    other: int = 0
+    errors: int = 0
+
+
+async def _connection(
+    host: str,
+    port: int,
+    path: str,
+    prefix: str,
+    start_at: float,
+    end_at: float,
+    counts: Counts,
+) -> None:
+    head = f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+    sequence = 0
+    while time.monotonic() < end_at:
+        try:
+            reader, writer = await asyncio.open_connection(host, port)
+        except OSError:
+            counts.errors += 1
+            await asyncio.sleep(0.05)
+            continue
+        try:
+            while True:
+                now = time.monotonic()
+                if now >= end_at:
+                    return
+                sequence += 1
+                body = json.dumps(
+                    {"message_id": f"{prefix}-{sequence}", "phone_number": PHONE, "text": "hi"}
+                ).encode()
+                writer.write(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+                headers = await reader.readuntil(b"\r\n\r\n")
+                status = int(headers[9:12])
+                length = 0
+                for line in headers.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                if length:
+                    await reader.readexactly(length)
+                done = time.monotonic()
+                if start_at <= done < end_at:
+                    if 200 <= status < 300:
+                        counts.ok += 1
+                    else:
+                        counts.other += 1
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            counts.errors += 1
+        finally:
+            writer.close()
+
+
+async def generate(url: str, connections: int, duration: float, warmup: float) -> dict[str, Any]:
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    run = uuid.uuid4().hex[:8]
+    counts = Counts()
+    start_at = time.monotonic() + warmup
+    end_at = start_at + duration
+    await asyncio.gather(
+        *(
+            _connection(host, port, parts.path or "/", f"{run}-{i}", start_at, end_at, counts)
+            for i in range(connections)
+        )
+    )
+    return {
+        "ok": counts.ok,
+        "other": counts.other,
+        "errors": counts.errors,
+        "duration": duration,
+        "connections": connections,
+        "rps": counts.ok / duration,
+        "generator": "python",
+    }
+
+
+def _wrk_once(wrk: str, url: str, connections: int, seconds: int, script: str) -> dict[str, Any]:
+    run = uuid.uuid4().hex[:8]
+    output = subprocess.run(
+        [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "-s", script, url, "--", run],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    ).stdout
+    line = next(line for line in output.splitlines() if line.startswith("BENCH "))
+    result: dict[str, Any] = json.loads(line[len("BENCH ") :])
+    return result
+
+
+def generate_wrk(
+    wrk: str, url: str, connections: int, duration: float, warmup: float
+) -> dict[str, Any]:
+    """`wrk` whole seconds only: the duration is rounded up, and reported as measured."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(WRK_SCRIPT)
+        script = handle.name
+    try:
+        if warmup > 0:
+            _wrk_once(wrk, url, connections, max(1, math.ceil(warmup)), script)
+        summary = _wrk_once(wrk, url, connections, max(1, math.ceil(duration)), script)
+    finally:
+        Path(script).unlink(missing_ok=True)
+    seconds = summary["duration_us"] / 1e6
+    ok = summary["requests"] - summary["non2xx"]
+    return {
+        "ok": ok,
+        "other": summary["non2xx"],
+        "errors": summary["socket_errors"],
+        "duration": seconds,
+        "connections": connections,
+        "rps": ok / seconds,
+        "p99_ms": summary["p99_ms"],
+        "generator": "wrk",
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("url")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--duration", type=float, default=8.0)
+    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--generator", choices=["auto", "wrk", "python"], default="auto")
+    args = parser.parse_args(argv)
+    wrk = shutil.which("wrk") if args.generator in ("auto", "wrk") else None
+    if args.generator == "wrk" and not wrk:
+        parser.error("wrk is not on PATH (Debian package wrk)")
+    if wrk:
+        result = generate_wrk(wrk, args.url, args.connections, args.duration, args.warmup)
+        print(json.dumps(result), flush=True)
+        return
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover
+        pass
+    result = asyncio.run(generate(args.url, args.connections, args.duration, args.warmup))
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""`ledgerflow up` on a machine with nothing but Python: embedded PostgreSQL, simulators,
+API and workers as child processes, restarted when they die, stopped on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ledgerflow.supervisor import free_port
+from tests.harness import eventually
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by its parent) counts as gone.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.e2e
+def test_up_runs_the_platform_restarts_children_and_stops_cleanly(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "AMQP_URL"}}
+    port = free_port()
+    data_dir = tmp_path / "data"
+    up = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ledgerflow.cli",
+            "up",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        urls: dict[str, Any] = eventually(lambda: _read_json(data_dir / "urls.json"), timeout=90)
+        assert urls["api"] == f"http://127.0.0.1:{port}"
+        assert set(urls["simulators"]) == {"sms-provider"}
+        api = httpx.Client(base_url=urls["api"], timeout=10)
+        eventually(lambda: _get(api, "/health") == 200, timeout=60)
+
+        sms = api.post(
+            "/sms",
+            json={"message_id": str(uuid.uuid4()), "phone_number": "+254712345678", "text": "up"},
+        ).json()
+        eventually(lambda: api.get(f"/sms/{sms['id']}").json()["status"] == "sent", timeout=30)
+
+        pids = _read_json(data_dir / "processes.json") or {}
+        assert {
+            "api",
+            "worker-sms",
+            "worker-projections",
+            "worker-relay",
+            "worker-ingester",
+            "simulator-sms-provider",
+        } <= set(pids)
+        os.kill(pids["worker-sms"], signal.SIGKILL)
+        restarted = eventually(
+            lambda: (
+                (_read_json(data_dir / "processes.json") or {}).get("worker-sms")
+                not in (None, pids["worker-sms"])
+                and _read_json(data_dir / "processes.json")
+            ),
+            timeout=30,
+        )
+        again = api.post(
+            "/sms",
+            json={
+                "message_id": str(uuid.uuid4()),
+                "phone_number": "+254712345678",
+                "text": "again",
+            },
+        ).json()
+        eventually(lambda: api.get(f"/sms/{again['id']}").json()["status"] == "sent", timeout=30)
+
+        up.send_signal(signal.SIGTERM)
+        assert up.wait(60) == 0
+        assert not any(_alive(pid) for pid in restarted.values())
+        output = up.stdout.read() if up.stdout else ""
+        assert "ledgerflow is up" in output and "worker-sms exited" in output
+    except BaseException:
+        if up.poll() is None:
+            up.kill()
+        print("ledgerflow up printed:\n", up.communicate(timeout=10)[0])
+        for log in sorted((data_dir / "logs").glob("*.log")):
+            print(f"--- {log.name}\n", "".join(log.read_text().splitlines(True)[-15:]))
+        raise
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return dict(json.loads(path.read_text()))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def _get(client: httpx.Client, path: str) -> int:
+    try:
+        return client.get(path).status_code
+    except httpx.HTTPError:
+        return 0

@@ -1,0 +1,94 @@
+"""What operators rely on: health, the shared clock, prompt pickup of new work."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from adapters.simulators import sms_provider
+from adapters.simulators.registry import running
+from api.app import create_app
+from ledgerflow.settings import Settings
+from tests.harness import eventually, sms_status, workers
+from tests.tcp_proxy import TcpProxy
+
+
+def test_health_follows_the_database(database_url: str) -> None:
+    with TcpProxy(database_url) as proxy:
+        settings = Settings(database_url=proxy.url)
+        with running(create_app(settings)) as url, httpx.Client(base_url=url, timeout=10) as api:
+            assert api.get("/health").status_code == 200
+            proxy.cut()
+            down = api.get("/health")
+            assert down.status_code == 503
+            assert down.json()["code"] == "database_unavailable"
+            proxy.restore()
+            assert eventually(lambda: api.get("/health").status_code == 200, timeout=15)
+
+
+def test_the_clock_moves_for_every_process_in_test_mode(database_url: str) -> None:
+    on = Settings(database_url=database_url, test_mode=True)
+    off = Settings(database_url=database_url, test_mode=False)
+    with (
+        running(create_app(on)) as first_url,
+        running(create_app(on)) as second_url,
+        running(create_app(off)) as production_url,
+    ):
+        first, second = httpx.Client(base_url=first_url), httpx.Client(base_url=second_url)
+        moved = first.put("/__admin/clock", json={"offset_seconds": 86400 * 30})
+        assert moved.status_code == 200
+
+        def second_sees_it() -> bool:
+            now = datetime.fromisoformat(second.get("/__admin/clock").json()["now"])
+            return (now - datetime.now(UTC)).days >= 29
+
+        assert eventually(second_sees_it, timeout=5)
+        refused = httpx.put(f"{production_url}/__admin/clock", json={"offset_seconds": 5})
+        assert refused.status_code == 403 and refused.json()["code"] == "test_mode_off"
+        first.put("/__admin/clock", json={"offset_seconds": 0})
+
+
+@pytest.mark.parametrize("idle_poll_seconds", [30.0])
+def test_new_work_is_picked_up_on_notify_not_by_polling(
+    fresh_database_url: str, idle_poll_seconds: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With every idle poll 30 s long, an SMS still goes out at once: NOTIFY woke the worker."""
+    from adapters import follower, work
+
+    monkeypatch.setattr(
+        work.WorkEngine, "__init__", _with_idle_poll(work.WorkEngine.__init__, idle_poll_seconds)
+    )
+    monkeypatch.setattr(
+        follower.Follower,
+        "__init__",
+        _with_idle_poll(follower.Follower.__init__, idle_poll_seconds),
+    )
+    with running(sms_provider.create_app()) as simulator_url:
+        settings = Settings(database_url=fresh_database_url, sms_provider_url=simulator_url)
+        with (
+            running(create_app(settings)) as url,
+            httpx.Client(base_url=url) as api,
+            workers(settings, "sms"),
+        ):
+            time.sleep(0.5)  # the worker is idle, in its 30 s wait
+            body = {
+                "message_id": str(uuid.uuid4()),
+                "phone_number": "+254712345678",
+                "text": "now",
+            }
+            started = time.monotonic()
+            sms = api.post("/sms", json=body).json()
+            eventually(lambda: sms_status(api, sms["id"]) == "sent", timeout=10)
+            assert time.monotonic() - started < idle_poll_seconds / 3
+
+
+def _with_idle_poll(init: object, seconds: float) -> object:
+    def patched(self: object, *args: object, **kwargs: object) -> None:
+        kwargs["idle_poll_seconds"] = seconds
+        init(self, *args, **kwargs)  # type: ignore[operator]
+
+    return patched
