@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.clock import SharedOffsetClock
 from api.deps import Platform
@@ -16,10 +16,16 @@ router = APIRouter(prefix="/__admin", tags=["test mode"])
 
 
 class ClockSetting(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"offset_seconds": 864000}]})
+
     offset_seconds: float = Field(description="How far the platform's time is ahead of real time.")
 
 
 class ClockPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"now": "2026-12-01T00:00:05Z", "offset_seconds": 864000}]}
+    )
+
     now: datetime
     offset_seconds: float
 

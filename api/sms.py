@@ -9,6 +9,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict
+from pydantic.config import JsonDict
 
 from api.audit import EventPublic
 from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, Platform
@@ -28,27 +29,24 @@ class SmsCreate(SendSms):
     """The body of `POST /sms` (and of a `SendSms` queue message)."""
 
 
+SMS_EXAMPLE: JsonDict = {
+    "id": "d2e83695-fac2-54bf-be87-106fb4f65bca",
+    "message_id": "order-8812-confirmation",
+    "phone_number": "+254712345678",
+    "text": "Your payment of KES 1,250.00 was received. Ref 8812.",
+    "correlation_id": "checkout-5521",
+    "status": "sent",
+    "attempts": 2,
+    "provider_message_id": "SM5f0c3b7a9e1d4c2b8a6f0e1d",
+    "last_error": None,
+    "requested_at": "2026-11-21T10:00:00Z",
+    "next_attempt_at": None,
+    "finished_at": "2026-11-21T10:00:01Z",
+}
+
+
 class SmsPublic(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "d2e83695-fac2-54bf-be87-106fb4f65bca",
-                    "message_id": "order-8812-confirmation",
-                    "phone_number": "+254712345678",
-                    "text": "Your payment of KES 1,250.00 was received. Ref 8812.",
-                    "correlation_id": "checkout-5521",
-                    "status": "sent",
-                    "attempts": 2,
-                    "provider_message_id": "SM5f0c3b7a9e1d4c2b8a6f0e1d",
-                    "last_error": None,
-                    "requested_at": "2026-11-21T10:00:00Z",
-                    "next_attempt_at": None,
-                    "finished_at": "2026-11-21T10:00:01Z",
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [SMS_EXAMPLE]})
 
     id: UUID
     message_id: str
@@ -83,6 +81,17 @@ class SmsPublic(BaseModel):
 
 
 class SmsPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [SMS_EXAMPLE],
+                    "next_cursor": "WyIyMDI2LTExLTIxVDEwOjAwOjAwKzAwOjAwIiwgImQyZSJd",
+                }
+            ]
+        }
+    )
+
     items: list[SmsPublic]
     next_cursor: str | None
 
