@@ -19,25 +19,27 @@ import os
 import random
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import psycopg
+from eventsourcing.domain import Aggregate
 from psycopg import AsyncConnection, AsyncCursor
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from adapters.batching import AsyncBatcher
 from adapters.eventstore import GroupCommitter
 from adapters.follower import Event
 from adapters.postgres import create_schema
 from domain.clock import Clock
 from domain.work import (
     CancelWork,
-    Completed,
     Decision,
     OutcomeNotApplicable,
-    Parked,
     RetryPolicy,
     RetryScheduled,
     WorkItem,
@@ -83,32 +85,49 @@ class WorkScheduler:
         raise RuntimeError("due work is not a read model: it is never rebuilt")
 
     async def apply(self, cur: AsyncCursor[Any], events: Sequence[Event]) -> None:
-        scheduled = False
+        requests: list[tuple[Any, ...]] = []
+        cancels: list[tuple[UUID, str]] = []
         for event in events:
             for step in self.policy.plan(event):
                 if isinstance(step, WorkRequest):
-                    await cur.execute(
-                        "INSERT INTO ledgerflow_work (id, kind, aggregate_id, payload,"
-                        " next_attempt, last_attempt, due_at) VALUES (%s, %s, %s, %s, %s, %s, %s)"
-                        " ON CONFLICT (id) DO NOTHING",
+                    last = step.first_attempt - 1 + (step.max_attempts or self.max_attempts)
+                    requests.append(
                         (
                             step.id,
                             step.kind,
                             step.aggregate_id,
                             json.dumps(step.payload),
                             step.first_attempt,
-                            step.first_attempt - 1 + (step.max_attempts or self.max_attempts),
+                            last,
                             step.due_at,
-                        ),
+                        )
                     )
-                    scheduled = True
                 elif isinstance(step, CancelWork):
-                    await cur.execute(
-                        "DELETE FROM ledgerflow_work WHERE aggregate_id = %s AND kind = %s",
-                        (step.aggregate_id, step.kind),
-                    )
-        if scheduled:
+                    cancels.append((step.aggregate_id, step.kind))
+        # Inserts before deletes: an SMS requested and finished within one batch leaves
+        # no row behind.
+        if requests:
+            await cur.executemany(
+                "INSERT INTO ledgerflow_work (id, kind, aggregate_id, payload, next_attempt,"
+                " last_attempt, due_at) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (id) DO NOTHING",
+                requests,
+            )
             await cur.execute(f"NOTIFY {WORK_CHANNEL}")
+        if cancels:
+            await cur.executemany(
+                "DELETE FROM ledgerflow_work WHERE aggregate_id = %s AND kind = %s", cancels
+            )
+
+
+@dataclass(frozen=True)
+class _End:
+    """How a leased attempt ended: finished (`due_at` None) or rescheduled."""
+
+    id: UUID
+    owner: str
+    due_at: datetime | None
+    error: str | None
 
 
 class WorkStore:
@@ -116,6 +135,7 @@ class WorkStore:
 
     def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
         self.pool = pool
+        self._ends: AsyncBatcher[_End] = AsyncBatcher(self._write_ends, name="work-ends")
 
     async def setup(self) -> None:
         async with self.pool.connection() as conn:
@@ -172,18 +192,36 @@ class WorkStore:
         return row[0] if row else None
 
     async def finish(self, item: WorkItem, owner: str) -> None:
-        async with self.pool.connection() as conn:
-            await conn.execute(
-                "DELETE FROM ledgerflow_work WHERE id = %s AND lease_owner = %s", (item.id, owner)
-            )
+        """The work is done (or parked): the row goes."""
+        await self._ends.submit(_End(item.id, owner, None, None))
 
     async def reschedule(self, item: WorkItem, owner: str, due_at: datetime, error: str) -> None:
-        async with self.pool.connection() as conn:
-            await conn.execute(
-                "UPDATE ledgerflow_work SET due_at = %s, lease_owner = NULL,"
-                " lease_expires_at = NULL, last_error = %s WHERE id = %s AND lease_owner = %s",
-                (due_at, error, item.id, owner),
-            )
+        """Another attempt is due at `due_at`; the lease is given up."""
+        await self._ends.submit(_End(item.id, owner, due_at, error))
+
+    async def close(self) -> None:
+        await self._ends.close()
+
+    async def _write_ends(self, ends: list[_End]) -> list[BaseException | None]:
+        """Every attempt that ended meanwhile, in one transaction (only by its lease holder)."""
+        finished = [(end.id, end.owner) for end in ends if end.due_at is None]
+        rescheduled = [
+            (end.due_at, end.error, end.id, end.owner) for end in ends if end.due_at is not None
+        ]
+        async with self.pool.connection() as conn, conn.transaction():
+            cur = conn.cursor()
+            if finished:
+                await cur.executemany(
+                    "DELETE FROM ledgerflow_work WHERE id = %s AND lease_owner = %s", finished
+                )
+            if rescheduled:
+                await cur.executemany(
+                    "UPDATE ledgerflow_work SET due_at = %s, lease_owner = NULL,"
+                    " lease_expires_at = NULL, last_error = %s"
+                    " WHERE id = %s AND lease_owner = %s",
+                    rescheduled,
+                )
+        return [None] * len(ends)
 
     async def release(self, item: WorkItem, owner: str) -> None:
         """Give a leased row back untouched (the attempt could not be recorded)."""
@@ -238,6 +276,9 @@ class WorkEngine:
         self.owner = worker_identity()
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        self._outcomes: AsyncBatcher[_Outcome] = AsyncBatcher(
+            self._record_batch, max_batch=200, name="work-outcomes"
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.store.setup()
@@ -253,11 +294,19 @@ class WorkEngine:
             await asyncio.gather(listener, return_exceptions=True)
             if self._tasks:  # let calls in flight finish and be recorded
                 await asyncio.wait(self._tasks, timeout=self.lease.total_seconds())
+            await self._outcomes.close()
+            await self.store.close()
+
+    def _can_take_work(self) -> bool:
+        """Lease when idle or when a tenth of the slots are free: at saturation one lease
+        query per completion would cost more than the calls."""
+        free = self.concurrency - len(self._tasks)
+        return free > 0 and (not self._tasks or free >= max(1, self.concurrency // 10))
 
     async def _fill(self) -> int:
-        free = self.concurrency - len(self._tasks)
-        if free <= 0:
+        if not self._can_take_work():
             return 0
+        free = self.concurrency - len(self._tasks)
         items = await self.store.lease(
             list(self.policies), self.owner, self.clock.now(), self.lease, free
         )
@@ -273,7 +322,7 @@ class WorkEngine:
 
     async def _wait_for_work(self, stop: asyncio.Event) -> None:
         timeout = self.idle_poll_seconds
-        if len(self._tasks) < self.concurrency:
+        if self._can_take_work():  # nothing was due: sleep until the next due row
             next_due = await self.store.next_due_at(list(self.policies))
             if next_due is not None:
                 until = (next_due - self.clock.now()).total_seconds()
@@ -313,16 +362,59 @@ class WorkEngine:
             )
 
     async def _record(self, policy: WorkPolicy, item: WorkItem, decision: Decision) -> None:
+        await self._outcomes.submit(_Outcome(policy, item, decision))
+
+    async def _record_batch(self, outcomes: list[_Outcome]) -> list[BaseException | None]:
+        """Applies a batch of outcomes to their aggregates in one trip to a thread, saves
+        them (group commit), then ends their work rows (one transaction)."""
         now = self.clock.now()
-        try:
-            aggregates = await asyncio.to_thread(policy.record, item, decision, now)
-        except OutcomeNotApplicable as error:  # the aggregate moved on (e.g. already final)
-            log.info("outcome not recorded", extra={"work_id": str(item.id), "reason": str(error)})
-            await self.store.finish(item, self.owner)
-            return
-        if aggregates:
-            await self.committer.save(*aggregates)
+        applied = await asyncio.to_thread(_apply_outcomes, outcomes, now)
+        saves = await asyncio.gather(
+            *(self.committer.save(*result) for result in applied if isinstance(result, list)),
+            return_exceptions=True,
+        )
+        save_errors = iter(saves)
+        errors: list[BaseException | None] = []
+        ends = []
+        for outcome, result in zip(outcomes, applied, strict=True):
+            error = next(save_errors) if isinstance(result, list) else None
+            if isinstance(result, OutcomeNotApplicable):  # the aggregate moved on meanwhile
+                log.info(
+                    "outcome not recorded",
+                    extra={"work_id": str(outcome.item.id), "reason": str(result)},
+                )
+            elif isinstance(result, BaseException) or isinstance(error, BaseException):
+                errors.append(result if isinstance(result, BaseException) else error)
+                continue  # nothing recorded: the lease expires and the work is tried again
+            errors.append(None)
+            ends.append(self._end(outcome))
+        await asyncio.gather(*ends)
+        return errors
+
+    def _end(self, outcome: _Outcome) -> Awaitable[None]:
+        decision = outcome.decision
         if isinstance(decision, RetryScheduled):
-            await self.store.reschedule(item, self.owner, decision.retry_at, decision.error)
-        elif isinstance(decision, Completed | Parked):
-            await self.store.finish(item, self.owner)
+            return self.store.reschedule(
+                outcome.item, self.owner, decision.retry_at, decision.error
+            )
+        return self.store.finish(outcome.item, self.owner)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    policy: WorkPolicy
+    item: WorkItem
+    decision: Decision
+
+
+def _apply_outcomes(
+    outcomes: list[_Outcome], now: datetime
+) -> list[list[Aggregate] | BaseException]:
+    """Runs in a worker thread: each policy loads its aggregate and records the decision."""
+    results: list[list[Aggregate] | BaseException] = []
+    for outcome in outcomes:
+        try:
+            results.append(list(outcome.policy.record(outcome.item, outcome.decision, now)))
+        except Exception as error:
+            results.append(error)
+    return results

@@ -34,7 +34,16 @@ def create_app(settings: Settings | None = None, **platform_overrides: Any) -> F
         finally:
             await platform.close()
 
-    app = FastAPI(title="ledgerflow", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    # FastAPI's native OpenTelemetry looks up its providers on every request; it is
+    # switched on only where an operator asked for it.
+    enabled = settings.opentelemetry
+    app = FastAPI(
+        title="ledgerflow",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        telemetry={"tracing": enabled, "metrics": enabled, "logs": enabled},
+    )
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(sms.router)

@@ -9,7 +9,8 @@ from fastapi import Depends, Query, Request
 from projections.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 
-def get_platform(request: Request) -> Any:
+async def get_platform(request: Request) -> Any:
+    # async: a plain function would cost a thread-pool hop on every request.
     return request.app.state.platform
 
 

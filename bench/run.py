@@ -65,7 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, short runs")
     parser.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--only", choices=["a", "b", "c"], action="append", help="repeatable")
-    parser.add_argument("--sms-workers", type=int, default=1, help="(b) sms worker processes")
+    parser.add_argument(
+        "--sms-workers",
+        type=int,
+        default=2,
+        help="(b) sms worker processes sharing the 100 calls in flight",
+    )
     parser.add_argument("--repeat", type=int, default=None, help="(a) alternating rounds")
     parser.add_argument("--server-url", default=None, help="PostgreSQL server (DATABASE_URL)")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "latest.json")
@@ -120,7 +125,9 @@ def _noise(result: Result) -> str:
         base = ", ".join(f"{r['rps']:.0f}" for r in d["baseline_runs"])
         ours = ", ".join(f"{r['rps']:.0f}" for r in d["ours_runs"])
         return (
-            f"{d['connections']} connections, {d['duration_s']:g} s each; runs: baseline [{base}]"
+            f"{d['baseline_runs'][0].get('generator')} load generator,"
+            f" {d['connections']} connections, {d['baseline_runs'][0]['duration']:.1f} s each;"
+            f" runs: baseline [{base}]"
             f" ledgerflow [{ours}] (median); {load}"
         )
     if result.key == "b":

@@ -93,7 +93,8 @@ def run(
     *,
     count: int = 3000,
     baseline_calls: int = 30,
-    sms_workers: int = 1,
+    sms_workers: int = 2,
+    in_flight: int = 100,
     latency_ms: float = 100.0,
     timeout: float = 300.0,
 ) -> Result:
@@ -114,7 +115,8 @@ def run(
             env = {
                 "DATABASE_URL": url,
                 "LEDGERFLOW_SMS_PROVIDER_URL": base_url,
-                "LEDGERFLOW_WORKER_CONCURRENCY": "100",
+                # The conventions' 100 calls in flight, shared by the worker processes.
+                "LEDGERFLOW_WORKER_CONCURRENCY": str(in_flight // sms_workers),
             }
             specs: list[tuple[list[str], dict[str, str], Any]] = [
                 ([LEDGERFLOW, "worker", "sms"], env, logs / f"send-worker-sms-{i}.log")
@@ -149,7 +151,7 @@ def run(
             "baseline_calls": baseline_calls,
             "latency_ms": latency_ms,
             "sms_workers": sms_workers,
-            "worker_concurrency": 100,
+            "worker_concurrency": in_flight // sms_workers,
             "enqueue_s": accepted_s,
             "elapsed_s": elapsed,
             "loadavg_before": load_before,

@@ -140,8 +140,10 @@ def _run_until_signalled(main: object) -> None:
             loop.add_signal_handler(sig, stop.set)
         await main(stop)  # type: ignore[operator]
 
+    import uvloop
+
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(runner())
+        uvloop.run(runner())
 
 
 if __name__ == "__main__":

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     test_mode: bool = False
 
     log_level: str = "INFO"
+    opentelemetry: bool = Field(
+        default=False, description="FastAPI's native OpenTelemetry (OTEL_* variables)"
+    )
 
 
 @lru_cache(maxsize=1)
