@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from adapters.eventstore import open_application
 from domain.sms.aggregate import Sms, SmsStatus, request_fingerprint, sms_id_for
 from domain.sms.errors import SmsAlreadyFinal, SmsNotRetryable
 from domain.work import OutcomeNotApplicable
+from processes.sms.application import SmsApplication
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
@@ -70,19 +74,32 @@ def test_only_a_parked_sms_can_be_retried() -> None:
     assert retried.next_attempt == 9  # attempt numbers keep growing across rounds
 
 
-def test_the_aggregate_round_trips_through_an_event_store() -> None:
-    app = Application[UUID]()
-    sms = new_sms()
+@pytest.fixture(params=["memory", "postgres"])
+def sms_app(request: pytest.FixtureRequest) -> Iterator[SmsApplication]:
+    """The same test body against the in-memory store and against PostgreSQL."""
+    if request.param == "memory":
+        app = SmsApplication()
+    else:
+        app = open_application(SmsApplication, request.getfixturevalue("database_url"))
+    yield app
+    app.close()
+
+
+def test_the_aggregate_round_trips_through_an_event_store(sms_app: SmsApplication) -> None:
+    sms = new_sms(f"m-{uuid4()}")
     sms.record_transient_failure(1, "timeout", T0, T0 + timedelta(seconds=2))
     sms.record_sent(2, "SM9", T0 + timedelta(seconds=2))
-    app.save(sms)
-    copy: Sms = app.repository.get(sms.id)
+    sms_app.save(sms)
+    copy = sms_app.get_sms(sms.id)
     assert (copy.status, copy.attempts, copy.provider_message_id, copy.requested_at) == (
         SmsStatus.SENT,
         2,
         "SM9",
         T0,
     )
+    again = new_sms(sms.message_id)
+    with pytest.raises(IntegrityError):  # the same message id cannot be requested twice
+        sms_app.save(again)
 
 
 class SmsLifecycle(RuleBasedStateMachine):
