@@ -40,6 +40,7 @@ from domain.work import (
     CancelWork,
     Decision,
     OutcomeNotApplicable,
+    PollScheduled,
     RetryPolicy,
     RetryScheduled,
     WorkItem,
@@ -63,8 +64,10 @@ CREATE TABLE IF NOT EXISTS ledgerflow_work (
     lease_owner text,
     lease_expires_at timestamptz,
     last_error text,
+    deadline timestamptz,
     created_at timestamptz NOT NULL DEFAULT now()
 );
+ALTER TABLE ledgerflow_work ADD COLUMN IF NOT EXISTS deadline timestamptz;
 CREATE INDEX IF NOT EXISTS ledgerflow_work_due ON ledgerflow_work (kind, due_at);
 CREATE INDEX IF NOT EXISTS ledgerflow_work_aggregate ON ledgerflow_work (aggregate_id);
 """
@@ -100,6 +103,7 @@ class WorkScheduler:
                             step.first_attempt,
                             last,
                             step.due_at,
+                            step.deadline,
                         )
                     )
                 elif isinstance(step, CancelWork):
@@ -109,7 +113,7 @@ class WorkScheduler:
         if requests:
             await cur.executemany(
                 "INSERT INTO ledgerflow_work (id, kind, aggregate_id, payload, next_attempt,"
-                " last_attempt, due_at) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                " last_attempt, due_at, deadline) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
                 " ON CONFLICT (id) DO NOTHING",
                 requests,
             )
@@ -128,6 +132,7 @@ class _End:
     owner: str
     due_at: datetime | None
     error: str | None
+    poll: bool = False  # a poll gives its attempt number back: polls are not attempts
 
 
 class WorkStore:
@@ -158,7 +163,7 @@ class WorkStore:
                          FOR UPDATE SKIP LOCKED) due
                  WHERE w.id = due.id
              RETURNING w.id, w.kind, w.aggregate_id, w.payload, w.next_attempt - 1 AS attempt,
-                       w.last_attempt
+                       w.last_attempt, w.deadline
                 """,
                 {
                     "owner": owner,
@@ -177,6 +182,7 @@ class WorkStore:
                 attempt=row["attempt"],
                 last_attempt=row["last_attempt"],
                 payload=row["payload"],
+                deadline=row["deadline"],
             )
             for row in rows
         ]
@@ -199,6 +205,10 @@ class WorkStore:
         """Another attempt is due at `due_at`; the lease is given up."""
         await self._ends.submit(_End(item.id, owner, due_at, error))
 
+    async def poll_later(self, item: WorkItem, owner: str, poll_at: datetime) -> None:
+        """Nothing new yet: look again at `poll_at`."""
+        await self._ends.submit(_End(item.id, owner, poll_at, None, poll=True))
+
     async def close(self) -> None:
         await self._ends.close()
 
@@ -217,7 +227,8 @@ class WorkStore:
             if rescheduled:
                 await cur.executemany(
                     "UPDATE ledgerflow_work SET due_at = %s, lease_owner = NULL,"
-                    " lease_expires_at = NULL, last_error = %s"
+                    " lease_expires_at = NULL, last_error = coalesce(%s, last_error),"
+                    " next_attempt = next_attempt - %s"
                     " WHERE id = %s AND lease_owner = %s",
                     rescheduled,
                 )
@@ -370,14 +381,18 @@ class WorkEngine:
         now = self.clock.now()
         applied = await asyncio.to_thread(_apply_outcomes, outcomes, now)
         saves = await asyncio.gather(
-            *(self.committer.save(*result) for result in applied if isinstance(result, list)),
+            *(
+                self.committer.save(*result)
+                for result in applied
+                if isinstance(result, list) and result
+            ),
             return_exceptions=True,
         )
         save_errors = iter(saves)
         errors: list[BaseException | None] = []
         ends = []
         for outcome, result in zip(outcomes, applied, strict=True):
-            error = next(save_errors) if isinstance(result, list) else None
+            error = next(save_errors) if isinstance(result, list) and result else None
             if isinstance(result, OutcomeNotApplicable):  # the aggregate moved on meanwhile
                 log.info(
                     "outcome not recorded",
@@ -413,6 +428,9 @@ def _apply_outcomes(
     """Runs in a worker thread: each policy loads its aggregate and records the decision."""
     results: list[list[Aggregate] | BaseException] = []
     for outcome in outcomes:
+        if isinstance(outcome.decision, PollScheduled):  # nothing new: not an event
+            results.append([])
+            continue
         try:
             results.append(list(outcome.policy.record(outcome.item, outcome.decision, now)))
         except Exception as error:

@@ -8,10 +8,11 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from api import admin, health, sms
+from api import admin, health
 from api.errors import install_error_handlers
 from ledgerflow.bootstrap import open_platform
 from ledgerflow.settings import Settings, get_settings
+from ledgerflow.workflows import workflow_classes
 
 DESCRIPTION = """
 An event-sourced platform for reliable fintech workflows. Every state change is an
@@ -46,6 +47,8 @@ def create_app(settings: Settings | None = None, **platform_overrides: Any) -> F
     )
     install_error_handlers(app)
     app.include_router(health.router)
-    app.include_router(sms.router)
+    for workflow_class in workflow_classes():
+        for router in workflow_class.routers():
+            app.include_router(router)
     app.include_router(admin.router)
     return app

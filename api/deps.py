@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query, Request
 
+from ledgerflow.workflow import Workflow
 from projections.pagination import DEFAULT_LIMIT, MAX_LIMIT
+
+W = TypeVar("W", bound=Workflow)
 
 
 async def get_platform(request: Request) -> Any:
     # async: a plain function would cost a thread-pool hop on every request.
     return request.app.state.platform
+
+
+def workflow(workflow_class: type[W]) -> Callable[[Request], Awaitable[W]]:
+    """A dependency answering the open workflow of that class."""
+
+    async def get(request: Request) -> W:
+        workflow: W = request.app.state.platform.get(workflow_class)
+        return workflow
+
+    return get
 
 
 Platform = Annotated[Any, Depends(get_platform)]

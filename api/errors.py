@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from domain.sms.errors import MessageIdReused, SmsAlreadyFinal, SmsNotFound, SmsNotRetryable
+from ledgerflow.workflows import workflow_classes
 from projections.pagination import InvalidCursor
 
 
@@ -17,13 +17,7 @@ class ErrorBody(BaseModel):
     code: str
 
 
-STATUS_BY_ERROR: dict[type[Exception], int] = {
-    SmsNotFound: 404,
-    MessageIdReused: 409,
-    SmsNotRetryable: 409,
-    SmsAlreadyFinal: 409,
-    InvalidCursor: 400,
-}
+PLATFORM_ERRORS: dict[type[Exception], int] = {InvalidCursor: 400}
 
 
 def error_response(status: int, message: str, code: str) -> JSONResponse:
@@ -31,7 +25,10 @@ def error_response(status: int, message: str, code: str) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    for error_type, status in STATUS_BY_ERROR.items():
+    statuses = dict(PLATFORM_ERRORS)
+    for workflow_class in workflow_classes():
+        statuses |= workflow_class.error_statuses
+    for error_type, status in statuses.items():
 
         async def handle(request: Request, error: Exception, status: int = status) -> JSONResponse:
             code = getattr(error, "code", None) or _snake(type(error).__name__)
@@ -48,6 +45,7 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for the error statuses an endpoint can answer."""
     described = {
         400: "Bad request (e.g. a cursor this API did not issue)",
+        403: "The actor may not do this",
         404: "Unknown resource",
         409: "Conflicts with the resource's current state or an earlier request",
         503: "The database does not answer",

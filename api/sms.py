@@ -7,20 +7,22 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict
 from pydantic.config import JsonDict
 
 from api.audit import EventPublic
-from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, Platform
+from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, workflow
 from api.errors import responses
 from domain.privacy import mask_phone_number
-from domain.sms.aggregate import Sms
 from domain.sms.commands import SendSms
+from ledgerflow.workflows.sms import SmsWorkflow
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/sms", tags=["sms"])
+
+Sms = Annotated[SmsWorkflow, Depends(workflow(SmsWorkflow))]
 
 SmsStatusName = Literal["requested", "sending", "sent", "failed", "parked"]
 
@@ -109,29 +111,29 @@ class SmsPage(BaseModel):
     "background, with retries. The same `message_id` with the same body returns the "
     "existing SMS (200); with a different body, 409.",
 )
-async def request_sms(body: SmsCreate, platform: Platform, response: Response) -> SmsPublic:
-    sms, created = await platform.sms.send(body)
+async def request_sms(body: SmsCreate, sms: Sms, response: Response) -> SmsPublic:
+    accepted, created = await sms.service.send(body)
     if not created:
         response.status_code = 200
     log.debug(
         "sms accepted",
         extra={
-            "sms_id": str(sms.id),
+            "sms_id": str(accepted.id),
             "new": created,
-            "to": mask_phone_number(sms.phone_number),
+            "to": mask_phone_number(accepted.phone_number),
         },
     )
-    return SmsPublic.of(sms)
+    return SmsPublic.of(accepted)
 
 
 @router.get("", response_model=SmsPage, summary="List SMS, oldest first", responses=responses(400))
 async def list_sms(
-    platform: Platform,
+    sms: Sms,
     status: Annotated[SmsStatusName | None, Query(description="Only SMS in this status.")] = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> SmsPage:
-    page = await platform.sms_queries.list(status=status, limit=limit, cursor=cursor)
+    page = await sms.queries.list(status=status, limit=limit, cursor=cursor)
     return SmsPage(items=[SmsPublic.of(row) for row in page.items], next_cursor=page.next_cursor)
 
 
@@ -141,9 +143,8 @@ async def list_sms(
     responses=responses(404),
     summary="Read one SMS (always current: read from its events)",
 )
-async def get_sms(sms_id: UUID, platform: Platform) -> SmsPublic:
-    sms: Sms = await platform.sms.get(sms_id)
-    return SmsPublic.of(sms)
+async def get_sms(sms_id: UUID, sms: Sms) -> SmsPublic:
+    return SmsPublic.of(await sms.service.get(sms_id))
 
 
 @router.post(
@@ -153,10 +154,10 @@ async def get_sms(sms_id: UUID, platform: Platform) -> SmsPublic:
     responses=responses(404, 409),
     summary="Send a parked SMS again (operator action)",
 )
-async def retry_sms(sms_id: UUID, platform: Platform) -> SmsPublic:
-    sms = await platform.sms.retry(sms_id)
-    log.info("parked sms retried by operator", extra={"sms_id": str(sms.id)})
-    return SmsPublic.of(sms)
+async def retry_sms(sms_id: UUID, sms: Sms) -> SmsPublic:
+    retried = await sms.service.retry(sms_id)
+    log.info("parked sms retried by operator", extra={"sms_id": str(retried.id)})
+    return SmsPublic.of(retried)
 
 
 @router.get(
@@ -165,5 +166,5 @@ async def retry_sms(sms_id: UUID, platform: Platform) -> SmsPublic:
     responses=responses(404),
     summary="The SMS's audit trail: every event, in order",
 )
-async def sms_events(sms_id: UUID, platform: Platform) -> list[EventPublic]:
-    return [EventPublic.of(entry) for entry in await platform.sms.history(sms_id)]
+async def sms_events(sms_id: UUID, sms: Sms) -> list[EventPublic]:
+    return [EventPublic.of(entry) for entry in await sms.service.history(sms_id)]

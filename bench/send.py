@@ -24,6 +24,7 @@ from bench import LEDGERFLOW, Result, children, free_port, fresh_database, log_d
 from domain.sms.commands import SendSms
 from ledgerflow.bootstrap import platform_session
 from ledgerflow.settings import Settings
+from ledgerflow.workflows.sms import SmsWorkflow
 
 PHONE = "+254712345678"
 
@@ -51,10 +52,11 @@ async def _enqueue(url: str, count: int) -> float:
     settings = Settings(database_url=url)
     run = uuid.uuid4().hex[:8]
     first: list[float] = []
-    async with platform_session(settings) as platform:
+    async with platform_session(settings, only={"sms"}) as platform:
+        service = platform.get(SmsWorkflow).service
 
         async def send(i: int) -> None:
-            await platform.sms.send(
+            await service.send(
                 SendSms(message_id=f"bench-{run}-{i}", phone_number=PHONE, text="hi")
             )
             if not first:

@@ -29,6 +29,7 @@ class WorkRequest:
     first_attempt: int = 1
     max_attempts: int | None = None  # None: the engine's setting
     payload: Mapping[str, Any] = field(default_factory=dict)
+    deadline: datetime | None = None  # past it, the work is parked (polls, slow partners)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class WorkItem:
     attempt: int
     last_attempt: int  # the attempt after which the work is parked
     payload: Mapping[str, Any]
+    deadline: datetime | None = None
 
 
 class OutcomeNotApplicable(Exception):
@@ -70,7 +72,14 @@ class PermanentFailure:
     error: str
 
 
-Outcome = Succeeded | TransientFailure | PermanentFailure
+@dataclass(frozen=True)
+class Pending:
+    """The third party answered "not ready yet" (a poll): ask again later. Not an event."""
+
+    check_again_in: timedelta
+
+
+Outcome = Succeeded | TransientFailure | PermanentFailure | Pending
 
 
 @dataclass(frozen=True)
@@ -85,11 +94,18 @@ class RetryScheduled:
 
 
 @dataclass(frozen=True)
+class PollScheduled:
+    """Nothing new: the row is rescheduled, the aggregate is not touched."""
+
+    poll_at: datetime
+
+
+@dataclass(frozen=True)
 class Parked:
     error: str
 
 
-Decision = Completed | RetryScheduled | Parked
+Decision = Completed | RetryScheduled | PollScheduled | Parked
 
 
 @dataclass(frozen=True)
@@ -107,6 +123,10 @@ class RetryPolicy:
     ) -> Decision:
         if isinstance(outcome, Succeeded | PermanentFailure):
             return Completed(outcome)
+        if item.deadline is not None and now >= item.deadline:
+            return Parked(f"deadline {item.deadline.isoformat()} passed")
+        if isinstance(outcome, Pending):
+            return PollScheduled(now + outcome.check_again_in)
         if item.attempt >= item.last_attempt:
             return Parked(outcome.error)
         return RetryScheduled(outcome.error, now + self.delay(item.attempt, rng))
@@ -124,7 +144,9 @@ class WorkPolicy(Protocol):
         """Make one call through the workflow's port and classify the result."""
 
     def record(self, item: WorkItem, decision: Decision, at: datetime) -> Sequence[Aggregate]:
-        """Apply the decision to the aggregate (loaded here) and return it for saving.
+        """Apply the decision to the aggregate (loaded here) and return it for saving
+        (or nothing, when the decision is not worth an event). Never called for
+        `PollScheduled`: a poll that finds nothing new is not an event.
 
         Runs in a worker thread: it may read the event store. Raises the workflow's
         own error when the aggregate no longer expects this outcome.

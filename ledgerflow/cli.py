@@ -69,16 +69,19 @@ def api(
 
 @app.command()
 def worker(
-    name: Annotated[str, typer.Argument(help="sms, projections, relay or ingester")],
+    name: Annotated[
+        str, typer.Argument(help="a workflow (sms, orders, ...), projections, relay or ingester")
+    ],
 ) -> None:
     """Run one worker; start more processes to scale out."""
-    from ledgerflow.workers import WORKERS
+    from ledgerflow.workers import workers
 
-    if name not in WORKERS:
-        raise typer.BadParameter(f"unknown worker {name!r}; choose from {', '.join(WORKERS)}")
+    known = workers()
+    if name not in known:
+        raise typer.BadParameter(f"unknown worker {name!r}; choose from {', '.join(known)}")
     settings = Settings()
     configure_logging(settings.log_level)
-    _run_until_signalled(lambda stop: WORKERS[name](settings, stop))
+    _run_until_signalled(lambda stop: known[name](settings, stop))
 
 
 @app.command()
@@ -94,6 +97,26 @@ def simulator(
         raise typer.BadParameter(f"unknown simulator {name!r}; choose from {', '.join(SIMULATORS)}")
     configure_logging(Settings().log_level)
     serve(name, host, port)
+
+
+@app.command()
+def seed(name: Annotated[str, typer.Argument(help="a data set, e.g. antaeus")]) -> None:
+    """Load a data set (idempotent: loading it again adds nothing)."""
+    from ledgerflow.bootstrap import platform_session
+    from ledgerflow.workflows import workflow_classes
+
+    owners = {seed: cls.name for cls in workflow_classes() for seed in cls.seeds}
+    if name not in owners:
+        raise typer.BadParameter(f"unknown data set {name!r}; choose from {', '.join(owners)}")
+    settings = Settings()
+    configure_logging(settings.log_level)
+
+    async def run() -> int:
+        async with platform_session(settings, only={owners[name]}) as platform:
+            return await platform.workflows[owners[name]].seed(name)
+
+    created = asyncio.run(run())
+    typer.echo(f"{name}: {created} created")
 
 
 @projections_app.command("rebuild")

@@ -21,7 +21,7 @@ class Settings(BaseSettings):
     )
 
     # Connection pools: every process opens one Application per workflow it serves.
-    pool_size: int = Field(default=2, ge=1, description="eventsourcing pool size per application")
+    pool_size: int = Field(default=1, ge=1, description="eventsourcing pool size per application")
     pool_max_overflow: int = Field(default=4, ge=0)
     side_pool_size: int = Field(default=4, ge=1, description="psycopg pool for read models/work")
 
@@ -35,6 +35,14 @@ class Settings(BaseSettings):
 
     # Third parties: when unset, `ledgerflow up` starts the simulator and fills it in.
     sms_provider_url: str = "http://127.0.0.1:8101"
+
+    # orders (settings of the orders workflow go here)
+
+    # billing (settings of the billing workflow go here)
+
+    # lending (settings of the lending workflow go here)
+
+    # reimbursements (settings of the reimbursements workflow go here)
 
     # Test mode allows moving the platform clock for every process (PUT /__admin/clock).
     test_mode: bool = False

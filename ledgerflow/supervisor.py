@@ -22,10 +22,8 @@ from typing import IO
 import psycopg
 
 from adapters.postgres import create_database, with_database
-
-WORKER_NAMES = ("sms", "projections", "relay", "ingester")
-# Simulator name -> the setting that points the platform at it.
-SIMULATOR_SETTINGS = {"sms-provider": "LEDGERFLOW_SMS_PROVIDER_URL"}
+from ledgerflow.workers import workers
+from ledgerflow.workflows import workflow_classes
 
 
 @dataclass
@@ -106,10 +104,16 @@ def run_platform(*, host: str, port: int, data_dir: Path) -> int:
         embedded = EmbeddedPostgres(data_dir / "pg")
         env["DATABASE_URL"] = ensure_database(embedded.start(), "ledgerflow")
     cli = [sys.executable, "-m", "ledgerflow.cli"]
+    for seed_name in [n for cls in workflow_classes() for n, on_up in cls.seeds.items() if on_up]:
+        # Idempotent: on the first start it loads the data set, later it adds nothing.
+        subprocess.run([*cli, "seed", seed_name], env=env, check=True, stdout=subprocess.DEVNULL)
     children: list[Child] = []
     urls: dict[str, object] = {"api": f"http://{host}:{port}", "simulators": {}}
     simulators: dict[str, str] = {}
-    for name, setting in SIMULATOR_SETTINGS.items():
+    simulator_settings = {
+        name: variable for cls in workflow_classes() for name, variable in cls.simulators.items()
+    }
+    for name, setting in simulator_settings.items():
         if env.get(setting):
             continue  # a real provider is configured: no simulator for it
         sim_port = free_port()
@@ -127,7 +131,7 @@ def run_platform(*, host: str, port: int, data_dir: Path) -> int:
             "api", [*cli, "api", "--host", host, "--port", str(port)], data_dir / "logs" / "api.log"
         )
     )
-    for name in WORKER_NAMES:
+    for name in workers():
         children.append(
             Child(
                 f"worker-{name}", [*cli, "worker", name], data_dir / "logs" / f"worker-{name}.log"

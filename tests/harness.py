@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from ledgerflow.settings import Settings
-from ledgerflow.workers import WORKERS
+from ledgerflow.workers import workers as known_workers
 
 
 @contextmanager
@@ -23,7 +23,8 @@ def workers(settings: Settings, *names: str) -> Iterator[None]:
     failure: list[BaseException] = []
 
     async def main() -> None:
-        await asyncio.gather(*(WORKERS[name](settings, stop) for name in names))
+        named = known_workers()
+        await asyncio.gather(*(named[name](settings, stop) for name in names))
 
     def run() -> None:
         try:

@@ -16,6 +16,10 @@ from adapters.simulators import sms_provider
 
 SIMULATORS: dict[str, Callable[[], FastAPI]] = {
     sms_provider.NAME: sms_provider.create_app,
+    # orders: the exchange
+    # billing: the payment provider
+    # lending: the bank partner
+    # reimbursements: the payment rail and the mailbox
 }
 
 HttpImpl = Literal["h11", "httptools"]

@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 from domain.work import (
     Completed,
     Parked,
+    Pending,
     PermanentFailure,
+    PollScheduled,
     RetryPolicy,
     RetryScheduled,
     Succeeded,
@@ -55,3 +57,22 @@ def test_decisions() -> None:
     retry = policy.decide(item(3), TransientFailure("503"), NOW, rng)
     assert isinstance(retry, RetryScheduled) and retry.retry_at >= NOW
     assert isinstance(policy.decide(item(8), TransientFailure("503"), NOW, rng), Parked)
+
+
+def test_a_poll_that_finds_nothing_is_rescheduled_until_its_deadline() -> None:
+    policy, rng = RetryPolicy(), random.Random(1)
+    polling = WorkItem(
+        id=uuid.uuid4(),
+        kind="k",
+        aggregate_id=uuid.uuid4(),
+        attempt=50,
+        last_attempt=8,
+        payload={},
+        deadline=NOW + timedelta(seconds=30),
+    )
+    decision = policy.decide(polling, Pending(timedelta(seconds=2)), NOW, rng)
+    assert decision == PollScheduled(NOW + timedelta(seconds=2))  # polls are not attempts
+    late = policy.decide(polling, Pending(timedelta(seconds=2)), NOW + timedelta(minutes=1), rng)
+    assert isinstance(late, Parked) and "deadline" in late.error
+    transient = policy.decide(polling, TransientFailure("503"), NOW + timedelta(minutes=1), rng)
+    assert isinstance(transient, Parked)

@@ -1,0 +1,156 @@
+"""How a workflow plugs into the platform: one `Workflow` subclass per workflow.
+
+The platform's processes (API, workers, relay, ingester, projections, `up`) know only
+this interface, so a new workflow adds its own module and one line in
+`ledgerflow/workflows/__init__.py`, never a second copy of the engine, the relay or the
+wiring.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+import httpx
+from eventsourcing.application import Application
+from psycopg_pool import AsyncConnectionPool
+
+from adapters.eventstore import GroupCommitter, open_application
+from adapters.follower import EventProcessor, Follower
+from adapters.http import build_async_client
+from adapters.relay import ToMessage
+from adapters.work import WorkEngine, WorkScheduler, WorkStore
+from domain.clock import Clock
+from domain.messaging import MessageHandler
+from domain.work import RetryPolicy, WorkPolicy
+from ledgerflow.settings import Settings
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+A = TypeVar("A", bound=Application)
+
+
+@dataclass
+class Core:
+    """What every workflow of a process shares: settings, database, clock."""
+
+    settings: Settings
+    database_url: str
+    pool: AsyncConnectionPool[Any]
+    clock: Clock
+
+    async def open_application(self, application_class: type[A]) -> A:
+        return await asyncio.to_thread(
+            open_application,
+            application_class,
+            self.database_url,
+            pool_size=self.settings.pool_size,
+            max_overflow=self.settings.pool_max_overflow,
+        )
+
+    def follower(
+        self, application: Application, processor: EventProcessor, batch_size: int = 500
+    ) -> Follower:
+        return Follower(application, processor, self.pool, batch_size=batch_size)
+
+    def http_client(self, concurrency: int | None = None) -> httpx.AsyncClient:
+        return build_async_client(
+            timeout_seconds=self.settings.outbound_timeout_seconds,
+            max_connections=concurrency or self.settings.worker_concurrency,
+        )
+
+    async def run_work(
+        self,
+        application: Application,
+        committer: GroupCommitter,
+        policies: Sequence[WorkPolicy],
+        stop: asyncio.Event,
+        *,
+        retry: RetryPolicy | None = None,
+        concurrency: int | None = None,
+    ) -> None:
+        """A workflow's process managers (one follower each, planning work) and the work
+        engine making their calls, until `stop`."""
+        settings = self.settings
+        schedulers = [
+            self.follower(application, WorkScheduler(policy, max_attempts=settings.max_attempts))
+            for policy in policies
+        ]
+        engine = WorkEngine(
+            WorkStore(self.pool),
+            policies,
+            committer,
+            self.clock,
+            conninfo=self.database_url,
+            concurrency=concurrency or settings.worker_concurrency,
+            lease_seconds=settings.work_lease_seconds,
+            retry=retry or RetryPolicy(settings.retry_base_seconds, settings.retry_cap_seconds),
+        )
+        await asyncio.gather(
+            *(scheduler.run(stop, self.database_url) for scheduler in schedulers),
+            engine.run(stop),
+        )
+
+
+class Workflow:
+    """One workflow's wiring. Subclasses set the class attributes and override what
+    they use; `open()` builds their applications and services."""
+
+    name: ClassVar[str]
+    # Simulator name -> the environment variable that points the platform at it.
+    simulators: ClassVar[Mapping[str, str]] = {}
+    # Domain errors -> HTTP status, for the API's error handlers.
+    error_statuses: ClassVar[Mapping[type[Exception], int]] = {}
+    # Data sets `ledgerflow seed NAME` loads -> whether `ledgerflow up` loads it too.
+    seeds: ClassVar[Mapping[str, bool]] = {}
+
+    def __init__(self, core: Core, **options: Any) -> None:
+        self.core = core
+        self.options = options
+
+    @classmethod
+    def routers(cls) -> Sequence[APIRouter]:
+        """The workflow's HTTP routes (imported lazily: routers depend on the workflow)."""
+        return []
+
+    async def open(self) -> None:
+        """Open applications and build services; called once per process."""
+
+    async def close(self) -> None:
+        """Release what `open` built."""
+
+    def projections(self) -> Sequence[Follower]:
+        """The workflow's read models (run by `ledgerflow worker projections`)."""
+        return []
+
+    def integration_messages(self) -> Sequence[tuple[Application, ToMessage]]:
+        """What the relay publishes: per application, how its events become messages."""
+        return []
+
+    def command_handlers(self) -> Mapping[str, MessageHandler]:
+        """Command queue name -> handler (run by `ledgerflow worker ingester`)."""
+        return {}
+
+    def ingesters(self, stop: asyncio.Event) -> Sequence[Awaitable[None]]:
+        """Other inbound streams the ingester consumes (e.g. execution reports)."""
+        return []
+
+    async def seed(self, name: str) -> int:
+        """Load the data set `name` (one of `seeds`); idempotent: a second load adds
+        nothing. Answers how many aggregates it created."""
+        raise NotImplementedError(f"the {self.name} workflow has no data set {name!r}")
+
+    async def run_worker(self, stop: asyncio.Event) -> None:
+        """`ledgerflow worker <name>`: the workflow's process managers and work engine."""
+        raise NotImplementedError(f"the {self.name} workflow has no worker of its own")
+
+    @classmethod
+    def has_worker(cls) -> bool:
+        return cls.run_worker is not Workflow.run_worker
+
+
+WorkflowClass = type[Workflow]
+Handler = Callable[..., Awaitable[None]]

@@ -1,0 +1,121 @@
+"""The SMS workflow's wiring: `SendSms` in (HTTP or queue), `SmsSent` out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from eventsourcing.application import Application
+from pydantic import ValidationError
+
+from adapters.eventstore import GroupCommitter
+from adapters.follower import Follower
+from adapters.relay import ToMessage
+from adapters.sms_provider import HttpSmsProvider
+from domain.messaging import Message, MessageHandler, PoisonMessage, command_queue_name
+from domain.privacy import mask_phone_number
+from domain.sms.commands import SendSms
+from domain.sms.errors import (
+    MessageIdReused,
+    SmsAlreadyFinal,
+    SmsNotFound,
+    SmsNotRetryable,
+)
+from domain.sms_provider import SmsProvider
+from ledgerflow.workflow import Workflow
+from processes.sms.application import SmsApplication, SmsService
+from processes.sms.dispatch import SmsDispatch
+from processes.sms.integration import sms_integration_message
+from projections.sms import SmsQueries, SmsView
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+log = logging.getLogger(__name__)
+
+
+class SmsWorkflow(Workflow):
+    name = "sms"
+    simulators = {"sms-provider": "LEDGERFLOW_SMS_PROVIDER_URL"}
+    error_statuses = {
+        SmsNotFound: 404,
+        MessageIdReused: 409,
+        SmsNotRetryable: 409,
+        SmsAlreadyFinal: 409,
+    }
+
+    application: SmsApplication
+    committer: GroupCommitter
+    service: SmsService
+    queries: SmsQueries
+
+    @classmethod
+    def routers(cls) -> Sequence[APIRouter]:
+        from api.sms import router
+
+        return [router]
+
+    async def open(self) -> None:
+        self.application = await self.core.open_application(SmsApplication)
+        self.committer = GroupCommitter(self.application)
+        self.service = SmsService(self.application, self.committer.save, self.core.clock)
+        self.queries = SmsQueries(self.core.pool)
+
+    async def close(self) -> None:
+        await self.committer.close()
+        self.application.close()
+
+    def projections(self) -> Sequence[Follower]:
+        return [self.core.follower(self.application, SmsView())]
+
+    def integration_messages(self) -> Sequence[tuple[Application, ToMessage]]:
+        return [(self.application, sms_integration_message)]
+
+    def command_handlers(self) -> Mapping[str, MessageHandler]:
+        return {command_queue_name("sms"): send_sms_handler(self.service)}
+
+    async def run_worker(self, stop: asyncio.Event) -> None:
+        provider: SmsProvider | None = self.options.get("provider")
+        async with self.core.http_client() as client:
+            if provider is None:
+                provider = HttpSmsProvider(client, self.core.settings.sms_provider_url)
+            dispatch = SmsDispatch(self.application, provider)
+            await self.core.run_work(self.application, self.committer, [dispatch], stop)
+
+
+def send_sms_handler(service: SmsService) -> MessageHandler:
+    """`SendSms` from the queue: same validation and idempotency as `POST /sms`."""
+
+    async def handle(message: Message) -> None:
+        try:
+            command = SendSms.model_validate_json(message.body)
+        except ValidationError as error:
+            raise PoisonMessage(f"invalid SendSms: {describe_validation_error(error)}") from error
+        try:
+            sms, created = await service.send(command)
+        except MessageIdReused as error:
+            raise PoisonMessage(str(error)) from error
+        log.info(
+            "sms accepted from queue",
+            extra={
+                "sms_id": str(sms.id),
+                "new": created,
+                "message_id": command.message_id,
+                "to": mask_phone_number(command.phone_number),
+                "correlation_id": message.correlation_id,
+            },
+        )
+
+    return handle
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line naming each field and its rule, for a dead-letter reason."""
+    return "; ".join(
+        ".".join(str(part) for part in item["loc"]) + f": {item['msg']}"
+        if item["loc"]
+        else item["msg"]
+        for item in error.errors()
+    )
