@@ -9,17 +9,62 @@ batch does not (about 5x the throughput of one save per request on this hardware
 from __future__ import annotations
 
 import asyncio
-from typing import TypeVar
+import threading
+from typing import Any, ClassVar, TypeVar
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, CanMutateAggregate
 from eventsourcing.persistence import IntegrityError
+from eventsourcing.postgres import PostgresDatastore, PostgresFactory
 
 from adapters.batching import AsyncBatcher
 from adapters.postgres import eventsourcing_env, schema_lock
 
 A = TypeVar("A", bound=Application)
 _Events = tuple[CanMutateAggregate, ...]
+
+
+class SharedPostgresFactory(PostgresFactory):
+    """Every application of a process shares one datastore, hence one connection pool.
+
+    Five workflows' applications in one process would otherwise hold five pools; with a
+    dozen processes under `ledgerflow up` that alone nears PostgreSQL's 100 connections.
+    The datastore is closed when the last application using it closes.
+    """
+
+    _shared: ClassVar[dict[tuple[str, ...], tuple[PostgresDatastore, int]]] = {}
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)  # builds an unopened datastore: no connection yet
+        key = tuple(
+            str(self.env.get(name) or "")
+            for name in (
+                self.POSTGRES_DBNAME,
+                self.POSTGRES_HOST,
+                self.POSTGRES_PORT,
+                self.POSTGRES_USER,
+                self.POSTGRES_SCHEMA,
+            )
+        )
+        self._key = key
+        with self._lock:
+            shared, users = self._shared.get(key, (self.datastore, 0))
+            self._shared[key] = (shared, users + 1)
+        self.datastore = shared
+
+    def close(self) -> None:
+        # Applications close explicitly and again when collected: count each one once.
+        if getattr(self, "_released", False):
+            return
+        self._released = True
+        with self._lock:
+            shared, users = self._shared[self._key]
+            if users > 1:
+                self._shared[self._key] = (shared, users - 1)
+                return
+            del self._shared[self._key]
+        shared.close()
 
 
 def open_application(

@@ -22,6 +22,7 @@ import psycopg
 from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
 from psycopg import AsyncConnection, AsyncCursor
+from psycopg.sql import SQL, Identifier
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.postgres import SCHEMA_LOCK_KEY
@@ -81,7 +82,6 @@ class Follower:
         self.idle_poll_seconds = idle_poll_seconds
         self.upstream = application.name
         self._recorder: Any = application.recorder
-        self._lock_key = zlib.crc32(f"follower:{processor.name}:{self.upstream}".encode())
 
     @property
     def name(self) -> str:
@@ -158,44 +158,82 @@ class Follower:
         return await self.catch_up(progress)
 
     async def run(self, stop: asyncio.Event, conninfo: str) -> None:
-        """Follow the log until `stop`: leader election, then catch up on every NOTIFY."""
-        await self.setup()
-        while not stop.is_set():
-            try:
-                await self._lead(stop, conninfo)
-            except (psycopg.OperationalError, OSError) as error:
-                log.warning(
-                    "follower lost its connection",
-                    extra={"follower": self.name, "error": str(error)},
-                )
-                await _sleep_or_stop(stop, 1.0)
+        """Follow the log until `stop` (see `run_followers`)."""
+        await run_followers([self], stop, conninfo, group=f"{self.name}:{self.upstream}")
 
-    async def _lead(self, stop: asyncio.Event, conninfo: str) -> None:
-        async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
-            while not stop.is_set():
-                cur = await conn.execute("SELECT pg_try_advisory_lock(%s)", (self._lock_key,))
-                row = await cur.fetchone()
-                if row and row[0]:
-                    break
-                await _sleep_or_stop(stop, 1.0)  # a standby: another process leads
-            else:
-                return
-            channel = self._recorder.channel_name
-            await conn.execute(psycopg.sql.SQL("LISTEN {}").format(psycopg.sql.Identifier(channel)))
-            log.info("follower leading", extra={"follower": self.name, "upstream": self.upstream})
-            while not stop.is_set():
-                await self.catch_up()
-                await _notified_or_stopped(conn, stop, self.idle_poll_seconds)
+    @property
+    def channel(self) -> str:
+        return str(self._recorder.channel_name)
+
+
+async def run_followers(
+    followers: Sequence[Follower], stop: asyncio.Event, conninfo: str, *, group: str
+) -> None:
+    """Run followers until `stop`, sharing ONE connection for leadership and LISTEN.
+
+    The process that holds the group's advisory lock leads; others wait as standbys.
+    A NOTIFY on a channel wakes the followers of that channel; an idle poll catches
+    every follower up. One connection per group, not per follower, keeps a process
+    with many read models within PostgreSQL's connection limit.
+    """
+    if not followers:
+        return
+    for follower in followers:
+        await follower.setup()
+    lock_key = zlib.crc32(f"followers:{group}".encode())
+    idle = min(follower.idle_poll_seconds for follower in followers)
+    while not stop.is_set():
+        try:
+            async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+                if not await _lead(conn, lock_key, stop):
+                    return
+                by_channel: dict[str, list[Follower]] = {}
+                for follower in followers:
+                    by_channel.setdefault(follower.channel, []).append(follower)
+                for channel in by_channel:
+                    await conn.execute(SQL("LISTEN {}").format(Identifier(channel)))
+                log.info("followers leading", extra={"group": group, "followers": len(followers)})
+                woken: Sequence[Follower] = followers
+                while not stop.is_set():
+                    for follower in woken:
+                        await follower.catch_up()
+                    channels = await _notified_or_stopped(conn, stop, idle)
+                    woken = (
+                        [f for channel in channels for f in by_channel.get(channel, [])]
+                        if channels
+                        else followers
+                    )
+        except (psycopg.OperationalError, OSError) as error:
+            log.warning(
+                "followers lost their connection", extra={"group": group, "error": str(error)}
+            )
+            await _sleep_or_stop(stop, 1.0)
+
+
+async def _lead(conn: AsyncConnection[Any], lock_key: int, stop: asyncio.Event) -> bool:
+    """Take the group's lock (held as long as `conn` lives); False if stopped first."""
+    while not stop.is_set():
+        cur = await conn.execute("SELECT pg_try_advisory_lock(%s)", (lock_key,))
+        row = await cur.fetchone()
+        if row and row[0]:
+            return True
+        await _sleep_or_stop(stop, 1.0)  # a standby: another process leads
+    return False
 
 
 async def _notified_or_stopped(
     conn: AsyncConnection[Any], stop: asyncio.Event, seconds: float
-) -> None:
-    """Wait for a NOTIFY, `stop`, or `seconds`, whichever comes first."""
+) -> set[str]:
+    """Wait for NOTIFYs, `stop`, or `seconds`, whichever comes first; answer the channels
+    that were notified (empty: the idle poll, or stopping)."""
+    channels: set[str] = set()
 
     async def notified() -> None:
-        async for _ in conn.notifies(timeout=seconds, stop_after=1):
-            pass
+        async for notify in conn.notifies(timeout=seconds, stop_after=1):
+            channels.add(notify.channel)
+        # Drain what else arrived meanwhile, without waiting.
+        async for notify in conn.notifies(timeout=0):
+            channels.add(notify.channel)
 
     waiter = asyncio.ensure_future(notified())
     stopper = asyncio.ensure_future(stop.wait())
@@ -203,6 +241,7 @@ async def _notified_or_stopped(
     for task in (waiter, stopper):
         task.cancel()
     await asyncio.gather(waiter, stopper, return_exceptions=True)
+    return channels
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

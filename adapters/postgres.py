@@ -40,7 +40,7 @@ def eventsourcing_env(url: str, *, pool_size: int, max_overflow: int) -> dict[st
     query = dict(pair.split("=", 1) for pair in parts.query.split("&") if "=" in pair)
     host = unquote(query.get("host", parts.hostname or "127.0.0.1"))
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": "adapters.eventstore:SharedPostgresFactory",
         "POSTGRES_DBNAME": unquote(parts.path.lstrip("/") or "postgres"),
         "POSTGRES_HOST": host,
         "POSTGRES_PORT": str(parts.port or query.get("port", 5432)),
@@ -51,6 +51,9 @@ def eventsourcing_env(url: str, *, pool_size: int, max_overflow: int) -> dict[st
         "POSTGRES_LOCK_TIMEOUT": "5",
         "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "5",
         "POSTGRES_PRE_PING": "y",
+        # The library waits 30 s for a connection and retries ten times: a database that
+        # is gone would hold a request for minutes. Fail fast; callers answer 5xx.
+        "POSTGRES_CONNECT_TIMEOUT": "2",
     }
 
 

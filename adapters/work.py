@@ -27,6 +27,7 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
 from psycopg import AsyncConnection, AsyncCursor
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
@@ -40,6 +41,8 @@ from domain.work import (
     CancelWork,
     Decision,
     OutcomeNotApplicable,
+    Parked,
+    ParkedHook,
     PollScheduled,
     RetryPolicy,
     RetryScheduled,
@@ -216,7 +219,9 @@ class WorkStore:
         """Every attempt that ended meanwhile, in one transaction (only by its lease holder)."""
         finished = [(end.id, end.owner) for end in ends if end.due_at is None]
         rescheduled = [
-            (end.due_at, end.error, end.id, end.owner) for end in ends if end.due_at is not None
+            (end.due_at, end.error, int(end.poll), end.id, end.owner)
+            for end in ends
+            if end.due_at is not None
         ]
         async with self.pool.connection() as conn, conn.transaction():
             cur = conn.cursor()
@@ -264,7 +269,7 @@ class WorkEngine:
         self,
         store: WorkStore,
         policies: Sequence[WorkPolicy],
-        committer: GroupCommitter,
+        committer: GroupCommitter | None,
         clock: Clock,
         *,
         conninfo: str,
@@ -373,38 +378,69 @@ class WorkEngine:
             )
 
     async def _record(self, policy: WorkPolicy, item: WorkItem, decision: Decision) -> None:
+        if isinstance(decision, Parked) and isinstance(policy, ParkedHook):
+            await policy.parked(item, decision)  # raises: the lease expires, tried again
         await self._outcomes.submit(_Outcome(policy, item, decision))
 
     async def _record_batch(self, outcomes: list[_Outcome]) -> list[BaseException | None]:
         """Applies a batch of outcomes to their aggregates in one trip to a thread, saves
-        them (group commit), then ends their work rows (one transaction)."""
+        them (group commit), then ends their work rows (one transaction). An outcome whose
+        aggregate moved meanwhile (a version conflict) is applied again to the fresh one."""
         now = self.clock.now()
+        errors: list[BaseException | None] = [None] * len(outcomes)
+        # Outcomes for one aggregate (a workflow with several process managers) are
+        # recorded in rounds, so each sees the version the one before it wrote.
+        for indexes in _rounds_by_aggregate(outcomes):
+            answers = await self._record_round([outcomes[i] for i in indexes], now)
+            for index, error in zip(indexes, answers, strict=True):
+                errors[index] = error
+        return errors
+
+    async def _record_round(
+        self, outcomes: list[_Outcome], now: datetime
+    ) -> list[BaseException | None]:
+        errors = await self._apply_and_save(outcomes, now)
+        conflicted = [
+            o for o, e in zip(outcomes, errors, strict=True) if isinstance(e, IntegrityError)
+        ]
+        if conflicted:
+            again = dict(
+                zip(map(id, conflicted), await self._apply_and_save(conflicted, now), strict=True)
+            )
+            errors = [again.get(id(o), e) for o, e in zip(outcomes, errors, strict=True)]
+        ends = [self._end(o) for o, e in zip(outcomes, errors, strict=True) if e is None]
+        await asyncio.gather(*ends)
+        return errors
+
+    async def _apply_and_save(
+        self, outcomes: list[_Outcome], now: datetime
+    ) -> list[BaseException | None]:
         applied = await asyncio.to_thread(_apply_outcomes, outcomes, now)
-        saves = await asyncio.gather(
-            *(
-                self.committer.save(*result)
-                for result in applied
-                if isinstance(result, list) and result
-            ),
-            return_exceptions=True,
+        saves = iter(
+            await asyncio.gather(
+                *(self._save(r) for r in applied if isinstance(r, list) and r),
+                return_exceptions=True,
+            )
         )
-        save_errors = iter(saves)
         errors: list[BaseException | None] = []
-        ends = []
         for outcome, result in zip(outcomes, applied, strict=True):
-            error = next(save_errors) if isinstance(result, list) and result else None
             if isinstance(result, OutcomeNotApplicable):  # the aggregate moved on meanwhile
                 log.info(
                     "outcome not recorded",
                     extra={"work_id": str(outcome.item.id), "reason": str(result)},
                 )
-            elif isinstance(result, BaseException) or isinstance(error, BaseException):
-                errors.append(result if isinstance(result, BaseException) else error)
-                continue  # nothing recorded: the lease expires and the work is tried again
-            errors.append(None)
-            ends.append(self._end(outcome))
-        await asyncio.gather(*ends)
+                errors.append(None)
+            elif isinstance(result, BaseException):
+                errors.append(result)  # nothing recorded: the lease expires, it is tried again
+            else:
+                saved = next(saves) if result else None
+                errors.append(saved if isinstance(saved, BaseException) else None)
         return errors
+
+    async def _save(self, aggregates: list[Aggregate]) -> None:
+        if self.committer is None:
+            raise RuntimeError("this engine has no event store: its policies save nothing")
+        await self.committer.save(*aggregates)
 
     def _end(self, outcome: _Outcome) -> Awaitable[None]:
         decision = outcome.decision
@@ -412,7 +448,22 @@ class WorkEngine:
             return self.store.reschedule(
                 outcome.item, self.owner, decision.retry_at, decision.error
             )
+        if isinstance(decision, PollScheduled):
+            return self.store.poll_later(outcome.item, self.owner, decision.poll_at)
         return self.store.finish(outcome.item, self.owner)
+
+
+def _rounds_by_aggregate(outcomes: list[_Outcome]) -> list[list[int]]:
+    """Indexes of `outcomes` in rounds where each aggregate appears at most once."""
+    rounds: list[list[int]] = []
+    seen: dict[UUID, int] = {}
+    for index, outcome in enumerate(outcomes):
+        round_ = seen.get(outcome.item.aggregate_id, -1) + 1
+        seen[outcome.item.aggregate_id] = round_
+        if round_ == len(rounds):
+            rounds.append([])
+        rounds[round_].append(index)
+    return rounds
 
 
 @dataclass(frozen=True)

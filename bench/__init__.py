@@ -22,6 +22,7 @@ from typing import IO, Any
 import httpx
 
 from adapters.postgres import DEFAULT_SERVER_URL, create_database, drop_database, with_database
+from ledgerflow.supervisor import die_with_parent
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -91,6 +92,7 @@ class Child:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
 
     def check_alive(self) -> None:

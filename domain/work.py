@@ -12,7 +12,7 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, DomainEventProtocol
@@ -130,6 +130,14 @@ class RetryPolicy:
         if item.attempt >= item.last_attempt:
             return Parked(outcome.error)
         return RetryScheduled(outcome.error, now + self.delay(item.attempt, rng))
+
+
+@runtime_checkable
+class ParkedHook(Protocol):
+    """A policy that must act when its work is parked, before the row goes (e.g. one with
+    no event store of its own, which reports by message): raising keeps the row."""
+
+    async def parked(self, item: WorkItem, decision: Parked) -> None: ...
 
 
 class WorkPolicy(Protocol):

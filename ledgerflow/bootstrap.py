@@ -80,6 +80,7 @@ async def open_platform(
         url,
         min_size=1,
         max_size=settings.side_pool_size,
+        max_idle=30,  # give connections from a burst back soon: many processes share a server
         open=False,
         kwargs={"autocommit": True},
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 from pathlib import Path
 from typing import Annotated
@@ -54,6 +55,7 @@ def api(
 
     settings = Settings()
     configure_logging(settings.log_level)
+    name_connections("api")
     from api.app import create_app
 
     uvicorn.run(
@@ -81,6 +83,7 @@ def worker(
         raise typer.BadParameter(f"unknown worker {name!r}; choose from {', '.join(known)}")
     settings = Settings()
     configure_logging(settings.log_level)
+    name_connections(f"worker {name}")
     _run_until_signalled(lambda stop: known[name](settings, stop))
 
 
@@ -153,6 +156,12 @@ def rebuild(
                     progress.console.print(f"{follower.name}: {applied} events applied")
 
     asyncio.run(run())
+
+
+def name_connections(role: str) -> None:
+    """Every PostgreSQL connection of this process carries its role (libpq reads
+    PGAPPNAME), so operators see in pg_stat_activity who holds what."""
+    os.environ.setdefault("PGAPPNAME", f"ledgerflow {role}")
 
 
 def _run_until_signalled(main: object) -> None:

@@ -40,7 +40,12 @@ class Child:
         if self._log is None:
             self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            self.argv, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+            self.argv,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         self.started_at = time.monotonic()
 
@@ -60,6 +65,16 @@ class Child:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+def die_with_parent() -> None:
+    """In a child, before exec: on Linux, the child gets SIGTERM when its parent dies, so a
+    supervisor killed with SIGKILL leaves no orphaned workers behind."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def free_port() -> int:

@@ -15,6 +15,7 @@ import asyncio
 import functools
 from collections.abc import Awaitable, Callable
 
+from adapters.follower import run_followers
 from adapters.messaging.factory import build_messaging
 from adapters.relay import EventRelay
 from ledgerflow.bootstrap import platform_session
@@ -31,8 +32,8 @@ async def run_workflow_worker(name: str, settings: Settings, stop: asyncio.Event
 
 async def run_projections(settings: Settings, stop: asyncio.Event) -> None:
     async with platform_session(settings) as platform:
-        await asyncio.gather(
-            *(follower.run(stop, platform.database_url) for follower in platform.projections())
+        await run_followers(
+            platform.projections(), stop, platform.database_url, group="projections"
         )
 
 
@@ -45,7 +46,7 @@ async def run_relay(settings: Settings, stop: asyncio.Event) -> None:
                 for name, workflow in platform.workflows.items()
                 for application, to_message in workflow.integration_messages()
             ]
-            await asyncio.gather(*(relay.run(stop, platform.database_url) for relay in relays))
+            await run_followers(relays, stop, platform.database_url, group="relay")
         finally:
             await bus.close()
 

@@ -18,7 +18,7 @@ from eventsourcing.application import Application
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.eventstore import GroupCommitter, open_application
-from adapters.follower import EventProcessor, Follower
+from adapters.follower import EventProcessor, Follower, run_followers
 from adapters.http import build_async_client
 from adapters.relay import ToMessage
 from adapters.work import WorkEngine, WorkScheduler, WorkStore
@@ -90,7 +90,9 @@ class Core:
             retry=retry or RetryPolicy(settings.retry_base_seconds, settings.retry_cap_seconds),
         )
         await asyncio.gather(
-            *(scheduler.run(stop, self.database_url) for scheduler in schedulers),
+            run_followers(
+                schedulers, stop, self.database_url, group=f"work-scheduler:{application.name}"
+            ),
             engine.run(stop),
         )
 

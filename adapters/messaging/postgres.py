@@ -195,6 +195,7 @@ class _PoolOwner:
             database_url,
             min_size=1,
             max_size=max_connections,
+            max_idle=30,  # many processes share one server: give burst connections back
             open=False,
             kwargs={"autocommit": True},
         )

@@ -21,6 +21,8 @@ from typing import IO
 
 import httpx
 
+from ledgerflow.supervisor import die_with_parent
+
 
 def free_port() -> int:
     """A port free right now on 127.0.0.1 (the process started on it binds it soon after)."""
@@ -77,6 +79,7 @@ class Processes:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=die_with_parent,
             )
         except BaseException:
             log.close()

@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from ledgerflow.supervisor import free_port
+from ledgerflow.supervisor import die_with_parent, free_port
+from ledgerflow.workflows import workflow_classes
 from tests.harness import eventually
 
 
@@ -48,6 +49,7 @@ def test_up_runs_the_platform_restarts_children_and_stops_cleanly(tmp_path: Path
             str(data_dir),
         ],
         env=env,
+        preexec_fn=die_with_parent,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -55,7 +57,8 @@ def test_up_runs_the_platform_restarts_children_and_stops_cleanly(tmp_path: Path
     try:
         urls: dict[str, Any] = eventually(lambda: _read_json(data_dir / "urls.json"), timeout=90)
         assert urls["api"] == f"http://127.0.0.1:{port}"
-        assert set(urls["simulators"]) == {"sms-provider"}
+        expected = {name for cls in workflow_classes() for name in cls.simulators}
+        assert set(urls["simulators"]) == expected  # every third party has its simulator
         api = httpx.Client(base_url=urls["api"], timeout=10)
         eventually(lambda: _get(api, "/health") == 200, timeout=60)
 
@@ -64,6 +67,11 @@ def test_up_runs_the_platform_restarts_children_and_stops_cleanly(tmp_path: Path
             json={"message_id": str(uuid.uuid4()), "phone_number": "+254712345678", "text": "up"},
         ).json()
         eventually(lambda: api.get(f"/sms/{sms['id']}").json()["status"] == "sent", timeout=30)
+
+        # Every worker of every workflow runs: their connections stay well under
+        # PostgreSQL's default limit of 100.
+        connections = _connections(data_dir)
+        assert 0 < connections <= 70, f"{connections} connections to the embedded server"
 
         pids = _read_json(data_dir / "processes.json") or {}
         assert {
@@ -112,6 +120,17 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return dict(json.loads(path.read_text()))
     except (FileNotFoundError, json.JSONDecodeError):
         return None
+
+
+def _connections(data_dir: Path) -> int:
+    import psycopg
+
+    url = f"postgresql://postgres@/ledgerflow?host={data_dir / 'pg'}"
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = 'ledgerflow'"
+        ).fetchone()
+    return int(row[0]) - 1 if row else 0  # less this one
 
 
 def _get(client: httpx.Client, path: str) -> int:

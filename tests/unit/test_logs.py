@@ -29,7 +29,7 @@ def test_every_logger_call_in_the_platform_uses_allowed_extra_keys() -> None:
     import pathlib
     import re
 
-    pattern = re.compile(r"extra=\{([^}]*)\}", re.S)
+    pattern = re.compile(r"(?<!\w)extra=\{([^}]*)\}", re.S)
     for path in pathlib.Path().glob("*/**/*.py"):
         if ".venv" in path.parts or "tests" in path.parts:
             continue
