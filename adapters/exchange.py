@@ -1,0 +1,107 @@
+"""`StockExchange` adapters: over HTTP against the exchange simulator's contract, and
+in-process around the template's blocking `place_order` function.
+
+Errors are classified by whether the order can have been placed (`domain.outbound`):
+refused before placing -> `ProviderUnavailable`; no answer after sending ->
+`OutcomeUnknown` (safe to retry: the order id is the exchange's idempotency key).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from adapters.exchange_template import OrderPlacementError
+from adapters.exchange_template import place_order as template_place_order
+from domain.orders.exchange import OutboundOrder
+from domain.outbound import OutcomeUnknown, ProviderRejected, ProviderUnavailable
+
+TRANSIENT_4XX = frozenset({408, 425, 429})
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+MAX_DETAIL = 200
+
+
+class HttpStockExchange:
+    """`POST {base_url}/v1/orders` per placement (see adapters/simulators/exchange.py)."""
+
+    def __init__(self, client: httpx.AsyncClient, base_url: str) -> None:
+        self._client = client
+        self._url = base_url.rstrip("/") + "/v1/orders"
+
+    async def place(self, order: OutboundOrder) -> str:
+        body = {
+            "order_id": str(order.order_id),
+            "type": order.type,
+            "side": order.side,
+            "instrument": order.instrument,
+            "limit_price": None if order.limit_price is None else str(order.limit_price),
+            "quantity": order.quantity,
+        }
+        try:
+            response = await self._client.post(self._url, json=body)
+        except NOT_SENT as error:
+            raise ProviderUnavailable(f"exchange unreachable: {_describe(error)}") from error
+        except httpx.TransportError as error:
+            raise OutcomeUnknown(f"no answer from the exchange: {_describe(error)}") from error
+        status = response.status_code
+        if 200 <= status < 300:
+            try:
+                exchange_order_id = response.json()["exchange_order_id"]
+            except (ValueError, KeyError, TypeError) as error:
+                raise OutcomeUnknown(f"exchange answered {status} without an order id") from error
+            if not isinstance(exchange_order_id, str) or not exchange_order_id:
+                raise OutcomeUnknown(f"exchange answered {status} with a bad order id")
+            return exchange_order_id
+        detail = _error_text(response)
+        if status >= 500 or status in TRANSIENT_4XX:
+            raise ProviderUnavailable(f"exchange answered {status}: {detail}")
+        if 400 <= status < 500:
+            raise ProviderRejected(f"exchange refused the order ({status}): {detail}")
+        raise OutcomeUnknown(f"exchange answered an unexpected {status}: {detail}")
+
+
+class InProcessStockExchange:
+    """Calls a blocking `place_order(order)` off the event loop.
+
+    A dedicated thread pool sized like the worker's concurrency: the default executor
+    has a handful of threads, which would cap placements at a few per 0.5 s.
+    """
+
+    def __init__(
+        self,
+        place_order: Callable[[OutboundOrder], None] = template_place_order,
+        *,
+        threads: int = 100,
+    ) -> None:
+        self._place_order = place_order
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="exchange")
+
+    async def place(self, order: OutboundOrder) -> str:
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._executor, self._place_order, order)
+        except OrderPlacementError as error:
+            raise ProviderUnavailable(str(error)) from error
+        except ValueError as error:
+            raise ProviderRejected(str(error)) from error
+        # The template answers nothing: the order id is its only identifier.
+        return str(order.order_id)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _describe(error: httpx.HTTPError) -> str:
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+        text = str(body.get("error") or body) if isinstance(body, dict) else str(body)
+    except ValueError:
+        text = response.text
+    return text[:MAX_DETAIL]

@@ -1,0 +1,224 @@
+"""`/orders`: place an order, read it, list them, read its history.
+
+`POST /orders` answers 201 once the order is durably recorded; its placement at the
+exchange happens in the background (the work engine), so the exchange's latency and
+failures never reach the client. Any internal error, the database down included,
+answers 500 with exactly `{"message": "Internal server error while placing the order"}`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.exceptions import HTTPException, RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic.config import JsonDict
+
+from api.audit import EventPublic
+from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, workflow
+from api.errors import responses
+from domain.orders.commands import OrderSide, OrderType, PlaceOrder
+from domain.orders.errors import OrderError
+from ledgerflow.workflows.orders import OrdersWorkflow
+
+log = logging.getLogger(__name__)
+
+PLACEMENT_FAILED: JsonDict = {"message": "Internal server error while placing the order"}
+
+
+class PlacementRoute(APIRoute):
+    """Any error that is not a client's (validation, a domain error with its own status)
+    answers the contract's fixed 500 body, never a stack trace or a half answer."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except (HTTPException, RequestValidationError, OrderError):
+                raise
+            except Exception:
+                log.exception("order placement failed")
+                return JSONResponse(PLACEMENT_FAILED, status_code=500)
+
+        return guarded
+
+
+placement_router = APIRouter(prefix="/orders", tags=["orders"], route_class=PlacementRoute)
+router = APIRouter(prefix="/orders", tags=["orders"])
+
+Orders = Annotated[OrdersWorkflow, Depends(workflow(OrdersWorkflow))]
+
+OrderStatusName = Literal["accepted", "placed", "partially_filled", "filled", "rejected"]
+DecimalText = Annotated[Decimal, PlainSerializer(lambda d: f"{d:.2f}", return_type=str)]
+PriceText = Annotated[Decimal, PlainSerializer(lambda d: str(d), return_type=str)]
+
+
+class OrderCreate(PlaceOrder):
+    """The body of `POST /orders`: exactly the template's fields."""
+
+
+ORDER_EXAMPLE: JsonDict = {
+    "id": "0b7e3c1a-58f4-4a52-9f37-2d2b9f6d8e11",
+    "created_at": "2026-11-21T10:00:00Z",
+    "type": "limit",
+    "side": "buy",
+    "instrument": "US0378331005",
+    "limit_price": "189.25",
+    "quantity": 10,
+    "status": "partially_filled",
+    "attempts": 2,
+    "last_error": None,
+    "next_attempt_at": None,
+    "exchange_order_id": "EX4f0c3b7a9e1d4c2b8a6f",
+    "placed_at": "2026-11-21T10:00:01Z",
+    "filled_quantity": 4,
+    "average_price": "189.2500",
+}
+
+
+class OrderPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ORDER_EXAMPLE]})
+
+    id: UUID
+    created_at: datetime
+    type: OrderType
+    side: OrderSide
+    instrument: str
+    limit_price: DecimalText | None
+    quantity: int
+    status: OrderStatusName
+    attempts: int = Field(description="Placement attempts made so far.")
+    last_error: str | None = Field(description="Why the last placement attempt failed.")
+    next_attempt_at: datetime | None
+    exchange_order_id: str | None
+    placed_at: datetime | None
+    filled_quantity: int
+    average_price: PriceText | None = Field(description="Of the fills so far (4 decimals).")
+
+    @classmethod
+    def of(cls, order: Any) -> OrderPublic:
+        """From the aggregate or a read-model row: both carry these attributes."""
+        return cls(
+            id=order.id,
+            created_at=order.accepted_at,
+            type=order.type,
+            side=order.side,
+            instrument=order.instrument,
+            limit_price=order.limit_price,
+            quantity=order.quantity,
+            status=order.status,
+            attempts=order.attempts,
+            last_error=order.last_error,
+            next_attempt_at=order.next_attempt_at,
+            exchange_order_id=order.exchange_order_id,
+            placed_at=order.placed_at,
+            filled_quantity=order.filled_quantity,
+            average_price=order.average_price,
+        )
+
+
+class OrderPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [ORDER_EXAMPLE],
+                    "next_cursor": "WyIyMDI2LTExLTIxVDEwOjAwOjAwKzAwOjAwIiwgIjBiNyJd",
+                }
+            ]
+        }
+    )
+
+    items: list[OrderPublic]
+    next_cursor: str | None
+
+
+class PlacementError(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [PLACEMENT_FAILED]})
+
+    message: str
+
+
+@placement_router.post(
+    "",
+    status_code=201,
+    response_model=OrderPublic,
+    responses={
+        200: {"model": OrderPublic, "description": "A retry: the same key and body"},
+        **responses(409),
+        500: {"model": PlacementError, "description": "Internal error: nothing was recorded"},
+    },
+    summary="Place a stock order",
+    description="Answers 201 once the order is durably recorded; from then on its placement "
+    "at the exchange is guaranteed (in the background, retried until placed). With an "
+    "`Idempotency-Key` header, a retry with the same key and body answers the same order "
+    "(200); the same key with another body answers 409.",
+)
+async def place_order(
+    body: OrderCreate,
+    orders: Orders,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None, Header(min_length=1, max_length=200, description="Makes retries safe.")
+    ] = None,
+) -> OrderPublic:
+    order, created = await orders.service.place(body, idempotency_key)
+    if not created:
+        response.status_code = 200
+    return OrderPublic.of(order)
+
+
+@router.get(
+    "", response_model=OrderPage, summary="List orders, oldest first", responses=responses(400)
+)
+async def list_orders(
+    orders: Orders,
+    status: Annotated[
+        OrderStatusName | None, Query(description="Only orders in this status.")
+    ] = None,
+    accepted_before: Annotated[
+        datetime | None,
+        Query(
+            description="Only orders accepted before this time: with `status=accepted`, "
+            "the orders still unplaced since then (for operators)."
+        ),
+    ] = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+) -> OrderPage:
+    page = await orders.queries.list(
+        status=status, accepted_before=accepted_before, limit=limit, cursor=cursor
+    )
+    return OrderPage(
+        items=[OrderPublic.of(row) for row in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.get(
+    "/{order_id}",
+    response_model=OrderPublic,
+    responses=responses(404),
+    summary="Read one order (always current: read from its events)",
+)
+async def get_order(order_id: UUID, orders: Orders) -> OrderPublic:
+    return OrderPublic.of(await orders.service.get(order_id))
+
+
+@router.get(
+    "/{order_id}/events",
+    response_model=list[EventPublic],
+    responses=responses(404),
+    summary="The order's audit trail: every event, in order",
+)
+async def order_events(order_id: UUID, orders: Orders) -> list[EventPublic]:
+    return [EventPublic.of(entry) for entry in await orders.service.history(order_id)]

@@ -1,0 +1,206 @@
+"""Orders benchmark: `python -m bench.orders [--quick | --smoke]`.
+
+1. `POST /orders` at 64 concurrent connections (wrk) against the whole platform running
+   (API, orders worker, projections, ingester, relay, exchange simulator at its contract's
+   0.5 s and 10% refusals), versus the baseline measured alone on the same PostgreSQL: a
+   bare FastAPI app doing one psycopg INSERT per request (bench/orders_bare_app.py).
+   Printed: requests/s and p99 of both, and the ratios (targets: >= 0.8x the throughput,
+   p99 <= 1.5x).
+2. Execution reports ingested per second: with the ingester stopped, the exchange fills
+   every placed order (`fills_per_order` reports each); the ingester is then started and
+   timed until its stored position reaches the exchange's last report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from bench import (
+    LEDGERFLOW,
+    PYTHON,
+    Result,
+    children,
+    free_port,
+    fresh_database,
+    log_dir,
+    server_url,
+    wait_http,
+)
+from bench.load import _wrk_once
+
+BODY = (
+    '{"type":"limit","side":"buy","instrument":"US0378331005","limit_price":"10.00","quantity":100}'
+)
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.body = '@BODY@'
+wrk.headers["Content-Type"] = "application/json"
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH {"requests":%d,"non2xx":%d,"socket_errors":%d,"duration_us":%d,"p99_ms":%.2f}\\n',
+    summary.requests, e.status, e.connect + e.read + e.write + e.timeout,
+    summary.duration, latency:percentile(99) / 1000))
+end
+""".replace("@BODY@", BODY)
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "full": {"duration": 10, "warmup": 2, "fills": 10},
+    "quick": {"duration": 3, "warmup": 1, "fills": 10},
+    "smoke": {"duration": 1, "warmup": 0, "fills": 2},
+}
+
+
+def _load(url: str, duration: int, warmup: int) -> dict[str, Any]:
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise RuntimeError("wrk is not on PATH (Debian package wrk)")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(WRK_SCRIPT)
+        script = handle.name
+    try:
+        if warmup:
+            _wrk_once(wrk, url, 64, warmup, script)
+        summary = _wrk_once(wrk, url, 64, duration, script)
+    finally:
+        Path(script).unlink(missing_ok=True)
+    seconds = summary["duration_us"] / 1e6
+    ok = summary["requests"] - summary["non2xx"]
+    return {"ok": ok, "other": summary["non2xx"], "rps": ok / seconds, "p99_ms": summary["p99_ms"]}
+
+
+def baseline(server: str, duration: int, warmup: int) -> dict[str, Any]:
+    port = free_port()
+    args = [PYTHON, "-m", "uvicorn", "bench.orders_bare_app:app", "--port", str(port)]
+    args += ["--loop", "uvloop", "--http", "httptools", "--no-access-log"]
+    args += ["--log-level", "warning"]
+    with fresh_database(server, "orders_bare") as url:
+        env = {"BENCH_BARE_DATABASE_URL": url}
+        with children((args, env, log_dir() / "orders-bare.log")) as (child,):
+            wait_http(f"http://127.0.0.1:{port}/health", child)
+            return _load(f"http://127.0.0.1:{port}/orders", duration, warmup)
+
+
+def _stream_position(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        try:
+            row = conn.execute(
+                "SELECT coalesce(max(position), 0) FROM ledgerflow_stream_positions"
+            ).fetchone()
+        except psycopg.errors.UndefinedTable:  # the ingester has not started yet
+            return 0
+    return int(row[0]) if row else 0
+
+
+def platform(server: str, duration: int, warmup: int, fills: int) -> dict[str, Any]:
+    api_port, exchange_port = free_port(), free_port()
+    logs = log_dir()
+    exchange_url = f"http://127.0.0.1:{exchange_port}"
+    with fresh_database(server, "orders") as url:
+        env = {
+            "DATABASE_URL": url,
+            "LEDGERFLOW_EXCHANGE_URL": exchange_url,
+            "LEDGERFLOW_EXCHANGE_FILLS_PER_ORDER": str(fills),
+        }
+        simulator = ([LEDGERFLOW, "simulator", "exchange", "--port", str(exchange_port)], env)
+        specs = [
+            (simulator[0], simulator[1], logs / "orders-exchange.log"),
+            ([LEDGERFLOW, "api", "--port", str(api_port)], env, logs / "orders-api.log"),
+        ]
+        specs += [
+            ([LEDGERFLOW, "worker", name], env, logs / f"orders-worker-{name}.log")
+            for name in ("orders", "projections", "relay")
+        ]
+        with children(*specs) as started:
+            wait_http(f"{exchange_url}/__admin/faults", started[0])
+            wait_http(f"http://127.0.0.1:{api_port}/health", started[1])
+            with children(([LEDGERFLOW, "worker", "ingester"], env, logs / "orders-ingester.log")):
+                load = _load(f"http://127.0.0.1:{api_port}/orders", duration, warmup)
+            for child in started:
+                child.check_alive()
+            # Ingestion: the exchange fills the rest with the ingester stopped, then the
+            # ingester drains the backlog.
+            httpx.put(f"{exchange_url}/__admin/settings", json={"latency_ms": 0})
+            count = _wait_stable(f"{exchange_url}/v1/executions/count")
+            start_position = _stream_position(url)
+            started_at = time.monotonic()
+            with children(([LEDGERFLOW, "worker", "ingester"], env, logs / "orders-ingester2.log")):
+                while _stream_position(url) < count:
+                    time.sleep(0.05)
+            seconds = time.monotonic() - started_at
+    load["reports"] = count - start_position
+    load["ingest_seconds"] = seconds
+    load["reports_per_s"] = (count - start_position) / seconds if seconds else 0.0
+    return load
+
+
+def _wait_stable(url: str, quiet_seconds: float = 2.0, timeout: float = 600) -> int:
+    """The exchange's report count once it stops growing (every order placed)."""
+    deadline = time.monotonic() + timeout
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        count = int(httpx.get(url).json()["count"])
+        if count != last:
+            last, since = count, time.monotonic()
+        elif time.monotonic() - since >= quiet_seconds:
+            return count
+        time.sleep(0.2)
+    return last
+
+
+def run(server: str, *, duration: int, warmup: int, fills: int) -> list[Result]:
+    bare = baseline(server, duration, warmup)
+    ours = platform(server, duration, warmup, fills)
+    details = {"baseline": bare, "ours": ours, "loadavg": os.getloadavg()}
+    return [
+        Result(
+            "orders",
+            "accept",
+            "req/s",
+            bare["rps"],
+            ours["rps"],
+            "bare FastAPI + 1 INSERT",
+            details,
+        ),
+        Result(
+            "orders",
+            "p99",
+            "ms",
+            bare["p99_ms"],
+            ours["p99_ms"],
+            "bare FastAPI + 1 INSERT",
+            details,
+        ),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.orders", description=__doc__)
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="3 s of load")
+    size.add_argument("--smoke", action="store_true", help="a tiny run, for the test suite")
+    parser.add_argument("--server-url", default=None, help="PostgreSQL server (default: env)")
+    args = parser.parse_args(argv)
+    preset = PRESETS["smoke" if args.smoke else "quick" if args.quick else "full"]
+    results = run(args.server_url or server_url(), **preset)
+    for result in results:
+        print(result.line())
+    ours = results[0].details["ours"]
+    print(
+        f"(orders) ingest   {ours['reports']} execution reports in {ours['ingest_seconds']:.2f} s"
+        f"   {ours['reports_per_s']:.0f} reports/s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The orders workflow's domain: the `Order` aggregate, `PlaceOrder`, the exchange port."""

@@ -1,0 +1,1 @@
+"""The orders workflow's application service, placement policy and execution recording."""

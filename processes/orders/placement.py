@@ -1,0 +1,117 @@
+"""The placement process manager: every accepted order is placed at the exchange.
+
+The exchange's refusals are transient by contract, so an order is retried with capped
+backoff until placed: it is never parked (operators see long-unplaced orders in the
+list, `GET /orders?status=accepted&accepted_before=...`). Only a refusal for good (the
+exchange answering that the order itself is invalid) rejects it. The idempotency key is
+the order's id, identical for every attempt, so a retry after a lost answer does not
+place the order twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import uuid5
+
+from domain.orders.aggregate import Order
+from domain.orders.exchange import OutboundOrder, StockExchange
+from domain.outbound import OutcomeUnknown, ProviderRejected, ProviderUnavailable
+from domain.work import (
+    CancelWork,
+    Completed,
+    Decision,
+    Outcome,
+    Parked,
+    PermanentFailure,
+    RetryScheduled,
+    Succeeded,
+    TransientFailure,
+    WorkItem,
+    WorkRequest,
+)
+from processes.orders.application import OrdersApplication
+
+log = logging.getLogger(__name__)
+
+PLACE_ORDER = "orders.place"
+# Never park: the engine parks after `max_attempts`, so placement asks for (practically)
+# unlimited attempts; the backoff cap keeps a down exchange from being hammered.
+UNLIMITED_ATTEMPTS = 2**31 - 2**20
+
+
+class OrderPlacement:
+    kind = PLACE_ORDER
+
+    def __init__(self, application: OrdersApplication, exchange: StockExchange) -> None:
+        self.application = application
+        self.exchange = exchange
+
+    def plan(self, event: Any) -> Sequence[WorkRequest | CancelWork]:
+        if isinstance(event, Order.OrderAccepted):
+            price = None if event.limit_price is None else str(event.limit_price)
+            return [
+                WorkRequest(
+                    id=uuid5(event.originator_id, PLACE_ORDER),
+                    kind=PLACE_ORDER,
+                    aggregate_id=event.originator_id,
+                    due_at=event.accepted_at,
+                    max_attempts=UNLIMITED_ATTEMPTS,
+                    payload={
+                        "type": event.type,
+                        "side": event.side,
+                        "instrument": event.instrument,
+                        "limit_price": price,
+                        "quantity": event.quantity,
+                    },
+                )
+            ]
+        if isinstance(event, Order.OrderPlaced | Order.OrderRejected):
+            return [CancelWork(aggregate_id=event.originator_id, kind=PLACE_ORDER)]
+        return []
+
+    async def attempt(self, item: WorkItem) -> Outcome:
+        payload = item.payload
+        price = payload["limit_price"]
+        order = OutboundOrder(
+            order_id=item.aggregate_id,
+            type=payload["type"],
+            side=payload["side"],
+            instrument=payload["instrument"],
+            limit_price=None if price is None else Decimal(price),
+            quantity=int(payload["quantity"]),
+        )
+        try:
+            exchange_order_id = await self.exchange.place(order)
+        except ProviderRejected as error:
+            return PermanentFailure(error.detail)
+        except (ProviderUnavailable, OutcomeUnknown) as error:
+            log.info(
+                "order placement failed",
+                extra={
+                    "order_id": str(item.aggregate_id),
+                    "attempt": item.attempt,
+                    "error": error.detail,
+                },
+            )
+            return TransientFailure(f"{type(error).__name__}: {error.detail}")
+        return Succeeded({"exchange_order_id": exchange_order_id})
+
+    def record(self, item: WorkItem, decision: Decision, at: datetime) -> Sequence[Order]:
+        order = self.application.get_order(item.aggregate_id)
+        match decision:
+            case Completed(outcome=Succeeded(result=result)):
+                order.record_placed(item.attempt, str(result["exchange_order_id"]), at)
+            case Completed(outcome=PermanentFailure(error=error)):
+                order.record_rejection(item.attempt, error, at)
+            case RetryScheduled(error=error, retry_at=retry_at):
+                order.record_placement_failure(item.attempt, error, at, retry_at)
+            case Parked(error=error):
+                # Unreachable with UNLIMITED_ATTEMPTS and no deadline; kept visible if it
+                # ever happens: the failure is recorded and the order stays accepted.
+                log.error("order placement parked", extra={"order_id": str(order.id)})
+                order.record_placement_failure(item.attempt, error, at, at)
+        return [order]
