@@ -1,0 +1,112 @@
+"""`PaymentProvider` over HTTP, against the contract of `adapters.simulators.payment_provider`.
+
+- `POST /v1/charges` with the `Idempotency-Key` header; `200 {"charged": bool}`.
+- `404 {"code": "customer_not_found"}`, `409 {"code": "currency_mismatch"}`: refusals.
+- `GET /v1/charges/{key}`: `200` found, `404 {"code": "charge_not_found"}`, `501` when the
+  provider cannot be asked (`LookupNotSupported`).
+
+Transport errors are classified by whether the request can have had its effect: not sent
+-> `ProviderUnavailable`; sent and no answer -> `OutcomeUnknown` (the contract's
+NetworkException).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import httpx
+
+from domain.billing.provider import (
+    ChargeRequest,
+    LookupNotSupported,
+    ProviderCurrencyMismatch,
+    ProviderCustomerNotFound,
+)
+from domain.outbound import OutcomeUnknown, ProviderRejected, ProviderUnavailable
+
+TRANSIENT_4XX = frozenset({408, 425, 429})
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+MAX_DETAIL = 200
+
+
+class HttpPaymentProvider:
+    def __init__(self, client: httpx.AsyncClient, base_url: str) -> None:
+        self._client = client
+        self._base = base_url.rstrip("/") + "/v1/charges"
+
+    async def charge(self, request: ChargeRequest) -> bool:
+        body = {
+            "invoice_id": request.invoice_id,
+            "customer_id": request.customer_id,
+            "amount": {"value": f"{request.amount:.2f}", "currency": request.currency},
+        }
+        response = await self._send(
+            "POST", self._base, json=body, headers={"Idempotency-Key": request.idempotency_key}
+        )
+        status = response.status_code
+        if status == 200:
+            charged = _field(response, "charged")
+            if not isinstance(charged, bool):
+                raise OutcomeUnknown(
+                    f"payment provider answered 200 without 'charged': {_text(response)}"
+                )
+            return charged
+        code = _field(response, "code")
+        if status == 404 and code == "customer_not_found":
+            raise ProviderCustomerNotFound(
+                f"customer {request.customer_id} not found at the provider"
+            )
+        if status == 409 and code == "currency_mismatch":
+            raise ProviderCurrencyMismatch(
+                f"invoice currency {request.currency} differs from the customer's account: "
+                f"{_text(response)}"
+            )
+        raise _status_error(response)
+
+    async def find_charge(self, idempotency_key: str) -> bool:
+        response = await self._send("GET", f"{self._base}/{quote(idempotency_key, safe='')}")
+        status = response.status_code
+        if status == 200:
+            return True
+        if status == 404 and _field(response, "code") == "charge_not_found":
+            return False
+        if status in (501, 405):
+            raise LookupNotSupported(f"answered {status}: {_text(response)}")
+        raise _status_error(response)
+
+    async def _send(self, method: str, url: str, **kwargs: object) -> httpx.Response:
+        try:
+            return await self._client.request(method, url, **kwargs)  # type: ignore[arg-type]
+        except NOT_SENT as error:
+            raise ProviderUnavailable(
+                f"payment provider unreachable: {_describe(error)}"
+            ) from error
+        except httpx.TransportError as error:
+            raise OutcomeUnknown(
+                f"no answer from the payment provider after sending: {_describe(error)}"
+            ) from error
+
+
+def _status_error(response: httpx.Response) -> Exception:
+    status = response.status_code
+    if status >= 500 or status in TRANSIENT_4XX:
+        return ProviderUnavailable(f"payment provider answered {status}: {_text(response)}")
+    if 400 <= status < 500:
+        return ProviderRejected(f"payment provider refused ({status}): {_text(response)}")
+    return OutcomeUnknown(f"payment provider answered an unexpected {status}: {_text(response)}")
+
+
+def _field(response: httpx.Response, name: str) -> object:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body.get(name) if isinstance(body, dict) else None
+
+
+def _text(response: httpx.Response) -> str:
+    return response.text[:MAX_DETAIL]
+
+
+def _describe(error: httpx.HTTPError) -> str:
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__

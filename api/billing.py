@@ -1,0 +1,293 @@
+"""`/invoices` and `/billing/runs`: invoices with their charge attempts, operator
+resolutions, audit trails; starting a billing run and watching its progress."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
+
+from api.audit import EventPublic
+from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, workflow
+from api.errors import responses
+from domain.billing.commands import ResolveInvoice, StartBillingRun
+from ledgerflow.workflows.billing import BillingWorkflow
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["billing"])
+
+Billing = Annotated[BillingWorkflow, Depends(workflow(BillingWorkflow))]
+
+InvoiceStatusName = Literal[
+    "pending",
+    "charging",
+    "paid",
+    "retry_scheduled",
+    "uncollectible",
+    "needs_attention",
+    "written_off",
+]
+
+ATTEMPT_EXAMPLE: JsonDict = {
+    "attempt": 1,
+    "cycle": 1,
+    "key": "invoice-1-cycle-1",
+    "started_at": "2026-12-01T00:00:02Z",
+    "outcome": "charged",
+    "detail": "charged",
+}
+INVOICE_EXAMPLE: JsonDict = {
+    "id": 1,
+    "customer_id": 1,
+    "amount": {"amount": "292.97", "currency": "USD"},
+    "status": "paid",
+    "cycle": 1,
+    "reason": None,
+    "next_charge_at": None,
+    "attempts": [ATTEMPT_EXAMPLE],
+}
+
+
+class MoneyPublic(BaseModel):
+    amount: str = Field(description="Exactly two decimals, as a string.")
+    currency: str
+
+    @classmethod
+    def of(cls, amount: Decimal, currency: str) -> MoneyPublic:
+        return cls(amount=f"{amount:.2f}", currency=currency)
+
+
+class AttemptPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ATTEMPT_EXAMPLE]})
+
+    attempt: int
+    cycle: int
+    key: str = Field(description="The idempotency key sent: the invoice and its dunning cycle.")
+    started_at: datetime
+    outcome: str | None = Field(
+        description="charged, declined, refused, failed, unknown, not_charged; null while "
+        "the call is in flight"
+    )
+    detail: str | None
+
+
+class InvoicePublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [INVOICE_EXAMPLE]})
+
+    id: int
+    customer_id: int
+    amount: MoneyPublic
+    status: InvoiceStatusName
+    cycle: int = Field(description="The dunning cycle of the last charge (0: never charged).")
+    reason: str | None = Field(description="Why the invoice is not paid, or how it was settled.")
+    next_charge_at: datetime | None
+    attempts: list[AttemptPublic]
+
+    @classmethod
+    def of_aggregate(cls, invoice: Any) -> InvoicePublic:
+        return cls(
+            id=invoice.ref_id,
+            customer_id=invoice.customer_ref_id,
+            amount=MoneyPublic.of(invoice.amount, invoice.currency),
+            status=invoice.status.value,
+            cycle=invoice.cycle,
+            reason=invoice.reason,
+            next_charge_at=invoice.next_charge_at,
+            attempts=[
+                AttemptPublic(
+                    attempt=a["attempt"],
+                    cycle=a["cycle"],
+                    key=a["key"],
+                    started_at=a["at"],
+                    outcome=a["outcome"],
+                    detail=a["detail"],
+                )
+                for a in invoice.attempts
+            ],
+        )
+
+    @classmethod
+    def of_row(cls, row: Any, attempts: list[Any]) -> InvoicePublic:
+        return cls(
+            id=row.ref_id,
+            customer_id=row.customer_ref_id,
+            amount=MoneyPublic.of(row.amount, row.currency),
+            status=row.status,
+            cycle=row.cycle,
+            reason=row.reason,
+            next_charge_at=row.next_charge_at,
+            attempts=[
+                AttemptPublic(
+                    attempt=a.attempt,
+                    cycle=a.cycle,
+                    key=a.key,
+                    started_at=a.started_at,
+                    outcome=a.outcome,
+                    detail=a.detail,
+                )
+                for a in attempts
+            ],
+        )
+
+
+class InvoicePage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [INVOICE_EXAMPLE], "next_cursor": None}]}
+    )
+
+    items: list[InvoicePublic]
+    next_cursor: str | None
+
+
+class BillingRunCreate(StartBillingRun):
+    """The body of `POST /billing/runs`."""
+
+
+class InvoiceResolution(ResolveInvoice):
+    """The body of `POST /invoices/{id}/resolution`."""
+
+
+RUN_EXAMPLE: JsonDict = {
+    "id": "5b1e8a4e-0a8f-5a8e-9c57-5a1a3f0f6c11",
+    "period": "2026-12",
+    "trigger": "manual",
+    "started_at": "2026-12-01T00:00:00Z",
+    "selection_complete": True,
+    "selected": 100,
+    "counts": {"paid": 97, "retry_scheduled": 2, "needs_attention": 1},
+    "waiting": 0,
+}
+
+
+class BillingRunPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [RUN_EXAMPLE]})
+
+    id: UUID
+    period: str
+    trigger: str
+    started_at: datetime
+    selection_complete: bool
+    selected: int = Field(description="Pending invoices the run selected.")
+    counts: dict[str, int] = Field(description="The run's invoices by status (read model).")
+    waiting: int = Field(description="Selected invoices not charged yet.")
+
+
+@router.get(
+    "/invoices",
+    response_model=InvoicePage,
+    responses=responses(400),
+    summary="List invoices with their charge attempts (e.g. ?status=needs_attention)",
+)
+async def list_invoices(
+    billing: Billing,
+    status: Annotated[InvoiceStatusName | None, Query(description="Only this status.")] = None,
+    customer_id: Annotated[int | None, Query(description="Only this customer's.")] = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+) -> InvoicePage:
+    page = await billing.queries.list_invoices(
+        status=status, customer_id=customer_id, limit=limit, cursor=cursor
+    )
+    attempts = await billing.queries.attempts_of([row.id for row in page.items])
+    return InvoicePage(
+        items=[InvoicePublic.of_row(row, attempts.get(row.id, [])) for row in page.items],
+        next_cursor=page.next_cursor,
+    )
+
+
+@router.get(
+    "/invoices/{invoice_id}",
+    response_model=InvoicePublic,
+    responses=responses(404),
+    summary="Read one invoice (always current: read from its events)",
+)
+async def get_invoice(invoice_id: int, billing: Billing) -> InvoicePublic:
+    return InvoicePublic.of_aggregate(await billing.service.get_invoice(invoice_id))
+
+
+@router.post(
+    "/invoices/{invoice_id}/resolution",
+    response_model=InvoicePublic,
+    responses=responses(404, 409),
+    summary="Resolve an invoice an operator must decide on (mark paid, retry, write off)",
+    description="Allowed on invoices that need attention or are uncollectible (mark_paid "
+    "and write_off also while a dunning retry is scheduled). `retry` charges again with the "
+    "same idempotency key; each resolution is an event with its note.",
+)
+async def resolve_invoice(
+    invoice_id: int, body: InvoiceResolution, billing: Billing
+) -> InvoicePublic:
+    invoice = await billing.service.resolve(invoice_id, body.action, body.note)
+    log.info("invoice resolved by operator", extra={"invoice": invoice_id, "action": body.action})
+    return InvoicePublic.of_aggregate(invoice)
+
+
+@router.get(
+    "/invoices/{invoice_id}/events",
+    response_model=list[EventPublic],
+    responses=responses(404),
+    summary="The invoice's audit trail: every event, in order",
+)
+async def invoice_events(invoice_id: int, billing: Billing) -> list[EventPublic]:
+    return [EventPublic.of(entry) for entry in await billing.service.history(invoice_id)]
+
+
+@router.post(
+    "/billing/runs",
+    status_code=202,
+    response_model=BillingRunPublic,
+    responses={200: {"model": BillingRunPublic, "description": "The period's run already exists"}},
+    summary="Start the billing run of a period by hand",
+    description="The run's id follows from the period: a second start answers the same run "
+    "(200). Its pending invoices are selected and charged in the background.",
+)
+async def start_run(
+    body: BillingRunCreate, billing: Billing, response: Response
+) -> BillingRunPublic:
+    run, created = await billing.service.start_run(body.period, "manual")
+    if not created:
+        response.status_code = 200
+    return await _run_public(billing, run.id)
+
+
+@router.get(
+    "/billing/runs/{run_id}",
+    response_model=BillingRunPublic,
+    responses=responses(404),
+    summary="A billing run's progress: its invoices counted by status",
+)
+async def get_run(run_id: UUID, billing: Billing) -> BillingRunPublic:
+    return await _run_public(billing, run_id)
+
+
+async def _run_public(billing: BillingWorkflow, run_id: UUID) -> BillingRunPublic:
+    progress = await billing.queries.run_progress(run_id)
+    if progress is None:  # the read model has not seen the run yet
+        run = await billing.service.get_run(run_id)
+        return BillingRunPublic(
+            id=run.id,
+            period=run.period,
+            trigger=run.trigger,
+            started_at=run.started_at,
+            selection_complete=run.selection_complete,
+            selected=run.selected,
+            counts={},
+            waiting=run.selected,
+        )
+    return BillingRunPublic(
+        id=progress.id,
+        period=progress.period,
+        trigger=progress.trigger,
+        started_at=progress.started_at,
+        selection_complete=progress.selection_complete,
+        selected=progress.selected,
+        counts=progress.counts,
+        waiting=max(0, progress.selected - sum(progress.counts.values())),
+    )

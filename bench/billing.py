@@ -1,0 +1,198 @@
+"""Monthly billing end to end: N pending invoices, provider latency 50 ms, 100 calls in
+flight in total across the billing worker processes.
+
+`python -m bench.billing [--quick]`. Baseline: the ideal wall time, invoices x latency /
+calls in flight (100,000 x 50 ms / 100 = 50 s), the time the provider alone needs. Ours:
+from the run's start until the invoices read model shows every invoice settled (selection,
+write-ahead and outcome events, projection). Also prints the double charges counted in
+the simulator's ledger (which does not honour idempotency keys, so any would show).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from bench import (
+    LEDGERFLOW,
+    Result,
+    children,
+    free_port,
+    fresh_database,
+    log_dir,
+    server_url,
+    wait_http,
+)
+from domain.billing.dataset import CustomerRecord, InvoiceRecord
+from ledgerflow.bootstrap import platform_session
+from ledgerflow.settings import Settings
+from ledgerflow.workflows.billing import BillingWorkflow
+
+PRESETS = {"full": 100_000, "quick": 2_000, "smoke": 100}
+
+
+def _records(count: int) -> list[CustomerRecord | InvoiceRecord]:
+    records: list[CustomerRecord | InvoiceRecord] = []
+    customers = max(1, count // 10)
+    for customer in range(1, customers + 1):
+        records.append(CustomerRecord(customer, "EUR"))
+    for invoice in range(1, count + 1):
+        records.append(
+            InvoiceRecord(invoice, (invoice - 1) % customers + 1, _amount(invoice), "EUR", False)
+        )
+    return records
+
+
+def _amount(n: int) -> Any:
+    from decimal import Decimal
+
+    return Decimal(1000 + n % 49000) / 100
+
+
+async def _seed(url: str, count: int) -> float:
+    started = time.perf_counter()
+    async with platform_session(Settings(database_url=url), only={"billing"}) as platform:
+        await platform.get(BillingWorkflow).service.load(_records(count), chunk=1000)
+    return time.perf_counter() - started
+
+
+async def _start_run(url: str) -> None:
+    async with platform_session(Settings(database_url=url), only={"billing"}) as platform:
+        await platform.get(BillingWorkflow).service.start_run("2026-12", "manual")
+
+
+def _settled(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM billing_invoices WHERE status NOT IN ('pending', 'charging')"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _wait_ready(url: str, workers: int, timeout: float = 60.0) -> None:
+    """Until the billing workers' schedulers and the projection caught up with the seed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with psycopg.connect(url) as conn:
+            exists = conn.execute("SELECT to_regclass('ledgerflow_positions')").fetchone()
+            if exists and exists[0]:
+                rows = conn.execute(
+                    "SELECT follower, position FROM ledgerflow_positions WHERE upstream = 'billing'"
+                ).fetchall()
+                head = conn.execute("SELECT max(notification_id) FROM billing_events").fetchone()
+                positions: dict[str, int] = dict(rows)
+                if (
+                    head
+                    and positions.get("billing_view") == head[0]
+                    and positions.get("work_scheduler:billing.charge") == head[0]
+                ):
+                    return
+        time.sleep(0.2)
+    raise RuntimeError(f"billing workers did not get ready within {timeout}s")
+
+
+def run(
+    server: str,
+    *,
+    count: int,
+    workers: int = 4,
+    in_flight: int = 100,
+    latency_ms: float = 50.0,
+    timeout: float = 900.0,
+) -> tuple[Result, int]:
+    port = free_port()
+    sim_url = f"http://127.0.0.1:{port}"
+    logs = log_dir()
+    sim = (
+        [LEDGERFLOW, "simulator", "payment-provider", "--port", str(port)],
+        {"LEDGERFLOW_PAYMENT_PROVIDER_HONOUR_IDEMPOTENCY_KEYS": "false"},
+        logs / "billing-simulator.log",
+    )
+    with children(sim) as (simulator,), fresh_database(server, "billing") as url:
+        wait_http(f"{sim_url}/__admin/faults", simulator)
+        httpx.put(f"{sim_url}/__admin/faults", json={"latency_ms": latency_ms}).raise_for_status()
+        seed_s = asyncio.run(_seed(url, count))
+        env = {
+            "DATABASE_URL": url,
+            "LEDGERFLOW_PAYMENT_PROVIDER_URL": sim_url,
+            "LEDGERFLOW_BILLING_SCHEDULER": "false",
+            # Calls in flight are shared by the workers; each prepares twice as many
+            # charges (write-ahead, recording) as it has calls out.
+            "LEDGERFLOW_BILLING_CALLS_IN_FLIGHT": str(in_flight // workers),
+            "LEDGERFLOW_WORKER_CONCURRENCY": str(2 * in_flight // workers),
+            "LEDGERFLOW_LOG_LEVEL": "WARNING",
+        }
+        specs: list[tuple[list[str], dict[str, str], Path]] = [
+            ([LEDGERFLOW, "worker", "billing"], env, logs / f"billing-worker-{i}.log")
+            for i in range(workers)
+        ]
+        specs.append(([LEDGERFLOW, "worker", "projections"], env, logs / "billing-projections.log"))
+        with children(*specs) as processes:
+            _wait_ready(url, workers)
+            started = time.perf_counter()
+            asyncio.run(_start_run(url))
+            deadline = time.monotonic() + timeout
+            settled = 0
+            while settled < count:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"only {settled} of {count} invoices settled")
+                for process in processes:
+                    process.check_alive()
+                time.sleep(0.2)
+                settled = _settled(url)
+            elapsed = time.perf_counter() - started
+        ledger = httpx.get(f"{sim_url}/__admin/ledger", timeout=60).json()["items"]
+    per_invoice: dict[int, int] = {}
+    for entry in ledger:
+        key = int(entry["request"]["invoice_id"])
+        per_invoice[key] = per_invoice.get(key, 0) + 1
+    doubles = sum(n - 1 for n in per_invoice.values() if n > 1)
+    ideal = count * latency_ms / 1000 / in_flight
+    result = Result(
+        key="billing",
+        name="billing",
+        unit="s",
+        baseline=ideal,
+        ours=elapsed,
+        baseline_label=f"ideal: {count} x {latency_ms:.0f} ms / {in_flight} in flight",
+        details={
+            "count": count,
+            "workers": workers,
+            "seed_s": seed_s,
+            "charged": len(per_invoice),
+            "double_charges": doubles,
+            "loadavg": os.getloadavg(),
+        },
+    )
+    return result, doubles
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.billing")
+    parser.add_argument("--quick", action="store_true", help=f"{PRESETS['quick']} invoices")
+    parser.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--count", type=int, default=None)
+    parser.add_argument("--workers", type=int, default=4, help="billing worker processes")
+    parser.add_argument("--server-url", default=None, help="PostgreSQL server (DATABASE_URL)")
+    args = parser.parse_args(argv)
+    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    count = args.count or PRESETS[mode]
+    result, doubles = run(args.server_url or server_url(), count=count, workers=args.workers)
+    print(result.line())
+    print(
+        f"(billing) {count} invoices in {result.ours:.1f} s ({count / result.ours:.0f}/s),"
+        f" ideal {result.baseline:.1f} s, ratio {result.ratio:.2f}x (target 1.5x),"
+        f" double charges {doubles}, seeding {result.details['seed_s']:.1f} s"
+    )
+    return 0 if doubles == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

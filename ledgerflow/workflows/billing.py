@@ -1,0 +1,111 @@
+"""The billing workflow's wiring: invoices charged by monthly runs, never twice."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from eventsourcing.application import Application
+
+from adapters.eventstore import GroupCommitter
+from adapters.follower import Follower
+from adapters.payment_provider import HttpPaymentProvider
+from adapters.relay import ToMessage
+from domain.billing.dataset import antaeus
+from domain.billing.errors import (
+    BillingRunNotFound,
+    CustomerNotFound,
+    InvoiceNotFound,
+    InvoiceNotResolvable,
+)
+from domain.billing.provider import PaymentProvider
+from domain.work import WorkPolicy
+from ledgerflow.workflow import Workflow
+from processes.billing.application import BillingApplication, BillingService
+from processes.billing.charging import ChargePolicy
+from processes.billing.integration import billing_integration_message
+from processes.billing.scheduler import MonthlyScheduler
+from processes.billing.selection import SelectionPolicy
+from projections.billing import BillingQueries, BillingView
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+
+class BillingWorkflow(Workflow):
+    name = "billing"
+    simulators = {"payment-provider": "LEDGERFLOW_PAYMENT_PROVIDER_URL"}
+    error_statuses = {
+        InvoiceNotFound: 404,
+        CustomerNotFound: 404,
+        BillingRunNotFound: 404,
+        InvoiceNotResolvable: 409,
+    }
+    seeds = {"antaeus": True}
+
+    application: BillingApplication
+    committer: GroupCommitter
+    service: BillingService
+    queries: BillingQueries
+
+    @classmethod
+    def routers(cls) -> Sequence[APIRouter]:
+        from api.billing import router
+        from api.billing_reference import router as reference
+
+        return [router, reference]
+
+    async def open(self) -> None:
+        self.application = await self.core.open_application(BillingApplication)
+        self.committer = GroupCommitter(self.application)
+        self.service = BillingService(self.application, self.committer.save, self.core.clock)
+        self.queries = BillingQueries(self.core.pool)
+
+    async def close(self) -> None:
+        await self.committer.close()
+        self.application.close()
+
+    def projections(self) -> Sequence[Follower]:
+        return [self.core.follower(self.application, BillingView())]
+
+    def integration_messages(self) -> Sequence[tuple[Application, ToMessage]]:
+        return [(self.application, billing_integration_message)]
+
+    async def seed(self, name: str) -> int:
+        if name != "antaeus":
+            return await super().seed(name)
+        return await self.service.load(antaeus())
+
+    async def run_worker(self, stop: asyncio.Event) -> None:
+        settings = self.core.settings
+        # The lease must outlive an attempt (a lookup and a charge, each up to the timeout),
+        # or a second worker could take over a charge that is still in flight.
+        if settings.work_lease_seconds <= 2 * settings.outbound_timeout_seconds:
+            raise ValueError(
+                "LEDGERFLOW_WORK_LEASE_SECONDS must exceed twice "
+                "LEDGERFLOW_OUTBOUND_TIMEOUT_SECONDS for billing"
+            )
+        provider: PaymentProvider | None = self.options.get("provider")
+        in_flight = settings.billing_calls_in_flight or settings.worker_concurrency
+        async with self.core.http_client(in_flight) as client:
+            if provider is None:
+                provider = HttpPaymentProvider(client, settings.payment_provider_url)
+            dunning = [timedelta(days=days) for days in settings.billing_dunning_days]
+            policies: list[WorkPolicy] = [
+                SelectionPolicy(self.application, self.queries),
+                ChargePolicy(
+                    self.application, provider, self.committer.save, self.core.clock, dunning
+                ),
+            ]
+            tasks = [self.core.run_work(self.application, self.committer, policies, stop)]
+            if settings.billing_scheduler:
+                scheduler = MonthlyScheduler(
+                    self.service,
+                    self.core.clock,
+                    timezone=settings.billing_timezone,
+                    interval=settings.billing_scheduler_interval_seconds,
+                )
+                tasks.append(scheduler.run(stop))
+            await asyncio.gather(*tasks)

@@ -1,0 +1,1 @@
+"""The billing workflow's application service, process managers and scheduler."""

@@ -1,0 +1,124 @@
+"""The billing application service: issue, read, resolve invoices; start billing runs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from domain.billing.customer import Customer
+from domain.billing.dataset import CustomerRecord, InvoiceRecord
+from domain.billing.errors import BillingRunNotFound, InvoiceNotFound
+from domain.billing.invoice import Invoice, invoice_id_for
+from domain.billing.money import to_amount
+from domain.billing.run import BillingRun, run_id_for
+from domain.clock import Clock
+from processes.audit import AuditEntry, audit_trail
+
+SaveAggregates = Callable[..., Awaitable[None]]
+
+
+class BillingApplication(Application):
+    name = "billing"
+
+    def get_invoice(self, invoice_id: UUID) -> Invoice:
+        try:
+            invoice: Invoice = self.repository.get(invoice_id)
+        except AggregateNotFoundError:
+            raise InvoiceNotFound(invoice_id) from None
+        return invoice
+
+    def get_run(self, run_id: UUID) -> BillingRun:
+        try:
+            run: BillingRun = self.repository.get(run_id)
+        except AggregateNotFoundError:
+            raise BillingRunNotFound(run_id) from None
+        return run
+
+    def save_new(self, aggregates: Sequence[Aggregate]) -> int:
+        """Save new aggregates in one transaction; on a collision, one by one, skipping
+        those that exist (loading a data set twice adds nothing). Answers how many were new."""
+        groups = [aggregate.collect_events() for aggregate in aggregates]
+        try:
+            self.save(*(event for group in groups for event in group))
+            return len(groups)
+        except IntegrityError:
+            created = 0
+            for group in groups:
+                try:
+                    self.save(*group)
+                    created += 1
+                except IntegrityError:
+                    pass
+            return created
+
+
+class BillingService:
+    """Commands of the billing workflow. `save` group-commits (adapters.eventstore)."""
+
+    def __init__(self, application: BillingApplication, save: SaveAggregates, clock: Clock) -> None:
+        self.application = application
+        self._save = save
+        self.clock = clock
+
+    async def load(
+        self, records: Iterable[CustomerRecord | InvoiceRecord], chunk: int = 500
+    ) -> int:
+        """Register customers and issue invoices, many per transaction; idempotent."""
+        now = self.clock.now()
+        batch: list[Aggregate] = []
+        created = 0
+        for record in records:
+            if isinstance(record, CustomerRecord):
+                batch.append(Customer(ref_id=record.ref_id, currency=record.currency, at=now))
+            else:
+                batch.append(
+                    Invoice(
+                        ref_id=record.ref_id,
+                        customer_ref_id=record.customer_ref_id,
+                        amount=to_amount(record.amount),
+                        currency=record.currency,
+                        paid=record.paid,
+                        at=now,
+                    )
+                )
+            if len(batch) >= chunk:
+                created += await asyncio.to_thread(self.application.save_new, batch)
+                batch = []
+        if batch:
+            created += await asyncio.to_thread(self.application.save_new, batch)
+        return created
+
+    async def start_run(self, period: str, trigger: str) -> tuple[BillingRun, bool]:
+        """Start the period's run; a second start answers the same run (and False)."""
+        run = BillingRun(period=period, trigger=trigger, at=self.clock.now())
+        try:
+            await self._save(run)
+        except IntegrityError:
+            return await self.get_run(run_id_for(period)), False
+        return run, True
+
+    async def get_run(self, run_id: UUID) -> BillingRun:
+        return await asyncio.to_thread(self.application.get_run, run_id)
+
+    async def get_invoice(self, ref_id: int) -> Invoice:
+        try:
+            return await asyncio.to_thread(self.application.get_invoice, invoice_id_for(ref_id))
+        except InvoiceNotFound:
+            raise InvoiceNotFound(ref_id) from None
+
+    async def resolve(self, ref_id: int, action: str, note: str) -> Invoice:
+        invoice = await self.get_invoice(ref_id)
+        invoice.resolve(action, note, self.clock.now())
+        await self._save(invoice)
+        return invoice
+
+    async def history(self, ref_id: int) -> list[AuditEntry]:
+        entries = await asyncio.to_thread(audit_trail, self.application, invoice_id_for(ref_id))
+        if not entries:
+            raise InvoiceNotFound(ref_id)
+        return entries

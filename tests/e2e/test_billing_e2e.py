@@ -1,0 +1,96 @@
+"""Monthly billing with the platform as real processes: FOUR billing workers on one
+period, and a payment provider that fails 20% of calls with network errors (half of them
+after the charge took effect: the answer is lost).
+
+The provider does NOT honour idempotency keys, so a second charge of an invoice would
+show in its ledger; it answers charges by key, so unknown outcomes are reconciled. Then:
+no invoice is charged twice, every invoice ends paid (or in a state naming why not), and
+none waits in `needs_attention` because of a network error.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.processes import Processes, free_port, wait_for_http
+from tests.harness import eventually
+
+pytestmark = pytest.mark.e2e
+
+WORKERS = 4
+FAULTS = {"seed": 20261201, "latency_ms": 5, "reset_rate": 0.1, "lost_response_rate": 0.1}
+ENV = {
+    "LEDGERFLOW_WORKER_CONCURRENCY": "25",
+    "LEDGERFLOW_WORK_LEASE_SECONDS": "5",
+    "LEDGERFLOW_RETRY_BASE_SECONDS": "0.05",
+    "LEDGERFLOW_RETRY_CAP_SECONDS": "0.5",
+    "LEDGERFLOW_MAX_ATTEMPTS": "40",
+    "LEDGERFLOW_OUTBOUND_TIMEOUT_SECONDS": "1",
+    "LEDGERFLOW_BILLING_SCHEDULER": "false",
+    "LEDGERFLOW_LOG_LEVEL": "WARNING",
+    "LEDGERFLOW_SIDE_POOL_SIZE": "2",
+}
+
+
+def test_four_worker_processes_charge_every_invoice_at_most_once(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    sim_port, api_port = free_port(), free_port()
+    sim_url, api_url = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{api_port}"
+    env = {
+        **ENV,
+        "DATABASE_URL": fresh_database_url,
+        "LEDGERFLOW_PAYMENT_PROVIDER_URL": sim_url,
+        "LEDGERFLOW_PAYMENT_PROVIDER_HONOUR_IDEMPOTENCY_KEYS": "false",
+    }
+    with Processes(tmp_path / "logs", env) as processes:
+        simulator = processes.start(
+            "simulator", "simulator", "payment-provider", "--port", str(sim_port)
+        )
+        wait_for_http(f"{sim_url}/__admin/faults", process=simulator)
+        subprocess.run(
+            [sys.executable, "-m", "ledgerflow.cli", "seed", "antaeus"],
+            env={**os.environ, **processes.env},
+            check=True,
+            capture_output=True,
+        )
+        api = processes.start("api", "api", "--port", str(api_port))
+        processes.start("projections", "worker", "projections")
+        for n in range(WORKERS):
+            processes.start(f"billing-{n}", "worker", "billing")
+        wait_for_http(f"{api_url}/rest/health", process=api)
+        httpx.put(f"{sim_url}/__admin/faults", json=FAULTS).raise_for_status()
+        pending = eventually(
+            lambda: [
+                i["id"]
+                for i in httpx.get(f"{api_url}/rest/v1/invoices").json()
+                if i["status"] == "PENDING"
+            ],
+            timeout=30,
+        )
+        assert len(pending) == 100
+        run = httpx.post(f"{api_url}/billing/runs", json={"period": "2026-12"}).json()
+
+        def settled() -> dict[str, int] | None:
+            processes.check_alive()
+            progress = httpx.get(f"{api_url}/billing/runs/{run['id']}").json()
+            counts: dict[str, int] = progress["counts"]
+            done = sum(n for status, n in counts.items() if status != "charging")
+            return counts if progress["selected"] == 100 and done == 100 else None
+
+        counts = eventually(settled, timeout=90, interval=0.5)
+        stats = httpx.get(f"{sim_url}/__admin/stats").json()
+        ledger = httpx.get(f"{sim_url}/__admin/ledger").json()["items"]
+
+    charged = Counter(int(entry["request"]["invoice_id"]) for entry in ledger)
+    assert max(charged.values()) == 1, [i for i, n in charged.items() if n > 1]
+    assert counts == {"paid": 100}, counts
+    assert sorted(charged) == sorted(pending)
+    assert stats["resets"] + stats["lost_responses"] > 0  # the faults did happen

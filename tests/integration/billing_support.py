@@ -1,0 +1,86 @@
+"""Helpers of the billing tests: a database per module, invoices issued, runs watched."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from adapters.postgres import create_database, drop_database, with_database
+from domain.billing.dataset import CustomerRecord, InvoiceRecord
+from ledgerflow.bootstrap import platform_session
+from ledgerflow.settings import Settings
+from ledgerflow.workflows.billing import BillingWorkflow
+from tests.harness import eventually
+
+FINAL = {"paid", "uncollectible", "needs_attention", "written_off"}
+
+
+def module_database(server_url: str) -> Iterator[str]:
+    name = f"ledgerflow_test_billing_{uuid.uuid4().hex[:8]}"
+    create_database(server_url, name)
+    try:
+        yield with_database(server_url, name)
+    finally:
+        drop_database(server_url, name)
+
+
+def issue(
+    settings: Settings, count: int, *, amount: str = "25.00", currency: str = "EUR"
+) -> list[InvoiceRecord]:
+    """`count` pending invoices, one customer each, with fresh integer ids."""
+    base = random.randrange(10**6, 10**9)
+    invoices = [
+        InvoiceRecord(base + n, base + n, Decimal(amount), currency, paid=False)
+        for n in range(count)
+    ]
+    records: list[CustomerRecord | InvoiceRecord] = []
+    for invoice in invoices:
+        records += [CustomerRecord(invoice.customer_ref_id, currency), invoice]
+
+    async def load() -> None:
+        async with platform_session(settings, only={"billing"}) as platform:
+            await platform.get(BillingWorkflow).service.load(records)
+
+    asyncio.run(load())
+    return invoices
+
+
+def new_period() -> str:
+    return f"{random.randrange(2100, 9999)}-{random.randrange(1, 13):02d}"
+
+
+def start_run(api: httpx.Client, period: str | None = None) -> dict[str, Any]:
+    answer = api.post("/billing/runs", json={"period": period or new_period()})
+    assert answer.status_code in (200, 202), answer.text
+    return dict(answer.json())
+
+
+def invoice(api: httpx.Client, ref_id: int) -> dict[str, Any]:
+    answer = api.get(f"/invoices/{ref_id}")
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+def wait_status(
+    api: httpx.Client, ref_id: int, *statuses: str, timeout: float = 30
+) -> dict[str, Any]:
+    found: dict[str, Any] = eventually(
+        lambda: (body := invoice(api, ref_id))["status"] in statuses and body, timeout=timeout
+    )
+    return found
+
+
+def event_types(api: httpx.Client, ref_id: int) -> list[str]:
+    return [e["type"] for e in api.get(f"/invoices/{ref_id}/events").json()]
+
+
+def charges_by_invoice(simulator: httpx.Client) -> Counter[int]:
+    ledger = simulator.get("/__admin/ledger").json()["items"]
+    return Counter(int(entry["request"]["invoice_id"]) for entry in ledger)
