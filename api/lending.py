@@ -1,0 +1,167 @@
+"""`/applications`: submit a loan application, read it, list them, read its history, and
+poll a flagged one again (operator action)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict
+from pydantic.config import JsonDict
+
+from api.audit import EventPublic
+from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, workflow
+from api.errors import responses
+from domain.lending.commands import SubmitApplication
+from domain.lending.money import Money
+from ledgerflow.workflows.lending import LendingWorkflow
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/applications", tags=["loan applications"])
+
+Lending = Annotated[LendingWorkflow, Depends(workflow(LendingWorkflow))]
+
+ApplicationStatusName = Literal["pending", "completed", "rejected", "failed", "needs_attention"]
+
+
+class ApplicationCreate(SubmitApplication):
+    """The body of `POST /applications`."""
+
+
+APPLICATION_EXAMPLE: JsonDict = {
+    "id": "5b0e7c2a-4d1f-4a8e-9c3b-2f6d8e1a7b90",
+    "first_name": "Amina",
+    "last_name": "Okafor",
+    "amount": {"amount": "15000.00", "currency": "EUR"},
+    "term_months": 36,
+    "email": "amina.okafor@example.com",
+    "status": "completed",
+    "job_id": "0f3c9a51-7e2b-4c8d-a1f6-93b2d4e5c7a8",
+    "note": None,
+    "submitted_at": "2026-11-21T10:00:00Z",
+    "decided_at": "2026-11-21T10:00:12Z",
+}
+
+
+class ApplicationPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [APPLICATION_EXAMPLE]})
+
+    id: UUID
+    first_name: str
+    last_name: str
+    amount: Money
+    term_months: int
+    email: str
+    status: ApplicationStatusName
+    job_id: str | None
+    note: str | None
+    submitted_at: datetime
+    decided_at: datetime | None
+
+    @classmethod
+    def of(cls, application: Any) -> ApplicationPublic:
+        """From the aggregate or a read-model row: both carry these attributes."""
+        amount: Decimal = application.amount
+        return cls(
+            id=application.id,
+            first_name=application.first_name,
+            last_name=application.last_name,
+            amount=Money(amount=f"{amount:.2f}", currency=application.currency),  # type: ignore[arg-type]
+            term_months=application.term_months,
+            email=application.email,
+            status=application.status,
+            job_id=application.job_id,
+            note=application.note,
+            submitted_at=application.submitted_at,
+            decided_at=application.decided_at,
+        )
+
+
+class ApplicationPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [APPLICATION_EXAMPLE],
+                    "next_cursor": "WyIyMDI2LTExLTIxVDEwOjAwOjAwKzAwOjAwIiwgIjViMCJd",
+                }
+            ]
+        }
+    )
+
+    items: list[ApplicationPublic]
+    next_cursor: str | None
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ApplicationPublic,
+    summary="Submit a loan application",
+    description="Records the application (status `pending`) and answers at once; the "
+    "poller service submits it to the bank partner under this id and polls its job until "
+    "it is `completed` or `rejected`. `failed`: the partner refused the submission; "
+    "`needs_attention`: still pending past the deadline.",
+)
+async def submit_application(body: ApplicationCreate, lending: Lending) -> ApplicationPublic:
+    application = await lending.service.submit(body)
+    log.info("application submitted", extra={"application_id": str(application.id)})
+    return ApplicationPublic.of(application)
+
+
+@router.get(
+    "",
+    response_model=ApplicationPage,
+    summary="List applications, oldest first",
+    responses=responses(400),
+)
+async def list_applications(
+    lending: Lending,
+    status: Annotated[
+        ApplicationStatusName | None, Query(description="Only applications in this status.")
+    ] = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+) -> ApplicationPage:
+    page = await lending.queries.list(status=status, limit=limit, cursor=cursor)
+    return ApplicationPage(
+        items=[ApplicationPublic.of(row) for row in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.get(
+    "/{application_id}",
+    response_model=ApplicationPublic,
+    responses=responses(404),
+    summary="Read one application (always current: read from its events)",
+)
+async def get_application(application_id: UUID, lending: Lending) -> ApplicationPublic:
+    return ApplicationPublic.of(await lending.service.get(application_id))
+
+
+@router.post(
+    "/{application_id}/retry",
+    response_model=ApplicationPublic,
+    status_code=202,
+    responses=responses(404, 409),
+    summary="Poll an application that needs attention again (operator action)",
+)
+async def retry_application(application_id: UUID, lending: Lending) -> ApplicationPublic:
+    application = await lending.service.resume_polling(application_id)
+    log.info("polling resumed by operator", extra={"application_id": str(application.id)})
+    return ApplicationPublic.of(application)
+
+
+@router.get(
+    "/{application_id}/events",
+    response_model=list[EventPublic],
+    responses=responses(404),
+    summary="The application's audit trail: every event, in order",
+)
+async def application_events(application_id: UUID, lending: Lending) -> list[EventPublic]:
+    return [EventPublic.of(entry) for entry in await lending.service.history(application_id)]

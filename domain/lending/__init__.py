@@ -1,0 +1,1 @@
+"""Loan applications assessed by a bank partner (CONTRACTS.md section 2)."""

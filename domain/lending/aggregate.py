@@ -1,0 +1,151 @@
+"""The `LoanApplication` aggregate: one customer's request for a loan, and its assessment.
+
+Lifecycle: pending -> completed | rejected (the partner's decision), pending -> failed
+(the partner refused the submission itself), pending -> needs_attention (still pending
+past the deadline); an operator can send a flagged application back to pending (polled
+again), and a decision that arrives late for a flagged one is still recorded. The id is
+ours and is also the id the partner knows the application by.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.lending.errors import ApplicationAlreadyFinal, ApplicationNotFlagged
+
+
+class ApplicationStatus(StrEnum):
+    PENDING = "pending"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    NEEDS_ATTENTION = "needs_attention"
+
+
+FINAL = frozenset(
+    {ApplicationStatus.COMPLETED, ApplicationStatus.REJECTED, ApplicationStatus.FAILED}
+)
+
+
+class LoanApplication(Aggregate):
+    class ApplicationSubmitted(Aggregate.Created):
+        first_name: str
+        last_name: str
+        amount: Decimal
+        currency: str
+        term_months: int
+        email: str
+        submitted_at: datetime
+
+    class ApplicationDecided(Aggregate.Event):
+        status: str  # "completed" | "rejected"
+        job_id: str
+        at: datetime
+
+    class SubmissionRefused(Aggregate.Event):
+        error: str
+        at: datetime
+
+    class ApplicationFlagged(Aggregate.Event):
+        reason: str
+        at: datetime
+
+    class PollingResumed(Aggregate.Event):
+        round: int
+        at: datetime
+        first_name: str
+        last_name: str
+
+    @event(ApplicationSubmitted)
+    def __init__(
+        self,
+        first_name: str,
+        last_name: str,
+        amount: Decimal,
+        currency: str,
+        term_months: int,
+        email: str,
+        submitted_at: datetime,
+    ) -> None:
+        self.first_name = first_name
+        self.last_name = last_name
+        self.amount = amount
+        self.currency = currency
+        self.term_months = term_months
+        self.email = email
+        self.submitted_at = submitted_at
+        self.status = ApplicationStatus.PENDING
+        self.job_id: str | None = None
+        self.note: str | None = None
+        self.decided_at: datetime | None = None
+        self.round = 1
+
+    # Commands -------------------------------------------------------------------------
+
+    def record_decision(self, status: str, job_id: str, at: datetime) -> bool:
+        """Record the partner's decision; answers False (nothing recorded) for a repeat."""
+        if self.status in FINAL:
+            if self.status.value == status and self.job_id == job_id:
+                return False
+            raise ApplicationAlreadyFinal(self.status.value)
+        self._decided(status=ApplicationStatus(status).value, job_id=job_id, at=at)
+        return True
+
+    def record_refusal(self, error: str, at: datetime) -> bool:
+        if self.status is ApplicationStatus.FAILED:
+            return False
+        self.check_not_final()
+        self._refused(error=error, at=at)
+        return True
+
+    def flag(self, reason: str, at: datetime) -> bool:
+        """Flag for attention; a repeat, or a flag for an application that ended, is a no-op
+        (the decision won the race)."""
+        if self.status is not ApplicationStatus.PENDING:
+            return False
+        self._flagged(reason=reason, at=at)
+        return True
+
+    def resume_polling(self, at: datetime) -> None:
+        if self.status is not ApplicationStatus.NEEDS_ATTENTION:
+            raise ApplicationNotFlagged(self.status.value)
+        # The names ride along: the poller may have to submit the application again.
+        self._resumed(
+            round=self.round + 1, at=at, first_name=self.first_name, last_name=self.last_name
+        )
+
+    # Guards ---------------------------------------------------------------------------
+
+    def check_not_final(self) -> None:
+        if self.status in FINAL:
+            raise ApplicationAlreadyFinal(self.status.value)
+
+    # Events (mutation only) -----------------------------------------------------------
+
+    @event(ApplicationDecided)
+    def _decided(self, status: str, job_id: str, at: datetime) -> None:
+        self.status = ApplicationStatus(status)
+        self.job_id = job_id
+        self.note = None
+        self.decided_at = at
+
+    @event(SubmissionRefused)
+    def _refused(self, error: str, at: datetime) -> None:
+        self.status = ApplicationStatus.FAILED
+        self.note = error
+        self.decided_at = at
+
+    @event(ApplicationFlagged)
+    def _flagged(self, reason: str, at: datetime) -> None:
+        self.status = ApplicationStatus.NEEDS_ATTENTION
+        self.note = reason
+
+    @event(PollingResumed)
+    def _resumed(self, round: int, at: datetime, first_name: str, last_name: str) -> None:
+        self.status = ApplicationStatus.PENDING
+        self.round = round
+        self.note = None

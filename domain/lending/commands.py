@@ -1,0 +1,115 @@
+"""The lending workflow's commands: `SubmitApplication` from clients (`POST /applications`),
+and the poller's results, which reach the platform on the `ledgerflow.commands.lending`
+queue."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+
+from domain.lending.money import Money
+
+# Deliberately plain: one "@", no spaces, a dot in the domain. Deliverability is the
+# partner's concern, not ours.
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")
+MIN_AMOUNT = Decimal("0.01")
+MAX_AMOUNT = Decimal("10000000.00")
+MAX_TERM_MONTHS = 480
+
+
+def _not_blank(value: str, field: str) -> str:
+    if not value.strip():
+        raise ValueError(f"{field} must not be blank")
+    return value.strip()
+
+
+class SubmitApplication(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "first_name": "Amina",
+                    "last_name": "Okafor",
+                    "amount": {"amount": "15000.00", "currency": "EUR"},
+                    "term_months": 36,
+                    "email": "amina.okafor@example.com",
+                }
+            ]
+        },
+    )
+
+    first_name: str = Field(min_length=1, max_length=100)
+    last_name: str = Field(min_length=1, max_length=100)
+    amount: Money = Field(description="Positive, at most 10,000,000.00.")
+    term_months: int = Field(ge=1, le=MAX_TERM_MONTHS, description="1 to 480 months.")
+    email: str = Field(max_length=254)
+
+    @field_validator("first_name")
+    @classmethod
+    def _first_name(cls, value: str) -> str:
+        return _not_blank(value, "first_name")
+
+    @field_validator("last_name")
+    @classmethod
+    def _last_name(cls, value: str) -> str:
+        return _not_blank(value, "last_name")
+
+    @field_validator("amount")
+    @classmethod
+    def _positive(cls, value: Money) -> Money:
+        if not MIN_AMOUNT <= value.amount <= MAX_AMOUNT:
+            raise ValueError("amount must be positive and at most 10000000.00")
+        return value
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not EMAIL.match(value):
+            raise ValueError("email must look like name@example.com")
+        return value
+
+
+# -- the poller's results (messages on ledgerflow.commands.lending) ---------------------
+
+
+class RecordApplicationDecision(BaseModel):
+    """The partner decided: recorded once; a repeat is a no-op."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["RecordApplicationDecision"] = "RecordApplicationDecision"
+    application_id: UUID
+    status: Literal["completed", "rejected"]
+    job_id: str = Field(min_length=1, max_length=200)
+
+
+class RecordSubmissionRefused(BaseModel):
+    """The partner refused the submission itself (not a credit decision)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["RecordSubmissionRefused"] = "RecordSubmissionRefused"
+    application_id: UUID
+    error: str = Field(max_length=500)
+
+
+class FlagApplication(BaseModel):
+    """Still pending past the deadline: an operator should look."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["FlagApplication"] = "FlagApplication"
+    application_id: UUID
+    reason: str = Field(max_length=500)
+
+
+PollerResult = Annotated[
+    RecordApplicationDecision | RecordSubmissionRefused | FlagApplication,
+    Field(discriminator="type"),
+]
+POLLER_RESULT: TypeAdapter[PollerResult] = TypeAdapter(PollerResult)

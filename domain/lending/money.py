@@ -1,0 +1,46 @@
+"""Money in the API's shape: `{"amount": "1000.00", "currency": "EUR"}`, a `Decimal` inside."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+
+AMOUNT = re.compile(r"^[0-9]{1,13}\.[0-9]{2}$")
+CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+class Money(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"examples": [{"amount": "15000.00", "currency": "EUR"}]},
+    )
+
+    amount: Decimal = Field(
+        description='A JSON string with exactly two decimals, e.g. "15000.00".',
+        json_schema_extra={"type": "string", "pattern": AMOUNT.pattern},
+    )
+    currency: str = Field(description="ISO 4217 code, three capital letters.")
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _two_decimals(cls, value: object) -> Decimal:
+        if not isinstance(value, str) or not AMOUNT.match(value):
+            raise ValueError('amount must be a string with exactly two decimals, e.g. "1000.00"')
+        try:
+            return Decimal(value)
+        except InvalidOperation as error:  # pragma: no cover - the pattern rules it out
+            raise ValueError("amount is not a number") from error
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_4217(cls, value: str) -> str:
+        if not CURRENCY.match(value):
+            raise ValueError("currency must be an ISO 4217 code: three capital letters")
+        return value
+
+    @field_serializer("amount")
+    def _as_string(self, amount: Decimal) -> str:
+        return f"{amount:.2f}"

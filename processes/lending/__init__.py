@@ -1,0 +1,1 @@
+"""The lending workflow's application service, poller policy and integration events."""
