@@ -1,0 +1,88 @@
+"""Mailbox simulator: keeps every mail it is given and shows it over HTTP.
+
+- `POST /v1/mail` with JSON `{"message_id": "<...@...>", "from": "...", "to": "...",
+  "subject": "...", "text": "..."}`: `201 {"message_id": ..., "status": "accepted"}`.
+  The same `message_id` again is the same mail: `200`, its `deliveries` count grows,
+  nothing is added to the ledger. `400 {"error": ...}` (permanent) for a body that is
+  not such an object, or a recipient listed in the setting `rejected_recipients`.
+- `GET /v1/mail?to=...`: every distinct mail, oldest first,
+  `{"count": N, "items": [{"message_id", "from", "to", "subject", "text",
+  "received_at", "deliveries"}]}`; `GET /v1/mail/{message_id}` (URL-encoded) one mail.
+
+Settings (env prefix `LEDGERFLOW_MAILBOX_`, or `PUT /__admin/settings`):
+`rejected_recipients` (JSON list, default empty). Faults and the ledger are the shared
+control surface of `adapters.simulators.control`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from starlette.requests import ClientDisconnect
+
+from adapters.simulators.control import Faults, Simulator
+
+NAME = "mailbox"
+FIELDS = ("message_id", "from", "to", "subject", "text")
+
+
+class MailboxSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEDGERFLOW_MAILBOX_", extra="forbid")
+
+    rejected_recipients: list[str] = []
+
+
+def _refuse(error: str) -> JSONResponse:
+    return JSONResponse({"error": error}, status_code=400)
+
+
+def create_app(settings: MailboxSettings | None = None, faults: Faults | None = None) -> FastAPI:
+    simulator = Simulator(NAME, settings or MailboxSettings(), faults=faults)
+    app = simulator.create_app(title="Mailbox simulator", description=__doc__ or "")
+    mails: dict[str, dict[str, Any]] = {}  # Message-ID -> the mail, in arrival order
+
+    @app.post("/v1/mail", response_model=None)
+    async def receive(request: Request) -> JSONResponse:
+        try:
+            body = await request.json()
+        except ValueError:
+            return _refuse("body is not JSON")
+        except ClientDisconnect:
+            return JSONResponse({"error": "client disconnected"}, status_code=499)
+        if not isinstance(body, dict) or not all(
+            isinstance(body.get(f), str) and body[f] for f in FIELDS
+        ):
+            return _refuse(f"body must be an object with non-empty strings {', '.join(FIELDS)}")
+        if body["to"] in simulator.settings.rejected_recipients:
+            return _refuse("recipient rejected")
+        message_id = body["message_id"]
+        answer = {"message_id": message_id, "status": "accepted"}
+        if message_id in mails:
+            mails[message_id]["deliveries"] += 1
+            return JSONResponse(answer, status_code=200)
+        received_at = datetime.now(UTC).isoformat()
+        mails[message_id] = {
+            **{f: body[f] for f in FIELDS},
+            "received_at": received_at,
+            "deliveries": 1,
+        }
+        simulator.record(message_id, {"to": body["to"], "subject": body["subject"]}, answer)
+        return JSONResponse(answer, status_code=201)
+
+    @app.get("/v1/mail")
+    async def list_mail(to: str | None = None) -> dict[str, Any]:
+        items = [mail for mail in mails.values() if to is None or mail["to"] == to]
+        return {"count": len(items), "items": items}
+
+    @app.get("/v1/mail/{message_id}", response_model=None)
+    async def get_mail(message_id: str) -> Any:
+        mail = mails.get(message_id)
+        if mail is None:
+            return JSONResponse({"error": "no such mail"}, status_code=404)
+        return mail
+
+    return app

@@ -1,0 +1,245 @@
+"""`/banks`: the banks, their administrators and accounts (with each account's member),
+and the administrators' list of a bank's reimbursements."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict
+
+from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit
+from api.errors import responses
+from api.reimbursements import (
+    PaymentStatusName,
+    ReimbursementPage,
+    Reimbursements,
+    ReimbursementSummary,
+    StatusName,
+)
+from ledgerflow.workflows.reimbursements import ReimbursementsWorkflow
+
+router = APIRouter(prefix="/banks", tags=["reimbursements"])
+
+NEXT = "WyIyMDI2LTExLTIxVDEwOjAwOjAwKzAwOjAwIiwgIjdjNiJd"
+BANK_ID = "7c6b5a49-3827-5165-a4b3-c2d1e0f9a8b7"
+
+
+class BankPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": BANK_ID,
+                    "uid": "harbour-trust",
+                    "name": "Harbour Trust",
+                    "location": "Lisbon, PT",
+                }
+            ]
+        }
+    )
+
+    id: UUID
+    uid: str
+    name: str
+    location: str
+
+    @classmethod
+    def of(cls, row: Any) -> BankPublic:
+        return cls(id=row.id, uid=row.uid, name=row.name, location=row.location)
+
+
+class AdministratorPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "9a1f6c2e-0d3b-5e4f-8a7b-6c5d4e3f2a1b",
+                    "uid": "harbour-admin-1",
+                    "first_name": "Inês",
+                    "last_name": "Costa",
+                    "bank_id": BANK_ID,
+                }
+            ]
+        }
+    )
+
+    id: UUID
+    uid: str
+    first_name: str
+    last_name: str
+    bank_id: UUID
+
+    @classmethod
+    def of(cls, row: Any) -> AdministratorPublic:
+        return cls(
+            id=row.id,
+            uid=row.uid,
+            first_name=row.first_name,
+            last_name=row.last_name,
+            bank_id=row.bank_id,
+        )
+
+
+class MemberPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "2a3b4c5d-6e7f-5a8b-9c0d-1e2f3a4b5c6d",
+                    "uid": "harbour-m-1",
+                    "first_name": "Sofia",
+                    "last_name": "Pereira",
+                    "email": "sofia.pereira@example.com",
+                    "phone": "+351912345678",
+                }
+            ]
+        }
+    )
+
+    id: UUID
+    uid: str
+    first_name: str
+    last_name: str
+    email: str
+    phone: str | None
+
+
+class AccountPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "4e2b9d0c-5b7a-5d8e-9f1a-2c3d4e5f6a7b",
+                    "uid": "harbour-m-1-acct",
+                    "bank_id": BANK_ID,
+                    "bank_member_id": "2a3b4c5d-6e7f-5a8b-9c0d-1e2f3a4b5c6d",
+                    "member": MemberPublic.model_config["json_schema_extra"]["examples"][0],  # type: ignore[index]
+                }
+            ]
+        }
+    )
+
+    id: UUID
+    uid: str
+    bank_id: UUID
+    bank_member_id: UUID
+    member: MemberPublic
+
+    @classmethod
+    def of(cls, row: Any) -> AccountPublic:
+        member = MemberPublic(
+            id=row.bank_member_id,
+            uid=row.member_uid,
+            first_name=row.first_name,
+            last_name=row.last_name,
+            email=row.email,
+            phone=row.phone,
+        )
+        return cls(
+            id=row.id,
+            uid=row.uid,
+            bank_id=row.bank_id,
+            bank_member_id=row.bank_member_id,
+            member=member,
+        )
+
+
+def _page_model(name: str, item: type[BaseModel]) -> type[BaseModel]:
+    example = item.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
+
+    class PageModel(BaseModel):
+        model_config = ConfigDict(
+            json_schema_extra={"examples": [{"items": [example], "next_cursor": NEXT}]}
+        )
+
+        items: list[item]  # type: ignore[valid-type]
+        next_cursor: str | None
+
+    PageModel.__name__ = PageModel.__qualname__ = name
+    return PageModel
+
+
+BankPage = _page_model("BankPage", BankPublic)
+AdministratorPage = _page_model("AdministratorPage", AdministratorPublic)
+AccountPage = _page_model("AccountPage", AccountPublic)
+
+
+@router.get("", response_model=BankPage, responses=responses(400), summary="List banks")
+async def list_banks(
+    reimbursements: Reimbursements, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None
+) -> Any:
+    page = await reimbursements.queries.banks(limit=limit, cursor=cursor)
+    return {"items": [BankPublic.of(row) for row in page.items], "next_cursor": page.next_cursor}
+
+
+async def _check_bank(reimbursements: ReimbursementsWorkflow, bank_id: UUID) -> None:
+    """404 for an unknown bank (read from the event store: always current)."""
+    service = reimbursements.service
+    await service.check_exists(service.application.get_bank, bank_id)
+
+
+@router.get(
+    "/{bank_id}/administrators",
+    response_model=AdministratorPage,
+    responses=responses(400, 404),
+    summary="A bank's administrators",
+)
+async def list_administrators(
+    bank_id: UUID,
+    reimbursements: Reimbursements,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+) -> Any:
+    await _check_bank(reimbursements, bank_id)
+    page = await reimbursements.queries.administrators(bank_id, limit=limit, cursor=cursor)
+    return {
+        "items": [AdministratorPublic.of(row) for row in page.items],
+        "next_cursor": page.next_cursor,
+    }
+
+
+@router.get(
+    "/{bank_id}/accounts",
+    response_model=AccountPage,
+    responses=responses(400, 404),
+    summary="A bank's accounts, each with its member",
+)
+async def list_accounts(
+    bank_id: UUID,
+    reimbursements: Reimbursements,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+) -> Any:
+    await _check_bank(reimbursements, bank_id)
+    page = await reimbursements.queries.accounts(bank_id, limit=limit, cursor=cursor)
+    return {
+        "items": [AccountPublic.of(row) for row in page.items],
+        "next_cursor": page.next_cursor,
+    }
+
+
+@router.get(
+    "/{bank_id}/reimbursements",
+    response_model=ReimbursementPage,
+    responses=responses(400, 404),
+    summary="A bank's reimbursements, oldest first, by status (the administrators' list)",
+)
+async def bank_reimbursements(
+    bank_id: UUID,
+    reimbursements: Reimbursements,
+    status: Annotated[StatusName | None, Query(description="Only in this status.")] = None,
+    payment_status: Annotated[
+        PaymentStatusName | None, Query(description="Only with this payment status.")
+    ] = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+) -> ReimbursementPage:
+    await _check_bank(reimbursements, bank_id)
+    page = await reimbursements.queries.of_bank(
+        bank_id, status=status, payment_status=payment_status, limit=limit, cursor=cursor
+    )
+    return ReimbursementPage(
+        items=[ReimbursementSummary.of(row) for row in page.items], next_cursor=page.next_cursor
+    )

@@ -1,0 +1,276 @@
+"""`/reimbursements` (submit, read, decide, retry a failed payment, audit trail) and
+`/members/{id}/reimbursements` (a member's list)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict
+from pydantic.config import JsonDict
+
+from api.audit import EventPublic
+from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, workflow
+from api.errors import responses
+from domain.reimbursements.commands import (
+    ApproveReimbursement,
+    DenyReimbursement,
+    SubmitReimbursement,
+    format_amount,
+)
+from ledgerflow.workflows.reimbursements import ReimbursementsWorkflow
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/reimbursements", tags=["reimbursements"])
+members = APIRouter(prefix="/members", tags=["reimbursements"])
+
+Reimbursements = Annotated[ReimbursementsWorkflow, Depends(workflow(ReimbursementsWorkflow))]
+
+StatusName = Literal["pending", "approved", "denied"]
+PaymentStatusName = Literal["pending", "paid", "failed"]
+
+
+class ReimbursementCreate(SubmitReimbursement):
+    """The body of `POST /reimbursements`: the member is the account's owner."""
+
+
+class ReimbursementApprove(ApproveReimbursement):
+    """The body of `POST /reimbursements/{id}/approve`."""
+
+
+class ReimbursementDeny(DenyReimbursement):
+    """The body of `POST /reimbursements/{id}/deny`."""
+
+
+SUMMARY_EXAMPLE: JsonDict = {
+    "id": "1f0e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
+    "bank_account_id": "4e2b9d0c-5b7a-5d8e-9f1a-2c3d4e5f6a7b",
+    "bank_id": "7c6b5a49-3827-5165-a4b3-c2d1e0f9a8b7",
+    "member_id": "2a3b4c5d-6e7f-5a8b-9c0d-1e2f3a4b5c6d",
+    "amount": "129.90",
+    "currency": "EUR",
+    "description": "Train tickets to the Lisbon branch audit",
+    "submitted_at": "2026-11-21T10:00:00Z",
+    "status": "approved",
+    "payment_status": "paid",
+}
+
+REIMBURSEMENT_EXAMPLE: JsonDict = {
+    **SUMMARY_EXAMPLE,
+    "decided_by": "9a1f6c2e-0d3b-5e4f-8a7b-6c5d4e3f2a1b",
+    "decided_at": "2026-11-21T11:30:00Z",
+    "denial_reason": None,
+    "payment_round": 1,
+    "payment_id": "5d4c3b2a-1f0e-5d9c-8b7a-6f5e4d3c2b1a",
+    "rail_payment_id": "PAY3f9a0c1d2e3b4a5c6d7e8f90",
+    "payment_attempts": 1,
+    "payment_error": None,
+    "paid_at": "2026-11-21T11:30:05Z",
+    "notifications": {"email:approved": "sent", "sms:approved": "sent"},
+}
+
+
+class ReimbursementSummary(BaseModel):
+    """A reimbursement in a list (from the read model)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [SUMMARY_EXAMPLE]})
+
+    id: UUID
+    bank_account_id: UUID
+    bank_id: UUID
+    member_id: UUID
+    amount: str
+    currency: str
+    description: str
+    submitted_at: datetime
+    status: StatusName
+    payment_status: PaymentStatusName | None
+
+    @classmethod
+    def of(cls, row: Any) -> ReimbursementSummary:
+        return cls(
+            id=row.id,
+            bank_account_id=row.bank_account_id,
+            bank_id=row.bank_id,
+            member_id=row.member_id,
+            amount=format_amount(row.amount),
+            currency=row.currency,
+            description=row.description,
+            submitted_at=row.submitted_at,
+            status=row.status,
+            payment_status=row.payment_status,
+        )
+
+
+class ReimbursementPublic(ReimbursementSummary):
+    """One reimbursement, always current (read from its events)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [REIMBURSEMENT_EXAMPLE]})
+
+    decided_by: UUID | None
+    decided_at: datetime | None
+    denial_reason: str | None
+    payment_round: int
+    payment_id: UUID | None
+    rail_payment_id: str | None
+    payment_attempts: int
+    payment_error: str | None
+    paid_at: datetime | None
+    notifications: dict[str, str]
+
+    @classmethod
+    def of(cls, reimbursement: Any) -> ReimbursementPublic:
+        summary = ReimbursementSummary.of(reimbursement)
+        return cls(
+            **summary.model_dump(),
+            decided_by=reimbursement.decided_by,
+            decided_at=reimbursement.decided_at,
+            denial_reason=reimbursement.denial_reason,
+            payment_round=reimbursement.payment_round,
+            payment_id=reimbursement.payment_id,
+            rail_payment_id=reimbursement.rail_payment_id,
+            payment_attempts=reimbursement.payment_attempts,
+            payment_error=reimbursement.payment_error,
+            paid_at=reimbursement.paid_at,
+            notifications=dict(reimbursement.notifications),
+        )
+
+
+class ReimbursementPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [SUMMARY_EXAMPLE],
+                    "next_cursor": "WyIyMDI2LTExLTIxVDEwOjAwOjAwKzAwOjAwIiwgIjFmMCJd",
+                }
+            ]
+        }
+    )
+
+    items: list[ReimbursementSummary]
+    next_cursor: str | None
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ReimbursementPublic,
+    responses=responses(404),
+    summary="Submit a reimbursement (pending until an administrator decides)",
+    description="The member is the owner of `bank_account_id`; an unknown account is 404.",
+)
+async def submit_reimbursement(
+    body: ReimbursementCreate, reimbursements: Reimbursements
+) -> ReimbursementPublic:
+    reimbursement = await reimbursements.service.submit(body)
+    log.info(
+        "reimbursement submitted",
+        extra={"reimbursement_id": str(reimbursement.id), "bank_id": str(reimbursement.bank_id)},
+    )
+    return ReimbursementPublic.of(reimbursement)
+
+
+@router.get(
+    "/{reimbursement_id}",
+    response_model=ReimbursementPublic,
+    responses=responses(404),
+    summary="Read one reimbursement (always current: read from its events)",
+)
+async def get_reimbursement(
+    reimbursement_id: UUID, reimbursements: Reimbursements
+) -> ReimbursementPublic:
+    return ReimbursementPublic.of(await reimbursements.service.get(reimbursement_id))
+
+
+@router.post(
+    "/{reimbursement_id}/approve",
+    response_model=ReimbursementPublic,
+    responses=responses(404, 403, 409),
+    summary="Approve a pending reimbursement (an administrator of the account's bank)",
+    description="404: unknown reimbursement or administrator; 403: the administrator "
+    "belongs to another bank; 409: it is not pending (decided already, or another "
+    "decision won a race). Approval starts the payment and tells the member.",
+)
+async def approve_reimbursement(
+    reimbursement_id: UUID, body: ReimbursementApprove, reimbursements: Reimbursements
+) -> ReimbursementPublic:
+    approved = await reimbursements.service.approve(reimbursement_id, body)
+    log.info(
+        "reimbursement approved",
+        extra={"reimbursement_id": str(approved.id), "administrator_id": str(approved.decided_by)},
+    )
+    return ReimbursementPublic.of(approved)
+
+
+@router.post(
+    "/{reimbursement_id}/deny",
+    response_model=ReimbursementPublic,
+    responses=responses(404, 403, 409),
+    summary="Deny a pending reimbursement, with a reason (an administrator of its bank)",
+    description="Same rules as approve. The member is told the reason by mail.",
+)
+async def deny_reimbursement(
+    reimbursement_id: UUID, body: ReimbursementDeny, reimbursements: Reimbursements
+) -> ReimbursementPublic:
+    denied = await reimbursements.service.deny(reimbursement_id, body)
+    log.info(
+        "reimbursement denied",
+        extra={"reimbursement_id": str(denied.id), "administrator_id": str(denied.decided_by)},
+    )
+    return ReimbursementPublic.of(denied)
+
+
+@router.post(
+    "/{reimbursement_id}/payment/retry",
+    status_code=202,
+    response_model=ReimbursementPublic,
+    responses=responses(404, 409),
+    summary="Start a failed payment again, with a new idempotency key (operator action)",
+)
+async def retry_payment(
+    reimbursement_id: UUID, reimbursements: Reimbursements
+) -> ReimbursementPublic:
+    retried = await reimbursements.service.retry_payment(reimbursement_id)
+    log.info(
+        "reimbursement payment retried by operator",
+        extra={"reimbursement_id": str(retried.id), "round": retried.payment_round},
+    )
+    return ReimbursementPublic.of(retried)
+
+
+@router.get(
+    "/{reimbursement_id}/events",
+    response_model=list[EventPublic],
+    responses=responses(404),
+    summary="The reimbursement's audit trail: every event, in order",
+)
+async def reimbursement_events(
+    reimbursement_id: UUID, reimbursements: Reimbursements
+) -> list[EventPublic]:
+    entries = await reimbursements.service.history(reimbursement_id)
+    return [EventPublic.of(entry) for entry in entries]
+
+
+@members.get(
+    "/{member_id}/reimbursements",
+    response_model=ReimbursementPage,
+    responses=responses(400, 404),
+    summary="A member's reimbursements, oldest first",
+)
+async def member_reimbursements(
+    member_id: UUID,
+    reimbursements: Reimbursements,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+) -> ReimbursementPage:
+    service = reimbursements.service
+    await service.check_exists(service.application.get_member, member_id)
+    page = await reimbursements.queries.of_member(member_id, limit=limit, cursor=cursor)
+    return ReimbursementPage(
+        items=[ReimbursementSummary.of(row) for row in page.items], next_cursor=page.next_cursor
+    )

@@ -1,0 +1,84 @@
+"""What can go wrong with a reimbursement command. The API maps these to HTTP statuses
+(precedence 404, then 403, then 409)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from domain.work import OutcomeNotApplicable
+
+
+class ReimbursementError(Exception):
+    code = "reimbursement_error"
+
+
+class NotFound(ReimbursementError):
+    """Base of every unknown resource or actor (404)."""
+
+    code = "not_found"
+    what = "resource"
+
+    def __init__(self, identifier: UUID | str) -> None:
+        super().__init__(f"{self.what} {identifier} does not exist")
+
+
+class ReimbursementNotFound(NotFound):
+    code = "reimbursement_not_found"
+    what = "reimbursement"
+
+
+class BankNotFound(NotFound):
+    code = "bank_not_found"
+    what = "bank"
+
+
+class BankAccountNotFound(NotFound):
+    code = "bank_account_not_found"
+    what = "bank account"
+
+
+class MemberNotFound(NotFound):
+    code = "member_not_found"
+    what = "member"
+
+
+class AdministratorNotFound(NotFound):
+    code = "administrator_not_found"
+    what = "administrator"
+
+
+class NotAnAdministratorOfTheBank(ReimbursementError):
+    """403: only an administrator of the account's bank may decide."""
+
+    code = "not_an_administrator_of_the_bank"
+
+    def __init__(self, administrator_id: UUID, bank_id: UUID) -> None:
+        super().__init__(f"administrator {administrator_id} does not administer bank {bank_id}")
+
+
+class ReimbursementNotPending(ReimbursementError):
+    """409: it was decided already (or another decision won a race)."""
+
+    code = "reimbursement_not_pending"
+
+    def __init__(self, status: str) -> None:
+        super().__init__(f"only a pending reimbursement can be decided; this one is {status}")
+
+
+class PaymentNotRetryable(ReimbursementError):
+    """409: only a failed payment can be retried."""
+
+    code = "payment_not_failed"
+
+    def __init__(self, payment_status: str | None) -> None:
+        shown = payment_status or "not started (the reimbursement is not approved)"
+        super().__init__(f"only a failed payment can be retried; this one is {shown}")
+
+
+class PaymentOutcomeNotApplicable(ReimbursementError, OutcomeNotApplicable):
+    """The payment this outcome belongs to is over (or superseded): drop the work."""
+
+    code = "payment_outcome_not_applicable"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)

@@ -1,0 +1,1 @@
+"""The reimbursements workflow's application service and process managers."""

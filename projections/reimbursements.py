@@ -1,0 +1,379 @@
+"""Read models of the reimbursements workflow: reference data (banks, administrators,
+members, accounts) and one row per reimbursement, for the lists of members and banks.
+
+One processor follows the workflow's event log; each batch is folded in memory (one row
+change per aggregate) and written with `executemany` in the follower's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from psycopg import AsyncConnection, AsyncCursor
+from psycopg.rows import class_row
+
+from domain.reimbursements.aggregate import Reimbursement
+from domain.reimbursements.reference import Bank, BankAccount, BankAdministrator, BankMember
+from projections.pagination import Page, decode_cursor, encode_cursor
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS reimbursement_banks (
+    id uuid PRIMARY KEY, uid text NOT NULL, name text NOT NULL, location text NOT NULL,
+    created_at timestamptz NOT NULL
+);
+CREATE TABLE IF NOT EXISTS reimbursement_administrators (
+    id uuid PRIMARY KEY, uid text NOT NULL, first_name text NOT NULL, last_name text NOT NULL,
+    bank_id uuid NOT NULL, created_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reimbursement_administrators_bank
+    ON reimbursement_administrators (bank_id, created_at, id);
+CREATE TABLE IF NOT EXISTS reimbursement_members (
+    id uuid PRIMARY KEY, uid text NOT NULL, first_name text NOT NULL, last_name text NOT NULL,
+    email text NOT NULL, phone text, created_at timestamptz NOT NULL
+);
+CREATE TABLE IF NOT EXISTS reimbursement_accounts (
+    id uuid PRIMARY KEY, uid text NOT NULL, bank_id uuid NOT NULL,
+    bank_member_id uuid NOT NULL, created_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reimbursement_accounts_bank
+    ON reimbursement_accounts (bank_id, created_at, id);
+CREATE TABLE IF NOT EXISTS reimbursements_view (
+    id uuid PRIMARY KEY,
+    bank_account_id uuid NOT NULL,
+    bank_id uuid NOT NULL,
+    member_id uuid NOT NULL,
+    amount numeric(14, 2) NOT NULL,
+    currency text NOT NULL,
+    description text NOT NULL,
+    submitted_at timestamptz NOT NULL,
+    status text NOT NULL,
+    payment_status text,
+    decided_by uuid,
+    decided_at timestamptz,
+    updated_at timestamptz NOT NULL,
+    version integer NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reimbursements_view_member
+    ON reimbursements_view (member_id, submitted_at, id);
+CREATE INDEX IF NOT EXISTS reimbursements_view_bank
+    ON reimbursements_view (bank_id, status, submitted_at, id);
+"""
+
+TABLES = (
+    "reimbursements_view",
+    "reimbursement_accounts",
+    "reimbursement_members",
+    "reimbursement_administrators",
+    "reimbursement_banks",
+)
+
+COLUMNS = (
+    "id",
+    "bank_account_id",
+    "bank_id",
+    "member_id",
+    "amount",
+    "currency",
+    "description",
+    "submitted_at",
+    "status",
+    "payment_status",
+    "decided_by",
+    "decided_at",
+    "updated_at",
+    "version",
+)
+
+
+@dataclass(frozen=True)
+class ReimbursementRow:
+    id: UUID
+    bank_account_id: UUID
+    bank_id: UUID
+    member_id: UUID
+    amount: Decimal
+    currency: str
+    description: str
+    submitted_at: datetime
+    status: str
+    payment_status: str | None
+    decided_by: UUID | None
+    decided_at: datetime | None
+    updated_at: datetime
+    version: int
+
+
+@dataclass(frozen=True)
+class BankRow:
+    id: UUID
+    uid: str
+    name: str
+    location: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class AdministratorRow:
+    id: UUID
+    uid: str
+    first_name: str
+    last_name: str
+    bank_id: UUID
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    id: UUID
+    uid: str
+    bank_id: UUID
+    bank_member_id: UUID
+    created_at: datetime
+    member_uid: str
+    first_name: str
+    last_name: str
+    email: str
+    phone: str | None
+
+
+def _reference_row(event: Any) -> tuple[str, dict[str, Any]] | None:
+    """The reference table and row a registration event adds."""
+    at = event.timestamp
+    if isinstance(event, Bank.BankRegistered):
+        row = {"uid": event.uid, "name": event.name, "location": event.location}
+        return "reimbursement_banks", {"id": event.originator_id, **row, "created_at": at}
+    if isinstance(event, BankAdministrator.AdministratorAppointed):
+        row = {"uid": event.uid, "first_name": event.first_name, "last_name": event.last_name}
+        return "reimbursement_administrators", {
+            "id": event.originator_id,
+            **row,
+            "bank_id": event.bank_id,
+            "created_at": at,
+        }
+    if isinstance(event, BankMember.MemberRegistered):
+        return "reimbursement_members", {
+            "id": event.originator_id,
+            "uid": event.uid,
+            "first_name": event.first_name,
+            "last_name": event.last_name,
+            "email": event.email,
+            "phone": event.phone,
+            "created_at": at,
+        }
+    if isinstance(event, BankAccount.AccountOpened):
+        return "reimbursement_accounts", {
+            "id": event.originator_id,
+            "uid": event.uid,
+            "bank_id": event.bank_id,
+            "bank_member_id": event.bank_member_id,
+            "created_at": at,
+        }
+    return None
+
+
+def _changes(event: Any) -> dict[str, Any]:
+    """The reimbursement columns an event sets (besides updated_at and version)."""
+    if isinstance(event, Reimbursement.ReimbursementSubmitted):
+        return {
+            "bank_account_id": event.bank_account_id,
+            "bank_id": event.bank_id,
+            "member_id": event.member_id,
+            "amount": event.amount,
+            "currency": event.currency,
+            "description": event.description,
+            "submitted_at": event.submitted_at,
+            "status": "pending",
+            "payment_status": None,
+            "decided_by": None,
+            "decided_at": None,
+        }
+    if isinstance(event, Reimbursement.ReimbursementApproved):
+        return {
+            "status": "approved",
+            "payment_status": "pending",
+            "decided_by": event.administrator_id,
+            "decided_at": event.at,
+        }
+    if isinstance(event, Reimbursement.ReimbursementDenied):
+        return {"status": "denied", "decided_by": event.administrator_id, "decided_at": event.at}
+    if isinstance(event, Reimbursement.PaymentSucceeded):
+        return {"payment_status": "paid"}
+    if isinstance(event, Reimbursement.PaymentFailed):
+        return {"payment_status": "failed"}
+    if isinstance(event, Reimbursement.PaymentRetryRequested):
+        return {"payment_status": "pending"}
+    return {}
+
+
+class ReimbursementsView:
+    name = "reimbursements_view"
+
+    async def setup(self, conn: AsyncConnection[Any]) -> None:
+        await conn.execute(SCHEMA)
+
+    async def reset(self, conn: AsyncConnection[Any]) -> None:
+        await conn.execute(f"TRUNCATE {', '.join(TABLES)}")
+
+    async def apply(self, cur: AsyncCursor[Any], events: Sequence[Any]) -> None:
+        references: dict[str, list[dict[str, Any]]] = {}
+        inserts: dict[UUID, dict[str, Any]] = {}
+        updates: dict[UUID, dict[str, Any]] = {}
+        for event in events:
+            reference = _reference_row(event)
+            if reference is not None:
+                table, row = reference
+                references.setdefault(table, []).append(row)
+                continue
+            changes = _changes(event)
+            if not changes:
+                continue
+            changes |= {"updated_at": event.timestamp, "version": event.originator_version}
+            key = event.originator_id
+            if isinstance(event, Reimbursement.ReimbursementSubmitted):
+                inserts[key] = {"id": key, **changes}
+            elif key in inserts:
+                inserts[key].update(changes)
+            else:
+                updates.setdefault(key, {}).update(changes)
+        for table, rows in references.items():
+            names = list(rows[0])
+            await cur.executemany(
+                f"INSERT INTO {table} ({', '.join(names)})"
+                f" VALUES ({', '.join('%(' + c + ')s' for c in names)})"
+                " ON CONFLICT (id) DO NOTHING",
+                rows,
+            )
+        if inserts:
+            await cur.executemany(
+                f"INSERT INTO reimbursements_view ({', '.join(COLUMNS)})"
+                f" VALUES ({', '.join('%(' + c + ')s' for c in COLUMNS)})"
+                " ON CONFLICT (id) DO NOTHING",
+                list(inserts.values()),
+            )
+        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for key, changes in updates.items():
+            by_columns.setdefault(tuple(sorted(changes)), []).append({"id": key, **changes})
+        for columns, rows in by_columns.items():
+            assignments = ", ".join(f"{c} = %({c})s" for c in columns)
+            await cur.executemany(
+                f"UPDATE reimbursements_view SET {assignments} WHERE id = %(id)s", rows
+            )
+
+
+def _page(rows: list[Any], limit: int, at: str) -> Page[Any]:
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(getattr(rows[-1], at), str(rows[-1].id))
+    return Page(rows, next_cursor)
+
+
+class ReimbursementsQueries:
+    """Keyset-paginated reads; `pool` is a psycopg AsyncConnectionPool."""
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+
+    async def _select(
+        self,
+        row_type: type[Any],
+        sql: str,
+        clauses: list[str],
+        params: list[Any],
+        *,
+        order: tuple[str, str],
+        limit: int,
+        cursor: str | None,
+    ) -> Page[Any]:
+        if cursor is not None:
+            at, key = decode_cursor(cursor)
+            clauses = [*clauses, f"({order[0]}, {order[1]}) > (%s, %s)"]
+            params = [*params, at, key]
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        async with self.pool.connection() as conn:
+            cur = conn.cursor(row_factory=class_row(row_type))
+            await cur.execute(
+                f"{sql}{where} ORDER BY {order[0]}, {order[1]} LIMIT %s", [*params, limit + 1]
+            )
+            rows = await cur.fetchall()
+        return _page(rows, limit, order[0].rsplit(".", 1)[-1])
+
+    async def of_member(self, member_id: UUID, *, limit: int, cursor: str | None) -> Page[Any]:
+        return await self._select(
+            ReimbursementRow,
+            f"SELECT {', '.join(COLUMNS)} FROM reimbursements_view",
+            ["member_id = %s"],
+            [member_id],
+            order=("submitted_at", "id"),
+            limit=limit,
+            cursor=cursor,
+        )
+
+    async def of_bank(
+        self,
+        bank_id: UUID,
+        *,
+        status: str | None,
+        payment_status: str | None = None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[Any]:
+        clauses: list[str] = ["bank_id = %s"]
+        params: list[Any] = [bank_id]
+        if status is not None:
+            clauses.append("status = %s")
+            params.append(status)
+        if payment_status is not None:
+            clauses.append("payment_status = %s")
+            params.append(payment_status)
+        return await self._select(
+            ReimbursementRow,
+            f"SELECT {', '.join(COLUMNS)} FROM reimbursements_view",
+            clauses,
+            params,
+            order=("submitted_at", "id"),
+            limit=limit,
+            cursor=cursor,
+        )
+
+    async def banks(self, *, limit: int, cursor: str | None) -> Page[Any]:
+        return await self._select(
+            BankRow,
+            "SELECT id, uid, name, location, created_at FROM reimbursement_banks",
+            [],
+            [],
+            order=("created_at", "id"),
+            limit=limit,
+            cursor=cursor,
+        )
+
+    async def administrators(self, bank_id: UUID, *, limit: int, cursor: str | None) -> Page[Any]:
+        return await self._select(
+            AdministratorRow,
+            "SELECT id, uid, first_name, last_name, bank_id, created_at"
+            " FROM reimbursement_administrators",
+            ["bank_id = %s"],
+            [bank_id],
+            order=("created_at", "id"),
+            limit=limit,
+            cursor=cursor,
+        )
+
+    async def accounts(self, bank_id: UUID, *, limit: int, cursor: str | None) -> Page[Any]:
+        return await self._select(
+            AccountRow,
+            "SELECT a.id, a.uid, a.bank_id, a.bank_member_id, a.created_at,"
+            " m.uid AS member_uid, m.first_name, m.last_name, m.email, m.phone"
+            " FROM reimbursement_accounts a JOIN reimbursement_members m"
+            " ON m.id = a.bank_member_id",
+            ["a.bank_id = %s"],
+            [bank_id],
+            order=("a.created_at", "a.id"),
+            limit=limit,
+            cursor=cursor,
+        )

@@ -1,0 +1,451 @@
+"""The reimbursements workflow through real parts: the API over HTTP, PostgreSQL, the
+work engine, the projections, the payment rail and mailbox simulators on real ports,
+and the SMS workflow itself (ingester, worker, SMS provider simulator)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from adapters.simulators import mailbox, payment_rail, sms_provider
+from adapters.simulators.registry import running
+from api.app import create_app
+from domain.reimbursements.reference import reference_id
+from domain.sms.aggregate import sms_id_for
+from ledgerflow.bootstrap import platform_session
+from ledgerflow.settings import Settings
+from tests.harness import eventually, workers
+
+NORDIC = reference_id("bank", "nordic-coop")
+NORDIC_ADMIN = reference_id("administrator", "nordic-admin-1")
+LAKESIDE_ADMIN = reference_id("administrator", "lakeside-admin-1")
+WITH_PHONE = reference_id("account", "nordic-m-1-acct")  # Astrid, +4520123456
+WITHOUT_PHONE = reference_id("account", "nordic-m-2-acct")  # Nils, no phone
+HARBOUR = reference_id("bank", "harbour-trust")
+HARBOUR_ADMIN = reference_id("administrator", "harbour-admin-1")
+HARBOUR_ACCOUNT = reference_id("account", "harbour-m-2-acct")
+HARBOUR_MEMBER = reference_id("member", "harbour-m-2")
+
+
+@pytest.fixture(scope="module")
+def rail() -> Iterator[httpx.Client]:
+    settings = payment_rail.PaymentRailSettings(
+        create_delay_seconds=0.05, settle_seconds=0.2, failure_rate=0.0
+    )
+    with running(payment_rail.create_app(settings)) as url, httpx.Client(base_url=url) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def mail() -> Iterator[httpx.Client]:
+    with running(mailbox.create_app()) as url, httpx.Client(base_url=url) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def sms_simulator() -> Iterator[httpx.Client]:
+    with running(sms_provider.create_app()) as url, httpx.Client(base_url=url) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def settings(
+    database_url: str, rail: httpx.Client, mail: httpx.Client, sms_simulator: httpx.Client
+) -> Settings:
+    return Settings(
+        database_url=database_url,
+        payment_rail_url=str(rail.base_url),
+        mailbox_url=str(mail.base_url),
+        sms_provider_url=str(sms_simulator.base_url),
+        worker_concurrency=20,
+        retry_base_seconds=0.02,
+        retry_cap_seconds=0.1,
+        max_attempts=3,
+        work_lease_seconds=3,
+        outbound_timeout_seconds=2,
+        reimbursements_payment_poll_seconds=0.1,
+    )
+
+
+@pytest.fixture(scope="module")
+def api(settings: Settings) -> Iterator[httpx.Client]:
+    async def seed() -> int:
+        async with platform_session(settings, only={"reimbursements"}) as platform:
+            return await platform.workflows["reimbursements"].seed("demo-banks")
+
+    assert asyncio.run(seed()) > 0
+    assert asyncio.run(seed()) == 0  # idempotent
+    with running(create_app(settings)) as url, httpx.Client(base_url=url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def platform_workers(settings: Settings, api: httpx.Client) -> Iterator[None]:
+    with workers(settings, "reimbursements", "projections", "sms", "ingester"):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def calm_simulators(rail: httpx.Client, mail: httpx.Client) -> None:
+    calm = {"error_rate": 0, "reset_rate": 0, "timeout_rate": 0, "lost_response_rate": 0}
+    for simulator in (rail, mail):
+        simulator.put("/__admin/faults", json=calm)
+    rail.put("/__admin/settings", json={"failing_accounts": [], "failure_rate": 0.0})
+
+
+def submit(api: httpx.Client, account: uuid.UUID = WITH_PHONE, **changes: Any) -> dict[str, Any]:
+    body = {
+        "bank_account_id": str(account),
+        "amount": "129.90",
+        "currency": "EUR",
+        "description": "Train tickets to the branch audit",
+        **changes,
+    }
+    answer = api.post("/reimbursements", json=body)
+    assert answer.status_code == 201, answer.text
+    return dict(answer.json())
+
+
+def reimbursement(api: httpx.Client, reimbursement_id: str) -> dict[str, Any]:
+    return dict(api.get(f"/reimbursements/{reimbursement_id}").json())
+
+
+def event_types(api: httpx.Client, reimbursement_id: str) -> list[str]:
+    return [e["type"] for e in api.get(f"/reimbursements/{reimbursement_id}/events").json()]
+
+
+def mails_of(mail: httpx.Client, message_id: str) -> dict[str, Any] | None:
+    answer = mail.get(f"/v1/mail/{quote(message_id, safe='')}")
+    return dict(answer.json()) if answer.status_code == 200 else None
+
+
+def test_submit_answers_201_pending_with_the_member_of_the_account(api: httpx.Client) -> None:
+    created = submit(api, amount="12.5")
+    assert created["status"] == "pending" and created["payment_status"] is None
+    assert created["amount"] == "12.50" and created["currency"] == "EUR"
+    assert created["member_id"] == str(reference_id("member", "nordic-m-1"))
+    assert created["bank_id"] == str(NORDIC)
+    assert reimbursement(api, created["id"]) == created
+    assert event_types(api, created["id"]) == ["ReimbursementSubmitted"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("amount", "0"),
+        ("amount", "-5.00"),
+        ("amount", "1.234"),
+        ("amount", 12.5),
+        ("amount", "ten"),
+        ("currency", "eur"),
+        ("description", ""),
+        ("description", "   "),
+        ("description", "x" * 501),
+        ("bank_account_id", "not-a-uuid"),
+    ],
+)
+def test_submit_validation_names_the_field(api: httpx.Client, field: str, value: object) -> None:
+    body = {
+        "bank_account_id": str(WITH_PHONE),
+        "amount": "10.00",
+        "currency": "EUR",
+        "description": "Taxi",
+        field: value,
+    }
+    answer = api.post("/reimbursements", json=body)
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["loc"] == ["body", field]
+
+
+def test_unknown_resources_answer_404(api: httpx.Client) -> None:
+    unknown = uuid.uuid4()
+    answer = api.post(
+        "/reimbursements",
+        json={
+            "bank_account_id": str(unknown),
+            "amount": "1.00",
+            "currency": "EUR",
+            "description": "x",
+        },
+    )
+    assert (answer.status_code, answer.json()["code"]) == (404, "bank_account_not_found")
+    assert api.get(f"/reimbursements/{unknown}").status_code == 404
+    assert api.get(f"/reimbursements/{unknown}/events").status_code == 404
+    # An id of another kind of thing is not a reimbursement either.
+    assert api.get(f"/reimbursements/{NORDIC}").status_code == 404
+    assert api.post(f"/reimbursements/{unknown}/payment/retry").status_code == 404
+    assert api.get(f"/members/{unknown}/reimbursements").status_code == 404
+    for path in ("administrators", "accounts", "reimbursements"):
+        assert api.get(f"/banks/{unknown}/{path}").json()["code"] == "bank_not_found"
+
+
+def test_decisions_check_404_then_403_then_409(api: httpx.Client) -> None:
+    created = submit(api)
+    path = f"/reimbursements/{created['id']}"
+    nobody = {"administrator_id": str(uuid.uuid4())}
+    other_bank = {"administrator_id": str(LAKESIDE_ADMIN)}
+    own = {"administrator_id": str(NORDIC_ADMIN)}
+
+    unknown_reimbursement = api.post(f"/reimbursements/{uuid.uuid4()}/approve", json=own)
+    assert unknown_reimbursement.json()["code"] == "reimbursement_not_found"
+    assert api.post(f"{path}/approve", json=nobody).json()["code"] == "administrator_not_found"
+    forbidden = api.post(f"{path}/deny", json={**other_bank, "reason": "no"})
+    assert (forbidden.status_code, forbidden.json()["code"]) == (
+        403,
+        "not_an_administrator_of_the_bank",
+    )
+    assert api.post(f"{path}/approve", json={}).status_code == 422
+    assert api.post(f"{path}/deny", json={**own, "reason": " "}).status_code == 422
+
+    assert api.post(f"{path}/deny", json={**own, "reason": "No receipt"}).status_code == 200
+    late = api.post(f"{path}/approve", json=own)
+    assert (late.status_code, late.json()["code"]) == (409, "reimbursement_not_pending")
+    # Precedence on a decided reimbursement: the unknown actor, then the foreign one.
+    assert api.post(f"{path}/approve", json=nobody).status_code == 404
+    assert api.post(f"{path}/approve", json=other_bank).status_code == 403
+    assert api.post(f"{path}/payment/retry").status_code == 409  # denied: nothing to pay
+
+
+def test_two_racing_decisions_one_wins(api: httpx.Client) -> None:
+    created = submit(api, account=WITHOUT_PHONE)
+    path = f"/reimbursements/{created['id']}"
+    own = str(NORDIC_ADMIN)
+    other_admin = str(reference_id("administrator", "nordic-admin-2"))
+    bodies = [
+        ("approve", {"administrator_id": own}),
+        ("deny", {"administrator_id": other_admin, "reason": "duplicate claim"}),
+    ] * 4
+
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        answers = list(pool.map(lambda call: api.post(f"{path}/{call[0]}", json=call[1]), bodies))
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [200] + [409] * (len(bodies) - 1), statuses
+    winner = next(answer.json() for answer in answers if answer.status_code == 200)
+    assert reimbursement(api, created["id"])["status"] == winner["status"]
+    decisions = [t for t in event_types(api, created["id"]) if t.startswith("Reimbursement")]
+    assert len(decisions) == 2  # submitted, and exactly one decision
+
+
+def test_approval_mails_texts_and_pays_once(
+    api: httpx.Client,
+    rail: httpx.Client,
+    mail: httpx.Client,
+    sms_simulator: httpx.Client,
+    platform_workers: None,
+) -> None:
+    created = submit(api)
+    rid = created["id"]
+    approved = api.post(
+        f"/reimbursements/{rid}/approve", json={"administrator_id": str(NORDIC_ADMIN)}
+    )
+    assert approved.status_code == 200
+    assert approved.json()["status"] == "approved"
+    assert approved.json()["payment_status"] == "pending"
+
+    def settled() -> dict[str, Any] | None:
+        current = reimbursement(api, rid)
+        done = current["payment_status"] == "paid" and len(current["notifications"]) == 2
+        return current if done else None
+
+    final = eventually(settled)
+    assert final["notifications"] == {"email:approved": "sent", "sms:approved": "sent"}
+    assert final["rail_payment_id"].startswith("PAY") and final["paid_at"]
+
+    # One mail, with its deterministic Message-ID.
+    sent = mails_of(mail, f"<reimbursement-{rid}-approved@ledgerflow>")
+    assert sent is not None and sent["to"] == "astrid.berg@example.com"
+    assert "approved" in sent["subject"] and sent["deliveries"] == 1
+    # One SMS command, sent by the SMS workflow itself.
+    sms_id = sms_id_for(f"reimbursement-{rid}-approved")
+    assert eventually(lambda: api.get(f"/sms/{sms_id}").json().get("status") == "sent")
+    sms = api.get(f"/sms/{sms_id}").json()
+    assert sms["phone_number"] == "+4520123456" and sms["correlation_id"] == rid
+    # One payment at the rail, keyed by the payment's id.
+    keys = [item["key"] for item in rail.get("/__admin/ledger").json()["items"]]
+    assert keys.count(final["payment_id"]) == 1
+    types = event_types(api, rid)
+    assert types[:2] == ["ReimbursementSubmitted", "ReimbursementApproved"]
+    assert sorted(types[2:]) == sorted(
+        ["PaymentSubmitted", "PaymentSucceeded", "NotificationSent", "NotificationSent"]
+    )
+
+
+def test_denial_mails_the_reason_and_texts_only_with_a_phone(
+    api: httpx.Client, mail: httpx.Client, rail: httpx.Client, platform_workers: None
+) -> None:
+    created = submit(api, account=WITHOUT_PHONE)
+    rid = created["id"]
+    denied = api.post(
+        f"/reimbursements/{rid}/deny",
+        json={"administrator_id": str(NORDIC_ADMIN), "reason": "Receipt is unreadable"},
+    )
+    assert denied.status_code == 200 and denied.json()["denial_reason"] == "Receipt is unreadable"
+    sent = eventually(lambda: mails_of(mail, f"<reimbursement-{rid}-denied@ledgerflow>"))
+    assert "Receipt is unreadable" in sent["text"] and sent["to"] == "nils.dahl@example.com"
+    assert eventually(lambda: reimbursement(api, rid)["notifications"] == {"email:denied": "sent"})
+    # No phone on file: no SMS; denied: no payment.
+    assert api.get(f"/sms/{sms_id_for(f'reimbursement-{rid}-denied')}").status_code == 404
+    assert reimbursement(api, rid)["payment_status"] is None
+    assert all(
+        item["request"]["reference"] != rid for item in rail.get("/__admin/ledger").json()["items"]
+    )
+
+
+def _seed_losing_first_answer_only(rate: float = 0.5, then_kept: int = 8) -> int:
+    """A fault seed whose first request loses its answer and whose next `then_kept` do
+    not (the control surface draws two numbers per request: latency, then fault)."""
+    for seed in range(100_000):
+        rng = random.Random(seed)
+        faults = [(rng.random(), rng.random())[1] for _ in range(1 + then_kept)]
+        if faults[0] < rate and all(u >= rate for u in faults[1:]):
+            return seed
+    raise AssertionError("no such seed")
+
+
+def test_a_retried_mail_is_the_same_mail(
+    api: httpx.Client, mail: httpx.Client, platform_workers: None
+) -> None:
+    created = submit(api, account=WITHOUT_PHONE)
+    rid = created["id"]
+    mail.put(
+        "/__admin/faults",
+        json={"seed": _seed_losing_first_answer_only(), "lost_response_rate": 0.5},
+    )
+    api.post(
+        f"/reimbursements/{rid}/deny",
+        json={"administrator_id": str(NORDIC_ADMIN), "reason": "Out of policy"},
+    )
+    assert eventually(lambda: reimbursement(api, rid)["notifications"] == {"email:denied": "sent"})
+    message_id = f"<reimbursement-{rid}-denied@ledgerflow>"
+    delivered = mails_of(mail, message_id)
+    assert delivered is not None and delivered["deliveries"] == 2  # two sends, one mail
+    ledger = mail.get("/__admin/ledger").json()["items"]
+    assert [entry["key"] for entry in ledger].count(message_id) == 1
+    types = event_types(api, rid)
+    assert types.count("NotificationFailed") == 1 and types.count("NotificationSent") == 1
+
+
+def test_a_failed_payment_tells_the_member_and_an_operator_retries_it(
+    api: httpx.Client, rail: httpx.Client, mail: httpx.Client, platform_workers: None
+) -> None:
+    created = submit(api, account=WITHOUT_PHONE, amount="40.00")
+    rid = created["id"]
+    rail.put("/__admin/settings", json={"failing_accounts": [str(WITHOUT_PHONE)]})
+    api.post(f"/reimbursements/{rid}/approve", json={"administrator_id": str(NORDIC_ADMIN)})
+    assert eventually(lambda: reimbursement(api, rid)["payment_status"] == "failed")
+    failed = reimbursement(api, rid)
+    assert "refused" in failed["payment_error"]
+    told = eventually(lambda: mails_of(mail, f"<reimbursement-{rid}-payment-1-failed@ledgerflow>"))
+    assert "failed" in told["subject"]
+    assert (
+        api.post(
+            f"/reimbursements/{rid}/approve", json={"administrator_id": str(NORDIC_ADMIN)}
+        ).status_code
+        == 409
+    )
+
+    rail.put("/__admin/settings", json={"failing_accounts": []})
+    retried = api.post(f"/reimbursements/{rid}/payment/retry")
+    assert retried.status_code == 202, retried.text
+    assert retried.json()["payment_status"] == "pending" and retried.json()["payment_round"] == 2
+    assert retried.json()["payment_id"] != failed["payment_id"]  # a new idempotency key
+    assert api.post(f"/reimbursements/{rid}/payment/retry").status_code == 409
+    assert eventually(lambda: reimbursement(api, rid)["payment_status"] == "paid")
+
+    keys = [item["key"] for item in rail.get("/__admin/ledger").json()["items"]]
+    assert keys.count(failed["payment_id"]) == 1
+    assert keys.count(retried.json()["payment_id"]) == 1
+    types = event_types(api, rid)
+    assert types.count("PaymentSubmitted") == 2
+    assert "PaymentFailed" in types and "PaymentRetryRequested" in types
+    assert types.index("PaymentRetryRequested") < types.index("PaymentSucceeded")
+
+
+def test_a_lost_create_answer_is_retried_with_the_same_key(
+    api: httpx.Client, rail: httpx.Client, platform_workers: None
+) -> None:
+    created = submit(api, account=WITHOUT_PHONE, amount="7.25")
+    rid = created["id"]
+    rail.put(
+        "/__admin/faults",
+        json={"seed": _seed_losing_first_answer_only(), "lost_response_rate": 0.5},
+    )
+    # Deny-free approval: the payment's create call loses its first answer.
+    api.post(f"/reimbursements/{rid}/approve", json={"administrator_id": str(NORDIC_ADMIN)})
+    rail_calls_done = eventually(lambda: reimbursement(api, rid)["rail_payment_id"] is not None)
+    assert rail_calls_done
+    rail.put("/__admin/faults", json={"lost_response_rate": 0})
+    assert eventually(lambda: reimbursement(api, rid)["payment_status"] == "paid")
+    final = reimbursement(api, rid)
+    keys = [item["key"] for item in rail.get("/__admin/ledger").json()["items"]]
+    assert keys.count(final["payment_id"]) == 1  # two calls, one payment
+    assert final["payment_attempts"] == 2
+    assert event_types(api, rid).count("PaymentAttemptFailed") == 1
+
+
+def test_reference_data_and_lists(api: httpx.Client, platform_workers: None) -> None:
+    banks = eventually(lambda: api.get("/banks").json()["items"])
+    assert {bank["uid"] for bank in banks} >= {"nordic-coop", "lakeside-savings", "harbour-trust"}
+    first = api.get("/banks", params={"limit": 1}).json()
+    second = api.get("/banks", params={"limit": 1, "cursor": first["next_cursor"]}).json()
+    assert first["items"][0]["id"] != second["items"][0]["id"]
+
+    admins = api.get(f"/banks/{HARBOUR}/administrators").json()["items"]
+    assert {a["uid"] for a in admins} == {"harbour-admin-1", "harbour-admin-2"}
+    accounts = api.get(f"/banks/{HARBOUR}/accounts").json()["items"]
+    by_uid = {account["uid"]: account for account in accounts}
+    assert by_uid["harbour-m-1-acct"]["member"]["phone"] == "+351912345678"
+    assert by_uid["harbour-m-2-acct"]["member"]["phone"] is None
+    assert by_uid["harbour-m-2-acct"]["member"]["email"] == "tiago.santos@example.com"
+
+    ids = [submit(api, account=HARBOUR_ACCOUNT, amount=f"{n}.00")["id"] for n in (1, 2, 3)]
+    api.post(
+        f"/reimbursements/{ids[0]}/deny",
+        json={"administrator_id": str(HARBOUR_ADMIN), "reason": "no"},
+    )
+
+    def listed(path: str, **params: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            query = {**params, "limit": 2, **({"cursor": cursor} if cursor else {})}
+            page = api.get(path, params=query).json()
+            assert len(page["items"]) <= 2
+            items += page["items"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return items
+
+    mine = eventually(
+        lambda: (x := listed(f"/members/{HARBOUR_MEMBER}/reimbursements")) and len(x) == 3 and x
+    )
+    assert [item["id"] for item in mine] == ids
+    assert {k: mine[1][k] for k in ("amount", "currency", "description", "status")} == {
+        "amount": "2.00",
+        "currency": "EUR",
+        "description": "Train tickets to the branch audit",
+        "status": "pending",
+    }
+    assert mine[1]["submitted_at"]
+    pending = eventually(
+        lambda: (
+            (x := listed(f"/banks/{HARBOUR}/reimbursements", status="pending"))
+            and len(x) == 2
+            and x
+        )
+    )
+    assert [item["id"] for item in pending] == ids[1:]
+    denied = eventually(lambda: listed(f"/banks/{HARBOUR}/reimbursements", status="denied"))
+    assert [item["id"] for item in denied] == ids[:1]
+    assert api.get(f"/banks/{HARBOUR}/reimbursements", params={"status": "open"}).status_code == 422
+    assert api.get("/banks", params={"limit": 501}).status_code == 422
+    bad_cursor = api.get(f"/members/{HARBOUR_MEMBER}/reimbursements", params={"cursor": "x"})
+    assert bad_cursor.status_code == 400
