@@ -37,12 +37,52 @@ class Settings(BaseSettings):
     sms_provider_url: str = "http://127.0.0.1:8101"
 
     # orders (settings of the orders workflow go here)
+    exchange_url: str = "http://127.0.0.1:8103"
+    exchange_in_process: bool = Field(
+        default=False, description="place orders with the template's blocking function"
+    )
+    orders_execution_reports: bool = Field(
+        default=True, description="the ingester consumes the exchange's execution reports"
+    )
+    orders_report_batch: int = Field(default=2000, ge=1, description="reports per save")
 
     # billing (settings of the billing workflow go here)
+    payment_provider_url: str = "http://127.0.0.1:8104"
+    billing_timezone: str = Field(default="UTC", description="where 'the first' is")
+    billing_scheduler: bool = Field(default=True, description="start each month's run")
+    billing_scheduler_interval_seconds: float = Field(default=30.0, gt=0)
+    billing_dunning_days: list[float] = Field(
+        default=[1, 3, 7], description="after a decline, retry after these days; then uncollectible"
+    )
+    billing_calls_in_flight: int | None = Field(
+        default=None, ge=1, description="provider calls in flight per billing worker"
+    )
 
     # lending (settings of the lending workflow go here)
+    bank_partner_url: str = "http://127.0.0.1:8000"
+    lending_poll_interval_seconds: float = Field(
+        default=2.0, gt=0, description="how often a pending application's job is polled"
+    )
+    lending_deadline_seconds: float = Field(
+        default=120.0, gt=0, description="still pending this long after submission: flagged"
+    )
 
     # reimbursements (settings of the reimbursements workflow go here)
+    payment_rail_url: str = "http://127.0.0.1:8105"
+    mailbox_url: str = "http://127.0.0.1:8106"
+    reimbursements_mailer: str = Field(
+        default="mailbox",
+        pattern="^(mailbox|smtp)$",
+        description="mailbox: the HTTP mailbox simulator; smtp: a real SMTP server",
+    )
+    reimbursements_smtp_host: str = "127.0.0.1"
+    reimbursements_smtp_port: int = Field(default=25, ge=1, le=65535)
+    reimbursements_smtp_starttls: bool = False
+    reimbursements_smtp_username: str | None = None
+    reimbursements_smtp_password: str | None = None
+    reimbursements_mail_from: str = "reimbursements@ledgerflow.example"
+    reimbursements_payment_poll_seconds: float = Field(default=2.0, gt=0)
+    reimbursements_payment_deadline_seconds: float = Field(default=86400.0, gt=0)
 
     # Test mode allows moving the platform clock for every process (PUT /__admin/clock).
     test_mode: bool = False

@@ -12,14 +12,20 @@ from typing import Literal
 import uvicorn
 from fastapi import FastAPI
 
+from adapters.simulators import bank_partner as bank_partner
+from adapters.simulators import exchange as exchange
+from adapters.simulators import mailbox as mailbox
+from adapters.simulators import payment_provider as payment_provider
+from adapters.simulators import payment_rail as payment_rail
 from adapters.simulators import sms_provider
 
 SIMULATORS: dict[str, Callable[[], FastAPI]] = {
     sms_provider.NAME: sms_provider.create_app,
-    # orders: the exchange
-    # billing: the payment provider
-    # lending: the bank partner
-    # reimbursements: the payment rail and the mailbox
+    exchange.NAME: exchange.create_app,
+    payment_provider.NAME: payment_provider.create_app,
+    bank_partner.NAME: bank_partner.create_app,
+    payment_rail.NAME: payment_rail.create_app,
+    mailbox.NAME: mailbox.create_app,
 }
 
 HttpImpl = Literal["h11", "httptools"]

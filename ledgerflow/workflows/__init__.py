@@ -9,10 +9,18 @@ def workflow_classes() -> list[type[Workflow]]:
     from ledgerflow.workflows.sms import SmsWorkflow
 
     classes: list[type[Workflow]] = [SmsWorkflow]
-    # orders (stock orders at the exchange)
-    # billing (monthly invoices)
-    # lending (loan applications)
-    # reimbursements
+    from ledgerflow.workflows.orders import OrdersWorkflow
+
+    classes.append(OrdersWorkflow)
+    from ledgerflow.workflows.billing import BillingWorkflow
+
+    classes.append(BillingWorkflow)
+    from ledgerflow.workflows.lending import LendingWorkflow
+
+    classes.append(LendingWorkflow)
+    from ledgerflow.workflows.reimbursements import ReimbursementsWorkflow
+
+    classes.append(ReimbursementsWorkflow)
     return classes
 
 
