@@ -16,21 +16,20 @@ from uuid import UUID
 
 import httpx
 
+from adapters.outbound_http import error_text, send, status_error
 from domain.lending.bank_partner import (
     ApplicationUnknownToPartner,
     Job,
     JobStatus,
     PartnerApplication,
 )
-from domain.outbound import OutcomeUnknown, ProviderRejected, ProviderUnavailable
+from domain.outbound import ProviderUnavailable
 
 log = logging.getLogger(__name__)
 
+PARTY = "bank partner"
 ALREADY_USED = "the application ID is already used"
-TRANSIENT_4XX = frozenset({408, 425, 429})
-NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 JOB_STATUSES: frozenset[str] = frozenset(get_args(JobStatus))
-MAX_DETAIL = 200
 
 
 class HttpBankPartner:
@@ -48,11 +47,11 @@ class HttpBankPartner:
         status = response.status_code
         if status in (200, 201):
             return
-        error = _error_text(response)
+        error = error_text(response)
         if status == 400 and error == ALREADY_USED:
             log.info("application already at the partner", extra={"application_id": body["id"]})
             return
-        _raise_for(status, error, "submission")
+        raise status_error(status, error, party=PARTY, what="submission")
 
     async def job(self, application_id: UUID) -> Job:
         response = await self._call(
@@ -60,9 +59,9 @@ class HttpBankPartner:
         )
         status = response.status_code
         if status == 404:
-            raise ApplicationUnknownToPartner(_error_text(response))
+            raise ApplicationUnknownToPartner(error_text(response))
         if status != 200:
-            _raise_for(status, _error_text(response), "job status")
+            raise status_error(status, error_text(response), party=PARTY, what="job status")
         try:
             body = response.json()
             job = Job(
@@ -77,30 +76,4 @@ class HttpBankPartner:
         return job
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            return await self._client.request(method, self._base + path, **kwargs)
-        except NOT_SENT as error:
-            raise ProviderUnavailable(f"bank partner unreachable: {_describe(error)}") from error
-        except httpx.TransportError as error:
-            raise OutcomeUnknown(f"no answer from the bank partner: {_describe(error)}") from error
-
-
-def _raise_for(status: int, error: str, what: str) -> None:
-    if status >= 500 or status in TRANSIENT_4XX:
-        raise ProviderUnavailable(f"bank partner answered {status} to the {what}: {error}")
-    if 400 <= status < 500:
-        raise ProviderRejected(f"bank partner refused the {what} ({status}): {error}")
-    raise OutcomeUnknown(f"bank partner answered an unexpected {status} to the {what}: {error}")
-
-
-def _describe(error: httpx.HTTPError) -> str:
-    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-
-
-def _error_text(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-        text = str(body.get("error") or body) if isinstance(body, dict) else str(body)
-    except ValueError:
-        text = response.text
-    return text[:MAX_DETAIL]
+        return await send(self._client, method, self._base + path, party=PARTY, **kwargs)

@@ -16,12 +16,9 @@ import httpx
 
 from adapters.exchange_template import OrderPlacementError
 from adapters.exchange_template import place_order as template_place_order
+from adapters.outbound_http import error_text, send, status_error
 from domain.orders.exchange import OutboundOrder
 from domain.outbound import OutcomeUnknown, ProviderRejected, ProviderUnavailable
-
-TRANSIENT_4XX = frozenset({408, 425, 429})
-NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-MAX_DETAIL = 200
 
 
 class HttpStockExchange:
@@ -40,12 +37,7 @@ class HttpStockExchange:
             "limit_price": None if order.limit_price is None else str(order.limit_price),
             "quantity": order.quantity,
         }
-        try:
-            response = await self._client.post(self._url, json=body)
-        except NOT_SENT as error:
-            raise ProviderUnavailable(f"exchange unreachable: {_describe(error)}") from error
-        except httpx.TransportError as error:
-            raise OutcomeUnknown(f"no answer from the exchange: {_describe(error)}") from error
+        response = await send(self._client, "POST", self._url, party="exchange", json=body)
         status = response.status_code
         if 200 <= status < 300:
             try:
@@ -55,12 +47,7 @@ class HttpStockExchange:
             if not isinstance(exchange_order_id, str) or not exchange_order_id:
                 raise OutcomeUnknown(f"exchange answered {status} with a bad order id")
             return exchange_order_id
-        detail = _error_text(response)
-        if status >= 500 or status in TRANSIENT_4XX:
-            raise ProviderUnavailable(f"exchange answered {status}: {detail}")
-        if 400 <= status < 500:
-            raise ProviderRejected(f"exchange refused the order ({status}): {detail}")
-        raise OutcomeUnknown(f"exchange answered an unexpected {status}: {detail}")
+        raise status_error(status, error_text(response), party="exchange", what="order")
 
 
 class InProcessStockExchange:
@@ -92,16 +79,3 @@ class InProcessStockExchange:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
-
-
-def _describe(error: httpx.HTTPError) -> str:
-    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-
-
-def _error_text(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-        text = str(body.get("error") or body) if isinstance(body, dict) else str(body)
-    except ValueError:
-        text = response.text
-    return text[:MAX_DETAIL]

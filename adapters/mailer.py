@@ -17,11 +17,9 @@ from urllib.parse import quote
 
 import httpx
 
-from adapters.sms_provider import NOT_SENT, TRANSIENT_4XX
+from adapters.outbound_http import MAX_DETAIL, describe, error_text, send, status_error
 from domain.outbound import OutcomeUnknown, ProviderRejected, ProviderUnavailable
 from domain.reimbursements.ports import OutboundMail
-
-MAX_DETAIL = 200
 
 
 def build_message(mail: OutboundMail) -> EmailMessage:
@@ -62,7 +60,7 @@ class SmtpMailer:
         try:
             smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout_seconds)
         except (OSError, smtplib.SMTPException) as error:
-            raise ProviderUnavailable(f"SMTP server unreachable: {_describe(error)}") from error
+            raise ProviderUnavailable(f"SMTP server unreachable: {describe(error)}") from error
         try:
             with smtp:
                 if self.starttls:
@@ -74,13 +72,13 @@ class SmtpMailer:
             codes = [code for code, _ in error.recipients.values()]
             raise _by_code(min(codes, default=550), "recipient refused") from error
         except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as error:
-            raise _by_code(error.smtp_code, _describe(error)) from error
+            raise _by_code(error.smtp_code, describe(error)) from error
         except smtplib.SMTPAuthenticationError as error:
             raise ProviderUnavailable(f"SMTP login failed: {error.smtp_code}") from error
         except (smtplib.SMTPServerDisconnected, TimeoutError, OSError) as error:
-            raise OutcomeUnknown(f"SMTP session lost: {_describe(error)}") from error
+            raise OutcomeUnknown(f"SMTP session lost: {describe(error)}") from error
         except smtplib.SMTPException as error:
-            raise OutcomeUnknown(f"SMTP error: {_describe(error)}") from error
+            raise OutcomeUnknown(f"SMTP error: {describe(error)}") from error
         if refused:  # some recipients refused: there is only one
             raise ProviderRejected("recipient refused")
 
@@ -106,27 +104,13 @@ class HttpMailer:
             "subject": mail.subject,
             "text": mail.text,
         }
-        try:
-            response = await self._client.post(self._url, json=body)
-        except NOT_SENT as error:
-            raise ProviderUnavailable(f"mailbox unreachable: {_describe(error)}") from error
-        except httpx.TransportError as error:
-            raise OutcomeUnknown(f"no answer from the mailbox: {_describe(error)}") from error
-        status = response.status_code
-        if 200 <= status < 300:
-            return
-        detail = f"mailbox answered {status}: {response.text[:MAX_DETAIL]}"
-        if status >= 500 or status in TRANSIENT_4XX:
-            raise ProviderUnavailable(detail)
-        if 400 <= status < 500:
-            raise ProviderRejected(detail)
-        raise OutcomeUnknown(detail)
+        response = await send(self._client, "POST", self._url, party="mailbox", json=body)
+        if not 200 <= response.status_code < 300:
+            raise status_error(
+                response.status_code, error_text(response), party="mailbox", what="mail"
+            )
 
 
 def mailbox_path(message_id: str) -> str:
     """`/v1/mail/{message_id}` with the Message-ID's `<`, `@`, `>` escaped."""
     return f"/v1/mail/{quote(message_id, safe='')}"
-
-
-def _describe(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__

@@ -12,21 +12,21 @@ NetworkException).
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from adapters.outbound_http import MAX_DETAIL, send, status_error
 from domain.billing.provider import (
     ChargeRequest,
     LookupNotSupported,
     ProviderCurrencyMismatch,
     ProviderCustomerNotFound,
 )
-from domain.outbound import OutcomeUnknown, ProviderRejected, ProviderUnavailable
+from domain.outbound import OutcomeUnknown
 
-TRANSIENT_4XX = frozenset({408, 425, 429})
-NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-MAX_DETAIL = 200
+PARTY = "payment provider"
 
 
 class HttpPaymentProvider:
@@ -74,26 +74,12 @@ class HttpPaymentProvider:
             raise LookupNotSupported(f"answered {status}: {_text(response)}")
         raise _status_error(response)
 
-    async def _send(self, method: str, url: str, **kwargs: object) -> httpx.Response:
-        try:
-            return await self._client.request(method, url, **kwargs)  # type: ignore[arg-type]
-        except NOT_SENT as error:
-            raise ProviderUnavailable(
-                f"payment provider unreachable: {_describe(error)}"
-            ) from error
-        except httpx.TransportError as error:
-            raise OutcomeUnknown(
-                f"no answer from the payment provider after sending: {_describe(error)}"
-            ) from error
+    async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        return await send(self._client, method, url, party=PARTY, **kwargs)
 
 
 def _status_error(response: httpx.Response) -> Exception:
-    status = response.status_code
-    if status >= 500 or status in TRANSIENT_4XX:
-        return ProviderUnavailable(f"payment provider answered {status}: {_text(response)}")
-    if 400 <= status < 500:
-        return ProviderRejected(f"payment provider refused ({status}): {_text(response)}")
-    return OutcomeUnknown(f"payment provider answered an unexpected {status}: {_text(response)}")
+    return status_error(response.status_code, _text(response), party=PARTY, what="charge")
 
 
 def _field(response: httpx.Response, name: str) -> object:
@@ -106,7 +92,3 @@ def _field(response: httpx.Response, name: str) -> object:
 
 def _text(response: httpx.Response) -> str:
     return response.text[:MAX_DETAIL]
-
-
-def _describe(error: httpx.HTTPError) -> str:
-    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__

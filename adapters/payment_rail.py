@@ -11,12 +11,10 @@ from typing import Any
 
 import httpx
 
-from adapters.sms_provider import NOT_SENT, TRANSIENT_4XX
-from domain.outbound import OutcomeUnknown, ProviderRejected, ProviderUnavailable
-from domain.reimbursements.commands import format_amount
+from adapters.outbound_http import error_text, send, status_error
+from domain.money import format_amount
+from domain.outbound import OutcomeUnknown
 from domain.reimbursements.ports import PaymentOrder, RailPayment, RailStatus
-
-MAX_DETAIL = 200
 
 
 class HttpPaymentRail:
@@ -42,21 +40,10 @@ class HttpPaymentRail:
         return _payment(response)
 
     async def _call(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        try:
-            response = await self._client.request(method, url, **kwargs)
-        except NOT_SENT as error:
-            raise ProviderUnavailable(f"payment rail unreachable: {_describe(error)}") from error
-        except httpx.TransportError as error:
-            raise OutcomeUnknown(f"no answer from the payment rail: {_describe(error)}") from error
-        status = response.status_code
-        if 200 <= status < 300:
+        response = await send(self._client, method, url, party="payment rail", **kwargs)
+        if 200 <= response.status_code < 300:
             return response
-        detail = f"payment rail answered {status}: {response.text[:MAX_DETAIL]}"
-        if status >= 500 or status in TRANSIENT_4XX:
-            raise ProviderUnavailable(detail)
-        if 400 <= status < 500:
-            raise ProviderRejected(detail)
-        raise OutcomeUnknown(detail)
+        raise status_error(response.status_code, error_text(response), party="payment rail")
 
 
 def _payment(response: httpx.Response) -> RailPayment:
@@ -72,7 +59,3 @@ def _payment(response: httpx.Response) -> RailPayment:
         raise OutcomeUnknown(
             f"payment rail answered {response.status_code} without a readable payment"
         ) from error
-
-
-def _describe(error: httpx.HTTPError) -> str:
-    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__

@@ -17,7 +17,7 @@ from api.audit import EventPublic
 from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, workflow
 from api.errors import responses
 from domain.lending.commands import SubmitApplication
-from domain.lending.money import Money
+from domain.money import Money
 from ledgerflow.workflows.lending import LendingWorkflow
 
 log = logging.getLogger(__name__)

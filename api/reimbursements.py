@@ -15,11 +15,11 @@ from pydantic.config import JsonDict
 from api.audit import EventPublic
 from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, workflow
 from api.errors import responses
+from domain.money import format_amount
 from domain.reimbursements.commands import (
     ApproveReimbursement,
     DenyReimbursement,
     SubmitReimbursement,
-    format_amount,
 )
 from ledgerflow.workflows.reimbursements import ReimbursementsWorkflow
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import httpx
 from eventsourcing.application import Application
 from psycopg_pool import AsyncConnectionPool
+from pydantic import ValidationError
 
 from adapters.eventstore import GroupCommitter, open_application
 from adapters.follower import EventProcessor, Follower, run_followers
@@ -156,3 +157,13 @@ class Workflow:
 
 WorkflowClass = type[Workflow]
 Handler = Callable[..., Awaitable[None]]
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line naming each field and its rule, for a dead-letter reason."""
+    return "; ".join(
+        ".".join(str(part) for part in item["loc"]) + f": {item['msg']}"
+        if item["loc"]
+        else item["msg"]
+        for item in error.errors()
+    )

@@ -37,9 +37,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from starlette.requests import ClientDisconnect
 
-from adapters.simulators.control import ADMIN_PREFIX, Faults, Simulator
+from adapters.simulators.control import ADMIN_PREFIX, Faults, Simulator, json_body
 
 NAME = "bank-partner"
 
@@ -120,12 +119,9 @@ def create_app(
 
     @app.post("/api/applications", response_model=None)
     async def create_application(request: Request) -> JSONResponse:
-        try:
-            body = await request.json()
-        except ValueError:
-            return _error(400, INVALID_PAYLOAD)
-        except ClientDisconnect:  # the caller gave up mid-request: no effect
-            return JSONResponse({"error": "client disconnected"}, status_code=499)
+        body = await json_body(request, not_json=_error(400, INVALID_PAYLOAD))
+        if isinstance(body, JSONResponse):
+            return body
         if not isinstance(body, dict):
             return _error(400, INVALID_PAYLOAD)
         application_id = _uuid(body.get("id"))

@@ -38,9 +38,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from fastapi import APIRouter, Body, FastAPI
+from fastapi import APIRouter, Body, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
@@ -337,3 +338,20 @@ async def _drop_connection(receive: Receive) -> None:
     # Let the server run connection_lost, so it does not answer a 500 for us.
     for _ in range(2):
         await asyncio.sleep(0)
+
+
+def refusal(error: str, status: int = 400) -> JSONResponse:
+    """A contract's plain refusal: `{"error": ...}`."""
+    return JSONResponse({"error": error}, status_code=status)
+
+
+async def json_body(request: Request, not_json: JSONResponse | None = None) -> Any:
+    """The request's JSON body, or, as a `JSONResponse`, the answer to give instead:
+    `not_json` (by default a 400) when it is not JSON, and a 499 nobody reads when the
+    caller went away mid-request (the request had no effect)."""
+    try:
+        return await request.json()
+    except ValueError:
+        return not_json or refusal("body is not JSON")
+    except ClientDisconnect:
+        return JSONResponse({"error": "client disconnected"}, status_code=499)

@@ -41,9 +41,8 @@ from fastapi import FastAPI, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from starlette.requests import ClientDisconnect
 
-from adapters.simulators.control import Faults, Simulator
+from adapters.simulators.control import Faults, Simulator, json_body, refusal
 
 NAME = "exchange"
 REFUSAL = "Failed to place order at stock exchange. Connection not available"
@@ -64,10 +63,6 @@ class ExchangeSettings(BaseSettings):
     duplicate_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     reorder_window: int = Field(default=0, ge=0)
     drop_after: int = Field(default=0, ge=0, description="close a stream after N; 0: never")
-
-
-def _refuse(error: str) -> JSONResponse:
-    return JSONResponse({"error": error}, status_code=400)
 
 
 def _parse_order(body: Any) -> dict[str, Any] | str:
@@ -202,15 +197,12 @@ def create_app(settings: ExchangeSettings | None = None, faults: Faults | None =
 
     @app.post("/v1/orders", response_model=None)
     async def place_order(request: Request) -> JSONResponse:
-        try:
-            body = await request.json()
-        except ValueError:
-            return _refuse("body is not JSON")
-        except ClientDisconnect:
-            return JSONResponse({"error": "client disconnected"}, status_code=499)
+        body = await json_body(request)
+        if isinstance(body, JSONResponse):
+            return body
         order = _parse_order(body)
         if isinstance(order, str):
-            return _refuse(order)
+            return refusal(order)
         order_id = order["order_id"]
         if order_id in exchange.placed:
             return JSONResponse(exchange.placed[order_id], status_code=200)

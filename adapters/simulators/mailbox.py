@@ -22,9 +22,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from starlette.requests import ClientDisconnect
 
-from adapters.simulators.control import Faults, Simulator
+from adapters.simulators.control import Faults, Simulator, json_body, refusal
 
 NAME = "mailbox"
 FIELDS = ("message_id", "from", "to", "subject", "text")
@@ -36,10 +35,6 @@ class MailboxSettings(BaseSettings):
     rejected_recipients: list[str] = []
 
 
-def _refuse(error: str) -> JSONResponse:
-    return JSONResponse({"error": error}, status_code=400)
-
-
 def create_app(settings: MailboxSettings | None = None, faults: Faults | None = None) -> FastAPI:
     simulator = Simulator(NAME, settings or MailboxSettings(), faults=faults)
     app = simulator.create_app(title="Mailbox simulator", description=__doc__ or "")
@@ -47,18 +42,15 @@ def create_app(settings: MailboxSettings | None = None, faults: Faults | None = 
 
     @app.post("/v1/mail", response_model=None)
     async def receive(request: Request) -> JSONResponse:
-        try:
-            body = await request.json()
-        except ValueError:
-            return _refuse("body is not JSON")
-        except ClientDisconnect:
-            return JSONResponse({"error": "client disconnected"}, status_code=499)
+        body = await json_body(request)
+        if isinstance(body, JSONResponse):
+            return body
         if not isinstance(body, dict) or not all(
             isinstance(body.get(f), str) and body[f] for f in FIELDS
         ):
-            return _refuse(f"body must be an object with non-empty strings {', '.join(FIELDS)}")
+            return refusal(f"body must be an object with non-empty strings {', '.join(FIELDS)}")
         if body["to"] in simulator.settings.rejected_recipients:
-            return _refuse("recipient rejected")
+            return refusal("recipient rejected")
         message_id = body["message_id"]
         answer = {"message_id": message_id, "status": "accepted"}
         if message_id in mails:

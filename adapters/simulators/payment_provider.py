@@ -30,9 +30,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from starlette.requests import ClientDisconnect
 
-from adapters.simulators.control import Faults, Simulator
+from adapters.simulators.control import Faults, Simulator, json_body
 
 NAME = "payment-provider"
 
@@ -84,12 +83,11 @@ def create_app(
 
     @app.post("/v1/charges", response_model=None)
     async def charge(request: Request) -> JSONResponse:
-        try:
-            body = await request.json()
-        except ValueError:
-            return _answer(400, "invalid_request", "body is not JSON")
-        except ClientDisconnect:
-            return JSONResponse({"error": "client disconnected"}, status_code=499)
+        body = await json_body(
+            request, not_json=_answer(400, "invalid_request", "body is not JSON")
+        )
+        if isinstance(body, JSONResponse):
+            return body
         parsed = _parse(body)
         if parsed is None:
             return _answer(400, "invalid_request", "expected invoice_id, customer_id, amount")

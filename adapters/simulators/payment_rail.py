@@ -36,9 +36,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from starlette.requests import ClientDisconnect
 
-from adapters.simulators.control import Faults, Simulator
+from adapters.simulators.control import Faults, Simulator, json_body, refusal
 
 NAME = "payment-rail"
 AMOUNT = re.compile(r"^[0-9]{1,12}\.[0-9]{2}$")
@@ -71,10 +70,6 @@ class _Payment:
             reason = "beneficiary account refused the credit"
             return {"payment_id": self.payment_id, "status": "FAILURE", "failure_reason": reason}
         return {"payment_id": self.payment_id, "status": "SUCCESS", "failure_reason": None}
-
-
-def _refuse(error: str) -> JSONResponse:
-    return JSONResponse({"error": error}, status_code=400)
 
 
 def _invalid(body: Any) -> str | None:
@@ -110,18 +105,15 @@ def create_app(
 
     @app.post("/v1/payments", response_model=None)
     async def create_payment(request: Request) -> JSONResponse:
-        try:
-            body = await request.json()
-        except ValueError:
-            return _refuse("body is not JSON")
-        except ClientDisconnect:
-            return JSONResponse({"error": "client disconnected"}, status_code=499)
+        body = await json_body(request)
+        if isinstance(body, JSONResponse):
+            return body
         problem = _invalid(body)
         key = request.headers.get("idempotency-key")
         if problem is None and not key:
             problem = "the Idempotency-Key header is required"
         if problem is not None:
-            return _refuse(problem)
+            return refusal(problem)
         assert key is not None
         honour = simulator.settings.honour_idempotency_keys
         if honour and key in by_key:

@@ -27,9 +27,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from starlette.requests import ClientDisconnect
 
-from adapters.simulators.control import Faults, Simulator
+from adapters.simulators.control import Faults, Simulator, json_body, refusal
 
 NAME = "sms-provider"
 E164 = re.compile(r"^\+[0-9]{8,15}$")
@@ -44,10 +43,6 @@ class SmsProviderSettings(BaseSettings):
     rejected_numbers: list[str] = []
 
 
-def _refuse(error: str) -> JSONResponse:
-    return JSONResponse({"error": error}, status_code=400)
-
-
 def create_app(
     settings: SmsProviderSettings | None = None, faults: Faults | None = None
 ) -> FastAPI:
@@ -58,21 +53,18 @@ def create_app(
 
     @app.post("/v1/messages", response_model=None)
     async def send_message(request: Request) -> JSONResponse:
-        try:
-            body = await request.json()
-        except ValueError:
-            return _refuse("body is not JSON")
-        except ClientDisconnect:  # the caller gave up (or died) mid-request: no effect
-            return JSONResponse({"error": "client disconnected"}, status_code=499)
+        body = await json_body(request)
+        if isinstance(body, JSONResponse):
+            return body
         if not isinstance(body, dict):
-            return _refuse("body must be a JSON object")
+            return refusal("body must be a JSON object")
         to, text = body.get("to"), body.get("text")
         if not isinstance(to, str) or not E164.match(to):
-            return _refuse("'to' must be + and 8 to 15 digits")
+            return refusal("'to' must be + and 8 to 15 digits")
         if not isinstance(text, str) or not text:
-            return _refuse("'text' must be a non-empty string")
+            return refusal("'text' must be a non-empty string")
         if to in simulator.settings.rejected_numbers:
-            return _refuse("recipient rejected")
+            return refusal("recipient rejected")
         key = request.headers.get("idempotency-key")
         honour = simulator.settings.honour_idempotency_keys
         if honour and key is not None and key in accepted:

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
-from domain.lending.money import Money
+from domain.money import Money
 
 # Deliberately plain: one "@", no spaces, a dot in the domain. Deliverability is the
 # partner's concern, not ours.

@@ -8,10 +8,11 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from domain.money import CENT
+
 MAX_DESCRIPTION = 500
 MAX_REASON = 500
 MAX_AMOUNT = Decimal("1000000.00")
-CENTS = Decimal("0.01")
 
 
 def parse_amount(value: Any) -> Decimal:
@@ -32,11 +33,7 @@ def parse_amount(value: Any) -> Decimal:
         raise ValueError("amount must be greater than 0")
     if amount > MAX_AMOUNT:
         raise ValueError(f"amount must be at most {MAX_AMOUNT}")
-    return amount.quantize(CENTS)
-
-
-def format_amount(amount: Decimal) -> str:
-    return str(amount.quantize(CENTS))
+    return amount.quantize(CENT)
 
 
 def _not_blank(value: str, field: str) -> str:

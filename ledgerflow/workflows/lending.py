@@ -35,8 +35,7 @@ from domain.lending.errors import (
 )
 from domain.messaging import Message, MessageHandler, PoisonMessage, command_queue_name
 from domain.work import RetryPolicy
-from ledgerflow.workflow import Workflow
-from ledgerflow.workflows.sms import describe_validation_error
+from ledgerflow.workflow import Workflow, describe_validation_error
 from processes.lending.application import LendingApplication, LendingService
 from processes.lending.integration import (
     ToAssess,

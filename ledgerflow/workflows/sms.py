@@ -24,7 +24,7 @@ from domain.sms.errors import (
     SmsNotRetryable,
 )
 from domain.sms_provider import SmsProvider
-from ledgerflow.workflow import Workflow
+from ledgerflow.workflow import Workflow, describe_validation_error
 from processes.sms.application import SmsApplication, SmsService
 from processes.sms.dispatch import SmsDispatch
 from processes.sms.integration import sms_integration_message
@@ -109,13 +109,3 @@ def send_sms_handler(service: SmsService) -> MessageHandler:
         )
 
     return handle
-
-
-def describe_validation_error(error: ValidationError) -> str:
-    """One line naming each field and its rule, for a dead-letter reason."""
-    return "; ".join(
-        ".".join(str(part) for part in item["loc"]) + f": {item['msg']}"
-        if item["loc"]
-        else item["msg"]
-        for item in error.errors()
-    )

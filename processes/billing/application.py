@@ -14,9 +14,9 @@ from domain.billing.customer import Customer
 from domain.billing.dataset import CustomerRecord, InvoiceRecord
 from domain.billing.errors import BillingRunNotFound, InvoiceNotFound
 from domain.billing.invoice import Invoice, invoice_id_for
-from domain.billing.money import to_amount
 from domain.billing.run import BillingRun, run_id_for
 from domain.clock import Clock
+from domain.money import to_amount
 from processes.audit import AuditEntry, audit_trail
 
 SaveAggregates = Callable[..., Awaitable[None]]

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
+from domain.money import format_amount
 from domain.reimbursements.aggregate import Purpose, Reimbursement, notification_key
-from domain.reimbursements.commands import format_amount
 from domain.reimbursements.reference import BankMember
 
 

@@ -12,8 +12,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from domain.billing.errors import ChargeNotExpected, InvoiceNotResolvable
 from domain.billing.invoice import Invoice, InvoiceStatus, charge_key
-from domain.billing.money import period_of, to_amount
+from domain.billing.money import period_of
 from domain.billing.run import BillingRun, run_id_for
+from domain.money import to_amount
 from domain.work import OutcomeNotApplicable
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)

@@ -7,10 +7,10 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
+from domain.money import format_amount
 from domain.reimbursements.commands import (
     DenyReimbursement,
     SubmitReimbursement,
-    format_amount,
     parse_amount,
 )
 

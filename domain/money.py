@@ -1,12 +1,14 @@
-"""Money in the API's shape: `{"amount": "1000.00", "currency": "EUR"}`, a `Decimal` inside."""
+"""Money, the same in every workflow: `Decimal` amounts with two decimals (never floats),
+and the API's shape `{"amount": "1000.00", "currency": "EUR"}`."""
 
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
+CENT = Decimal("0.01")
 AMOUNT = re.compile(r"^[0-9]{1,13}\.[0-9]{2}$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 
@@ -44,3 +46,13 @@ class Money(BaseModel):
     @field_serializer("amount")
     def _as_string(self, amount: Decimal) -> str:
         return f"{amount:.2f}"
+
+
+def to_amount(value: Decimal | str | int) -> Decimal:
+    """Two decimals, exactly (banker's rounding for anything finer)."""
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_EVEN)
+
+
+def format_amount(amount: Decimal) -> str:
+    """The amount as our API and rails write it: a string with two decimals."""
+    return f"{to_amount(amount):.2f}"
