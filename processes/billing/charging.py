@@ -24,7 +24,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
@@ -54,6 +54,7 @@ from domain.work import (
     WorkRequest,
 )
 from processes.billing.application import BillingApplication
+from processes.outbound import work_id
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class ChargeRaceLost(RuntimeError):
 
 
 def charge_work_id(invoice_id: UUID, cycle: int, round_: int) -> UUID:
-    return uuid5(invoice_id, f"{CHARGE}:{cycle}:{round_}")
+    return work_id(invoice_id, CHARGE, cycle, round_)
 
 
 class ChargePolicy:

@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from domain.billing.ports import PendingInvoices
 from domain.billing.run import BillingRun
@@ -25,6 +25,7 @@ from domain.work import (
     WorkRequest,
 )
 from processes.billing.application import BillingApplication
+from processes.outbound import work_id
 
 SELECT = "billing.select"
 
@@ -40,7 +41,7 @@ class SelectionPolicy:
         if isinstance(event, BillingRun.RunStarted):
             return [
                 WorkRequest(
-                    id=uuid5(event.originator_id, SELECT),
+                    id=work_id(event.originator_id, SELECT),
                     kind=SELECT,
                     aggregate_id=event.originator_id,
                     due_at=event.at,

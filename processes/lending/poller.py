@@ -20,7 +20,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from domain.clock import Clock
 from domain.lending.bank_partner import ApplicationUnknownToPartner, BankPartner, PartnerApplication
@@ -45,6 +45,7 @@ from domain.work import (
     WorkRequest,
 )
 from processes.lending.integration import ToAssess
+from processes.outbound import transient_failure, work_id
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ RESULTS_QUEUE = command_queue_name("lending")
 
 def assessment_work_id(application_id: UUID, round_: int) -> UUID:
     """One row per application and round: a redelivered event adds nothing."""
-    return uuid5(application_id, f"{ASSESS}:{round_}")
+    return work_id(application_id, ASSESS, round_)
 
 
 class ApplicationPolling:
@@ -110,7 +111,7 @@ class ApplicationPolling:
             self._submitted.discard(application_id)  # submit again on the next attempt
             return TransientFailure("the partner does not know the application")
         except (ProviderUnavailable, OutcomeUnknown, ProviderRejected) as error:
-            return TransientFailure(f"{type(error).__name__}: {error.detail}")
+            return transient_failure(error)
         if job.status == "pending":
             return Pending(self.interval)
         await self._send(
@@ -143,7 +144,7 @@ class ApplicationPolling:
             return PermanentFailure(error.detail)
         except (ProviderUnavailable, OutcomeUnknown) as error:
             # A lost answer is safe to retry: the partner answers "already used".
-            return TransientFailure(f"{type(error).__name__}: {error.detail}")
+            return transient_failure(error)
         self._submitted.add(application_id)
         return Pending(self.interval)
 

@@ -15,11 +15,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from uuid import uuid5
 
 from domain.orders.aggregate import Order
 from domain.orders.exchange import OutboundOrder, StockExchange
-from domain.outbound import OutcomeUnknown, ProviderRejected, ProviderUnavailable
 from domain.work import (
     CancelWork,
     Completed,
@@ -29,11 +27,11 @@ from domain.work import (
     PermanentFailure,
     RetryScheduled,
     Succeeded,
-    TransientFailure,
     WorkItem,
     WorkRequest,
 )
 from processes.orders.application import OrdersApplication
+from processes.outbound import outcome_of, work_id
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +53,7 @@ class OrderPlacement:
             price = None if event.limit_price is None else str(event.limit_price)
             return [
                 WorkRequest(
-                    id=uuid5(event.originator_id, PLACE_ORDER),
+                    id=work_id(event.originator_id, PLACE_ORDER),
                     kind=PLACE_ORDER,
                     aggregate_id=event.originator_id,
                     due_at=event.accepted_at,
@@ -84,21 +82,13 @@ class OrderPlacement:
             limit_price=None if price is None else Decimal(price),
             quantity=int(payload["quantity"]),
         )
-        try:
-            exchange_order_id = await self.exchange.place(order)
-        except ProviderRejected as error:
-            return PermanentFailure(error.detail)
-        except (ProviderUnavailable, OutcomeUnknown) as error:
-            log.info(
-                "order placement failed",
-                extra={
-                    "order_id": str(item.aggregate_id),
-                    "attempt": item.attempt,
-                    "error": error.detail,
-                },
-            )
-            return TransientFailure(f"{type(error).__name__}: {error.detail}")
-        return Succeeded({"exchange_order_id": exchange_order_id})
+        return await outcome_of(
+            self.exchange.place(order),
+            lambda exchange_order_id: Succeeded({"exchange_order_id": exchange_order_id}),
+            log=log,
+            failure="order placement failed",
+            log_context={"order_id": str(item.aggregate_id), "attempt": item.attempt},
+        )
 
     def record(self, item: WorkItem, decision: Decision, at: datetime) -> Sequence[Order]:
         order = self.application.get_order(item.aggregate_id)

@@ -11,12 +11,10 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-from uuid import uuid5
 
 from pydantic import ValidationError
 
 from domain.messaging import CommandQueue, Message, command_queue_name
-from domain.outbound import OutboundError, ProviderRejected
 from domain.privacy import mask_phone_number
 from domain.reimbursements.aggregate import Channel, Purpose, Reimbursement
 from domain.reimbursements.ports import Mailer, OutboundMail
@@ -35,6 +33,7 @@ from domain.work import (
     WorkItem,
     WorkRequest,
 )
+from processes.outbound import ANY_NOT_REFUSED, outcome_of, work_id
 from processes.reimbursements.application import ReimbursementsApplication
 from processes.reimbursements.messages import mail_message_id, sms_message_id, wording
 
@@ -71,7 +70,7 @@ class _Notification:
     def plan(self, event: Any) -> Sequence[WorkRequest | CancelWork]:
         return [
             WorkRequest(
-                id=uuid5(event.originator_id, f"{self.kind}:{purpose}:{round_}"),
+                id=work_id(event.originator_id, self.kind, purpose, round_),
                 kind=self.kind,
                 aggregate_id=event.originator_id,
                 due_at=due_at,
@@ -138,22 +137,15 @@ class MailNotification(_Notification):
             subject=words.subject,
             text=words.text,
         )
-        try:
-            await self.mailer.send(mail)
-        except ProviderRejected as error:
-            return PermanentFailure(error.detail)
-        except OutboundError as error:
-            # The same Message-ID on the next attempt: a delivered copy is the same mail.
-            log.info(
-                "reimbursement mail attempt failed",
-                extra={
-                    "reimbursement_id": str(item.aggregate_id),
-                    "attempt": item.attempt,
-                    "error": error.detail,
-                },
-            )
-            return TransientFailure(f"{type(error).__name__}: {error.detail}")
-        return Succeeded({"message_id": mail.message_id})
+        # The same Message-ID on the next attempt: a delivered copy is the same mail.
+        return await outcome_of(
+            self.mailer.send(mail),
+            lambda _: Succeeded({"message_id": mail.message_id}),
+            retryable=ANY_NOT_REFUSED,
+            log=log,
+            failure="reimbursement mail attempt failed",
+            log_context={"reimbursement_id": str(item.aggregate_id), "attempt": item.attempt},
+        )
 
 
 class SmsNotification(_Notification):

@@ -14,9 +14,8 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import uuid5
 
-from domain.outbound import OutboundError, ProviderRejected
+from domain.outbound import OutboundError
 from domain.reimbursements.aggregate import Reimbursement
 from domain.reimbursements.ports import PaymentOrder, PaymentRail, RailPayment, RailStatus
 from domain.work import (
@@ -29,10 +28,10 @@ from domain.work import (
     PermanentFailure,
     RetryScheduled,
     Succeeded,
-    TransientFailure,
     WorkItem,
     WorkRequest,
 )
+from processes.outbound import ANY_NOT_REFUSED, classify, outcome_of, work_id
 from processes.reimbursements.application import ReimbursementsApplication
 
 log = logging.getLogger(__name__)
@@ -51,12 +50,6 @@ def _answer(payment: RailPayment) -> Succeeded:
     )
 
 
-def _classify(error: OutboundError) -> Outcome:
-    if isinstance(error, ProviderRejected):
-        return PermanentFailure(error.detail)
-    return TransientFailure(f"{type(error).__name__}: {error.detail}")
-
-
 class PaymentStart:
     kind = START_PAYMENT
 
@@ -73,7 +66,7 @@ class PaymentStart:
             return []
         return [
             WorkRequest(
-                id=uuid5(event.originator_id, f"{START_PAYMENT}:{round_}"),
+                id=work_id(event.originator_id, START_PAYMENT, round_),
                 kind=START_PAYMENT,
                 aggregate_id=event.originator_id,
                 due_at=event.at,
@@ -94,6 +87,7 @@ class PaymentStart:
             currency=reimbursement.currency,
             reference=str(reimbursement.id),
         )
+        # Not `outcome_of`: a refused payment is logged too, not only a transient failure.
         try:
             payment = await self.rail.create(order)
         except OutboundError as error:
@@ -105,7 +99,7 @@ class PaymentStart:
                     "error": error.detail,
                 },
             )
-            return _classify(error)
+            return classify(error)
         return _answer(payment)
 
     def record(self, item: WorkItem, decision: Decision, at: datetime) -> Sequence[Reimbursement]:
@@ -150,7 +144,7 @@ class PaymentCheck:
             return []
         return [
             WorkRequest(
-                id=uuid5(event.originator_id, f"{CHECK_PAYMENT}:{event.round}"),
+                id=work_id(event.originator_id, CHECK_PAYMENT, event.round),
                 kind=CHECK_PAYMENT,
                 aggregate_id=event.originator_id,
                 due_at=event.at + self.poll_interval,
@@ -160,10 +154,13 @@ class PaymentCheck:
         ]
 
     async def attempt(self, item: WorkItem) -> Outcome:
-        try:
-            payment = await self.rail.status(str(item.payload["rail_payment_id"]))
-        except OutboundError as error:
-            return _classify(error)
+        return await outcome_of(
+            self.rail.status(str(item.payload["rail_payment_id"])),
+            self._status,
+            retryable=ANY_NOT_REFUSED,
+        )
+
+    def _status(self, payment: RailPayment) -> Outcome:
         if payment.status is RailStatus.PENDING:
             return Pending(check_again_in=self.poll_interval)
         return _answer(payment)

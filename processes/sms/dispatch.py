@@ -12,9 +12,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-from uuid import uuid5
 
-from domain.outbound import OutcomeUnknown, ProviderRejected, ProviderUnavailable
 from domain.privacy import mask_phone_number
 from domain.sms.aggregate import Sms
 from domain.sms_provider import OutboundSms, SmsProvider
@@ -27,10 +25,10 @@ from domain.work import (
     PermanentFailure,
     RetryScheduled,
     Succeeded,
-    TransientFailure,
     WorkItem,
     WorkRequest,
 )
+from processes.outbound import outcome_of, work_id
 from processes.sms.application import SmsApplication
 
 log = logging.getLogger(__name__)
@@ -87,7 +85,7 @@ class SmsDispatch:
         if phone_number is not None and text is not None:
             payload |= {"phone_number": phone_number, "text": text}
         return WorkRequest(
-            id=uuid5(event.originator_id, f"{SEND_SMS}:{round_}"),
+            id=work_id(event.originator_id, SEND_SMS, round_),
             kind=SEND_SMS,
             aggregate_id=event.originator_id,
             due_at=due_at,
@@ -105,23 +103,18 @@ class SmsDispatch:
             text=payload["text"],
             idempotency_key=payload["idempotency_key"],
         )
-        try:
-            provider_message_id = await self.provider.send(sms)
-        except ProviderRejected as error:
-            return PermanentFailure(error.detail)
-        except (ProviderUnavailable, OutcomeUnknown) as error:
-            # A lost answer is retried with the same key: a rare duplicate beats a loss.
-            log.info(
-                "sms attempt failed",
-                extra={
-                    "sms_id": str(item.aggregate_id),
-                    "attempt": item.attempt,
-                    "to": mask_phone_number(sms.phone_number),
-                    "error": error.detail,
-                },
-            )
-            return TransientFailure(f"{type(error).__name__}: {error.detail}")
-        return Succeeded({"provider_message_id": provider_message_id})
+        # A lost answer is retried with the same key: a rare duplicate beats a loss.
+        return await outcome_of(
+            self.provider.send(sms),
+            lambda provider_message_id: Succeeded({"provider_message_id": provider_message_id}),
+            log=log,
+            failure="sms attempt failed",
+            log_context={
+                "sms_id": str(item.aggregate_id),
+                "attempt": item.attempt,
+                "to": mask_phone_number(sms.phone_number),
+            },
+        )
 
     def record(self, item: WorkItem, decision: Decision, at: datetime) -> Sequence[Sms]:
         sms = self.application.get_sms(item.aggregate_id)
