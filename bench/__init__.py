@@ -6,6 +6,7 @@ benchmark modules live here: a fresh database per benchmark, free ports, child p
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import signal
@@ -14,12 +15,13 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import httpx
+import psycopg
 
 from adapters.postgres import DEFAULT_SERVER_URL, create_database, drop_database, with_database
 from ledgerflow.supervisor import die_with_parent
@@ -58,6 +60,32 @@ class Result:
 
 def server_url() -> str:
     return os.environ.get("DATABASE_URL") or DEFAULT_SERVER_URL
+
+
+def bench_parser(
+    prog: str,
+    description: str | None,
+    *,
+    quick_help: str,
+    smoke_help: str = "a tiny run, for the test suite",
+) -> argparse.ArgumentParser:
+    """A benchmark's command line: `--quick | --smoke` and `--server-url`."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help=quick_help)
+    size.add_argument("--smoke", action="store_true", help=smoke_help)
+    parser.add_argument("--server-url", default=None, help="PostgreSQL server (default: env)")
+    return parser
+
+
+def size_of(args: argparse.Namespace) -> str:
+    """ "smoke", "quick" or "full", from a `bench_parser`'s arguments."""
+    return "smoke" if args.smoke else "quick" if args.quick else "full"
+
+
+def server_of(args: argparse.Namespace) -> str:
+    """The PostgreSQL server of a `bench_parser`'s arguments (default: `server_url()`)."""
+    return str(args.server_url or server_url())
 
 
 @contextlib.contextmanager
@@ -138,6 +166,52 @@ def wait_http(url: str, child: Child, timeout: float = 30.0) -> None:
             last = error
         time.sleep(0.1)
     raise RuntimeError(f"{url} did not answer within {timeout}s (last: {last!r})")
+
+
+def bare_app_command(port: int, database_url: str, shape: str) -> tuple[list[str], dict[str, str]]:
+    """The command and environment of the bare baseline app (bench/bare_app.py) of `shape`."""
+    args = [PYTHON, "-m", "uvicorn", "bench.bare_app:app", "--port", str(port)]
+    args += ["--loop", "uvloop", "--http", "httptools", "--no-access-log"]
+    args += ["--log-level", "warning"]
+    return args, {"BENCH_BARE_DATABASE_URL": database_url, "BENCH_BARE_SHAPE": shape}
+
+
+def wait_count(
+    measure: Callable[[], int],
+    count: int,
+    watched: Sequence[Child],
+    *,
+    timeout: float,
+    what: str,
+    interval: float = 0.1,
+) -> None:
+    """Poll `measure()` until it reaches `count`; the `watched` children must stay alive."""
+    deadline = time.monotonic() + timeout
+    done = 0
+    while done < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {done} of {count} {what} within {timeout}s")
+        for child in watched:
+            child.check_alive()
+        time.sleep(interval)
+        done = measure()
+
+
+def wait_positions(url: str, follower_like: str, minimum: int, *, timeout: float) -> None:
+    """Wait until `minimum` followers named LIKE `follower_like` registered a position."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with psycopg.connect(url) as conn:
+            exists = conn.execute("SELECT to_regclass('ledgerflow_positions')").fetchone()
+            if exists and exists[0]:
+                row = conn.execute(
+                    "SELECT count(*) FROM ledgerflow_positions WHERE follower LIKE %s",
+                    (follower_like,),
+                ).fetchone()
+                if row and row[0] >= minimum:
+                    return
+        time.sleep(0.2)
+    raise RuntimeError(f"no {minimum} positions of {follower_like!r} within {timeout}s")
 
 
 def log_dir() -> Path:

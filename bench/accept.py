@@ -20,6 +20,7 @@ from bench import (
     PYTHON,
     ROOT,
     Result,
+    bare_app_command,
     children,
     free_port,
     fresh_database,
@@ -57,22 +58,7 @@ def _measure(kind: str, server: str, connections: int, duration: float, warmup: 
     logs: Path = log_dir()
     with fresh_database(server, f"a_{kind}") as url:
         if kind == "bare":
-            args = [
-                PYTHON,
-                "-m",
-                "uvicorn",
-                "bench.bare_app:app",
-                "--port",
-                str(port),
-                "--loop",
-                "uvloop",
-                "--http",
-                "httptools",
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ]
-            env = {"BENCH_BARE_DATABASE_URL": url}
+            args, env = bare_app_command(port, url, "sms")
         else:
             args = [LEDGERFLOW, "api", "--port", str(port)]
             env = {"DATABASE_URL": url}

@@ -23,11 +23,14 @@ import psycopg
 from bench import (
     LEDGERFLOW,
     Result,
+    bench_parser,
     children,
     free_port,
     fresh_database,
     log_dir,
-    server_url,
+    server_of,
+    size_of,
+    wait_count,
     wait_http,
 )
 from domain.billing.dataset import CustomerRecord, InvoiceRecord
@@ -138,15 +141,14 @@ def run(
             _wait_ready(url, workers)
             started = time.perf_counter()
             asyncio.run(_start_run(url))
-            deadline = time.monotonic() + timeout
-            settled = 0
-            while settled < count:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"only {settled} of {count} invoices settled")
-                for process in processes:
-                    process.check_alive()
-                time.sleep(0.2)
-                settled = _settled(url)
+            wait_count(
+                lambda: _settled(url),
+                count,
+                processes,
+                timeout=timeout,
+                what="invoices settled",
+                interval=0.2,
+            )
             elapsed = time.perf_counter() - started
         ledger = httpx.get(f"{sim_url}/__admin/ledger", timeout=60).json()["items"]
     per_invoice: dict[int, int] = {}
@@ -175,16 +177,17 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.billing")
-    parser.add_argument("--quick", action="store_true", help=f"{PRESETS['quick']} invoices")
-    parser.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
+    parser = bench_parser(
+        "python -m bench.billing",
+        None,
+        quick_help=f"{PRESETS['quick']} invoices",
+        smoke_help=argparse.SUPPRESS,
+    )
     parser.add_argument("--count", type=int, default=None)
     parser.add_argument("--workers", type=int, default=4, help="billing worker processes")
-    parser.add_argument("--server-url", default=None, help="PostgreSQL server (DATABASE_URL)")
     args = parser.parse_args(argv)
-    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
-    count = args.count or PRESETS[mode]
-    result, doubles = run(args.server_url or server_url(), count=count, workers=args.workers)
+    count = args.count or PRESETS[size_of(args)]
+    result, doubles = run(server_of(args), count=count, workers=args.workers)
     print(result.line())
     print(
         f"(billing) {count} invoices in {result.ours:.1f} s ({count / result.ours:.0f}/s),"

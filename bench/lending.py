@@ -16,7 +16,6 @@ Both are printed as baseline, ours and ratio, measured in the same run.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import math
 import os
@@ -31,11 +30,13 @@ import httpx
 from bench import (
     LEDGERFLOW,
     Result,
+    bench_parser,
     children,
     free_port,
     fresh_database,
     log_dir,
-    server_url,
+    server_of,
+    size_of,
     wait_http,
 )
 from domain.lending.commands import SubmitApplication
@@ -180,15 +181,11 @@ def run(scale: Scale, server: str, pollers: int = 1) -> list[Result]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.lending", description=__doc__)
-    size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="300 applications, 2-6 s")
-    size.add_argument("--smoke", action="store_true", help="a tiny run, for the test suite")
+    parser = bench_parser("python -m bench.lending", __doc__, quick_help="300 applications, 2-6 s")
     parser.add_argument("--pollers", type=int, default=1, help="poller processes (default 1)")
-    parser.add_argument("--server-url", default=None, help="PostgreSQL server (default: env)")
     args = parser.parse_args(argv)
-    scale = SMOKE if args.smoke else QUICK if args.quick else FULL
-    results = run(scale, args.server_url or server_url(), args.pollers)
+    scale = {"smoke": SMOKE, "quick": QUICK, "full": FULL}[size_of(args)]
+    results = run(scale, server_of(args), args.pollers)
     print(
         f"lending polling: {scale.applications} applications, partner deciding in "
         f"{scale.min_seconds:g}-{scale.max_seconds:g} s, interval {scale.interval:g} s"

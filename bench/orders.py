@@ -3,7 +3,7 @@
 1. `POST /orders` at 64 concurrent connections (wrk) against the whole platform running
    (API, orders worker, projections, ingester, relay, exchange simulator at its contract's
    0.5 s and 10% refusals), versus the baseline measured alone on the same PostgreSQL: a
-   bare FastAPI app doing one psycopg INSERT per request (bench/orders_bare_app.py).
+   bare FastAPI app doing one psycopg INSERT per request (bench/bare_app.py).
    Printed: requests/s and p99 of both, and the ratios (targets: >= 0.8x the throughput,
    p99 <= 1.5x).
 2. Execution reports ingested per second: with the ingester stopped, the exchange fills
@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import tempfile
@@ -26,13 +25,15 @@ import psycopg
 
 from bench import (
     LEDGERFLOW,
-    PYTHON,
     Result,
+    bare_app_command,
+    bench_parser,
     children,
     free_port,
     fresh_database,
     log_dir,
-    server_url,
+    server_of,
+    size_of,
     wait_http,
 )
 from bench.load import _wrk_once
@@ -80,11 +81,8 @@ def _load(url: str, duration: int, warmup: int) -> dict[str, Any]:
 
 def baseline(server: str, duration: int, warmup: int) -> dict[str, Any]:
     port = free_port()
-    args = [PYTHON, "-m", "uvicorn", "bench.orders_bare_app:app", "--port", str(port)]
-    args += ["--loop", "uvloop", "--http", "httptools", "--no-access-log"]
-    args += ["--log-level", "warning"]
     with fresh_database(server, "orders_bare") as url:
-        env = {"BENCH_BARE_DATABASE_URL": url}
+        args, env = bare_app_command(port, url, "orders")
         with children((args, env, log_dir() / "orders-bare.log")) as (child,):
             wait_http(f"http://127.0.0.1:{port}/health", child)
             return _load(f"http://127.0.0.1:{port}/orders", duration, warmup)
@@ -184,14 +182,9 @@ def run(server: str, *, duration: int, warmup: int, fills: int) -> list[Result]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.orders", description=__doc__)
-    size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="3 s of load")
-    size.add_argument("--smoke", action="store_true", help="a tiny run, for the test suite")
-    parser.add_argument("--server-url", default=None, help="PostgreSQL server (default: env)")
+    parser = bench_parser("python -m bench.orders", __doc__, quick_help="3 s of load")
     args = parser.parse_args(argv)
-    preset = PRESETS["smoke" if args.smoke else "quick" if args.quick else "full"]
-    results = run(args.server_url or server_url(), **preset)
+    results = run(server_of(args), **PRESETS[size_of(args)])
     for result in results:
         print(result.line())
     ours = results[0].details["ours"]

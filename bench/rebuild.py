@@ -28,26 +28,9 @@ from adapters.postgres import eventsourcing_env
 from bench import Result, fresh_database
 from domain.sms.aggregate import Sms
 from processes.sms.application import SmsApplication
-from projections.sms import SmsView
+from projections.sms import COLUMN_DEFINITIONS, SmsView
 
-BASELINE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS baseline_sms_view (
-    id uuid PRIMARY KEY,
-    message_id text NOT NULL,
-    phone_number text NOT NULL,
-    text text NOT NULL,
-    correlation_id text,
-    status text NOT NULL,
-    attempts integer NOT NULL DEFAULT 0,
-    provider_message_id text,
-    last_error text,
-    requested_at timestamptz NOT NULL,
-    next_attempt_at timestamptz,
-    finished_at timestamptz,
-    updated_at timestamptz NOT NULL,
-    version integer NOT NULL
-)
-"""
+BASELINE_SCHEMA = f"CREATE TABLE IF NOT EXISTS baseline_sms_view ({COLUMN_DEFINITIONS})"
 
 
 class BaselineSmsView(PostgresTrackingRecorder):

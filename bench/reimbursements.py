@@ -15,7 +15,6 @@ again) and the mailbox run as processes, with one `ledgerflow worker reimburseme
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import time
@@ -31,12 +30,16 @@ import psycopg
 from bench import (
     LEDGERFLOW,
     Result,
+    bench_parser,
     children,
     free_port,
     fresh_database,
     log_dir,
-    server_url,
+    server_of,
+    size_of,
+    wait_count,
     wait_http,
+    wait_positions,
 )
 from domain.reimbursements.commands import ApproveReimbursement, SubmitReimbursement
 from domain.reimbursements.reference import BankAccount, BankAdministrator
@@ -121,23 +124,6 @@ def _paid(url: str) -> int:
     return int(row[0]) if row else 0
 
 
-def _wait_ready(url: str, timeout: float = 60.0) -> None:
-    """Wait until the worker's process managers registered their positions."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with psycopg.connect(url) as conn:
-            exists = conn.execute("SELECT to_regclass('ledgerflow_positions')").fetchone()
-            if exists and exists[0]:
-                row = conn.execute(
-                    "SELECT count(*) FROM ledgerflow_positions"
-                    " WHERE follower LIKE 'work_scheduler:reimbursements.%'"
-                ).fetchone()
-                if row and row[0] >= 4:
-                    return
-        time.sleep(0.2)
-    raise RuntimeError(f"the reimbursements worker did not set up within {timeout}s")
-
-
 def run(scale: Scale, server: str) -> Result:
     rail_port, mailbox_port = free_port(), free_port()
     rail_url, mailbox_url = f"http://127.0.0.1:{rail_port}", f"http://127.0.0.1:{mailbox_port}"
@@ -180,16 +166,11 @@ def run(scale: Scale, server: str) -> Result:
                 logs / "reimbursements-worker.log",
             )
             with children(worker_spec) as (worker,):
-                _wait_ready(url)
+                wait_positions(url, "work_scheduler:reimbursements.%", 4, timeout=60.0)
                 first_approved, _ = asyncio.run(_submit_and_approve(url, scale.count))
-                deadline = time.monotonic() + scale.timeout
-                paid = 0
-                while paid < scale.count:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"only {paid} of {scale.count} paid in time")
-                    worker.check_alive()
-                    time.sleep(0.1)
-                    paid = _paid(url)
+                wait_count(
+                    lambda: _paid(url), scale.count, [worker], timeout=scale.timeout, what="paid"
+                )
                 elapsed = time.perf_counter() - first_approved
                 mails = httpx.get(f"{mailbox_url}/v1/mail").json()["count"]
     return Result(
@@ -213,14 +194,12 @@ def run(scale: Scale, server: str) -> Result:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.reimbursements", description=__doc__)
-    size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="200 payments, 0.5 s delays")
-    size.add_argument("--smoke", action="store_true", help="a tiny run, for the test suite")
-    parser.add_argument("--server-url", default=None, help="PostgreSQL server (default: env)")
+    parser = bench_parser(
+        "python -m bench.reimbursements", __doc__, quick_help="200 payments, 0.5 s delays"
+    )
     args = parser.parse_args(argv)
-    scale = SMOKE if args.smoke else QUICK if args.quick else FULL
-    result = run(scale, args.server_url or server_url())
+    scale = {"smoke": SMOKE, "quick": QUICK, "full": FULL}[size_of(args)]
+    result = run(scale, server_of(args))
     print(
         f"reimbursement payments: {scale.count} approved, rail create delay and settle "
         f"{scale.delay_seconds:g} s, polled every {scale.poll_seconds:g} s"

@@ -20,7 +20,17 @@ from typing import Any
 import httpx
 import psycopg
 
-from bench import LEDGERFLOW, Result, children, free_port, fresh_database, log_dir, wait_http
+from bench import (
+    LEDGERFLOW,
+    Result,
+    children,
+    free_port,
+    fresh_database,
+    log_dir,
+    wait_count,
+    wait_http,
+    wait_positions,
+)
 from domain.sms.commands import SendSms
 from ledgerflow.bootstrap import platform_session
 from ledgerflow.settings import Settings
@@ -74,22 +84,6 @@ def _sent(url: str) -> int:
     return int(row[0]) if row else 0
 
 
-def _wait_ready(url: str, timeout: float = 30.0) -> None:
-    """Wait until the SMS worker's scheduler has registered its position."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with psycopg.connect(url) as conn:
-            exists = conn.execute("SELECT to_regclass('ledgerflow_positions')").fetchone()
-            if exists and exists[0]:
-                row = conn.execute(
-                    "SELECT count(*) FROM ledgerflow_positions WHERE follower LIKE 'work_%'"
-                ).fetchone()
-                if row and row[0]:
-                    return
-        time.sleep(0.2)
-    raise RuntimeError("the sms worker did not set up within {timeout}s")
-
-
 def run(
     server: str,
     *,
@@ -128,18 +122,10 @@ def run(
                 ([LEDGERFLOW, "worker", "projections"], env, logs / "send-projections.log")
             )
             with children(*specs) as workers:
-                _wait_ready(url)
+                wait_positions(url, "work_%", 1, timeout=30.0)
                 first_accepted = asyncio.run(_enqueue(url, count))
                 accepted_s = time.perf_counter() - first_accepted
-                deadline = time.monotonic() + timeout
-                sent = 0
-                while sent < count:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"only {sent} of {count} SMS sent within {timeout}s")
-                    for worker in workers:
-                        worker.check_alive()
-                    time.sleep(0.1)
-                    sent = _sent(url)
+                wait_count(lambda: _sent(url), count, workers, timeout=timeout, what="SMS sent")
                 elapsed = time.perf_counter() - first_accepted
     return Result(
         key="b",

@@ -21,7 +21,8 @@ from psycopg.rows import class_row, dict_row
 from domain.billing.customer import Customer
 from domain.billing.invoice import Invoice
 from domain.billing.run import BillingRun
-from projections.pagination import Page, decode_cursor, encode_cursor
+from projections.pagination import Page, keyset_page
+from projections.rows import insert_rows, update_grouped
 
 VIEW_NAME = "billing_view"
 
@@ -372,27 +373,22 @@ class BillingView:
                 " VALUES (%(ref_id)s, %(id)s, %(currency)s, %(at)s) ON CONFLICT DO NOTHING",
                 customers,
             )
-        if new_invoices:
-            await cur.executemany(
-                f"INSERT INTO billing_invoices ({', '.join(INVOICE_COLUMNS)})"
-                f" VALUES ({', '.join('%(' + c + ')s' for c in INVOICE_COLUMNS)})"
-                " ON CONFLICT DO NOTHING",
-                list(new_invoices.values()),
-            )
-        await _grouped_updates(
+        await insert_rows(
+            cur, "billing_invoices", INVOICE_COLUMNS, list(new_invoices.values()), conflict=""
+        )
+        await update_grouped(
             cur,
             "billing_invoices",
-            "id = %(id)s",
-            [{"id": key, **changes} for key, changes in invoice_updates.items()],
+            ({"id": key, **changes} for key, changes in invoice_updates.items()),
         )
-        await _grouped_updates(
+        await update_grouped(
             cur,
             "billing_charge_attempts",
-            "invoice_id = %(invoice_id)s AND attempt = %(attempt)s",
-            [
+            (
                 {"invoice_id": invoice_id, "attempt": attempt, **changes}
                 for (invoice_id, attempt), changes in attempt_updates.items()
-            ],
+            ),
+            keys=("invoice_id", "attempt"),
         )
         if settled:
             await cur.executemany(
@@ -401,13 +397,13 @@ class BillingView:
                 " WHERE invoice_id = %s AND (outcome IS NULL OR outcome = 'unknown')",
                 settled,
             )
-        if new_attempts:
-            await cur.executemany(
-                f"INSERT INTO billing_charge_attempts ({', '.join(ATTEMPT_COLUMNS)})"
-                f" VALUES ({', '.join('%(' + c + ')s' for c in ATTEMPT_COLUMNS)})"
-                " ON CONFLICT DO NOTHING",
-                list(new_attempts.values()),
-            )
+        await insert_rows(
+            cur,
+            "billing_charge_attempts",
+            ATTEMPT_COLUMNS,
+            list(new_attempts.values()),
+            conflict="",
+        )
         if runs:
             await cur.executemany(
                 "INSERT INTO billing_runs (id, period, trigger, started_at, selected,"
@@ -421,21 +417,6 @@ class BillingView:
                 " selection_complete = selection_complete OR %s WHERE id = %s",
                 (row.get("selected", 0), row.get("selection_complete", False), row["id"]),
             )
-
-
-async def _grouped_updates(
-    cur: AsyncCursor[Any], table: str, where: str, rows: list[dict[str, Any]]
-) -> None:
-    """One statement per set of changed columns."""
-    keys = {"id", "invoice_id", "attempt"}
-    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for row in rows:
-        by_columns.setdefault(tuple(sorted(set(row) - keys)), []).append(row)
-    for columns, group in by_columns.items():
-        if not columns:
-            continue
-        assignments = ", ".join(f"{c} = %({c})s" for c in columns)
-        await cur.executemany(f"UPDATE {table} SET {assignments} WHERE {where}", group)
 
 
 class BillingQueries:
@@ -456,24 +437,17 @@ class BillingQueries:
         if customer_id is not None:
             clauses.append("customer_ref_id = %s")
             params.append(customer_id)
-        if cursor is not None:
-            at, key = decode_cursor(cursor)
-            clauses.append("(issued_at, ref_id) > (%s, %s)")
-            params += [at, int(key) if key.isdigit() else 0]
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        async with self.pool.connection() as conn:
-            cur = conn.cursor(row_factory=class_row(InvoiceRow))
-            await cur.execute(
-                f"SELECT {', '.join(INVOICE_COLUMNS)} FROM billing_invoices {where}"
-                " ORDER BY issued_at, ref_id LIMIT %s",
-                [*params, limit + 1],
-            )
-            rows = await cur.fetchall()
-        next_cursor = None
-        if len(rows) > limit:
-            rows = rows[:limit]
-            next_cursor = encode_cursor(rows[-1].issued_at, str(rows[-1].ref_id))
-        return Page(rows, next_cursor)
+        return await keyset_page(
+            self.pool,
+            InvoiceRow,
+            f"SELECT {', '.join(INVOICE_COLUMNS)} FROM billing_invoices",
+            clauses,
+            params,
+            order=("issued_at", "ref_id"),
+            limit=limit,
+            cursor=cursor,
+            key_param=lambda key: int(key) if key.isdigit() else 0,
+        )
 
     async def attempts_of(self, invoice_ids: Sequence[UUID]) -> dict[UUID, list[AttemptRow]]:
         if not invoice_ids:

@@ -14,12 +14,12 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from psycopg import AsyncConnection, AsyncCursor
-from psycopg.rows import class_row
+from psycopg import AsyncCursor
 
 from domain.reimbursements.aggregate import Reimbursement
 from domain.reimbursements.reference import Bank, BankAccount, BankAdministrator, BankMember
-from projections.pagination import Page, decode_cursor, encode_cursor
+from projections.pagination import Page, keyset_page
+from projections.rows import RowPerAggregate, insert_rows
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS reimbursement_banks (
@@ -176,101 +176,64 @@ def _reference_row(event: Any) -> tuple[str, dict[str, Any]] | None:
     return None
 
 
-def _changes(event: Any) -> dict[str, Any]:
-    """The reimbursement columns an event sets (besides updated_at and version)."""
-    if isinstance(event, Reimbursement.ReimbursementSubmitted):
-        return {
-            "bank_account_id": event.bank_account_id,
-            "bank_id": event.bank_id,
-            "member_id": event.member_id,
-            "amount": event.amount,
-            "currency": event.currency,
-            "description": event.description,
-            "submitted_at": event.submitted_at,
-            "status": "pending",
-            "payment_status": None,
-            "decided_by": None,
-            "decided_at": None,
-        }
-    if isinstance(event, Reimbursement.ReimbursementApproved):
-        return {
-            "status": "approved",
-            "payment_status": "pending",
-            "decided_by": event.administrator_id,
-            "decided_at": event.at,
-        }
-    if isinstance(event, Reimbursement.ReimbursementDenied):
-        return {"status": "denied", "decided_by": event.administrator_id, "decided_at": event.at}
-    if isinstance(event, Reimbursement.PaymentSucceeded):
-        return {"payment_status": "paid"}
-    if isinstance(event, Reimbursement.PaymentFailed):
-        return {"payment_status": "failed"}
-    if isinstance(event, Reimbursement.PaymentRetryRequested):
-        return {"payment_status": "pending"}
-    return {}
+class ReimbursementsView(RowPerAggregate):
+    name = table = "reimbursements_view"
+    schema = SCHEMA
+    columns = COLUMNS
+    created_by = (Reimbursement.ReimbursementSubmitted,)
+    truncates = TABLES
 
-
-class ReimbursementsView:
-    name = "reimbursements_view"
-
-    async def setup(self, conn: AsyncConnection[Any]) -> None:
-        await conn.execute(SCHEMA)
-
-    async def reset(self, conn: AsyncConnection[Any]) -> None:
-        await conn.execute(f"TRUNCATE {', '.join(TABLES)}")
+    def changes(self, event: Any) -> dict[str, Any]:
+        """The reimbursement columns an event sets (besides updated_at and version)."""
+        if isinstance(event, Reimbursement.ReimbursementSubmitted):
+            return {
+                "bank_account_id": event.bank_account_id,
+                "bank_id": event.bank_id,
+                "member_id": event.member_id,
+                "amount": event.amount,
+                "currency": event.currency,
+                "description": event.description,
+                "submitted_at": event.submitted_at,
+                "status": "pending",
+                "payment_status": None,
+                "decided_by": None,
+                "decided_at": None,
+            }
+        if isinstance(event, Reimbursement.ReimbursementApproved):
+            return {
+                "status": "approved",
+                "payment_status": "pending",
+                "decided_by": event.administrator_id,
+                "decided_at": event.at,
+            }
+        if isinstance(event, Reimbursement.ReimbursementDenied):
+            return {
+                "status": "denied",
+                "decided_by": event.administrator_id,
+                "decided_at": event.at,
+            }
+        if isinstance(event, Reimbursement.PaymentSucceeded):
+            return {"payment_status": "paid"}
+        if isinstance(event, Reimbursement.PaymentFailed):
+            return {"payment_status": "failed"}
+        if isinstance(event, Reimbursement.PaymentRetryRequested):
+            return {"payment_status": "pending"}
+        return {}
 
     async def apply(self, cur: AsyncCursor[Any], events: Sequence[Any]) -> None:
+        """Reference registrations go to their tables first, then the reimbursements."""
         references: dict[str, list[dict[str, Any]]] = {}
-        inserts: dict[UUID, dict[str, Any]] = {}
-        updates: dict[UUID, dict[str, Any]] = {}
+        reimbursement_events: list[Any] = []
         for event in events:
             reference = _reference_row(event)
-            if reference is not None:
+            if reference is None:
+                reimbursement_events.append(event)
+            else:
                 table, row = reference
                 references.setdefault(table, []).append(row)
-                continue
-            changes = _changes(event)
-            if not changes:
-                continue
-            changes |= {"updated_at": event.timestamp, "version": event.originator_version}
-            key = event.originator_id
-            if isinstance(event, Reimbursement.ReimbursementSubmitted):
-                inserts[key] = {"id": key, **changes}
-            elif key in inserts:
-                inserts[key].update(changes)
-            else:
-                updates.setdefault(key, {}).update(changes)
         for table, rows in references.items():
-            names = list(rows[0])
-            await cur.executemany(
-                f"INSERT INTO {table} ({', '.join(names)})"
-                f" VALUES ({', '.join('%(' + c + ')s' for c in names)})"
-                " ON CONFLICT (id) DO NOTHING",
-                rows,
-            )
-        if inserts:
-            await cur.executemany(
-                f"INSERT INTO reimbursements_view ({', '.join(COLUMNS)})"
-                f" VALUES ({', '.join('%(' + c + ')s' for c in COLUMNS)})"
-                " ON CONFLICT (id) DO NOTHING",
-                list(inserts.values()),
-            )
-        by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        for key, changes in updates.items():
-            by_columns.setdefault(tuple(sorted(changes)), []).append({"id": key, **changes})
-        for columns, rows in by_columns.items():
-            assignments = ", ".join(f"{c} = %({c})s" for c in columns)
-            await cur.executemany(
-                f"UPDATE reimbursements_view SET {assignments} WHERE id = %(id)s", rows
-            )
-
-
-def _page(rows: list[Any], limit: int, at: str) -> Page[Any]:
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(getattr(rows[-1], at), str(rows[-1].id))
-    return Page(rows, next_cursor)
+            await insert_rows(cur, table, list(rows[0]), rows)
+        await super().apply(cur, reimbursement_events)
 
 
 class ReimbursementsQueries:
@@ -279,32 +242,9 @@ class ReimbursementsQueries:
     def __init__(self, pool: Any) -> None:
         self.pool = pool
 
-    async def _select(
-        self,
-        row_type: type[Any],
-        sql: str,
-        clauses: list[str],
-        params: list[Any],
-        *,
-        order: tuple[str, str],
-        limit: int,
-        cursor: str | None,
-    ) -> Page[Any]:
-        if cursor is not None:
-            at, key = decode_cursor(cursor)
-            clauses = [*clauses, f"({order[0]}, {order[1]}) > (%s, %s)"]
-            params = [*params, at, key]
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        async with self.pool.connection() as conn:
-            cur = conn.cursor(row_factory=class_row(row_type))
-            await cur.execute(
-                f"{sql}{where} ORDER BY {order[0]}, {order[1]} LIMIT %s", [*params, limit + 1]
-            )
-            rows = await cur.fetchall()
-        return _page(rows, limit, order[0].rsplit(".", 1)[-1])
-
     async def of_member(self, member_id: UUID, *, limit: int, cursor: str | None) -> Page[Any]:
-        return await self._select(
+        return await keyset_page(
+            self.pool,
             ReimbursementRow,
             f"SELECT {', '.join(COLUMNS)} FROM reimbursements_view",
             ["member_id = %s"],
@@ -331,7 +271,8 @@ class ReimbursementsQueries:
         if payment_status is not None:
             clauses.append("payment_status = %s")
             params.append(payment_status)
-        return await self._select(
+        return await keyset_page(
+            self.pool,
             ReimbursementRow,
             f"SELECT {', '.join(COLUMNS)} FROM reimbursements_view",
             clauses,
@@ -342,7 +283,8 @@ class ReimbursementsQueries:
         )
 
     async def banks(self, *, limit: int, cursor: str | None) -> Page[Any]:
-        return await self._select(
+        return await keyset_page(
+            self.pool,
             BankRow,
             "SELECT id, uid, name, location, created_at FROM reimbursement_banks",
             [],
@@ -353,7 +295,8 @@ class ReimbursementsQueries:
         )
 
     async def administrators(self, bank_id: UUID, *, limit: int, cursor: str | None) -> Page[Any]:
-        return await self._select(
+        return await keyset_page(
+            self.pool,
             AdministratorRow,
             "SELECT id, uid, first_name, last_name, bank_id, created_at"
             " FROM reimbursement_administrators",
@@ -365,7 +308,8 @@ class ReimbursementsQueries:
         )
 
     async def accounts(self, bank_id: UUID, *, limit: int, cursor: str | None) -> Page[Any]:
-        return await self._select(
+        return await keyset_page(
+            self.pool,
             AccountRow,
             "SELECT a.id, a.uid, a.bank_id, a.bank_member_id, a.created_at,"
             " m.uid AS member_uid, m.first_name, m.last_name, m.email, m.phone"
