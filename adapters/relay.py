@@ -31,7 +31,5 @@ class EventRelay:
         raise RuntimeError("the relay is never rebuilt: that would publish everything again")
 
     async def apply(self, cur: AsyncCursor[Any], events: Sequence[Any]) -> None:
-        for event in events:
-            message = self.to_message(event)
-            if message is not None:
-                await self.bus.publish(message)
+        messages = [m for m in map(self.to_message, events) if m is not None]
+        await self.bus.publish_many(messages)

@@ -80,6 +80,9 @@ class EventBus(Protocol):
     async def publish(self, message: Message) -> None:
         """Publish to `message.routing_key`; returns once the bus has durably taken it."""
 
+    async def publish_many(self, messages: Sequence[Message]) -> None:
+        """Publish in order; returns once the bus has durably taken all of them."""
+
     async def subscribe(
         self,
         subscriber: str,

@@ -453,20 +453,29 @@ class PostgresEventBus(_PoolOwner):
         self.batch_size = batch_size
 
     async def publish(self, message: Message) -> None:
+        await self.publish_many([message])
+
+    async def publish_many(self, messages: Sequence[Message]) -> None:
+        """One transaction for the lot: positions follow the order given."""
+        if not messages:
+            return
         pool = await self._ready()
         async with pool.connection() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_PUBLISH_LOCK,))
-            await conn.execute(
+            await conn.cursor().executemany(
                 "INSERT INTO ledgerflow_bus_messages"
                 " (routing_key, message_id, correlation_id, headers, body)"
                 " VALUES (%s, %s, %s, %s, %s)",
-                (
-                    message.routing_key,
-                    message.message_id,
-                    message.correlation_id,
-                    Jsonb(dict(message.headers)),
-                    message.body,
-                ),
+                [
+                    (
+                        message.routing_key,
+                        message.message_id,
+                        message.correlation_id,
+                        Jsonb(dict(message.headers)),
+                        message.body,
+                    )
+                    for message in messages
+                ],
             )
             await conn.execute("SELECT pg_notify(%s, '')", (BUS_CHANNEL,))
 

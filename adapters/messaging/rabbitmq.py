@@ -295,6 +295,11 @@ class RabbitMqEventBus(_RabbitMq):
         exchange = await self._exchange(channel)
         await exchange.publish(_outgoing(message), routing_key=message.routing_key)
 
+    async def publish_many(self, messages: Sequence[Message]) -> None:
+        # One after another, each confirmed: the broker keeps them in this order.
+        for message in messages:
+            await self.publish(message)
+
     async def subscribe(
         self,
         subscriber: str,
