@@ -26,8 +26,11 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# Every benchmark, one after another (ARGS=--quick for short runs).
+BENCHMARKS := bench.run bench.orders bench.lending bench.reimbursements bench.billing
+
 bench: $(STAMP)
-	$(BIN)/python -m bench.run $(ARGS)
+	set -e; for module in $(BENCHMARKS); do $(BIN)/python -m $$module $(ARGS); done
 
 clean:
 	rm -rf $(VENV) .ledgerflow
