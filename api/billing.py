@@ -18,6 +18,7 @@ from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, workflow
 from api.errors import responses
 from domain.billing.commands import ResolveInvoice, StartBillingRun
 from ledgerflow.workflows.billing import BillingWorkflow
+from projections.billing import RunProgress
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +180,15 @@ class BillingRunPublic(BaseModel):
     waiting: int = Field(description="Selected invoices not charged yet.")
 
 
+class BillingRunPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [RUN_EXAMPLE], "next_cursor": None}]}
+    )
+
+    items: list[BillingRunPublic]
+    next_cursor: str | None
+
+
 @router.get(
     "/invoices",
     response_model=InvoicePage,
@@ -258,6 +268,21 @@ async def start_run(
 
 
 @router.get(
+    "/billing/runs",
+    response_model=BillingRunPage,
+    responses=responses(400),
+    summary="Billing runs in the order they started, with their progress",
+)
+async def list_runs(
+    billing: Billing, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None
+) -> BillingRunPage:
+    page = await billing.queries.list_runs(limit=limit, cursor=cursor)
+    return BillingRunPage(
+        items=[_progress_public(run) for run in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.get(
     "/billing/runs/{run_id}",
     response_model=BillingRunPublic,
     responses=responses(404),
@@ -281,6 +306,10 @@ async def _run_public(billing: BillingWorkflow, run_id: UUID) -> BillingRunPubli
             counts={},
             waiting=run.selected,
         )
+    return _progress_public(progress)
+
+
+def _progress_public(progress: RunProgress) -> BillingRunPublic:
     return BillingRunPublic(
         id=progress.id,
         period=progress.period,

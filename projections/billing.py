@@ -147,6 +147,16 @@ class RunProgress:
     counts: dict[str, int]
 
 
+@dataclass(frozen=True)
+class _RunRow:
+    id: UUID
+    period: str
+    trigger: str
+    started_at: datetime
+    selected: int
+    selection_complete: bool
+
+
 def _invoice_changes(event: Any) -> dict[str, Any]:
     """The invoice columns an event sets (besides updated_at and version)."""
     if isinstance(event, Invoice.ChargeAttempted):
@@ -483,6 +493,33 @@ class BillingQueries:
                 f"SELECT ref_id, currency FROM billing_customers {where} ORDER BY ref_id", params
             )
             return list(await cur.fetchall())
+
+    async def list_runs(self, *, limit: int, cursor: str | None) -> Page[RunProgress]:
+        """Billing runs in the order they started, each with its invoices' counts."""
+        page = await keyset_page(
+            self.pool,
+            _RunRow,
+            "SELECT id, period, trigger, started_at, selected, selection_complete"
+            " FROM billing_runs",
+            [],
+            [],
+            order=("started_at", "id"),
+            limit=limit,
+            cursor=cursor,
+            key_param=UUID,
+        )
+        counts: dict[UUID, dict[str, int]] = {run.id: {} for run in page.items}
+        if counts:
+            async with self.pool.connection() as conn:
+                cur = await conn.execute(
+                    "SELECT run_id, status, count(*) FROM billing_invoices"
+                    " WHERE run_id = ANY(%s) GROUP BY run_id, status",
+                    (list(counts),),
+                )
+                for run_id, status, n in await cur.fetchall():
+                    counts[run_id][status] = int(n)
+        runs = [RunProgress(**vars(run), counts=counts[run.id]) for run in page.items]
+        return Page(runs, page.next_cursor)
 
     async def run_progress(self, run_id: UUID) -> RunProgress | None:
         async with self.pool.connection() as conn:

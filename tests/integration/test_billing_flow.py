@@ -105,6 +105,10 @@ def test_a_charged_invoice_is_paid_once_and_the_run_counts_it(
         )
     )
     assert progress["selection_complete"] and progress["selected"] >= 1
+    runs = api.get("/billing/runs", params={"limit": 500}).json()
+    assert runs["next_cursor"] is None
+    assert [r["counts"] for r in runs["items"] if r["id"] == run["id"]] == [progress["counts"]]
+    assert api.get("/billing/runs", params={"cursor": "nonsense"}).status_code == 400
     listed = eventually(
         lambda: [
             i
