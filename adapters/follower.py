@@ -157,10 +157,6 @@ class Follower:
             )
         return await self.catch_up(progress)
 
-    async def run(self, stop: asyncio.Event, conninfo: str) -> None:
-        """Follow the log until `stop` (see `run_followers`)."""
-        await run_followers([self], stop, conninfo, group=f"{self.name}:{self.upstream}")
-
     @property
     def channel(self) -> str:
         return str(self._recorder.channel_name)

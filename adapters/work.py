@@ -239,26 +239,6 @@ class WorkStore:
                 )
         return [None] * len(ends)
 
-    async def release(self, item: WorkItem, owner: str) -> None:
-        """Give a leased row back untouched (the attempt could not be recorded)."""
-        async with self.pool.connection() as conn:
-            await conn.execute(
-                "UPDATE ledgerflow_work SET lease_owner = NULL, lease_expires_at = NULL"
-                " WHERE id = %s AND lease_owner = %s",
-                (item.id, owner),
-            )
-
-    async def in_flight(self, owner_prefix: str, now: datetime) -> int:
-        """Rows currently leased by owners starting with `owner_prefix` (for operators)."""
-        async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT count(*) FROM ledgerflow_work WHERE lease_owner LIKE %s"
-                " AND lease_expires_at > %s",
-                (owner_prefix + "%", now),
-            )
-            row = await cur.fetchone()
-        return int(row[0]) if row else 0
-
 
 def worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

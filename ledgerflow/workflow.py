@@ -9,7 +9,7 @@ wiring.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -153,10 +153,6 @@ class Workflow:
     @classmethod
     def has_worker(cls) -> bool:
         return cls.run_worker is not Workflow.run_worker
-
-
-WorkflowClass = type[Workflow]
-Handler = Callable[..., Awaitable[None]]
 
 
 def describe_validation_error(error: ValidationError) -> str:

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from domain.lending.aggregate import LoanApplication
 from projections.pagination import Page, keyset_page
-from projections.rows import RowPerAggregate, counts_by_status
+from projections.rows import RowPerAggregate
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS lending_applications (
@@ -129,6 +129,3 @@ class LendingQueries:
             limit=limit,
             cursor=cursor,
         )
-
-    async def counts_by_status(self) -> dict[str, int]:
-        return await counts_by_status(self.pool, "lending_applications")

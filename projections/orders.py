@@ -15,7 +15,7 @@ from uuid import UUID
 
 from domain.orders.aggregate import Order
 from projections.pagination import Page, keyset_page
-from projections.rows import RowPerAggregate, counts_by_status
+from projections.rows import RowPerAggregate
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS orders_view (
@@ -176,6 +176,3 @@ class OrdersQueries:
             limit=limit,
             cursor=cursor,
         )
-
-    async def counts_by_status(self) -> dict[str, int]:
-        return await counts_by_status(self.pool, "orders_view")

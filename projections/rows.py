@@ -95,10 +95,3 @@ class RowPerAggregate(ABC):
                 updates.setdefault(key, {}).update(changes)
         await insert_rows(cur, self.table, self.columns, list(inserts.values()))
         await update_grouped(cur, self.table, ({"id": k, **c} for k, c in updates.items()))
-
-
-async def counts_by_status(pool: Any, table: str) -> dict[str, int]:
-    """How many rows of `table` have each status; `pool` is an AsyncConnectionPool."""
-    async with pool.connection() as conn:
-        cur = await conn.execute(f"SELECT status, count(*) FROM {table} GROUP BY status")
-        return {status: int(n) for status, n in await cur.fetchall()}

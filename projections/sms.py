@@ -10,7 +10,7 @@ from uuid import UUID
 
 from domain.sms.aggregate import Sms
 from projections.pagination import Page, keyset_page
-from projections.rows import RowPerAggregate, counts_by_status
+from projections.rows import RowPerAggregate
 
 COLUMN_DEFINITIONS = """
     id uuid PRIMARY KEY,
@@ -148,6 +148,3 @@ class SmsQueries:
             limit=limit,
             cursor=cursor,
         )
-
-    async def counts_by_status(self) -> dict[str, int]:
-        return await counts_by_status(self.pool, "sms_view")

@@ -46,7 +46,12 @@ def workers(settings: Settings, *names: str) -> Iterator[None]:
         raise failure[0]
 
 
-def eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05) -> Any:
+def eventually(
+    check: Callable[[], Any],
+    timeout: float = 20.0,
+    interval: float = 0.05,
+    what: str = "condition",
+) -> Any:
     """Poll `check` until it returns something truthy (its result) or time runs out."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -55,7 +60,7 @@ def eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float 
         if last:
             return last
         time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
+    raise AssertionError(f"{what} not met within {timeout}s; last value: {last!r}")
 
 
 def sms_status(client: httpx.Client, sms_id: str) -> str:

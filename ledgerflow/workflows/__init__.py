@@ -22,7 +22,3 @@ def workflow_classes() -> list[type[Workflow]]:
 
     classes.append(ReimbursementsWorkflow)
     return classes
-
-
-def workflow_names() -> list[str]:
-    return [cls.name for cls in workflow_classes()]

@@ -14,7 +14,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -121,6 +122,15 @@ class Processes:
                 process.popen.wait(10)
         for process in self.processes.values():
             process._log.close()
+
+    @contextmanager
+    def logs_on_failure(self, lines: int = 60) -> Iterator[None]:
+        """On any failure inside the block, print the end of every process's log."""
+        try:
+            yield
+        except BaseException:
+            print("\n===== process logs (tail) =====\n" + self.tails(lines), file=sys.stderr)
+            raise
 
     def tails(self, lines: int = 40) -> str:
         """The end of every process's log, for a failure report."""

@@ -16,13 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import sys
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import aio_pika
 import httpx
@@ -30,6 +27,7 @@ import psycopg
 import pytest
 
 from tests.e2e.processes import Processes, free_port, wait_for_http
+from tests.harness import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -60,28 +58,6 @@ ENV = {
     "LEDGERFLOW_OUTBOUND_TIMEOUT_SECONDS": "1",
     "LEDGERFLOW_LOG_LEVEL": "WARNING",
 }
-
-T = TypeVar("T")
-
-
-def poll(check: Callable[[], T | None], what: str, timeout: float, interval: float = 0.1) -> T:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last is not None and last is not False:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"{what}: not within {timeout}s (last: {last!r})")
-
-
-@contextmanager
-def logs_on_failure(processes: Processes) -> Iterator[None]:
-    try:
-        yield
-    except BaseException:
-        print("\n===== process logs (tail) =====\n" + processes.tails(60), file=sys.stderr)
-        raise
 
 
 async def _queues(amqp_url: str, delete: bool) -> bool:
@@ -130,7 +106,7 @@ def test_two_pollers_over_rabbitmq_decide_every_application_once_through_a_crash
     env = {"LEDGERFLOW_BANK_PARTNER_URL": partner_url}
 
     with (
-        logs_on_failure(platform),
+        platform.logs_on_failure(),
         httpx.Client(base_url=partner_url, timeout=10) as partner,
         httpx.Client(base_url=api_url, timeout=15) as api,
         psycopg.connect(fresh_database_url, autocommit=True) as db,
@@ -156,7 +132,7 @@ def test_two_pollers_over_rabbitmq_decide_every_application_once_through_a_crash
             platform.check_alive()
             return asyncio.run(_queues(amqp_url, delete=False))
 
-        poll(subscribed, "the pollers to subscribe", 90, 0.3)
+        eventually(subscribed, 90, 0.3, what="the pollers to subscribe")
         for name in ("projections", "relay", "ingester"):
             platform.start(name, "worker", name, env=env)
 
@@ -184,7 +160,7 @@ def test_two_pollers_over_rabbitmq_decide_every_application_once_through_a_crash
             platform.check_alive()
             return leased_by(db, first.pid) > 0 and 0 < statuses()["pending"] < APPLICATIONS
 
-        poll(first_poller_busy, "the first poller to be mid-run", 60, 0.02)
+        eventually(first_poller_busy, 60, 0.02, what="the first poller to be mid-run")
         platform.sigkill("poller-1")
         pending_at_kill = statuses()["pending"]
 
@@ -193,7 +169,7 @@ def test_two_pollers_over_rabbitmq_decide_every_application_once_through_a_crash
             counts = statuses()
             return set(counts) <= {"completed", "rejected"}
 
-        poll(all_decided, "every application to be decided", DEADLINE_SECONDS, 0.5)
+        eventually(all_decided, DEADLINE_SECONDS, 0.5, what="every application to be decided")
 
         outcomes = {
             item["application_id"]: item

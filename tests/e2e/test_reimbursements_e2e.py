@@ -23,7 +23,7 @@ import pytest
 
 from domain.reimbursements.reference import reference_id
 from tests.e2e.processes import Processes, free_port, wait_for_http
-from tests.e2e.test_sms_e2e import logs_on_failure, poll
+from tests.harness import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -63,7 +63,7 @@ def test_every_approved_reimbursement_is_paid_once_through_faults_and_a_crash(
     api_url = f"http://127.0.0.1:{api_port}"
     env = {"LEDGERFLOW_PAYMENT_RAIL_URL": rail_url, "LEDGERFLOW_MAILBOX_URL": box_url}
     with (
-        logs_on_failure(platform),
+        platform.logs_on_failure(),
         httpx.Client(base_url=rail_url, timeout=10) as rail,
         httpx.Client(base_url=box_url, timeout=10) as box,
         httpx.Client(base_url=api_url, timeout=15) as api,
@@ -112,7 +112,7 @@ def test_every_approved_reimbursement_is_paid_once_through_faults_and_a_crash(
             created = rail.get("/__admin/ledger").json()["count"]
             return created if created >= COUNT // 3 else None
 
-        poll(busy, "the worker to have created a third of the payments", 60, 0.02)
+        eventually(busy, 60, 0.02, what="the worker to have created a third of the payments")
         platform.sigkill(first.name)
         platform.start("worker-2", "worker", "reimbursements", env=env)
 
@@ -125,7 +125,7 @@ def test_every_approved_reimbursement_is_paid_once_through_faults_and_a_crash(
             )
             return states if done else None
 
-        states = poll(all_paid, "every reimbursement paid and notified", 90, 0.25)
+        states = eventually(all_paid, 90, 0.25, what="every reimbursement paid and notified")
         keys = Counter(item["key"] for item in rail.get("/__admin/ledger").json()["items"])
         assert all(keys[state["payment_id"]] == 1 for state in states), keys
         mails = Counter(item["key"] for item in box.get("/__admin/ledger").json()["items"])

@@ -13,21 +13,20 @@ killed with SIGKILL (calls in flight) and another one started. Then:
 from __future__ import annotations
 
 import socket
-import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import psycopg
 import pytest
 
 from tests.e2e.processes import Processes, free_port, wait_for_http
+from tests.harness import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -55,29 +54,6 @@ WORKER_ENV = {
     "LEDGERFLOW_OUTBOUND_TIMEOUT_SECONDS": "1",
     "LEDGERFLOW_LOG_LEVEL": "WARNING",
 }
-
-T = TypeVar("T")
-
-
-def poll(check: Callable[[], T | None], what: str, timeout: float, interval: float = 0.1) -> T:
-    """Call `check` until it returns something other than None/False, or fail."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last is not None and last is not False:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"{what}: not within {timeout}s (last: {last!r})")
-
-
-@contextmanager
-def logs_on_failure(processes: Processes) -> Iterator[None]:
-    try:
-        yield
-    except BaseException:
-        print("\n===== process logs (tail) =====\n" + processes.tails(60), file=sys.stderr)
-        raise
 
 
 @pytest.fixture()
@@ -124,7 +100,7 @@ def test_every_sms_is_sent_through_faults_and_a_killed_worker_with_bounded_dupli
     env = {**WORKER_ENV, "LEDGERFLOW_SMS_PROVIDER_URL": sim_url}
 
     with (
-        logs_on_failure(platform),
+        platform.logs_on_failure(),
         httpx.Client(base_url=sim_url, timeout=10) as sim,
         httpx.Client(base_url=api_url, timeout=15, limits=httpx.Limits(max_connections=32)) as api,
         psycopg.connect(fresh_database_url, autocommit=True) as db,
@@ -153,7 +129,7 @@ def test_every_sms_is_sent_through_faults_and_a_killed_worker_with_bounded_dupli
             row = db.execute("SELECT to_regclass('ledgerflow_work') IS NOT NULL").fetchone()
             return bool(row and row[0])
 
-        poll(work_table_ready, "the SMS worker to create its work table", 30)
+        eventually(work_table_ready, 30, 0.1, what="the SMS worker to create its work table")
 
         # Send the SMS concurrently while watching the worker.
         def post(i: int) -> str:
@@ -178,7 +154,9 @@ def test_every_sms_is_sent_through_faults_and_a_killed_worker_with_bounded_dupli
                     return requests
                 return None
 
-            requests_at_kill = poll(worker_busy, "the SMS worker to be mid-run", 30, 0.01)
+            requests_at_kill = eventually(
+                worker_busy, 30, 0.01, what="the SMS worker to be mid-run"
+            )
             killed_pid = platform.sigkill("sms-1")
             in_flight_at_kill = leased_by(db, killed_pid)
             # What the provider had sent when the worker died (before another one starts).
@@ -195,7 +173,7 @@ def test_every_sms_is_sent_through_faults_and_a_killed_worker_with_bounded_dupli
             platform.check_alive("sms-provider", "api", "projections", "relay", "sms-2")
             return set(ids) <= listed_sent(api)
 
-        poll(all_sent, "every SMS to be listed as sent", DEADLINE_SECONDS, 0.25)
+        eventually(all_sent, DEADLINE_SECONDS, 0.25, what="every SMS to be listed as sent")
         all_sent_at = time.monotonic()
 
         # ... and each one, read from its events, says so.
