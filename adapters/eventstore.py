@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any, ClassVar, TypeVar
+from collections.abc import Sequence
+from typing import Any, ClassVar, TypeVar, cast
+from uuid import UUID
 
-from eventsourcing.application import Application
+from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import Aggregate, CanMutateAggregate
-from eventsourcing.persistence import IntegrityError
-from eventsourcing.postgres import PostgresDatastore, PostgresFactory
+from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.postgres import PostgresAggregateRecorder, PostgresDatastore, PostgresFactory
+from psycopg.sql import SQL, Identifier
 
 from adapters.batching import AsyncBatcher
 from adapters.postgres import eventsourcing_env, schema_lock
@@ -88,7 +91,7 @@ class GroupCommitter:
         self._application = application
         # Two batches in flight: the next is encoded while the store commits the last.
         # Callers of one aggregate are never in two batches at once (each awaits its save).
-        self._batcher: AsyncBatcher[_Events] = AsyncBatcher(
+        self._batcher: AsyncBatcher[_Events, None] = AsyncBatcher(
             self._save_batch, max_batch=max_batch, writers=writers, name="group-commit"
         )
 
@@ -115,3 +118,75 @@ class GroupCommitter:
         except Exception as error:
             return error
         return None
+
+
+class AggregateReader:
+    """Loads aggregates for many concurrent callers with one query per batch.
+
+    A process manager with a hundred calls in flight would otherwise make a hundred
+    `repository.get` round trips, each checking a connection out of the pool. Every
+    caller gets an aggregate of its own (two callers of one id get two copies), so
+    what one does to it does not touch the other's.
+    """
+
+    def __init__(self, application: Application, max_batch: int = 500) -> None:
+        self._application = application
+        self._batcher: AsyncBatcher[UUID, Aggregate] = AsyncBatcher(
+            self._load_batch, max_batch=max_batch, name="aggregate-reader"
+        )
+
+    async def get(self, aggregate_id: UUID) -> Aggregate:
+        """The aggregate at its latest version; `AggregateNotFoundError` when none."""
+        return await self._batcher.submit(aggregate_id)
+
+    async def close(self) -> None:
+        await self._batcher.close()
+
+    async def _load_batch(self, ids: list[UUID]) -> list[Aggregate | BaseException]:
+        return await asyncio.to_thread(load_aggregates, self._application, ids)
+
+
+def load_aggregates(
+    application: Application, ids: Sequence[UUID]
+) -> list[Aggregate | BaseException]:
+    """`ids`' aggregates (or `AggregateNotFoundError`), in order, from one query."""
+    recorder = application.recorder
+    if application.snapshots is not None or not isinstance(recorder, PostgresAggregateRecorder):
+        return [_get_or_error(application, aggregate_id) for aggregate_id in ids]
+    statement = SQL(
+        "SELECT originator_id, originator_version, topic, state FROM {schema}.{table}"
+        " WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+    ).format(
+        schema=Identifier(recorder.datastore.schema),
+        table=Identifier(recorder.events_table_name),
+    )
+    stored: dict[UUID, list[StoredEvent]] = {}
+    with recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
+        cursor.execute(statement, (list(set(ids)),), prepare=True)
+        for row in cursor.fetchall():
+            stored.setdefault(row["originator_id"], []).append(
+                StoredEvent(
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+            )
+    to_domain_event = application.mapper.to_domain_event
+    results: list[Aggregate | BaseException] = []
+    for aggregate_id in ids:
+        events = stored.get(aggregate_id)
+        if not events:
+            results.append(AggregateNotFoundError(f"Aggregate {aggregate_id!r} not found."))
+            continue
+        aggregate = project_aggregate(None, map(to_domain_event, events))
+        results.append(cast(Aggregate, aggregate))
+    return results
+
+
+def _get_or_error(application: Application, aggregate_id: UUID) -> Aggregate | BaseException:
+    try:
+        aggregate: Aggregate = application.repository.get(aggregate_id)
+    except AggregateNotFoundError as error:
+        return error
+    return aggregate

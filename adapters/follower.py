@@ -16,7 +16,7 @@ import contextlib
 import logging
 import zlib
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import psycopg
 from eventsourcing.application import Application
@@ -57,6 +57,13 @@ class EventProcessor(Protocol):
         """Apply events in log order, inside the follower's transaction."""
 
 
+@runtime_checkable
+class ReadsTopics(Protocol):
+    """A processor that applies only events of these topics (empty: every event)."""
+
+    topics: tuple[str, ...]
+
+
 Progress = Callable[[int, int], None]
 """Called after each batch with (position reached, last position in the log)."""
 
@@ -82,6 +89,7 @@ class Follower:
         self.idle_poll_seconds = idle_poll_seconds
         self.upstream = application.name
         self._recorder: Any = application.recorder
+        self._topics = processor.topics if isinstance(processor, ReadsTopics) else ()
 
     @property
     def name(self) -> str:
@@ -136,14 +144,32 @@ class Follower:
                 progress(position, max(head, position))
 
     def _read_batch(self, position: int) -> tuple[list[Event], int | None]:
+        """The next batch and the position it reaches (None: nothing new)."""
+        if self._topics:
+            return self._read_topics(position)
         notifications = self._recorder.select_notifications(
             start=position + 1, limit=self.batch_size
         )
         if not notifications:
             return [], None
+        return self._decode(notifications), notifications[-1].id
+
+    def _read_topics(self, position: int) -> tuple[list[Event], int | None]:
+        # Up to the head read first: the store appends under a table lock, so every id
+        # below a committed one is committed too, and a batch with no event of interest
+        # still moves the position past the events it skipped.
+        head = int(self._recorder.max_notification_id() or 0)
+        if head <= position:
+            return [], None
+        notifications = self._recorder.select_notifications(
+            start=position + 1, limit=self.batch_size, stop=head, topics=list(self._topics)
+        )
+        reached = notifications[-1].id if len(notifications) == self.batch_size else head
+        return self._decode(notifications), reached
+
+    def _decode(self, notifications: Sequence[Any]) -> list[Event]:
         mapper = self.application.mapper
-        events = [mapper.to_domain_event(notification) for notification in notifications]
-        return events, notifications[-1].id
+        return [mapper.to_domain_event(notification) for notification in notifications]
 
     async def rebuild(self, progress: Progress | None = None) -> int:
         """Forget the read model and apply the whole log again."""

@@ -140,6 +140,14 @@ class ParkedHook(Protocol):
     async def parked(self, item: WorkItem, decision: Parked) -> None: ...
 
 
+@runtime_checkable
+class PlansFromEvents(Protocol):
+    """A policy whose `plan` answers only events of these classes: its scheduler reads
+    only those from the log (the rest would be decoded to be ignored)."""
+
+    plans_from: tuple[type, ...]
+
+
 class WorkPolicy(Protocol):
     """A workflow's process manager, as the engine sees it."""
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from eventsourcing.application import Application
 
-from adapters.eventstore import GroupCommitter
+from adapters.eventstore import AggregateReader, GroupCommitter
 from adapters.follower import Follower
 from adapters.payment_provider import HttpPaymentProvider
 from adapters.relay import ToMessage
@@ -89,6 +89,7 @@ class BillingWorkflow(Workflow):
             )
         provider: PaymentProvider | None = self.options.get("provider")
         in_flight = settings.billing_calls_in_flight or settings.worker_concurrency
+        reader = AggregateReader(self.application)
         async with self.core.http_client(in_flight) as client:
             if provider is None:
                 provider = HttpPaymentProvider(client, settings.payment_provider_url)
@@ -96,7 +97,12 @@ class BillingWorkflow(Workflow):
             policies: list[WorkPolicy] = [
                 SelectionPolicy(self.application, self.queries),
                 ChargePolicy(
-                    self.application, provider, self.committer.save, self.core.clock, dunning
+                    self.application,
+                    provider,
+                    self.committer.save,
+                    reader.get,
+                    self.core.clock,
+                    dunning,
                 ),
             ]
             tasks = [self.core.run_work(self.application, self.committer, policies, stop)]
@@ -108,4 +114,7 @@ class BillingWorkflow(Workflow):
                     interval=settings.billing_scheduler_interval_seconds,
                 )
                 tasks.append(scheduler.run(stop))
-            await asyncio.gather(*tasks)
+            try:
+                await asyncio.gather(*tasks)
+            finally:
+                await reader.close()

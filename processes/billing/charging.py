@@ -19,7 +19,6 @@ the work is tried again, reconciling first), so a charge costs one read and two 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
@@ -64,6 +63,7 @@ CHARGE = "billing.charge"
 FAILED, UNKNOWN, LOOKUP = "failed", "unknown", "lookup"
 
 Save = Callable[..., Awaitable[None]]
+Load = Callable[[UUID], Awaitable[Any]]
 
 
 class ChargeRaceLost(RuntimeError):
@@ -74,20 +74,33 @@ def charge_work_id(invoice_id: UUID, cycle: int, round_: int) -> UUID:
     return work_id(invoice_id, CHARGE, cycle, round_)
 
 
+# What ends a charge's work: it got its answer, or an operator resolved the invoice.
+_SETTLED = (
+    Invoice.InvoicePaid,
+    Invoice.ChargeDeclined,
+    Invoice.ChargeNeedsAttention,
+    Invoice.InvoiceMarkedPaid,
+    Invoice.InvoiceWrittenOff,
+)
+
+
 class ChargePolicy:
     kind = CHARGE
+    plans_from = (BillingRun.InvoicesSelected, Invoice.ChargeRetryRequested, *_SETTLED)
 
     def __init__(
         self,
         application: BillingApplication,
         provider: PaymentProvider,
         save: Save,
+        load: Load,
         clock: Clock,
         dunning: Sequence[timedelta],
     ) -> None:
         self.application = application
         self.provider = provider
         self._save = save
+        self._load = load  # batched: a hundred attempts starting together share one query
         self.clock = clock
         self.dunning = list(dunning)
         self._loaded: dict[UUID, Invoice] = {}  # work id -> the invoice `attempt` used
@@ -104,14 +117,7 @@ class ChargePolicy:
             return [self._charge(event.originator_id, event.cycle + 1, 1, event.retry_at, None)]
         if isinstance(event, Invoice.ChargeRetryRequested):
             return [self._charge(event.originator_id, event.cycle, event.round, event.at, None)]
-        if isinstance(
-            event,
-            Invoice.InvoicePaid
-            | Invoice.ChargeDeclined
-            | Invoice.ChargeNeedsAttention
-            | Invoice.InvoiceMarkedPaid
-            | Invoice.InvoiceWrittenOff,
-        ):
+        if isinstance(event, _SETTLED):
             return [CancelWork(aggregate_id=event.originator_id, kind=CHARGE)]
         return []
 
@@ -132,7 +138,9 @@ class ChargePolicy:
     async def attempt(self, item: WorkItem) -> Outcome:
         cycle = int(item.payload["cycle"])
         run_id = item.payload.get("run_id")
-        invoice = await asyncio.to_thread(self.application.get_invoice, item.aggregate_id)
+        invoice = await self._load(item.aggregate_id)
+        if not isinstance(invoice, Invoice):
+            raise TypeError(f"{item.aggregate_id} is not an invoice")
         self._loaded[item.id] = invoice
         if not invoice.expects_charge(cycle):
             return Succeeded({"result": "obsolete"})

@@ -32,6 +32,7 @@ SELECT = "billing.select"
 
 class SelectionPolicy:
     kind = SELECT
+    plans_from = (BillingRun.RunStarted,)
 
     def __init__(self, application: BillingApplication, pending: PendingInvoices) -> None:
         self.application = application

@@ -43,6 +43,7 @@ UNLIMITED_ATTEMPTS = 2**31 - 2**20
 
 class OrderPlacement:
     kind = PLACE_ORDER
+    plans_from = (Order.OrderAccepted, Order.OrderPlaced, Order.OrderRejected)
 
     def __init__(self, application: OrdersApplication, exchange: StockExchange) -> None:
         self.application = application

@@ -52,6 +52,7 @@ def _answer(payment: RailPayment) -> Succeeded:
 
 class PaymentStart:
     kind = START_PAYMENT
+    plans_from = (Reimbursement.ReimbursementApproved, Reimbursement.PaymentRetryRequested)
 
     def __init__(self, application: ReimbursementsApplication, rail: PaymentRail) -> None:
         self.application = application
@@ -125,6 +126,7 @@ class PaymentStart:
 
 class PaymentCheck:
     kind = CHECK_PAYMENT
+    plans_from = (Reimbursement.PaymentSubmitted,)
 
     def __init__(
         self,

@@ -38,6 +38,13 @@ SEND_SMS = "sms.send"
 
 class SmsDispatch:
     kind = SEND_SMS
+    plans_from = (
+        Sms.SmsRequested,
+        Sms.SmsRetryRequested,
+        Sms.SmsSent,
+        Sms.SmsRejected,
+        Sms.SmsParked,
+    )
 
     def __init__(self, application: SmsApplication, provider: SmsProvider) -> None:
         self.application = application

@@ -1,0 +1,115 @@
+"""Reading the event store in bulk: aggregates by the batch, followers by topic."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.utils import get_topic
+from psycopg import AsyncConnection, AsyncCursor
+from psycopg_pool import AsyncConnectionPool
+
+from adapters.eventstore import AggregateReader, load_aggregates, open_application
+from adapters.follower import Event, Follower
+from domain.sms.aggregate import Sms
+from processes.sms.application import SmsApplication
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def _sms(n: int, *, sent: bool) -> Sms:
+    sms = Sms(
+        message_id=f"m-{n}-{uuid.uuid4().hex[:6]}",
+        phone_number="+254712345678",
+        text=f"text {n}",
+        correlation_id=None,
+        requested_at=T0,
+    )
+    if sent:
+        sms.record_sent(1, f"SM{n}", T0)
+    return sms
+
+
+def test_aggregates_load_by_the_batch_each_caller_its_own_copy(fresh_database_url: str) -> None:
+    app = open_application(SmsApplication, fresh_database_url)
+    try:
+        saved = [_sms(n, sent=n % 2 == 0) for n in range(6)]
+        app.save(*saved)
+        missing = uuid.uuid4()
+        ids = [s.id for s in saved] + [missing, saved[0].id]
+
+        loaded = load_aggregates(app, ids)
+
+        assert isinstance(loaded[6], AggregateNotFoundError)
+        for aggregate, original in zip(loaded[:6], saved, strict=True):
+            assert isinstance(aggregate, Sms)
+            assert aggregate.id == original.id
+            assert aggregate.version == original.version
+            assert aggregate.status == original.status
+        assert loaded[7] is not loaded[0]  # one id asked twice: two copies
+
+        async def concurrently() -> list[Any]:
+            reader = AggregateReader(app)
+            try:
+                return await asyncio.gather(*(reader.get(i) for i in ids), return_exceptions=True)
+            finally:
+                await reader.close()
+
+        answers = asyncio.run(concurrently())
+        assert [getattr(a, "version", None) for a in answers[:6]] == [s.version for s in saved]
+        assert isinstance(answers[6], AggregateNotFoundError)
+    finally:
+        app.close()
+
+
+class _SentOnly:
+    """A processor that asks only for `SmsSent`."""
+
+    name = "test_sent_only"
+    topics = (get_topic(Sms.SmsSent),)
+
+    def __init__(self) -> None:
+        self.seen: list[Event] = []
+
+    async def setup(self, conn: AsyncConnection[Any]) -> None:
+        pass
+
+    async def reset(self, conn: AsyncConnection[Any]) -> None:
+        self.seen.clear()
+
+    async def apply(self, cur: AsyncCursor[Any], events: Sequence[Event]) -> None:
+        self.seen.extend(events)
+
+
+@pytest.mark.parametrize("batch_size", [2, 500])
+def test_a_follower_of_topics_sees_only_them_and_moves_past_the_rest(
+    fresh_database_url: str, batch_size: int
+) -> None:
+    app = open_application(SmsApplication, fresh_database_url)
+    try:
+        app.save(*(_sms(n, sent=n < 5) for n in range(5)))
+        # The log ends with events the follower does not read.
+        app.save(*(_sms(n, sent=False) for n in range(5, 12)))
+        head = app.recorder.max_notification_id()
+        processor = _SentOnly()
+
+        async def follow() -> tuple[int, int]:
+            async with AsyncConnectionPool(fresh_database_url, open=False) as pool:
+                follower = Follower(app, processor, pool, batch_size=batch_size)
+                await follower.setup()
+                first = await follower.catch_up()
+                again = await follower.catch_up()
+                assert await follower.position() == head
+                return first, again
+
+        first, again = asyncio.run(follow())
+    finally:
+        app.close()
+    assert first == 5 and again == 0
+    assert all(isinstance(event, Sms.SmsSent) for event in processor.seen)
+    assert len(processor.seen) == 5
