@@ -1,24 +1,20 @@
 """(a) SMS accepted per second over HTTP: `POST /sms` against a bare FastAPI + one INSERT.
 
 Both servers run as separate uvicorn processes (uvloop, httptools, no access log), each
-on a fresh database, one after the other, loaded by the same generator (bench/load.py,
-64 connections, same duration). With `repeat` > 1 they alternate (bare, ours, bare,
+on a fresh database, one after the other, loaded by the same generator (bench/load.py in its
+own process, 64 connections, same duration). With `repeat` > 1 they alternate (bare, ours, bare,
 ours...) so drift on a noisy machine hits both; the figure is the median.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from bench import (
     LEDGERFLOW,
-    PYTHON,
-    ROOT,
     Result,
     bare_app_command,
     children,
@@ -27,33 +23,12 @@ from bench import (
     log_dir,
     wait_http,
 )
+from bench.load import measure
 
 
-def _load(url: str, connections: int, duration: float, warmup: float) -> dict[str, Any]:
-    output = subprocess.run(
-        [
-            PYTHON,
-            "-m",
-            "bench.load",
-            url,
-            "--connections",
-            str(connections),
-            "--duration",
-            str(duration),
-            "--warmup",
-            str(warmup),
-        ],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=duration + warmup + 60,
-    ).stdout
-    result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
-    return result
-
-
-def _measure(kind: str, server: str, connections: int, duration: float, warmup: float) -> dict:
+def _measure(
+    kind: str, server: str, connections: int, duration: float, warmup: float
+) -> dict[str, Any]:
     port = free_port()
     logs: Path = log_dir()
     with fresh_database(server, f"a_{kind}") as url:
@@ -64,7 +39,12 @@ def _measure(kind: str, server: str, connections: int, duration: float, warmup: 
             env = {"DATABASE_URL": url}
         with children((args, env, logs / f"accept-{kind}.log")) as (child,):
             wait_http(f"http://127.0.0.1:{port}/health", child)
-            load = _load(f"http://127.0.0.1:{port}/sms", connections, duration, warmup)
+            load = measure(
+                f"http://127.0.0.1:{port}/sms",
+                connections=connections,
+                duration=duration,
+                warmup=warmup,
+            )
             child.check_alive()
     return load
 

@@ -4,8 +4,10 @@ flight in total across the billing worker processes.
 `python -m bench.billing [--quick]`. Baseline: the ideal wall time, invoices x latency /
 calls in flight (100,000 x 50 ms / 100 = 50 s), the time the provider alone needs. Ours:
 from the run's start until the invoices read model shows every invoice settled (selection,
-write-ahead and outcome events, projection). Also prints the double charges counted in
-the simulator's ledger (which does not honour idempotency keys, so any would show).
+write-ahead and outcome events, projection), with two billing worker processes (one per
+core of the machine the figures come from; `--workers N` for more). Also prints the
+double charges counted in the simulator's ledger (which does not honour idempotency
+keys, so any would show).
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ def run(
     server: str,
     *,
     count: int,
-    workers: int = 4,
+    workers: int = 2,
     in_flight: int = 100,
     latency_ms: float = 50.0,
     timeout: float = 900.0,
@@ -147,7 +149,7 @@ def run(
                 processes,
                 timeout=timeout,
                 what="invoices settled",
-                interval=0.2,
+                interval=0.5,
             )
             elapsed = time.perf_counter() - started
         ledger = httpx.get(f"{sim_url}/__admin/ledger", timeout=60).json()["items"]
@@ -184,7 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         smoke_help=argparse.SUPPRESS,
     )
     parser.add_argument("--count", type=int, default=None)
-    parser.add_argument("--workers", type=int, default=4, help="billing worker processes")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="billing worker processes (default: one per core)"
+    )
     args = parser.parse_args(argv)
     count = args.count or PRESETS[size_of(args)]
     result, doubles = run(server_of(args), count=count, workers=args.workers)

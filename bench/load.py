@@ -1,12 +1,15 @@
 """An HTTP load generator, run as a separate process: `wrk -c64` when found, or its like.
 
-`python -m bench.load URL --connections 64 --duration 8 --warmup 1` keeps 64 keep-alive
-connections busy (closed loop: each sends its next request when the previous answer
-arrived) and prints one JSON line: 2xx responses and others counted in the measured
-window (after the warm-up), requests per second and the generator used.
+`python -m bench.load URL --connections 64 --duration 8 --warmup 1 [--body sms|orders]`
+keeps 64 keep-alive connections busy (closed loop: each sends its next request when the
+previous answer arrived) and prints one JSON line: 2xx responses and others counted in
+the measured window (after the warm-up), requests per second, the p99 latency
+(`p99_ms`) and the generator used. Benchmarks call `measure()`, which runs it as its own
+process so that it never shares the harness's interpreter.
 
-Each request is `POST URL` with a JSON SMS body whose `message_id` is unique (run id,
-connection or thread, sequence number).
+Each request is `POST URL` with a JSON body: `sms` (default) an SMS whose `message_id`
+is unique (run id, connection or thread, sequence number); `orders` the fixed limit
+order `ORDER_BODY`.
 
 - `wrk` (Debian package `wrk`), when on PATH: `wrk -t2 -cN` with a Lua script making the
   bodies; the warm-up is a separate, uncounted `wrk` run. It is written in C, so it takes
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import math
 import shutil
@@ -27,14 +31,23 @@ import subprocess
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
-PHONE = "+254712345678"
+from bench import PYTHON, ROOT
 
-WRK_SCRIPT = """
+Body = Literal["sms", "orders"]
+
+PHONE = "+254712345678"
+ORDER_BODY = (
+    '{"type":"limit","side":"buy","instrument":"US0378331005","limit_price":"10.00","quantity":100}'
+)
+
+WRK_REQUESTS: dict[Body, str] = {
+    "sms": """
 local threads = {}
 function setup(thread)
   thread:set("id", #threads)
@@ -50,6 +63,15 @@ function request()
     '","phone_number":"@PHONE@","text":"hi"}'
   return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
 end
+""".replace("@PHONE@", PHONE),
+    # A fixed body: wrk sends the same prepared request, no Lua per request.
+    "orders": """
+wrk.method = "POST"
+wrk.body = '@BODY@'
+wrk.headers["Content-Type"] = "application/json"
+""".replace("@BODY@", ORDER_BODY),
+}
+WRK_DONE = """
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
@@ -57,7 +79,36 @@ function done(summary, latency, requests)
     summary.requests, e.status, e.connect + e.read + e.write + e.timeout,
     summary.duration, latency:percentile(99) / 1000))
 end
-""".replace("@PHONE@", PHONE)
+"""
+
+
+def measure(
+    url: str, *, connections: int, duration: float, warmup: float, body: Body = "sms"
+) -> dict[str, Any]:
+    """Run `python -m bench.load` as a separate process and return its JSON result."""
+    output = subprocess.run(
+        [
+            PYTHON,
+            "-m",
+            "bench.load",
+            url,
+            "--connections",
+            str(connections),
+            "--duration",
+            str(duration),
+            "--warmup",
+            str(warmup),
+            "--body",
+            body,
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=duration + warmup + 60,
+    ).stdout
+    result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+    return result
 
 
 @dataclass
@@ -65,19 +116,33 @@ class Counts:
     ok: int = 0
     other: int = 0
     errors: int = 0
+    latencies: list[float] = field(default_factory=list)
+    """Seconds from writing a request to reading its whole response, in the window."""
+
+
+def _requests(head: str, body: Body, prefix: str) -> Iterator[bytes]:
+    """The connection's successive requests (headers and body), ready to write."""
+    if body == "orders":
+        payload = ORDER_BODY.encode()
+        yield from itertools.repeat(
+            f"{head}Content-Length: {len(payload)}\r\n\r\n".encode() + payload
+        )
+    else:
+        for sequence in itertools.count(1):
+            payload = json.dumps(
+                {"message_id": f"{prefix}-{sequence}", "phone_number": PHONE, "text": "hi"}
+            ).encode()
+            yield f"{head}Content-Length: {len(payload)}\r\n\r\n".encode() + payload
 
 
 async def _connection(
     host: str,
     port: int,
-    path: str,
-    prefix: str,
+    requests: Iterator[bytes],
     start_at: float,
     end_at: float,
     counts: Counts,
 ) -> None:
-    head = f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-    sequence = 0
     while time.monotonic() < end_at:
         try:
             reader, writer = await asyncio.open_connection(host, port)
@@ -87,14 +152,10 @@ async def _connection(
             continue
         try:
             while True:
-                now = time.monotonic()
-                if now >= end_at:
+                sent = time.monotonic()
+                if sent >= end_at:
                     return
-                sequence += 1
-                body = json.dumps(
-                    {"message_id": f"{prefix}-{sequence}", "phone_number": PHONE, "text": "hi"}
-                ).encode()
-                writer.write(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+                writer.write(next(requests))
                 headers = await reader.readuntil(b"\r\n\r\n")
                 status = int(headers[9:12])
                 length = 0
@@ -105,6 +166,7 @@ async def _connection(
                     await reader.readexactly(length)
                 done = time.monotonic()
                 if start_at <= done < end_at:
+                    counts.latencies.append(done - sent)
                     if 200 <= status < 300:
                         counts.ok += 1
                     else:
@@ -115,16 +177,30 @@ async def _connection(
             writer.close()
 
 
-async def generate(url: str, connections: int, duration: float, warmup: float) -> dict[str, Any]:
+def _p99_ms(latencies: list[float]) -> float:
+    """Nearest-rank 99th percentile in milliseconds (0 without samples, as wrk reports)."""
+    if not latencies:
+        return 0.0
+    ordered = sorted(latencies)
+    return ordered[math.ceil(0.99 * len(ordered)) - 1] * 1000
+
+
+async def generate(
+    url: str, connections: int, duration: float, warmup: float, body: Body
+) -> dict[str, Any]:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    head = (
+        f"POST {parts.path or '/'} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        "Content-Type: application/json\r\n"
+    )
     run = uuid.uuid4().hex[:8]
     counts = Counts()
     start_at = time.monotonic() + warmup
     end_at = start_at + duration
     await asyncio.gather(
         *(
-            _connection(host, port, parts.path or "/", f"{run}-{i}", start_at, end_at, counts)
+            _connection(host, port, _requests(head, body, f"{run}-{i}"), start_at, end_at, counts)
             for i in range(connections)
         )
     )
@@ -135,6 +211,7 @@ async def generate(url: str, connections: int, duration: float, warmup: float) -
         "duration": duration,
         "connections": connections,
         "rps": counts.ok / duration,
+        "p99_ms": round(_p99_ms(counts.latencies), 2),
         "generator": "python",
     }
 
@@ -154,11 +231,11 @@ def _wrk_once(wrk: str, url: str, connections: int, seconds: int, script: str) -
 
 
 def generate_wrk(
-    wrk: str, url: str, connections: int, duration: float, warmup: float
+    wrk: str, url: str, connections: int, duration: float, warmup: float, body: Body
 ) -> dict[str, Any]:
     """`wrk` whole seconds only: the duration is rounded up, and reported as measured."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
-        handle.write(WRK_SCRIPT)
+        handle.write(WRK_REQUESTS[body] + WRK_DONE)
         script = handle.name
     try:
         if warmup > 0:
@@ -181,18 +258,25 @@ def generate_wrk(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.load",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # keeps the list readable
+    )
     parser.add_argument("url")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--duration", type=float, default=8.0)
     parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--body", choices=get_args(Body), default="sms")
     parser.add_argument("--generator", choices=["auto", "wrk", "python"], default="auto")
     args = parser.parse_args(argv)
     wrk = shutil.which("wrk") if args.generator in ("auto", "wrk") else None
     if args.generator == "wrk" and not wrk:
         parser.error("wrk is not on PATH (Debian package wrk)")
     if wrk:
-        result = generate_wrk(wrk, args.url, args.connections, args.duration, args.warmup)
+        result = generate_wrk(
+            wrk, args.url, args.connections, args.duration, args.warmup, args.body
+        )
         print(json.dumps(result), flush=True)
         return
     try:
@@ -201,7 +285,9 @@ def main(argv: list[str] | None = None) -> None:
         uvloop.install()
     except ImportError:  # pragma: no cover
         pass
-    result = asyncio.run(generate(args.url, args.connections, args.duration, args.warmup))
+    result = asyncio.run(
+        generate(args.url, args.connections, args.duration, args.warmup, args.body)
+    )
     print(json.dumps(result), flush=True)
 
 
