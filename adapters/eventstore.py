@@ -16,8 +16,14 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import Aggregate, CanMutateAggregate
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    StoredEvent,
+)
 from eventsourcing.postgres import PostgresAggregateRecorder, PostgresDatastore, PostgresFactory
+from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
 
 from adapters.batching import AsyncBatcher
@@ -146,6 +152,7 @@ class AggregateReader:
         return await asyncio.to_thread(load_aggregates, self._application, ids)
 
 
+@retry((InterfaceError, OperationalError), max_attempts=3, wait=0.2)
 def load_aggregates(
     application: Application, ids: Sequence[UUID]
 ) -> list[Aggregate | BaseException]:

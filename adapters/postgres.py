@@ -50,7 +50,10 @@ def eventsourcing_env(url: str, *, pool_size: int, max_overflow: int) -> dict[st
         "POSTGRES_MAX_OVERFLOW": str(max_overflow),
         "POSTGRES_LOCK_TIMEOUT": "5",
         "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "5",
-        "POSTGRES_PRE_PING": "y",
+        # No round trip to test each connection taken from the pool (one per group
+        # commit): the library retries a statement on a broken connection, which the
+        # pool then replaces.
+        "POSTGRES_PRE_PING": "n",
         # The library waits 30 s for a connection and retries ten times: a database that
         # is gone would hold a request for minutes. Fail fast; callers answer 5xx.
         "POSTGRES_CONNECT_TIMEOUT": "2",

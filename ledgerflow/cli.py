@@ -84,6 +84,9 @@ def worker(
     settings = Settings()
     configure_logging(settings.log_level)
     name_connections(f"worker {name}")
+    # Workers are behind the API by design (placement, projections, relays are all
+    # asynchronous): when CPU is short they wait and the endpoints keep their latency.
+    os.nice(settings.worker_nice)
     _run_until_signalled(lambda stop: known[name](settings, stop))
 
 

@@ -27,6 +27,13 @@ class Settings(BaseSettings):
 
     # The work engine.
     worker_concurrency: int = Field(default=100, ge=1, description="calls in flight per worker")
+    worker_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="CPU priority given up by `ledgerflow worker` processes, so the API answers"
+        " first when the machine is busy (0: same as the API)",
+    )
     work_lease_seconds: float = Field(default=30.0, gt=0)
     retry_base_seconds: float = Field(default=0.5, gt=0)
     retry_cap_seconds: float = Field(default=60.0, gt=0)

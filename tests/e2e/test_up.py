@@ -33,6 +33,11 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.e2e
+def _nice(pid: int) -> int:
+    # /proc/PID/stat: the nice value is field 19, the 17th after the parenthesised name.
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
 def test_up_runs_the_platform_restarts_children_and_stops_cleanly(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "AMQP_URL"}}
     port = free_port()
@@ -82,6 +87,9 @@ def test_up_runs_the_platform_restarts_children_and_stops_cleanly(tmp_path: Path
             "worker-ingester",
             "simulator-sms-provider",
         } <= set(pids)
+        # Background workers give the API the CPU first (LEDGERFLOW_WORKER_NICE).
+        assert _nice(pids["api"]) == 0
+        assert {_nice(pids[name]) for name in pids if name.startswith("worker-")} == {10}
         os.kill(pids["worker-sms"], signal.SIGKILL)
         restarted = eventually(
             lambda: (
