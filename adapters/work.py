@@ -129,15 +129,13 @@ class WorkScheduler:
         # Inserts before deletes: an SMS requested and finished within one batch leaves
         # no row behind.
         if requests:
-            # One statement of arrays, not a statement per row: a billing run plans
-            # a hundred thousand charges in one batch.
-            await cur.execute(
+            # Pipelined by psycopg: measured cheaper, in CPU and time, than one
+            # `INSERT ... SELECT FROM unnest(arrays)` from 10 rows to 1,000.
+            await cur.executemany(
                 "INSERT INTO ledgerflow_work (id, kind, aggregate_id, payload, next_attempt,"
-                " last_attempt, due_at, deadline)"
-                " SELECT * FROM unnest(%s::uuid[], %s::text[], %s::uuid[], %s::jsonb[],"
-                " %s::integer[], %s::integer[], %s::timestamptz[], %s::timestamptz[])"
+                " last_attempt, due_at, deadline) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
                 " ON CONFLICT (id) DO NOTHING",
-                [list(column) for column in zip(*requests, strict=True)],
+                requests,
             )
             await cur.execute(f"NOTIFY {WORK_CHANNEL}")
         if cancels:
