@@ -158,8 +158,8 @@ def load_aggregates(
 ) -> list[Aggregate | BaseException]:
     """`ids`' aggregates (or `AggregateNotFoundError`), in order, from one query."""
     recorder = application.recorder
-    if application.snapshots is not None or not isinstance(recorder, PostgresAggregateRecorder):
-        return [_get_or_error(application, aggregate_id) for aggregate_id in ids]
+    if not isinstance(recorder, PostgresAggregateRecorder):  # open_application's store
+        raise TypeError(f"{application.name} does not store its events in PostgreSQL")
     statement = SQL(
         "SELECT originator_id, originator_version, topic, state FROM {schema}.{table}"
         " WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
@@ -189,11 +189,3 @@ def load_aggregates(
         aggregate = project_aggregate(None, map(to_domain_event, events))
         results.append(cast(Aggregate, aggregate))
     return results
-
-
-def _get_or_error(application: Application, aggregate_id: UUID) -> Aggregate | BaseException:
-    try:
-        aggregate: Aggregate = application.repository.get(aggregate_id)
-    except AggregateNotFoundError as error:
-        return error
-    return aggregate
