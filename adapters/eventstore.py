@@ -22,8 +22,14 @@ from eventsourcing.persistence import (
     OperationalError,
     StoredEvent,
 )
-from eventsourcing.postgres import PostgresAggregateRecorder, PostgresDatastore, PostgresFactory
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+)
 from eventsourcing.utils import retry
+from psycopg.pq import TransactionStatus
 from psycopg.sql import SQL, Identifier
 
 from adapters.batching import AsyncBatcher
@@ -33,6 +39,55 @@ A = TypeVar("A", bound=Application)
 _Events = tuple[CanMutateAggregate, ...]
 
 
+class OneTripApplicationRecorder(PostgresApplicationRecorder):
+    """Inserts a transaction's events in one round trip: BEGIN, the table lock, NOTIFY,
+    the INSERT and COMMIT are pipelined and sent together.
+
+    The library's insert waits for the INSERT's answer before it sends COMMIT, so every
+    writer holds the events table's EXCLUSIVE lock across a round trip to its own
+    process. A busy or low-priority process (a worker under `nice`, its thread waiting
+    for the GIL) then stalls every other writer of the table, the API included. Here
+    the lock is taken and released by the server alone. Same statements, same order:
+    commit order still equals notification order.
+    """
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if not stored_events:
+            return None
+        rows = [
+            self.construct_pg_stored_event(
+                event.originator_id, event.originator_version, event.topic, event.state
+            )
+            for event in stored_events
+        ]
+        failure: Exception | None = None
+        with (
+            self.datastore.get_connection() as conn,
+            conn.cursor() as control,
+            conn.cursor() as insert,
+        ):
+            with conn.pipeline() as pipeline:
+                try:
+                    control.execute(b"BEGIN")
+                    for statement in self.lock_table_statements:
+                        control.execute(statement, prepare=True)
+                    self._notify_channel(control)
+                    insert.execute(self.insert_events_statement, (rows,), prepare=True)
+                    control.execute(b"COMMIT")
+                    pipeline.sync()
+                except Exception as error:  # raised once the pipeline is left, not inside it
+                    failure = error
+            if failure is not None:
+                # The server skipped the rest of the pipeline: end the failed transaction.
+                if conn.info.transaction_status != TransactionStatus.IDLE:
+                    conn.rollback()
+                raise failure
+            return [row["notification_id"] for row in insert.fetchall()]
+
+
 class SharedPostgresFactory(PostgresFactory):
     """Every application of a process shares one datastore, hence one connection pool.
 
@@ -40,6 +95,8 @@ class SharedPostgresFactory(PostgresFactory):
     dozen processes under `ledgerflow up` that alone nears PostgreSQL's 100 connections.
     The datastore is closed when the last application using it closes.
     """
+
+    application_recorder_class = OneTripApplicationRecorder
 
     _shared: ClassVar[dict[tuple[str, ...], tuple[PostgresDatastore, int]]] = {}
     _lock: ClassVar[threading.Lock] = threading.Lock()
