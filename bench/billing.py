@@ -73,11 +73,10 @@ async def _start_run(url: str) -> None:
         await platform.get(BillingWorkflow).service.start_run("2026-12", "manual")
 
 
-def _settled(url: str) -> int:
-    with psycopg.connect(url) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM billing_invoices WHERE status NOT IN ('pending', 'charging')"
-        ).fetchone()
+def _settled(conn: psycopg.Connection[Any]) -> int:
+    row = conn.execute(
+        "SELECT count(*) FROM billing_invoices WHERE status NOT IN ('pending', 'charging')"
+    ).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -141,17 +140,19 @@ def run(
         specs.append(([LEDGERFLOW, "worker", "projections"], env, logs / "billing-projections.log"))
         with children(*specs) as processes:
             _wait_ready(url, workers)
-            started = time.perf_counter()
-            asyncio.run(_start_run(url))
-            wait_count(
-                lambda: _settled(url),
-                count,
-                processes,
-                timeout=timeout,
-                what="invoices settled",
-                interval=0.5,
-            )
-            elapsed = time.perf_counter() - started
+            # One connection for the polling: a new one per poll costs the server a fork.
+            with psycopg.connect(url, autocommit=True) as poll:
+                started = time.perf_counter()
+                asyncio.run(_start_run(url))
+                wait_count(
+                    lambda: _settled(poll),
+                    count,
+                    processes,
+                    timeout=timeout,
+                    what="invoices settled",
+                    interval=0.5,
+                )
+                elapsed = time.perf_counter() - started
         ledger = httpx.get(f"{sim_url}/__admin/ledger", timeout=60).json()["items"]
     per_invoice: dict[int, int] = {}
     for entry in ledger:

@@ -74,19 +74,20 @@ def charge_work_id(invoice_id: UUID, cycle: int, round_: int) -> UUID:
     return work_id(invoice_id, CHARGE, cycle, round_)
 
 
-# What ends a charge's work: it got its answer, or an operator resolved the invoice.
-_SETTLED = (
-    Invoice.InvoicePaid,
-    Invoice.ChargeDeclined,
-    Invoice.ChargeNeedsAttention,
-    Invoice.InvoiceMarkedPaid,
-    Invoice.InvoiceWrittenOff,
-)
+# An operator resolved the invoice: any charge still planned for it is cancelled. (A
+# charge's own answer needs no cancel: the engine ends that work row as it records it,
+# and a row left over by a crash finds the invoice settled and ends as obsolete.)
+_RESOLVED_BY_OPERATOR = (Invoice.InvoiceMarkedPaid, Invoice.InvoiceWrittenOff)
 
 
 class ChargePolicy:
     kind = CHARGE
-    plans_from = (BillingRun.InvoicesSelected, Invoice.ChargeRetryRequested, *_SETTLED)
+    plans_from = (
+        BillingRun.InvoicesSelected,
+        Invoice.ChargeDeclined,
+        Invoice.ChargeRetryRequested,
+        *_RESOLVED_BY_OPERATOR,
+    )
 
     def __init__(
         self,
@@ -117,7 +118,7 @@ class ChargePolicy:
             return [self._charge(event.originator_id, event.cycle + 1, 1, event.retry_at, None)]
         if isinstance(event, Invoice.ChargeRetryRequested):
             return [self._charge(event.originator_id, event.cycle, event.round, event.at, None)]
-        if isinstance(event, _SETTLED):
+        if isinstance(event, _RESOLVED_BY_OPERATOR):
             return [CancelWork(aggregate_id=event.originator_id, kind=CHARGE)]
         return []
 

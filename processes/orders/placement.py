@@ -43,7 +43,9 @@ UNLIMITED_ATTEMPTS = 2**31 - 2**20
 
 class OrderPlacement:
     kind = PLACE_ORDER
-    plans_from = (Order.OrderAccepted, Order.OrderPlaced, Order.OrderRejected)
+    # Only acceptance plans work: placement's own outcome (placed, rejected) is recorded
+    # as the engine ends the work row, and no one else settles an order's placement.
+    plans_from = (Order.OrderAccepted,)
 
     def __init__(self, application: OrdersApplication, exchange: StockExchange) -> None:
         self.application = application
@@ -68,8 +70,6 @@ class OrderPlacement:
                     },
                 )
             ]
-        if isinstance(event, Order.OrderPlaced | Order.OrderRejected):
-            return [CancelWork(aggregate_id=event.originator_id, kind=PLACE_ORDER)]
         return []
 
     async def attempt(self, item: WorkItem) -> Outcome:
