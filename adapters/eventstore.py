@@ -29,7 +29,6 @@ from eventsourcing.postgres import (
     PostgresFactory,
 )
 from eventsourcing.utils import retry
-from psycopg.pq import TransactionStatus
 from psycopg.sql import SQL, Identifier
 
 from adapters.batching import AsyncBatcher
@@ -40,16 +39,46 @@ _Events = tuple[CanMutateAggregate, ...]
 
 
 class OneTripApplicationRecorder(PostgresApplicationRecorder):
-    """Inserts a transaction's events in one round trip: BEGIN, the table lock, NOTIFY,
-    the INSERT and COMMIT are pipelined and sent together.
+    """Appends a transaction's events with ONE statement, its own transaction.
 
-    The library's insert waits for the INSERT's answer before it sends COMMIT, so every
-    writer holds the events table's EXCLUSIVE lock across a round trip to its own
-    process. A busy or low-priority process (a worker under `nice`, its thread waiting
-    for the GIL) then stalls every other writer of the table, the API included. Here
-    the lock is taken and released by the server alone. Same statements, same order:
-    commit order still equals notification order.
+    The library's insert sends BEGIN, the table lock and the INSERT, waits for the
+    answer, then sends COMMIT: every writer holds the events table's EXCLUSIVE lock
+    across a round trip to its own process. A busy or low-priority process (a worker
+    under `nice`, its thread waiting for the GIL) then stalls every other writer of the
+    table, the API included. Here a function takes the lock, notifies and inserts, and
+    the statement commits on its own (autocommit): the server holds the lock only while
+    it works. Same lock, same order: commit order still equals notification order.
     """
+
+    def __init__(self, datastore: PostgresDatastore, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name=events_table_name)
+        schema = Identifier(self.datastore.schema)
+        function = Identifier(f"ledgerflow_append_{self.events_table_name}")
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE OR REPLACE FUNCTION {schema}.{function}("
+                "ids uuid[], versions bigint[], topics text[], states bytea[]) "
+                "RETURNS SETOF bigint LANGUAGE plpgsql AS $$ BEGIN "
+                "SET LOCAL lock_timeout = '{lock_timeout}s'; "
+                "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
+                "NOTIFY {channel}; "
+                "RETURN QUERY INSERT INTO {schema}.{table} "
+                "(originator_id, originator_version, topic, state) "
+                "SELECT * FROM unnest(ids, versions, topics, states) "
+                "RETURNING notification_id; "
+                "END $$"
+            ).format(
+                schema=schema,
+                function=function,
+                lock_timeout=self.datastore.lock_timeout,
+                table=Identifier(self.events_table_name),
+                channel=Identifier(self.channel_name),
+            )
+        )
+        self._append = SQL(
+            "SELECT notification_id FROM {schema}.{function}"
+            "(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[]) AS appended(notification_id)"
+        ).format(schema=schema, function=function)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
@@ -57,35 +86,16 @@ class OneTripApplicationRecorder(PostgresApplicationRecorder):
     ) -> Sequence[int] | None:
         if not stored_events:
             return None
-        rows = [
-            self.construct_pg_stored_event(
-                event.originator_id, event.originator_version, event.topic, event.state
-            )
-            for event in stored_events
-        ]
-        failure: Exception | None = None
-        with (
-            self.datastore.get_connection() as conn,
-            conn.cursor() as control,
-            conn.cursor() as insert,
-        ):
-            with conn.pipeline() as pipeline:
-                try:
-                    control.execute(b"BEGIN")
-                    for statement in self.lock_table_statements:
-                        control.execute(statement, prepare=True)
-                    self._notify_channel(control)
-                    insert.execute(self.insert_events_statement, (rows,), prepare=True)
-                    control.execute(b"COMMIT")
-                    pipeline.sync()
-                except Exception as error:  # raised once the pipeline is left, not inside it
-                    failure = error
-            if failure is not None:
-                # The server skipped the rest of the pipeline: end the failed transaction.
-                if conn.info.transaction_status != TransactionStatus.IDLE:
-                    conn.rollback()
-                raise failure
-            return [row["notification_id"] for row in insert.fetchall()]
+        columns = (
+            [event.originator_id for event in stored_events],
+            [event.originator_version for event in stored_events],
+            [event.topic for event in stored_events],
+            [event.state for event in stored_events],
+        )
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            assert conn.autocommit  # the statement is its transaction
+            cursor.execute(self._append, columns, prepare=True)
+            return [row["notification_id"] for row in cursor.fetchall()]
 
 
 class SharedPostgresFactory(PostgresFactory):
