@@ -34,6 +34,12 @@ class Settings(BaseSettings):
         description="CPU priority given up by `ledgerflow worker` processes, so the API answers"
         " first when the machine is busy (0: same as the API)",
     )
+    follower_min_interval_seconds: float = Field(
+        default=0.05,
+        ge=0,
+        description="under a steady stream of events, projections, schedulers and the relay"
+        " catch up at most this often, a batch per transaction (0: on every commit)",
+    )
     work_lease_seconds: float = Field(default=30.0, gt=0)
     retry_base_seconds: float = Field(default=0.5, gt=0)
     retry_cap_seconds: float = Field(default=60.0, gt=0)

@@ -33,7 +33,11 @@ async def run_workflow_worker(name: str, settings: Settings, stop: asyncio.Event
 async def run_projections(settings: Settings, stop: asyncio.Event) -> None:
     async with platform_session(settings) as platform:
         await run_followers(
-            platform.projections(), stop, platform.database_url, group="projections"
+            platform.projections(),
+            stop,
+            platform.database_url,
+            group="projections",
+            min_interval=settings.follower_min_interval_seconds,
         )
 
 
@@ -46,7 +50,13 @@ async def run_relay(settings: Settings, stop: asyncio.Event) -> None:
                 for name, workflow in platform.workflows.items()
                 for application, to_message in workflow.integration_messages()
             ]
-            await run_followers(relays, stop, platform.database_url, group="relay")
+            await run_followers(
+                relays,
+                stop,
+                platform.database_url,
+                group="relay",
+                min_interval=settings.follower_min_interval_seconds,
+            )
         finally:
             await bus.close()
 

@@ -92,7 +92,11 @@ class Core:
         )
         await asyncio.gather(
             run_followers(
-                schedulers, stop, self.database_url, group=f"work-scheduler:{application.name}"
+                schedulers,
+                stop,
+                self.database_url,
+                group=f"work-scheduler:{application.name}",
+                min_interval=settings.follower_min_interval_seconds,
             ),
             engine.run(stop),
         )

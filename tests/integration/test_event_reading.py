@@ -15,7 +15,7 @@ from psycopg import AsyncConnection, AsyncCursor
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.eventstore import AggregateReader, load_aggregates, open_application
-from adapters.follower import Event, Follower
+from adapters.follower import Event, Follower, run_followers
 from domain.sms.aggregate import Sms
 from processes.sms.application import SmsApplication
 
@@ -113,3 +113,59 @@ def test_a_follower_of_topics_sees_only_them_and_moves_past_the_rest(
     assert first == 5 and again == 0
     assert all(isinstance(event, Sms.SmsSent) for event in processor.seen)
     assert len(processor.seen) == 5
+
+
+class _Batches:
+    """A processor that counts the batches it is given."""
+
+    name = "test_batches"
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+
+    async def setup(self, conn: AsyncConnection[Any]) -> None:
+        pass
+
+    async def reset(self, conn: AsyncConnection[Any]) -> None:
+        self.batches.clear()
+
+    async def apply(self, cur: AsyncCursor[Any], events: Sequence[Event]) -> None:
+        self.batches.append(len(events))
+
+
+def test_under_a_stream_of_commits_followers_apply_batches_not_each_commit(
+    fresh_database_url: str,
+) -> None:
+    """20 commits in quick succession, a 2 s minimum interval: the first commit is
+    applied at once, the rest together, and nothing is lost."""
+    app = open_application(SmsApplication, fresh_database_url)
+    processor = _Batches()
+
+    async def follow() -> None:
+        stop = asyncio.Event()
+        async with AsyncConnectionPool(fresh_database_url, open=False) as pool:
+            follower = Follower(app, processor, pool, idle_poll_seconds=30)
+            running = asyncio.create_task(
+                run_followers([follower], stop, fresh_database_url, group="test", min_interval=2)
+            )
+            await asyncio.to_thread(app.save, _sms(-1, sent=False))
+            while not processor.batches:  # leading, and quiet for the 2 s since
+                await asyncio.sleep(0.05)
+                assert not running.done(), running
+            await asyncio.sleep(2.1)
+            processor.batches.clear()
+            for n in range(20):
+                await asyncio.to_thread(app.save, _sms(n, sent=False))
+                await asyncio.sleep(0.01)
+            while sum(processor.batches) < 20:
+                await asyncio.sleep(0.05)
+                assert not running.done(), running
+            stop.set()
+            await running
+
+    try:
+        asyncio.run(asyncio.wait_for(follow(), timeout=60))
+    finally:
+        app.close()
+    assert sum(processor.batches) == 20
+    assert len(processor.batches) <= 3, processor.batches
