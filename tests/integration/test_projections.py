@@ -9,6 +9,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.eventstore import open_application
@@ -125,6 +126,8 @@ async def _position(app: SmsApplication, url: str) -> int:
     pool = await _pool(url)
     try:
         return await Follower(app, SmsView(), pool).position()
+    except psycopg.errors.UndefinedTable:
+        return -1  # the projections worker has not set up its tables yet
     finally:
         await pool.close()
 
