@@ -37,8 +37,14 @@ class Settings(BaseSettings):
     follower_min_interval_seconds: float = Field(
         default=0.05,
         ge=0,
-        description="under a steady stream of events, projections, schedulers and the relay"
-        " catch up at most this often, a batch per transaction (0: on every commit)",
+        description="under a steady stream of events, work schedulers and the relay catch up"
+        " at most this often, a batch per transaction (0: on every commit)",
+    )
+    projection_min_interval_seconds: float = Field(
+        default=0.25,
+        ge=0,
+        description="the same for read models: a longer batch folds more of an aggregate's"
+        " events into one row write (0: on every commit)",
     )
     work_lease_seconds: float = Field(default=30.0, gt=0)
     retry_base_seconds: float = Field(default=0.5, gt=0)

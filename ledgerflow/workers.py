@@ -37,7 +37,7 @@ async def run_projections(settings: Settings, stop: asyncio.Event) -> None:
             stop,
             platform.database_url,
             group="projections",
-            min_interval=settings.follower_min_interval_seconds,
+            min_interval=settings.projection_min_interval_seconds,
         )
 
 
