@@ -106,13 +106,19 @@ class WorkScheduler:
         raise RuntimeError("due work is not a read model: it is never rebuilt")
 
     async def apply(self, cur: AsyncCursor[Any], events: Sequence[Event]) -> None:
-        requests: list[tuple[Any, ...]] = []
-        cancels: list[tuple[UUID, str]] = []
+        # Steps take effect in event order. A cancel drops the requests planned earlier
+        # in this batch (an SMS requested and finished within one batch leaves no row)
+        # and deletes the stored ones; a request planned after it (an operator's retry
+        # right after the SMS was parked) survives, since deletes run before inserts.
+        requests: dict[tuple[UUID, str], dict[UUID, tuple[Any, ...]]] = {}
+        cancels: set[tuple[UUID, str]] = set()
         for event in events:
             for step in self.policy.plan(event):
+                key = (step.aggregate_id, step.kind)
                 if isinstance(step, WorkRequest):
                     last = step.first_attempt - 1 + (step.max_attempts or self.max_attempts)
-                    requests.append(
+                    requests.setdefault(key, {}).setdefault(
+                        step.id,
                         (
                             step.id,
                             step.kind,
@@ -122,26 +128,27 @@ class WorkScheduler:
                             last,
                             step.due_at,
                             step.deadline,
-                        )
+                        ),
                     )
                 elif isinstance(step, CancelWork):
-                    cancels.append((step.aggregate_id, step.kind))
-        # Inserts before deletes: an SMS requested and finished within one batch leaves
-        # no row behind.
-        if requests:
+                    requests.pop(key, None)
+                    cancels.add(key)
+        if cancels:
+            await cur.executemany(
+                "DELETE FROM ledgerflow_work WHERE aggregate_id = %s AND kind = %s",
+                sorted(cancels, key=str),
+            )
+        rows = [row for planned in requests.values() for row in planned.values()]
+        if rows:
             # Pipelined by psycopg: measured cheaper, in CPU and time, than one
             # `INSERT ... SELECT FROM unnest(arrays)` from 10 rows to 1,000.
             await cur.executemany(
                 "INSERT INTO ledgerflow_work (id, kind, aggregate_id, payload, next_attempt,"
                 " last_attempt, due_at, deadline) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
                 " ON CONFLICT (id) DO NOTHING",
-                requests,
+                rows,
             )
             await cur.execute(f"NOTIFY {WORK_CHANNEL}")
-        if cancels:
-            await cur.executemany(
-                "DELETE FROM ledgerflow_work WHERE aggregate_id = %s AND kind = %s", cancels
-            )
 
 
 @dataclass(frozen=True)
