@@ -1,4 +1,4 @@
-"""Writing events: one round trip per transaction, the library's guarantees kept."""
+"""Writing events: one statement per append, the library's guarantees kept."""
 
 from __future__ import annotations
 
