@@ -20,6 +20,7 @@ from rich.progress import (
 )
 
 from ledgerflow.logs import configure_logging
+from ledgerflow.priority import lower_cpu_priority
 from ledgerflow.settings import Settings
 
 app = typer.Typer(
@@ -86,7 +87,7 @@ def worker(
     name_connections(f"worker {name}")
     # Workers are behind the API by design (placement, projections, relays are all
     # asynchronous): when CPU is short they wait and the endpoints keep their latency.
-    os.nice(settings.worker_nice)
+    lower_cpu_priority(settings.worker_nice)
     _run_until_signalled(lambda stop: known[name](settings, stop))
 
 
