@@ -50,5 +50,7 @@ def create_app(settings: Settings | None = None, **platform_overrides: Any) -> F
     for workflow_class in workflow_classes():
         for router in workflow_class.routers():
             app.include_router(router)
+        for middleware in reversed(workflow_class.asgi_middleware()):
+            app.add_middleware(middleware)
     app.include_router(admin.router)
     return app

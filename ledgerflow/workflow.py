@@ -123,6 +123,11 @@ class Workflow:
         """The workflow's HTTP routes (imported lazily: routers depend on the workflow)."""
         return []
 
+    @classmethod
+    def asgi_middleware(cls) -> Sequence[type[Any]]:
+        """ASGI middleware the workflow's routes need (e.g. a fast path), outermost first."""
+        return []
+
     async def open(self) -> None:
         """Open applications and build services; called once per process."""
 

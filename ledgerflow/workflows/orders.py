@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from eventsourcing.application import Application
 
@@ -41,6 +41,12 @@ class OrdersWorkflow(Workflow):
         from api.orders import placement_router, router
 
         return [placement_router, router]
+
+    @classmethod
+    def asgi_middleware(cls) -> Sequence[type[Any]]:
+        from api.orders_fast_path import OrderAcceptFastPath
+
+        return [OrderAcceptFastPath]
 
     async def open(self) -> None:
         self.application = await self.core.open_application(OrdersApplication)

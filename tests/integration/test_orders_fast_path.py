@@ -1,0 +1,157 @@
+"""`POST /orders`' fast path answers exactly what the regular route answers.
+
+The same requests go to the API as served (fast path in front) and to the same API
+with the fast path taken out; both write to one database. A probe behind the fast path
+counts the requests it passed on to the regular route.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from adapters.simulators.registry import running
+from api.app import create_app
+from api.orders_fast_path import OrderAcceptFastPath
+from ledgerflow.settings import Settings
+
+ORDER = {
+    "type": "limit",
+    "side": "buy",
+    "instrument": "US0378331005",
+    "limit_price": "189.25",
+    "quantity": 10,
+}
+VARYING = ("id", "created_at")
+
+
+class PassedOn:
+    """Counts the requests that reach the routes."""
+
+    count = 0
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            PassedOn.count += 1
+        await self.app(scope, receive, send)
+
+
+def _app(settings: Settings, *, fast_path: bool) -> FastAPI:
+    app = create_app(settings, only={"orders"})
+    if not fast_path:
+        app.user_middleware = [m for m in app.user_middleware if m.cls is not OrderAcceptFastPath]
+    app.user_middleware.append(Middleware(PassedOn))  # innermost: behind the fast path
+    return app
+
+
+@pytest.fixture(scope="module")
+def apis(database_url: str) -> Iterator[tuple[httpx.Client, httpx.Client]]:
+    settings = Settings(database_url=database_url, exchange_url="http://127.0.0.1:9")
+    with (
+        running(_app(settings, fast_path=True)) as fast_url,
+        running(_app(settings, fast_path=False)) as route_url,
+        httpx.Client(base_url=fast_url, timeout=10) as fast,
+        httpx.Client(base_url=route_url, timeout=10) as route,
+    ):
+        yield fast, route
+
+
+def _answer(response: httpx.Response) -> tuple[int, Any]:
+    body = response.json()
+    if isinstance(body, dict):
+        body = {k: v for k, v in body.items() if k not in VARYING}
+    return response.status_code, body
+
+
+def _both(
+    apis: tuple[httpx.Client, httpx.Client], content: bytes, headers: dict[str, str]
+) -> tuple[tuple[int, Any], tuple[int, Any], int]:
+    """Each API's answer, and how many requests the fast path passed on."""
+    fast, route = apis
+    before = PassedOn.count
+    fast_answer = _answer(fast.post("/orders", content=content, headers=headers))
+    passed_on = PassedOn.count - before
+    return fast_answer, _answer(route.post("/orders", content=content, headers=headers)), passed_on
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+def _json(body: Any) -> bytes:
+    return httpx.Request("POST", "/", json=body).content
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        (ORDER, JSON),
+        ({**ORDER, "type": "market", "limit_price": None}, JSON),
+        (ORDER, {"Content-Type": "application/json; charset=utf-8"}),
+    ],
+    ids=["limit", "market", "charset"],
+)
+def test_a_valid_order_is_answered_by_the_fast_path_as_by_the_route(
+    apis: tuple[httpx.Client, httpx.Client], body: dict[str, Any], headers: dict[str, str]
+) -> None:
+    fast, route, passed_on = _both(apis, _json(body), headers)
+
+    assert fast == route and fast[0] == 201
+    assert passed_on == 0
+
+
+INVALID = [
+    ({**ORDER, "side": "BUY"}, JSON),
+    ({**ORDER, "type": "market"}, JSON),
+    ({**ORDER, "type": "limit", "limit_price": None}, JSON),
+    ({**ORDER, "quantity": "10"}, JSON),
+    ({**ORDER, "quantity": 0}, JSON),
+    ({k: v for k, v in ORDER.items() if k != "instrument"}, JSON),
+    ({**ORDER, "note": "extra"}, JSON),
+    (ORDER, {"Content-Type": "text/plain"}),
+    (ORDER, {**JSON, "Idempotency-Key": ""}),
+    (ORDER, {**JSON, "Idempotency-Key": "k" * 201}),
+]
+
+
+@pytest.mark.parametrize(("body", "headers"), INVALID)
+def test_a_request_the_route_refuses_gets_the_routes_answer(
+    apis: tuple[httpx.Client, httpx.Client], body: dict[str, Any], headers: dict[str, str]
+) -> None:
+    fast, route, passed_on = _both(apis, _json(body), headers)
+
+    assert fast == route and fast[0] == 422
+    assert passed_on == 1
+
+
+def test_a_body_that_is_not_json_gets_the_routes_answer(
+    apis: tuple[httpx.Client, httpx.Client],
+) -> None:
+    fast, route, passed_on = _both(apis, b'{"type": "limit",', JSON)
+
+    assert fast == route and fast[0] == 422
+    assert passed_on == 1
+
+
+def test_idempotent_retries_answer_alike(apis: tuple[httpx.Client, httpx.Client]) -> None:
+    fast, route = apis
+    answers = []
+    for api in (fast, route):
+        key = {**JSON, "Idempotency-Key": f"fast-path-{uuid.uuid4()}"}
+        first = api.post("/orders", content=_json(ORDER), headers=key)
+        again = api.post("/orders", content=_json(ORDER), headers=key)
+        other = api.post("/orders", content=_json({**ORDER, "quantity": 11}), headers=key)
+        assert again.json()["id"] == first.json()["id"]
+        answers.append([first.status_code, again.status_code, _answer(other)])
+
+    assert answers[0] == answers[1]
+    assert answers[0][:2] == [201, 200] and answers[0][2][0] == 409
