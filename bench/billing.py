@@ -8,8 +8,8 @@ write-ahead and outcome events, projection), with two billing worker processes (
 core of the machine the figures come from; `--workers N` for more) at the workers'
 default CPU priority (niced, so the simulator standing in for the remote provider, and
 PostgreSQL, answer promptly: 4-5% faster than at normal priority in alternating runs).
-Also prints the double charges counted in the simulator's ledger (which does not honour idempotency
-keys, so any would show).
+Also prints the double charges counted in the simulator's ledger (which does not honour
+idempotency keys, so any would show).
 """
 
 from __future__ import annotations
