@@ -64,6 +64,16 @@ class ReadsTopics(Protocol):
     topics: tuple[str, ...]
 
 
+@runtime_checkable
+class WeighsEvents(Protocol):
+    """A processor whose events differ widely in cost: a selection that plans a thousand
+    work rows weighs a thousand, an ordinary event one. The follower commits a batch in
+    parts of at most `batch_size` weight, so what the first part wrote is visible (work
+    can start) while the rest is still being applied."""
+
+    def weight(self, event: Event) -> int: ...
+
+
 Progress = Callable[[int, int], None]
 """Called after each batch with (position reached, last position in the log)."""
 
@@ -124,27 +134,55 @@ class Follower:
         head = await self.head() if progress else 0
         applied = 0
         while True:
-            events, last_id = await asyncio.to_thread(self._read_batch, position)
+            batch, last_id = await asyncio.to_thread(self._read_batch, position)
             if last_id is None:
                 return applied
-            async with self.pool.connection() as conn, conn.transaction():
-                cur = conn.cursor()
-                if events:
-                    await self.processor.apply(cur, events)
-                await cur.execute(
-                    "UPDATE ledgerflow_positions SET position = %s, updated_at = now()"
-                    " WHERE follower = %s AND upstream = %s AND position = %s",
-                    (last_id, self.name, self.upstream, position),
-                )
-                if cur.rowcount != 1:
-                    raise FollowerConflict(f"{self.name}: position moved by another runner")
-            applied += len(events)
-            position = last_id
-            if progress:
-                progress(position, max(head, position))
+            for part, reached in self._parts(batch, last_id):
+                await self._apply(part, position, reached)
+                applied += len(part)
+                position = reached
+                if progress:
+                    progress(position, max(head, position))
 
-    def _read_batch(self, position: int) -> tuple[list[Event], int | None]:
-        """The next batch and the position it reaches (None: nothing new)."""
+    async def _apply(self, events: Sequence[Event], position: int, reached: int) -> None:
+        """Apply events and move the position from `position` to `reached`, atomically."""
+        async with self.pool.connection() as conn, conn.transaction():
+            cur = conn.cursor()
+            if events:
+                await self.processor.apply(cur, events)
+            await cur.execute(
+                "UPDATE ledgerflow_positions SET position = %s, updated_at = now()"
+                " WHERE follower = %s AND upstream = %s AND position = %s",
+                (reached, self.name, self.upstream, position),
+            )
+            if cur.rowcount != 1:
+                raise FollowerConflict(f"{self.name}: position moved by another runner")
+
+    def _parts(
+        self, batch: Sequence[tuple[int, Event]], last_id: int
+    ) -> list[tuple[list[Event], int]]:
+        """The batch as (events, position reached) parts of at most `batch_size` weight
+        (one part unless the processor weighs its events); the last part reaches
+        `last_id`, which may lie past its last event (skipped topics)."""
+        if not isinstance(self.processor, WeighsEvents):
+            return [([event for _, event in batch], last_id)]
+        parts: list[tuple[list[Event], int]] = []
+        part: list[Event] = []
+        weight, previous_id = 0, last_id
+        for notification_id, event in batch:
+            event_weight = self.processor.weight(event)
+            if part and weight + event_weight > self.batch_size:
+                parts.append((part, previous_id))
+                part, weight = [], 0
+            part.append(event)
+            weight += event_weight
+            previous_id = notification_id
+        parts.append((part, last_id))
+        return parts
+
+    def _read_batch(self, position: int) -> tuple[list[tuple[int, Event]], int | None]:
+        """The next batch, each event with its position, and the position the batch
+        reaches (None: nothing new)."""
         if self._topics:
             return self._read_topics(position)
         notifications = self._recorder.select_notifications(
@@ -154,7 +192,7 @@ class Follower:
             return [], None
         return self._decode(notifications), notifications[-1].id
 
-    def _read_topics(self, position: int) -> tuple[list[Event], int | None]:
+    def _read_topics(self, position: int) -> tuple[list[tuple[int, Event]], int | None]:
         # Up to the head read first: the store appends under a table lock, so every id
         # below a committed one is committed too, and a batch with no event of interest
         # still moves the position past the events it skipped.
@@ -167,9 +205,9 @@ class Follower:
         reached = notifications[-1].id if len(notifications) == self.batch_size else head
         return self._decode(notifications), reached
 
-    def _decode(self, notifications: Sequence[Any]) -> list[Event]:
-        mapper = self.application.mapper
-        return [mapper.to_domain_event(notification) for notification in notifications]
+    def _decode(self, notifications: Sequence[Any]) -> list[tuple[int, Event]]:
+        to_event = self.application.mapper.to_domain_event
+        return [(notification.id, to_event(notification)) for notification in notifications]
 
     async def rebuild(self, progress: Progress | None = None) -> int:
         """Forget the read model and apply the whole log again."""

@@ -105,6 +105,11 @@ class WorkScheduler:
     async def reset(self, conn: AsyncConnection[Any]) -> None:
         raise RuntimeError("due work is not a read model: it is never rebuilt")
 
+    def weight(self, event: Event) -> int:
+        """The rows an event plans (`WeighsEvents`): a run's selection of a thousand
+        invoices is committed on its own, so charging starts while the rest is planned."""
+        return max(1, len(self.policy.plan(event)))
+
     async def apply(self, cur: AsyncCursor[Any], events: Sequence[Event]) -> None:
         # Steps take effect in event order. A cancel drops the requests planned earlier
         # in this batch (an SMS requested and finished within one batch leaves no row)

@@ -118,6 +118,53 @@ def test_a_follower_of_topics_sees_only_them_and_moves_past_the_rest(
     assert len(processor.seen) == 5
 
 
+class _WeighingRecorder(_Recorder):
+    """Weighs a sent SMS 3, anything else 1; notes the position each part starts from."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.starts: list[int] = []
+
+    def weight(self, event: Event) -> int:
+        return 3 if isinstance(event, Sms.SmsSent) else 1
+
+    async def apply(self, cur: AsyncCursor[Any], events: Sequence[Event]) -> None:
+        await cur.execute(
+            "SELECT position FROM ledgerflow_positions WHERE follower = %s", (self.name,)
+        )
+        row = await cur.fetchone()
+        self.starts.append(row[0] if row else -1)
+        await super().apply(cur, events)
+
+
+def test_a_follower_commits_a_heavy_batch_in_parts_of_at_most_its_weight(
+    fresh_database_url: str,
+) -> None:
+    """Batches of 4 events, 4 units of weight a part: each (requested, sent) pair weighs 4
+    and is committed on its own, with the position it reached."""
+    app = open_application(SmsApplication, fresh_database_url)
+    try:
+        app.save(*(_sms(n, sent=n < 3) for n in range(5)))  # 3 pairs, then 2 requests
+        head = app.recorder.max_notification_id()
+        processor = _WeighingRecorder("test_weighing")
+
+        async def follow() -> int:
+            async with AsyncConnectionPool(fresh_database_url, open=False) as pool:
+                follower = Follower(app, processor, pool, batch_size=4)
+                await follower.setup()
+                applied = await follower.catch_up()
+                assert await follower.position() == head
+                return applied
+
+        applied = asyncio.run(follow())
+    finally:
+        app.close()
+    assert applied == 8
+    assert [len(batch) for batch in processor.batches] == [2, 2, 2, 2]
+    assert [type(batch[-1]) for batch in processor.batches[:3]] == [Sms.SmsSent] * 3
+    assert processor.starts == [0, 2, 4, 6]
+
+
 def test_under_a_stream_of_commits_followers_apply_batches_not_each_commit(
     fresh_database_url: str,
 ) -> None:
