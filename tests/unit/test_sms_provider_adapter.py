@@ -7,11 +7,10 @@ import json
 import logging
 from collections.abc import Callable
 
-import aiohttp
 import httpx
 import pytest
 
-from adapters.http import DirectAsyncClient, _precise, build_async_client
+from adapters.http import DirectAsyncClient, build_async_client
 from adapters.sms_provider import HttpSmsProvider
 from domain.outbound import OutcomeUnknown, ProviderRejected, ProviderUnavailable
 from domain.privacy import mask_phone_number
@@ -137,27 +136,6 @@ async def test_the_phone_number_is_never_logged_nor_in_details(
 def test_mask_keeps_prefix_and_last_two_digits() -> None:
     assert mask_phone_number(NUMBER) == "+254*******78"
     assert mask_phone_number("+123") == "****"
-
-
-@pytest.mark.parametrize(
-    ("cause", "expected"),
-    [
-        (aiohttp.ServerDisconnectedError(), httpx.RemoteProtocolError),
-        (aiohttp.ClientOSError(104, "Connection reset by peer"), httpx.ReadError),
-        (aiohttp.SocketTimeoutError("read"), httpx.ReadTimeout),
-        (aiohttp.ConnectionTimeoutError("connect"), httpx.ConnectTimeout),
-        (aiohttp.ClientPayloadError("truncated"), httpx.ReadError),
-    ],
-)
-def test_aiohttp_errors_are_mapped_by_whether_the_request_went_out(
-    cause: Exception, expected: type[httpx.TransportError]
-) -> None:
-    # httpx_aiohttp reports all of these as ConnectTimeout ("never sent"), which is wrong.
-    reported = httpx.ConnectTimeout("as reported by httpx_aiohttp")
-    reported.__cause__ = cause
-    precise = _precise(reported)
-    assert type(precise) is expected
-    assert precise.__cause__ is cause
 
 
 async def test_build_async_client_applies_timeout() -> None:
