@@ -117,7 +117,6 @@ def create_app(
         assert isinstance(generator, random.Random)
         return generator
 
-    @app.post("/api/applications", response_model=None)
     async def create_application(request: Request) -> JSONResponse:
         body = await json_body(request, not_json=_error(400, INVALID_PAYLOAD))
         if isinstance(body, JSONResponse):
@@ -160,7 +159,6 @@ def create_app(
         simulator.record(application_id, body, answer)
         return JSONResponse(answer, status_code=201)
 
-    @app.get("/api/jobs", response_model=None)
     async def job_status(request: Request) -> JSONResponse:
         raw = request.query_params.get("application_id")
         if not raw:
@@ -178,6 +176,9 @@ def create_app(
                 "status": assessment.status(clock()),
             }
         )
+
+    app.add_contract_route("/api/applications", create_application, methods=["POST"])
+    app.add_contract_route("/api/jobs", job_status, methods=["GET"])
 
     @app.get(f"{ADMIN_PREFIX}/applications", tags=["simulator control"])
     async def list_assessments() -> dict[str, Any]:

@@ -195,7 +195,6 @@ def create_app(settings: ExchangeSettings | None = None, faults: Faults | None =
     exchange = Exchange(simulator)
     app.state.exchange = exchange
 
-    @app.post("/v1/orders", response_model=None)
     async def place_order(request: Request) -> JSONResponse:
         body = await json_body(request)
         if isinstance(body, JSONResponse):
@@ -223,9 +222,10 @@ def create_app(settings: ExchangeSettings | None = None, faults: Faults | None =
         with contextlib.suppress(WebSocketDisconnect, RuntimeError):
             await exchange.stream(websocket, after)
 
-    @app.get("/v1/executions/count")
-    async def execution_count() -> dict[str, int]:
+    async def execution_count(request: Request) -> JSONResponse:
         """How many execution reports the exchange has produced (for tests and benches)."""
-        return {"count": len(exchange.reports)}
+        return JSONResponse({"count": len(exchange.reports)})
 
+    app.add_contract_route("/v1/orders", place_order, methods=["POST"])
+    app.add_contract_route("/v1/executions/count", execution_count, methods=["GET"])
     return app

@@ -40,7 +40,6 @@ def create_app(settings: MailboxSettings | None = None, faults: Faults | None = 
     app = simulator.create_app(title="Mailbox simulator", description=__doc__ or "")
     mails: dict[str, dict[str, Any]] = {}  # Message-ID -> the mail, in arrival order
 
-    @app.post("/v1/mail", response_model=None)
     async def receive(request: Request) -> JSONResponse:
         body = await json_body(request)
         if isinstance(body, JSONResponse):
@@ -65,16 +64,18 @@ def create_app(settings: MailboxSettings | None = None, faults: Faults | None = 
         simulator.record(message_id, {"to": body["to"], "subject": body["subject"]}, answer)
         return JSONResponse(answer, status_code=201)
 
-    @app.get("/v1/mail")
-    async def list_mail(to: str | None = None) -> dict[str, Any]:
+    async def list_mail(request: Request) -> JSONResponse:
+        to = request.query_params.get("to")
         items = [mail for mail in mails.values() if to is None or mail["to"] == to]
-        return {"count": len(items), "items": items}
+        return JSONResponse({"count": len(items), "items": items})
 
-    @app.get("/v1/mail/{message_id}", response_model=None)
-    async def get_mail(message_id: str) -> Any:
-        mail = mails.get(message_id)
+    async def get_mail(request: Request) -> JSONResponse:
+        mail = mails.get(request.path_params["message_id"])
         if mail is None:
             return JSONResponse({"error": "no such mail"}, status_code=404)
-        return mail
+        return JSONResponse(mail)
 
+    app.add_contract_route("/v1/mail", receive, methods=["POST"])
+    app.add_contract_route("/v1/mail", list_mail, methods=["GET"])
+    app.add_contract_route("/v1/mail/{message_id}", get_mail, methods=["GET"])
     return app

@@ -131,9 +131,6 @@ def create_app(
             return _answer(404, "charge_not_found", f"no charge with key {key}")
         return JSONResponse(charges[key])
 
-    # Plain Starlette routes: the contract's bodies are parsed by hand anyway, and
-    # FastAPI's routing layers would cost the simulator more CPU than the contract itself
-    # (it shares the machine with what it is there to measure).
-    app.add_route("/v1/charges", charge, methods=["POST"])
-    app.add_route("/v1/charges/{key}", find_charge, methods=["GET"])
+    app.add_contract_route("/v1/charges", charge, methods=["POST"])
+    app.add_contract_route("/v1/charges/{key}", find_charge, methods=["GET"])
     return app

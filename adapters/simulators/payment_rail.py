@@ -103,7 +103,6 @@ def create_app(
         drawn = rng.random() < settings.failure_rate
         return drawn or account_id in settings.failing_accounts
 
-    @app.post("/v1/payments", response_model=None)
     async def create_payment(request: Request) -> JSONResponse:
         body = await json_body(request)
         if isinstance(body, JSONResponse):
@@ -131,11 +130,12 @@ def create_app(
         simulator.record(key, body, answer)
         return JSONResponse(answer, status_code=202)
 
-    @app.get("/v1/payments/{payment_id}", response_model=None)
-    async def get_payment(payment_id: str) -> JSONResponse:
-        payment = by_id.get(payment_id)
+    async def get_payment(request: Request) -> JSONResponse:
+        payment = by_id.get(request.path_params["payment_id"])
         if payment is None:
             return JSONResponse({"error": "no such payment"}, status_code=404)
         return JSONResponse(payment.answer())
 
+    app.add_contract_route("/v1/payments", create_payment, methods=["POST"])
+    app.add_contract_route("/v1/payments/{payment_id}", get_payment, methods=["GET"])
     return app

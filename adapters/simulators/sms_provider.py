@@ -51,7 +51,6 @@ def create_app(
     app = simulator.create_app(title="SMS provider simulator", description=__doc__ or "")
     accepted: dict[str, dict[str, Any]] = {}  # idempotency key -> answer
 
-    @app.post("/v1/messages", response_model=None)
     async def send_message(request: Request) -> JSONResponse:
         body = await json_body(request)
         if isinstance(body, JSONResponse):
@@ -75,4 +74,5 @@ def create_app(
         simulator.record(key, {"to": to, "text": text}, answer)
         return JSONResponse(answer, status_code=201)
 
+    app.add_contract_route("/v1/messages", send_message, methods=["POST"])
     return app
