@@ -7,9 +7,13 @@ import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from enum import Enum
 from typing import Any
+from uuid import uuid4
 
 import psycopg
+import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.eventstore import open_application
@@ -17,6 +21,7 @@ from adapters.follower import Follower
 from domain.sms.aggregate import Sms
 from ledgerflow.settings import Settings
 from processes.sms.application import SmsApplication
+from projections.rows import insert_rows, update_grouped
 from projections.sms import SmsView
 from tests.harness import eventually, workers
 
@@ -139,3 +144,58 @@ async def _rebuild(app: SmsApplication, url: str, *, batch_size: int, seen: list
         return await follower.rebuild(lambda position, head: seen.append(position))
     finally:
         await pool.close()
+
+
+def test_rows_written_as_json_come_back_exactly_as_given(fresh_database_url: str) -> None:
+    """Every column type the read models use survives the trip through one JSON array."""
+
+    class Colour(Enum):
+        RED = "red"
+
+    columns = ("id", "name", "amount", "at", "flag", "big", "n", "note")
+    first, second = uuid4(), uuid4()
+    rows = [
+        {
+            "id": first,
+            "name": 'quote " and é, \\ and 🙂',
+            "amount": Decimal("12345678901234.000001"),
+            "at": datetime(2026, 11, 1, 12, 30, 15, 123456, tzinfo=UTC),
+            "flag": True,
+            "big": 2**62,
+            "n": -3,
+            "note": None,
+        },
+        {
+            "id": second,
+            "name": Colour.RED,
+            "amount": Decimal("-0.10"),
+            "at": datetime(2026, 11, 1, 14, 0, tzinfo=UTC) + timedelta(hours=1),
+            "flag": False,
+            "big": 0,
+            "n": 0,
+            "note": "kept",
+        },
+    ]
+
+    async def write() -> list[tuple[Any, ...]]:
+        async with await psycopg.AsyncConnection.connect(fresh_database_url) as conn:
+            await conn.execute(
+                "CREATE TABLE json_rows (id uuid PRIMARY KEY, name text, amount numeric,"
+                " at timestamptz, flag boolean, big bigint, n integer, note text)"
+            )
+            cur = conn.cursor()
+            await insert_rows(cur, "json_rows", columns, rows)
+            await insert_rows(cur, "json_rows", columns, [{**rows[0], "name": "ignored"}])
+            await update_grouped(
+                cur, "json_rows", [{"id": second, "note": None, "n": 7}, {"id": first, "n": 8}]
+            )
+            with pytest.raises(ValueError, match="twice"):
+                await update_grouped(cur, "json_rows", [{"id": first}, {"id": first}])
+            found = await cur.execute(f"SELECT {', '.join(columns)} FROM json_rows ORDER BY n")
+            return await found.fetchall()
+
+    stored = asyncio.run(write())
+    assert stored == [
+        (*[rows[1][c] for c in columns[:1]], "red", *[rows[1][c] for c in columns[2:6]], 7, None),
+        (*[rows[0][c] for c in columns[:6]], 8, None),
+    ]
