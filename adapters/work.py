@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import random
@@ -52,6 +51,7 @@ from domain.work import (
     WorkPolicy,
     WorkRequest,
 )
+from projections.rows import insert_rows
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,18 @@ DROP INDEX IF EXISTS ledgerflow_work_aggregate;
 """
 
 
+WORK_COLUMNS = (
+    "id",
+    "kind",
+    "aggregate_id",
+    "payload",
+    "next_attempt",
+    "last_attempt",
+    "due_at",
+    "deadline",
+)
+
+
 class WorkScheduler:
     """A follower's processor: turns a workflow's events into rows of due work."""
 
@@ -115,7 +127,7 @@ class WorkScheduler:
         # in this batch (an SMS requested and finished within one batch leaves no row)
         # and deletes the stored ones; a request planned after it (an operator's retry
         # right after the SMS was parked) survives, since deletes run before inserts.
-        requests: dict[tuple[UUID, str], dict[UUID, tuple[Any, ...]]] = {}
+        requests: dict[tuple[UUID, str], dict[UUID, dict[str, Any]]] = {}
         cancels: set[tuple[UUID, str]] = set()
         for event in events:
             for step in self.policy.plan(event):
@@ -124,16 +136,16 @@ class WorkScheduler:
                     last = step.first_attempt - 1 + (step.max_attempts or self.max_attempts)
                     requests.setdefault(key, {}).setdefault(
                         step.id,
-                        (
-                            step.id,
-                            step.kind,
-                            step.aggregate_id,
-                            json.dumps(step.payload),
-                            step.first_attempt,
-                            last,
-                            step.due_at,
-                            step.deadline,
-                        ),
+                        {
+                            "id": step.id,
+                            "kind": step.kind,
+                            "aggregate_id": step.aggregate_id,
+                            "payload": step.payload,
+                            "next_attempt": step.first_attempt,
+                            "last_attempt": last,
+                            "due_at": step.due_at,
+                            "deadline": step.deadline,
+                        },
                     )
                 elif isinstance(step, CancelWork):
                     requests.pop(key, None)
@@ -145,14 +157,7 @@ class WorkScheduler:
             )
         rows = [row for planned in requests.values() for row in planned.values()]
         if rows:
-            # Pipelined by psycopg: measured cheaper, in CPU and time, than one
-            # `INSERT ... SELECT FROM unnest(arrays)` from 10 rows to 1,000.
-            await cur.executemany(
-                "INSERT INTO ledgerflow_work (id, kind, aggregate_id, payload, next_attempt,"
-                " last_attempt, due_at, deadline) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (id) DO NOTHING",
-                rows,
-            )
+            await insert_rows(cur, "ledgerflow_work", WORK_COLUMNS, rows)  # one JSON array
             await cur.execute(f"NOTIFY {WORK_CHANNEL}")
 
 
