@@ -4,6 +4,7 @@ call can fail, whether the error says the request can have gone out."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -57,27 +58,36 @@ class _Recording:
 Handler = Callable[[_Recording, asyncio.StreamWriter], Awaitable[None]]
 
 
-async def answer_each(reader: _Recording, writer: asyncio.StreamWriter) -> None:
-    """Keep-alive: answer every request on the connection with its own body."""
+async def answer_each(
+    reader: _Recording, writer: asyncio.StreamWriter, release: asyncio.Event | None = None
+) -> None:
+    """Keep-alive: answer every request on the connection with its own body (once
+    `release` is set, if given)."""
     while True:
         try:
             body = await reader.request()
         except asyncio.IncompleteReadError:
             return
+        if release is not None:
+            await release.wait()
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
         await writer.drain()
 
 
+def counted(handler: Handler, connections: list[None]) -> Handler:
+    """`handler`, noting each connection it serves in `connections`."""
+
+    async def serve(reader: _Recording, writer: asyncio.StreamWriter) -> None:
+        connections.append(None)
+        await handler(reader, writer)
+
+    return serve
+
+
 async def test_answers_come_back_whole_over_one_kept_alive_connection() -> None:
-    connections = 0
-
-    async def counting(reader: _Recording, writer: asyncio.StreamWriter) -> None:
-        nonlocal connections
-        connections += 1
-        await answer_each(reader, writer)
-
+    connections: list[None] = []
     async with (
-        serving(counting) as (url, heads),
+        serving(counted(answer_each, connections)) as (url, heads),
         build_async_client(timeout_seconds=2, max_connections=4) as client,
     ):
         first = await client.request("POST", f"{url}/v1/x?a=1", json={"n": 1})
@@ -88,7 +98,7 @@ async def test_answers_come_back_whole_over_one_kept_alive_connection() -> None:
     assert first.status_code == 200 and first.json() == {"n": 1}
     assert second.content == b"x" * 100_000
     assert empty.content == b""
-    assert connections == 1
+    assert len(connections) == 1
     assert heads[0].startswith(b"POST /v1/x?a=1 HTTP/1.1\r\n")
     assert b"\r\nContent-Type: application/json\r\n" in heads[0]
     assert b"\r\nIdempotency-Key: k\r\n" in heads[1]
@@ -208,19 +218,8 @@ async def test_a_refused_connection_says_the_request_never_went_out() -> None:
 
 async def test_no_free_connection_in_time_is_a_pool_timeout_and_frees_nothing_held() -> None:
     release = asyncio.Event()
-
-    async def slow(reader: _Recording, writer: asyncio.StreamWriter) -> None:
-        while True:
-            try:
-                await reader.request()
-            except asyncio.IncompleteReadError:
-                return
-            await release.wait()
-            writer.write(OK + b'{"ok": true}'[:11])
-            await writer.drain()
-
     async with (
-        serving(slow) as (url, heads),
+        serving(functools.partial(answer_each, release=release)) as (url, heads),
         build_async_client(timeout_seconds=0.3, max_connections=1) as client,
     ):
         held = asyncio.create_task(
@@ -262,39 +261,22 @@ async def test_a_cancelled_call_closes_its_connection() -> None:
 
 
 async def test_calls_beyond_the_cap_wait_in_order_and_go_out_on_the_freed_connection() -> None:
-    connections = 0
-
-    async def counting(reader: _Recording, writer: asyncio.StreamWriter) -> None:
-        nonlocal connections
-        connections += 1
-        await answer_each(reader, writer)
-
+    connections: list[None] = []
     async with (
-        serving(counting) as (url, heads),
+        serving(counted(answer_each, connections)) as (url, heads),
         build_async_client(timeout_seconds=2, max_connections=2) as client,
     ):
         answers = await asyncio.gather(
             *(client.request("POST", url, content=b"%d" % n) for n in range(10))
         )
     assert [a.content for a in answers] == [b"%d" % n for n in range(10)]
-    assert connections == 2 and len(heads) == 10
+    assert len(connections) == 2 and len(heads) == 10
 
 
 async def test_a_waiting_call_whose_caller_gave_up_is_never_sent() -> None:
     release = asyncio.Event()
-
-    async def held(reader: _Recording, writer: asyncio.StreamWriter) -> None:
-        while True:
-            try:
-                body = await reader.request()
-            except asyncio.IncompleteReadError:
-                return
-            await release.wait()
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
-            await writer.drain()
-
     async with (
-        serving(held) as (url, heads),
+        serving(functools.partial(answer_each, release=release)) as (url, heads),
         build_async_client(timeout_seconds=2, max_connections=1) as client,
     ):
         first = asyncio.create_task(client.request("POST", url, content=b"first"))
