@@ -157,7 +157,7 @@ class WorkScheduler:
             )
         rows = [row for planned in requests.values() for row in planned.values()]
         if rows:
-            await insert_rows(cur, "ledgerflow_work", WORK_COLUMNS, rows)  # one JSON array
+            await insert_rows(cur, "ledgerflow_work", WORK_COLUMNS, rows)  # as JSON arrays
             await cur.execute(f"NOTIFY {WORK_CHANNEL}")
 
 
