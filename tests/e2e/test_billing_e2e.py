@@ -3,9 +3,12 @@ period, and a payment provider that fails 20% of calls with network errors (half
 after the charge took effect: the answer is lost).
 
 The provider does NOT honour idempotency keys, so a second charge of an invoice would
-show in its ledger; it answers charges by key, so unknown outcomes are reconciled. Then:
-no invoice is charged twice, every invoice ends paid (or in a state naming why not), and
-none waits in `needs_attention` because of a network error.
+show in its ledger. Both ways a provider can be:
+- it answers charges by key: unknown outcomes are reconciled, so no invoice is charged
+  twice, every one ends paid, and none waits in `needs_attention`;
+- it cannot be asked by key: nothing is charged blindly, so no invoice is charged twice,
+  and every invoice ends paid or in `needs_attention` (`outcome_unknown`) with the
+  unresolved attempt as evidence, for an operator to settle.
 """
 
 from __future__ import annotations
@@ -39,8 +42,9 @@ ENV = {
 }
 
 
+@pytest.mark.parametrize("lookup_by_key", [True, False], ids=["lookup", "no-lookup"])
 def test_four_worker_processes_charge_every_invoice_at_most_once(
-    fresh_database_url: str, tmp_path: Path
+    fresh_database_url: str, tmp_path: Path, lookup_by_key: bool
 ) -> None:
     sim_port, api_port = free_port(), free_port()
     sim_url, api_url = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{api_port}"
@@ -49,6 +53,7 @@ def test_four_worker_processes_charge_every_invoice_at_most_once(
         "DATABASE_URL": fresh_database_url,
         "LEDGERFLOW_PAYMENT_PROVIDER_URL": sim_url,
         "LEDGERFLOW_PAYMENT_PROVIDER_HONOUR_IDEMPOTENCY_KEYS": "false",
+        "LEDGERFLOW_PAYMENT_PROVIDER_LOOKUP_BY_KEY": str(lookup_by_key).lower(),
     }
     with Processes(tmp_path / "logs", env) as processes:
         simulator = processes.start(
@@ -88,9 +93,27 @@ def test_four_worker_processes_charge_every_invoice_at_most_once(
         counts = eventually(settled, timeout=90, interval=0.5)
         stats = httpx.get(f"{sim_url}/__admin/stats").json()
         ledger = httpx.get(f"{sim_url}/__admin/ledger").json()["items"]
+        waiting = httpx.get(
+            f"{api_url}/invoices", params={"status": "needs_attention", "limit": 100}
+        ).json()["items"]
 
     charged = Counter(int(entry["request"]["invoice_id"]) for entry in ledger)
     assert max(charged.values()) == 1, [i for i, n in charged.items() if n > 1]
-    assert counts == {"paid": 100}, counts
-    assert sorted(charged) == sorted(pending)
     assert stats["resets"] + stats["lost_responses"] > 0  # the faults did happen
+    if lookup_by_key:
+        assert counts == {"paid": 100}, counts
+        assert sorted(charged) == sorted(pending)
+        return
+    # Every invoice not paid names why: its last charge went out and nobody can tell
+    # whether it took effect. The evidence is the unresolved attempt with its key.
+    assert set(counts) <= {"paid", "needs_attention"}, counts
+    assert 0 < counts.get("needs_attention", 0) <= stats["resets"] + stats["lost_responses"]
+    assert len(waiting) == counts["needs_attention"]
+    for invoice in waiting:
+        assert invoice["reason"] == "outcome_unknown", invoice
+        last = invoice["attempts"][-1]
+        assert last["outcome"] == "unknown" and last["detail"], invoice
+        assert last["key"] == f"invoice-{invoice['id']}-cycle-1", invoice
+    # Every paid invoice was charged, exactly once; a waiting one at most once.
+    paid = set(pending) - {invoice["id"] for invoice in waiting}
+    assert paid <= set(charged)
