@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import psycopg
@@ -134,12 +134,17 @@ class Follower:
         head = await self.head() if progress else 0
         applied = 0
         while True:
-            batch, last_id = await asyncio.to_thread(self._read_batch, position)
+            notifications, last_id = await asyncio.to_thread(self._read_batch, position)
             if last_id is None:
                 return applied
-            for part, reached in self._parts(batch, last_id):
-                await self._apply(part, position, reached)
-                applied += len(part)
+            parts = self._parts(notifications, last_id)
+            # Each part is decoded (off the event loop) only once the one before it is
+            # committed: the first part of a heavy batch is visible without waiting for
+            # the rest to be decoded and weighed.
+            while (part := await asyncio.to_thread(next, parts, None)) is not None:
+                events, reached = part
+                await self._apply(events, position, reached)
+                applied += len(events)
                 position = reached
                 if progress:
                     progress(position, max(head, position))
@@ -159,30 +164,32 @@ class Follower:
                 raise FollowerConflict(f"{self.name}: position moved by another runner")
 
     def _parts(
-        self, batch: Sequence[tuple[int, Event]], last_id: int
-    ) -> list[tuple[list[Event], int]]:
-        """The batch as (events, position reached) parts of at most `batch_size` weight
-        (one part unless the processor weighs its events); the last part reaches
-        `last_id`, which may lie past its last event (skipped topics)."""
+        self, notifications: Sequence[Any], last_id: int
+    ) -> Iterator[tuple[list[Event], int]]:
+        """The batch's events as (events, position reached) parts of at most `batch_size`
+        weight (one part unless the processor weighs its events), each decoded when it is
+        asked for; the last part reaches `last_id`, which may lie past its last event
+        (skipped topics)."""
+        to_event = self.application.mapper.to_domain_event
         if not isinstance(self.processor, WeighsEvents):
-            return [([event for _, event in batch], last_id)]
-        parts: list[tuple[list[Event], int]] = []
+            yield [to_event(notification) for notification in notifications], last_id
+            return
         part: list[Event] = []
         weight, previous_id = 0, last_id
-        for notification_id, event in batch:
+        for notification in notifications:
+            event = to_event(notification)
             event_weight = self.processor.weight(event)
             if part and weight + event_weight > self.batch_size:
-                parts.append((part, previous_id))
+                yield part, previous_id
                 part, weight = [], 0
             part.append(event)
             weight += event_weight
-            previous_id = notification_id
-        parts.append((part, last_id))
-        return parts
+            previous_id = notification.id
+        yield part, last_id
 
-    def _read_batch(self, position: int) -> tuple[list[tuple[int, Event]], int | None]:
-        """The next batch, each event with its position, and the position the batch
-        reaches (None: nothing new)."""
+    def _read_batch(self, position: int) -> tuple[Sequence[Any], int | None]:
+        """The next batch's notifications (undecoded) and the position the batch reaches
+        (None: nothing new)."""
         if self._topics:
             return self._read_topics(position)
         notifications = self._recorder.select_notifications(
@@ -190,9 +197,9 @@ class Follower:
         )
         if not notifications:
             return [], None
-        return self._decode(notifications), notifications[-1].id
+        return notifications, notifications[-1].id
 
-    def _read_topics(self, position: int) -> tuple[list[tuple[int, Event]], int | None]:
+    def _read_topics(self, position: int) -> tuple[Sequence[Any], int | None]:
         # Up to the head read first: the store appends under a table lock, so every id
         # below a committed one is committed too, and a batch with no event of interest
         # still moves the position past the events it skipped.
@@ -203,11 +210,7 @@ class Follower:
             start=position + 1, limit=self.batch_size, stop=head, topics=list(self._topics)
         )
         reached = notifications[-1].id if len(notifications) == self.batch_size else head
-        return self._decode(notifications), reached
-
-    def _decode(self, notifications: Sequence[Any]) -> list[tuple[int, Event]]:
-        to_event = self.application.mapper.to_domain_event
-        return [(notification.id, to_event(notification)) for notification in notifications]
+        return notifications, reached
 
     async def rebuild(self, progress: Progress | None = None) -> int:
         """Forget the read model and apply the whole log again."""

@@ -119,16 +119,20 @@ def test_a_follower_of_topics_sees_only_them_and_moves_past_the_rest(
 
 
 class _WeighingRecorder(_Recorder):
-    """Weighs a sent SMS 3, anything else 1; notes the position each part starts from."""
+    """Weighs a sent SMS 3, anything else 1; notes the position each part starts from,
+    and the order in which events were weighed and parts applied."""
 
     def __init__(self, name: str) -> None:
         super().__init__(name)
         self.starts: list[int] = []
+        self.steps: list[str] = []
 
     def weight(self, event: Event) -> int:
+        self.steps.append("weigh")
         return 3 if isinstance(event, Sms.SmsSent) else 1
 
     async def apply(self, cur: AsyncCursor[Any], events: Sequence[Event]) -> None:
+        self.steps.append(f"apply {len(events)}")
         await cur.execute(
             "SELECT position FROM ledgerflow_positions WHERE follower = %s", (self.name,)
         )
@@ -141,7 +145,8 @@ def test_a_follower_commits_a_heavy_batch_in_parts_of_at_most_its_weight(
     fresh_database_url: str,
 ) -> None:
     """Batches of 4 events, 4 units of weight a part: each (requested, sent) pair weighs 4
-    and is committed on its own, with the position it reached."""
+    and is committed on its own, with the position it reached, before the events after it
+    are even weighed."""
     app = open_application(SmsApplication, fresh_database_url)
     try:
         app.save(*(_sms(n, sent=n < 3) for n in range(5)))  # 3 pairs, then 2 requests
@@ -163,6 +168,12 @@ def test_a_follower_commits_a_heavy_batch_in_parts_of_at_most_its_weight(
     assert [len(batch) for batch in processor.batches] == [2, 2, 2, 2]
     assert [type(batch[-1]) for batch in processor.batches[:3]] == [Sms.SmsSent] * 3
     assert processor.starts == [0, 2, 4, 6]
+    # Read 4 events at a time. A part is complete when the next event would overweigh it
+    # (or the read ends): that event is the only one weighed before the part is applied.
+    assert processor.steps == [
+        *("weigh", "weigh", "weigh", "apply 2", "weigh", "apply 2"),  # req, sent, req | sent
+        *("weigh", "weigh", "weigh", "apply 2", "weigh", "apply 2"),  # req, sent, req | req
+    ]
 
 
 def test_under_a_stream_of_commits_followers_apply_batches_not_each_commit(
