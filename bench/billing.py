@@ -3,13 +3,14 @@ flight in total across the billing worker processes.
 
 `python -m bench.billing [--quick]`. Baseline: the ideal wall time, invoices x latency /
 calls in flight (100,000 x 50 ms / 100 = 50 s), the time the provider alone needs. Ours:
-from the run's start until the invoices read model shows every invoice settled (selection,
-write-ahead and outcome events, projection), with two billing worker processes (one per
-core of the machine the figures come from; `--workers N` for more) at the workers'
-default CPU priority (niced, so the simulator standing in for the remote provider, and
-PostgreSQL, answer promptly: 4-5% faster than at normal priority in alternating runs).
-Also prints the double charges counted in the simulator's ledger (which does not honour
-idempotency keys, so any would show).
+from the run's start (the `RunStarted` save, by a platform already open) until the invoices
+read model shows every invoice settled (selection, write-ahead and outcome events,
+projection), with two billing worker processes (one per core of the machine the figures
+come from; `--workers N` for more) at the workers' default CPU priority (niced, so the
+simulator standing in for the remote provider, and PostgreSQL, answer promptly: 4-5%
+faster than at normal priority in alternating runs). Also prints the double charges
+counted in the simulator's ledger (which does not honour idempotency keys, so any would
+show).
 """
 
 from __future__ import annotations
@@ -70,9 +71,13 @@ async def _seed(url: str, count: int) -> float:
     return time.perf_counter() - started
 
 
-async def _start_run(url: str) -> None:
+async def _start_run(url: str) -> float:
+    """Starts the period's run as an operator's request would, through a platform already
+    open; answers when it started (`time.perf_counter()`)."""
     async with platform_session(Settings(database_url=url), only={"billing"}) as platform:
+        started = time.perf_counter()
         await platform.get(BillingWorkflow).service.start_run("2026-12", "manual")
+        return started
 
 
 def _settled(conn: psycopg.Connection[Any]) -> int:
@@ -147,8 +152,7 @@ def run(
             _wait_ready(url, workers)
             # One connection for the polling: a new one per poll costs the server a fork.
             with psycopg.connect(url, autocommit=True) as poll:
-                started = time.perf_counter()
-                asyncio.run(_start_run(url))
+                started = asyncio.run(_start_run(url))
                 wait_count(
                     lambda: _settled(poll),
                     count,
