@@ -75,9 +75,11 @@ class OneTripApplicationRecorder(PostgresApplicationRecorder):
                 channel=Identifier(self.channel_name),
             )
         )
+        # Binary parameters: psycopg dumps the four arrays in C (about a tenth of the
+        # client's CPU per event of the text format) and the server need not parse them.
         self._append = SQL(
             "SELECT notification_id FROM {schema}.{function}"
-            "(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[]) AS appended(notification_id)"
+            "(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) AS appended(notification_id)"
         ).format(schema=schema, function=function)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
@@ -178,7 +180,7 @@ class GroupCommitter:
 
     async def _save_batch(self, batch: list[_Events]) -> list[BaseException | None]:
         try:
-            await asyncio.to_thread(self._application.save, *(e for group in batch for e in group))
+            await asyncio.to_thread(self._append, [e for group in batch for e in group])
         except IntegrityError as conflict:
             if len(batch) == 1:
                 return [conflict]
@@ -187,10 +189,17 @@ class GroupCommitter:
 
     async def _save_alone(self, events: _Events) -> BaseException | None:
         try:
-            await asyncio.to_thread(self._application.save, *events)
+            await asyncio.to_thread(self._append, list(events))
         except Exception as error:
             return error
         return None
+
+    def _append(self, events: list[CanMutateAggregate]) -> None:
+        """Store collected events. Given events rather than aggregates, `Application.save`
+        takes no snapshot and fills no cache: it only checks each event against a runtime
+        Protocol (a third of its CPU per event on Python 3.11) before handing them to the
+        event store, as this does directly."""
+        self._application.events.put(events)
 
 
 class AggregateReader:
@@ -229,12 +238,14 @@ def load_aggregates(
         raise TypeError(f"{application.name} does not store its events in PostgreSQL")
     statement = SQL(
         "SELECT originator_id, originator_version, topic, state FROM {schema}.{table}"
-        " WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+        " WHERE originator_id = ANY(%b) ORDER BY originator_id, originator_version"
     ).format(
         schema=Identifier(recorder.datastore.schema),
         table=Identifier(recorder.events_table_name),
     )
     stored: dict[UUID, list[StoredEvent]] = {}
+    # The ids go in binary (dumped in C); the rows come back as text, which psycopg
+    # loads faster than binary uuids.
     with recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
         cursor.execute(statement, (list(set(ids)),), prepare=True)
         for row in cursor.fetchall():

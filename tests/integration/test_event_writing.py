@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -11,7 +12,7 @@ import pytest
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from adapters.eventstore import OneTripApplicationRecorder, open_application
+from adapters.eventstore import GroupCommitter, OneTripApplicationRecorder, open_application
 from domain.sms.aggregate import Sms
 from processes.sms.application import SmsApplication
 
@@ -103,5 +104,41 @@ def test_concurrent_writers_each_get_a_contiguous_run_of_ids(fresh_database_url:
             assert run == list(range(run[0], run[0] + 5))
         stored = [n.id for n in app.recorder.select_notifications(start=1, limit=1000)]
         assert sorted(stored) == sorted(i for run in runs for i in run)
+    finally:
+        app.close()
+
+
+def test_group_commit_saves_concurrent_callers_together_and_fails_only_a_conflicting_one(
+    fresh_database_url: str,
+) -> None:
+    app = open_application(SmsApplication, fresh_database_url)
+    try:
+        stored = _sms(0)
+        app.save(stored)
+        stale: Sms = app.repository.get(stored.id)
+        stored.record_sent(1, "SM0", T0)
+        app.save(stored)
+        stale.record_sent(1, "SM-stale", T0)  # the same version again: a conflict
+        head = app.recorder.max_notification_id()
+        fresh = [_sms(n) for n in range(1, 6)]
+
+        async def save_concurrently() -> list[BaseException | None]:
+            committer = GroupCommitter(app, writers=1)
+            try:
+                return await asyncio.gather(
+                    *(committer.save(sms) for sms in [*fresh[:3], stale, *fresh[3:]]),
+                    return_exceptions=True,
+                )
+            finally:
+                await committer.close()
+
+        answers = asyncio.run(save_concurrently())
+
+        assert [type(a) for a in answers] == [type(None)] * 3 + [IntegrityError] + [type(None)] * 2
+        for sms in fresh:
+            assert app.repository.get(sms.id).version == sms.version
+        assert app.repository.get(stored.id).provider_message_id == "SM0"
+        stored_ids = [n.id for n in app.recorder.select_notifications(start=head + 1, limit=10)]
+        assert len(stored_ids) == len(fresh)  # nothing of the conflicting caller's
     finally:
         app.close()
