@@ -266,10 +266,11 @@ class WorkStore:
             cur = conn.cursor()
             if finished:
                 # One statement of arrays: a third of the client's and half of the server's
-                # CPU per row of a statement per row (measured on batches of 100).
+                # CPU per row of a statement per row (measured on batches of 100), the
+                # arrays in binary (psycopg dumps those in C).
                 await cur.execute(
                     "DELETE FROM ledgerflow_work w"
-                    " USING unnest(%s::uuid[], %s::text[]) AS ended(id, owner)"
+                    " USING unnest(%b::uuid[], %b::text[]) AS ended(id, owner)"
                     " WHERE w.id = ended.id AND w.lease_owner = ended.owner",
                     ([end.id for end in finished], [end.owner for end in finished]),
                 )
