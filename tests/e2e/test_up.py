@@ -66,6 +66,8 @@ def test_up_runs_the_platform_restarts_children_and_stops_cleanly(tmp_path: Path
         assert set(urls["simulators"]) == expected  # every third party has its simulator
         api = httpx.Client(base_url=urls["api"], timeout=10)
         eventually(lambda: _get(api, "/health") == 200, timeout=60)
+        # The first start loaded the reference data set (`ledgerflow seed antaeus`).
+        eventually(lambda: len(api.get("/rest/v1/invoices").json()) == 1000, timeout=30)
 
         sms = api.post(
             "/sms",

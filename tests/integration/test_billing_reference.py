@@ -37,7 +37,9 @@ async def _seed_twice_and_project(settings: Settings) -> tuple[int, int]:
     return first, second
 
 
-def test_the_antaeus_data_set_loads_once_and_reads_like_the_reference(settings: Settings) -> None:
+def test_the_antaeus_data_set_loads_once_and_reads_like_the_reference_and_our_own_api(
+    settings: Settings,
+) -> None:
     assert asyncio.run(_seed_twice_and_project(settings)) == (1100, 0)
     with running(create_app(settings)) as url, httpx.Client(base_url=url) as api:
         assert api.get("/rest/health").json() == "ok"
@@ -58,6 +60,29 @@ def test_the_antaeus_data_set_loads_once_and_reads_like_the_reference(settings: 
         assert api.get("/rest/v1/customers/1").json() == {"id": 1, "currency": currency[1]}
         assert api.get("/rest/v1/invoices/5000").status_code == 404
         assert api.get("/rest/v1/customers/5000").json()["code"] == "customer_not_found"
+
+        # Our own API over the same invoices: our statuses, filters, pages, clear errors.
+        of_seven = api.get("/invoices", params={"customer_id": 7, "limit": 4}).json()
+        rest = api.get(
+            "/invoices", params={"customer_id": 7, "cursor": of_seven["next_cursor"]}
+        ).json()
+        listed = of_seven["items"] + rest["items"]
+        assert [i["id"] for i in listed] == list(range(61, 71)) and rest["next_cursor"] is None
+        assert [i["status"] for i in listed] == ["pending"] + ["paid"] * 9
+        assert all(i["customer_id"] == 7 and i["attempts"] == [] for i in listed)
+        assert listed[0]["amount"] == {
+            "amount": f"{invoices[60]['amount']['value']:.2f}",
+            "currency": currency[7],
+        }
+        pending_of_seven = api.get("/invoices", params={"customer_id": 7, "status": "pending"})
+        assert [i["id"] for i in pending_of_seven.json()["items"]] == [61]
+        one = api.get("/invoices/61").json()
+        assert one["status"] == "pending" and one["cycle"] == 0 and one["attempts"] == []
+        trail = api.get("/invoices/61/events").json()
+        assert [e["type"] for e in trail] == ["InvoiceIssued"]
+        assert api.get("/invoices/5000").json()["code"] == "invoice_not_found"
+        bad = api.get("/invoices", params={"status": "late"})
+        assert bad.status_code == 422 and "status" in bad.text
 
 
 async def _scheduled_periods(settings: Settings) -> list[str | None]:
