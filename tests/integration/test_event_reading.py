@@ -212,3 +212,45 @@ def test_under_a_stream_of_commits_followers_apply_batches_not_each_commit(
         app.close()
     assert len(processor.seen) == 20
     assert len(processor.batches) <= 3, [len(batch) for batch in processor.batches]
+
+
+class _PlanModeRecorder(_Recorder):
+    """Notes the plan cache mode its statements run under."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.modes: list[str] = []
+
+    async def apply(self, cur: AsyncCursor[Any], events: Sequence[Event]) -> None:
+        await cur.execute("SHOW plan_cache_mode")
+        row = await cur.fetchone()
+        self.modes.append(row[0] if row else "")
+        await super().apply(cur, events)
+
+
+def test_a_follower_plans_its_statements_for_the_tables_as_they_are(
+    fresh_database_url: str,
+) -> None:
+    """Read models grow from empty: a generic plan cached while a table was small would be
+    kept until the next ANALYZE, so a follower's transaction plans each statement anew,
+    and the setting ends with the transaction."""
+    app = open_application(SmsApplication, fresh_database_url)
+    processor = _PlanModeRecorder("test_plan_mode")
+
+    async def follow() -> str:
+        async with AsyncConnectionPool(fresh_database_url, min_size=1, max_size=1) as pool:
+            follower = Follower(app, processor, pool, batch_size=2)
+            await follower.setup()
+            await follower.catch_up()
+            async with pool.connection() as conn:  # the same connection, after the commit
+                cur = await conn.execute("SHOW plan_cache_mode")
+                row = await cur.fetchone()
+        return row[0] if row else ""
+
+    try:
+        app.save(*(_sms(n, sent=False) for n in range(3)))
+        after = asyncio.run(follow())
+    finally:
+        app.close()
+    assert processor.modes == ["force_custom_plan"] * 2
+    assert after == "auto"
