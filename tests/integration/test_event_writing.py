@@ -29,6 +29,18 @@ def _sms(n: int) -> Sms:
     )
 
 
+def _sent_and_stale(app: SmsApplication, n: int) -> tuple[Sms, Sms]:
+    """An SMS saved and sent, and a stale copy of it that records its own sending: saving
+    the copy conflicts on the version the first sending took."""
+    stored = _sms(n)
+    app.save(stored)
+    stale: Sms = app.repository.get(stored.id)
+    stored.record_sent(1, f"SM{n}", T0)
+    app.save(stored)
+    stale.record_sent(1, "SM-stale", T0)
+    return stored, stale
+
+
 def test_a_save_answers_its_notification_ids_and_is_readable(fresh_database_url: str) -> None:
     app = open_application(SmsApplication, fresh_database_url)
     try:
@@ -53,12 +65,7 @@ def test_a_conflict_writes_nothing_and_frees_the_connection_and_the_lock(
     app = open_application(SmsApplication, fresh_database_url)
     other = open_application(SmsApplication, fresh_database_url)
     try:
-        stored = _sms(1)
-        app.save(stored)
-        stale: Sms = app.repository.get(stored.id)
-        stored.record_sent(1, "SM1", T0)
-        app.save(stored)
-        stale.record_sent(1, "SM-stale", T0)
+        _, stale = _sent_and_stale(app, 1)
         bystander = _sms(2)
 
         with pytest.raises(IntegrityError):
@@ -113,13 +120,8 @@ def test_group_commit_saves_concurrent_callers_together_and_fails_only_a_conflic
 ) -> None:
     app = open_application(SmsApplication, fresh_database_url)
     try:
-        stored = _sms(0)
-        app.save(stored)
-        stale: Sms = app.repository.get(stored.id)
-        stored.record_sent(1, "SM0", T0)
-        app.save(stored)
-        stale.record_sent(1, "SM-stale", T0)  # the same version again: a conflict
-        head = app.recorder.max_notification_id()
+        stored, stale = _sent_and_stale(app, 0)
+        head = app.recorder.max_notification_id() or 0
         fresh = [_sms(n) for n in range(1, 6)]
 
         async def save_concurrently() -> list[BaseException | None]:
