@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from api import admin, health
+from api import admin, health, status
 from api.errors import install_error_handlers
 from ledgerflow.bootstrap import open_platform
 from ledgerflow.settings import Settings, get_settings
@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, **platform_overrides: Any) -> F
     )
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(status.router)
     for workflow_class in workflow_classes():
         for router in workflow_class.routers():
             app.include_router(router)

@@ -1,18 +1,25 @@
-"""What operators rely on: health, the shared clock, prompt pickup of new work."""
+"""What operators rely on: health, the status view, the shared clock, prompt pickup of new
+work."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import httpx
 import pytest
 
 from adapters.simulators import sms_provider
 from adapters.simulators.registry import running
+from adapters.work import WorkStore
 from api.app import create_app
+from domain.billing.dataset import CustomerRecord, InvoiceRecord
+from ledgerflow.bootstrap import platform_session
 from ledgerflow.settings import Settings
+from ledgerflow.workflows.billing import BillingWorkflow
 from tests.harness import eventually, sms_status, workers
 from tests.tcp_proxy import TcpProxy
 
@@ -92,3 +99,47 @@ def _with_idle_poll(init: object, seconds: float) -> object:
         init(self, *args, **kwargs)  # type: ignore[operator]
 
     return patched
+
+
+async def _followers_and_work(url: str) -> None:
+    """The billing read model caught up and then one event behind; four rows of work:
+    one due, one leased, one failed and due again later, one polled later."""
+    settings = Settings(database_url=url, billing_scheduler=False)
+    async with platform_session(settings, only={"billing"}) as platform:
+        service = platform.get(BillingWorkflow).service
+        await service.load(
+            [CustomerRecord(1, "EUR"), InvoiceRecord(1, 1, Decimal("10"), "EUR", False)]
+        )
+        for follower in platform.projections():
+            await follower.catch_up()
+        await service.load([InvoiceRecord(2, 1, Decimal("20"), "EUR", False)])
+        store = WorkStore(platform.pool)
+        await store.setup()
+        now = platform.clock.now()
+        ids = [uuid.uuid4() for _ in range(4)]
+        async with platform.pool.connection() as conn:
+            await conn.cursor().executemany(
+                "INSERT INTO ledgerflow_work (id, kind, aggregate_id, next_attempt,"
+                " last_attempt, due_at) VALUES (%s, 'test.kind', %s, 1, 5, %s)",
+                [(i, i, now - timedelta(minutes=n)) for n, i in enumerate(ids)],
+            )
+        # Three of the four are leased; one of those stays in flight.
+        leased = await store.lease(["test.kind"], "worker", now, timedelta(minutes=5), 3)
+        failed, polled = leased[1:]
+        await store.reschedule(failed, "worker", now + timedelta(minutes=1), "503 from the party")
+        await store.poll_later(polled, "worker", now + timedelta(minutes=1))
+        await store.close()
+
+
+def test_status_shows_each_followers_lag_and_the_work_waiting(fresh_database_url: str) -> None:
+    asyncio.run(_followers_and_work(fresh_database_url))
+    with running(create_app(Settings(database_url=fresh_database_url))) as url:
+        status = httpx.get(f"{url}/status").json()
+
+    [view] = [f for f in status["followers"] if f["follower"] == "billing_view"]
+    assert view["log"] == "billing" and view["behind"] == 1
+    assert view["head"] == view["position"] + 1
+    [work] = status["work"]
+    assert work["kind"] == "test.kind"
+    assert (work["due"], work["in_flight"], work["scheduled"], work["failing"]) == (1, 1, 2, 1)
+    assert datetime.fromisoformat(work["oldest_due_at"]) < datetime.fromisoformat(status["at"])

@@ -1,0 +1,100 @@
+"""What an operator asks first: is every follower keeping up, and is work piling up?
+
+Both answers come from the platform's own tables, so any process can give them:
+- each follower's position (`ledgerflow_positions`) against the head of the log it
+  follows (the event store names an application's log `<application>_events`);
+- the work table's rows by kind: due now, being attempted, due later, and how many of
+  them last failed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg.rows import class_row
+from psycopg.sql import SQL, Identifier
+from psycopg_pool import AsyncConnectionPool
+
+
+@dataclass(frozen=True)
+class FollowerLag:
+    follower: str
+    upstream: str
+    position: int
+    head: int
+    updated_at: datetime
+
+    @property
+    def behind(self) -> int:
+        """Events recorded that the follower has not applied yet."""
+        return max(0, self.head - self.position)
+
+
+@dataclass(frozen=True)
+class WorkBacklog:
+    kind: str
+    due: int  # up for an attempt now
+    in_flight: int  # leased by a worker whose lease has not expired
+    scheduled: int  # due later: a retry after backoff, a poll, a dunning cycle
+    failing: int  # of all of them, those whose last attempt failed
+    oldest_due_at: datetime | None  # how long the longest-waiting due row has waited
+
+
+async def follower_lags(pool: AsyncConnectionPool[Any]) -> list[FollowerLag]:
+    """Every follower that has run against this database, by log then name."""
+    async with pool.connection() as conn:
+        if not await _exists(conn, "ledgerflow_positions"):
+            return []
+        cur = await conn.execute(
+            "SELECT follower, upstream, position, updated_at FROM ledgerflow_positions"
+            " ORDER BY upstream, follower"
+        )
+        positions = await cur.fetchall()
+        heads: dict[str, int] = {}
+        for upstream in sorted({row[1] for row in positions}):
+            table = f"{upstream.lower()}_events"
+            if await _exists(conn, table):
+                cur = await conn.execute(
+                    SQL("SELECT coalesce(max(notification_id), 0) FROM {}").format(
+                        Identifier(table)
+                    )
+                )
+                row = await cur.fetchone()
+                heads[upstream] = int(row[0]) if row else 0
+    return [
+        FollowerLag(follower, upstream, int(position), heads.get(upstream, 0), updated_at)
+        for follower, upstream, position, updated_at in positions
+    ]
+
+
+async def work_backlog(pool: AsyncConnectionPool[Any], now: datetime) -> list[WorkBacklog]:
+    """The work table by kind, as of `now` (the platform's clock)."""
+    async with pool.connection() as conn:
+        if not await _exists(conn, "ledgerflow_work"):
+            return []
+        cur = conn.cursor(row_factory=class_row(WorkBacklog))
+        await cur.execute(
+            """
+            SELECT kind,
+                   count(*) FILTER (WHERE available) AS due,
+                   count(*) FILTER (WHERE lease_expires_at > %(now)s) AS in_flight,
+                   count(*) FILTER (WHERE due_at > %(now)s AND lease_expires_at IS NULL)
+                       AS scheduled,
+                   count(*) FILTER (WHERE last_error IS NOT NULL) AS failing,
+                   min(due_at) FILTER (WHERE available) AS oldest_due_at
+              FROM (SELECT *, greatest(due_at, lease_expires_at) <= %(now)s AS available
+                      FROM ledgerflow_work) work
+             GROUP BY kind
+             ORDER BY kind
+            """,
+            {"now": now},
+        )
+        return await cur.fetchall()
+
+
+async def _exists(conn: Any, table: str) -> bool:
+    cur = await conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,))
+    row = await cur.fetchone()
+    return bool(row and row[0])

@@ -1,0 +1,102 @@
+"""`GET /status`: how far each follower is behind its log, and the work waiting by kind."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
+
+from adapters.status import FollowerLag, WorkBacklog, follower_lags, work_backlog
+from api.deps import Platform
+
+router = APIRouter(tags=["operations"])
+
+STATUS_EXAMPLE: JsonDict = {
+    "at": "2026-12-01T00:00:30Z",
+    "followers": [
+        {
+            "follower": "billing_view",
+            "log": "billing",
+            "position": 310102,
+            "head": 310150,
+            "behind": 48,
+            "updated_at": "2026-12-01T00:00:29.950000Z",
+        }
+    ],
+    "work": [
+        {
+            "kind": "billing.charge",
+            "due": 1200,
+            "in_flight": 400,
+            "scheduled": 35,
+            "failing": 35,
+            "oldest_due_at": "2026-12-01T00:00:02Z",
+        }
+    ],
+}
+
+
+class FollowerPublic(BaseModel):
+    follower: str = Field(description="A read model, a process manager's planner or a relay.")
+    log: str = Field(description="The workflow whose event log it follows.")
+    position: int = Field(description="The last event it applied (notification id).")
+    head: int = Field(description="The last event recorded in that log.")
+    behind: int = Field(description="Events recorded and not applied yet.")
+    updated_at: datetime = Field(description="When it last committed its position.")
+
+    @classmethod
+    def of(cls, lag: FollowerLag) -> FollowerPublic:
+        return cls(
+            follower=lag.follower,
+            log=lag.upstream,
+            position=lag.position,
+            head=lag.head,
+            behind=lag.behind,
+            updated_at=lag.updated_at,
+        )
+
+
+class WorkPublic(BaseModel):
+    kind: str = Field(description="The process manager's kind of call, e.g. billing.charge.")
+    due: int = Field(description="Up for an attempt now.")
+    in_flight: int = Field(description="Being attempted by a worker (lease not expired).")
+    scheduled: int = Field(description="Due later: a retry after backoff, a poll, dunning.")
+    failing: int = Field(description="Of all of them, those whose last attempt failed.")
+    oldest_due_at: datetime | None = Field(
+        description="When the longest-waiting due call became due (null: none is due)."
+    )
+
+    @classmethod
+    def of(cls, backlog: WorkBacklog) -> WorkPublic:
+        return cls(
+            kind=backlog.kind,
+            due=backlog.due,
+            in_flight=backlog.in_flight,
+            scheduled=backlog.scheduled,
+            failing=backlog.failing,
+            oldest_due_at=backlog.oldest_due_at,
+        )
+
+
+class StatusPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [STATUS_EXAMPLE]})
+
+    at: datetime = Field(description="The platform's time of the answer.")
+    followers: list[FollowerPublic]
+    work: list[WorkPublic]
+
+
+@router.get(
+    "/status",
+    response_model=StatusPublic,
+    summary="Followers' lag behind their logs and the work waiting, for operators",
+)
+async def status(platform: Platform) -> StatusPublic:
+    now = platform.clock.now()
+    return StatusPublic(
+        at=now,
+        followers=[FollowerPublic.of(lag) for lag in await follower_lags(platform.pool)],
+        work=[WorkPublic.of(backlog) for backlog in await work_backlog(platform.pool, now)],
+    )
