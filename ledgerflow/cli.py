@@ -1,4 +1,5 @@
-"""The `ledgerflow` command: run the platform, a worker, a simulator, rebuild projections."""
+"""The `ledgerflow` command: run the platform, a worker, a simulator, rebuild projections,
+show the platform's status."""
 
 from __future__ import annotations
 
@@ -124,6 +125,52 @@ def seed(name: Annotated[str, typer.Argument(help="a data set, e.g. antaeus")]) 
 
     created = asyncio.run(run())
     typer.echo(f"{name}: {created} created")
+
+
+@app.command()
+def status() -> None:
+    """How far each follower is behind its log, and the work waiting by kind."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from adapters.status import follower_lags, work_backlog
+    from ledgerflow.bootstrap import platform_session
+
+    settings = Settings()
+    configure_logging("WARNING")
+
+    async def run() -> tuple[Table, Table]:
+        async with platform_session(settings, only=()) as platform:
+            now = platform.clock.now()
+            lags = await follower_lags(platform.pool)
+            backlog = await work_backlog(platform.pool, now)
+        followers = Table("follower", "log", "position", "head", "behind", "updated at")
+        for lag in lags:
+            followers.add_row(
+                lag.follower,
+                lag.upstream,
+                str(lag.position),
+                str(lag.head),
+                str(lag.behind),
+                lag.updated_at.isoformat(timespec="seconds"),
+            )
+        work = Table("work", "due", "in flight", "scheduled", "failing", "oldest due")
+        for kind in backlog:
+            oldest = kind.oldest_due_at.isoformat(timespec="seconds") if kind.oldest_due_at else ""
+            work.add_row(
+                kind.kind,
+                str(kind.due),
+                str(kind.in_flight),
+                str(kind.scheduled),
+                str(kind.failing),
+                oldest,
+            )
+        return followers, work
+
+    followers, work = asyncio.run(run())
+    console = Console()
+    console.print(followers)
+    console.print(work if work.row_count else "no work waiting")
 
 
 @projections_app.command("rebuild")

@@ -4,6 +4,9 @@ work."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -135,6 +138,13 @@ def test_status_shows_each_followers_lag_and_the_work_waiting(fresh_database_url
     asyncio.run(_followers_and_work(fresh_database_url))
     with running(create_app(Settings(database_url=fresh_database_url))) as url:
         status = httpx.get(f"{url}/status").json()
+    printed = subprocess.run(
+        [sys.executable, "-m", "ledgerflow.cli", "status"],
+        env={**os.environ, "DATABASE_URL": fresh_database_url, "COLUMNS": "120"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
     [view] = [f for f in status["followers"] if f["follower"] == "billing_view"]
     assert view["log"] == "billing" and view["behind"] == 1
@@ -143,3 +153,15 @@ def test_status_shows_each_followers_lag_and_the_work_waiting(fresh_database_url
     assert work["kind"] == "test.kind"
     assert (work["due"], work["in_flight"], work["scheduled"], work["failing"]) == (1, 1, 2, 1)
     assert datetime.fromisoformat(work["oldest_due_at"]) < datetime.fromisoformat(status["at"])
+    # `ledgerflow status` prints the same, as tables.
+    assert printed.returncode == 0, printed.stderr
+    [view_line] = [line for line in printed.stdout.splitlines() if "billing_view" in line]
+    assert [cell.strip() for cell in view_line.split("│")[1:6]] == [
+        "billing_view",
+        "billing",
+        str(view["position"]),
+        str(view["head"]),
+        "1",
+    ]
+    [work_line] = [line for line in printed.stdout.splitlines() if "test.kind" in line]
+    assert [cell.strip() for cell in work_line.split("│")[1:6]] == ["test.kind", "1", "1", "2", "1"]
