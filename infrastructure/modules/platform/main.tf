@@ -1,0 +1,238 @@
+# The platform on Kubernetes, one process per container as `ledgerflow up` runs it: the
+# API behind a load balancer, every worker, and (outside production) the simulators.
+# Settings reach every container from one config map, secrets from one secret.
+
+locals {
+  namespace = "ledgerflow-${var.environment}"
+  # Each third party's simulator and the setting that points the platform at it.
+  third_parties = {
+    "sms-provider"     = "LEDGERFLOW_SMS_PROVIDER_URL"
+    "exchange"         = "LEDGERFLOW_EXCHANGE_URL"
+    "payment-provider" = "LEDGERFLOW_PAYMENT_PROVIDER_URL"
+    "bank-partner"     = "LEDGERFLOW_BANK_PARTNER_URL"
+    "payment-rail"     = "LEDGERFLOW_PAYMENT_RAIL_URL"
+    "mailbox"          = "LEDGERFLOW_MAILBOX_URL"
+  }
+  third_party_urls = {
+    for name, setting in local.third_parties : setting => (
+      var.simulators ? "http://${name}.${local.namespace}.svc.cluster.local:8080" : var.third_party_urls[name]
+    )
+  }
+  reference_data = var.load_reference_data ? toset(["antaeus", "demo-banks"]) : toset([])
+}
+
+resource "kubernetes_namespace_v1" "ledgerflow" {
+  metadata {
+    name = local.namespace
+  }
+}
+
+resource "kubernetes_config_map_v1" "settings" {
+  metadata {
+    name      = "ledgerflow-settings"
+    namespace = kubernetes_namespace_v1.ledgerflow.metadata[0].name
+  }
+  data = merge({ LEDGERFLOW_LOG_LEVEL = "INFO" }, local.third_party_urls, var.settings)
+}
+
+resource "kubernetes_secret_v1" "secrets" {
+  metadata {
+    name      = "ledgerflow-secrets"
+    namespace = kubernetes_namespace_v1.ledgerflow.metadata[0].name
+  }
+  data = merge(
+    { DATABASE_URL = var.database_url },
+    var.amqp_url == null ? {} : { AMQP_URL = var.amqp_url },
+    var.secrets,
+  )
+}
+
+resource "kubernetes_job_v1" "reference_data" {
+  for_each = local.reference_data
+
+  metadata {
+    name      = "seed-${each.key}"
+    namespace = kubernetes_namespace_v1.ledgerflow.metadata[0].name
+  }
+  spec {
+    backoff_limit = 5
+    template {
+      metadata {}
+      spec {
+        restart_policy = "OnFailure"
+        container {
+          name  = "seed"
+          image = var.image
+          args  = ["seed", each.key]
+          env_from {
+            config_map_ref {
+              name = kubernetes_config_map_v1.settings.metadata[0].name
+            }
+          }
+          env_from {
+            secret_ref {
+              name = kubernetes_secret_v1.secrets.metadata[0].name
+            }
+          }
+        }
+      }
+    }
+  }
+  wait_for_completion = true
+}
+
+resource "kubernetes_deployment_v1" "api" {
+  metadata {
+    name      = "api"
+    namespace = kubernetes_namespace_v1.ledgerflow.metadata[0].name
+    labels    = { app = "api" }
+  }
+  spec {
+    replicas = var.api_replicas
+    selector {
+      match_labels = { app = "api" }
+    }
+    template {
+      metadata {
+        labels = { app = "api" }
+      }
+      spec {
+        container {
+          name  = "api"
+          image = var.image
+          args  = ["api", "--host", "0.0.0.0", "--port", "8000"]
+          port {
+            container_port = 8000
+          }
+          env_from {
+            config_map_ref {
+              name = kubernetes_config_map_v1.settings.metadata[0].name
+            }
+          }
+          env_from {
+            secret_ref {
+              name = kubernetes_secret_v1.secrets.metadata[0].name
+            }
+          }
+          readiness_probe {
+            http_get {
+              path = "/health"
+              port = 8000
+            }
+            period_seconds = 5
+          }
+          resources {
+            requests = { cpu = "500m", memory = "256Mi" }
+            limits   = { memory = "512Mi" }
+          }
+        }
+      }
+    }
+  }
+}
+
+resource "kubernetes_service_v1" "api" {
+  metadata {
+    name      = "api"
+    namespace = kubernetes_namespace_v1.ledgerflow.metadata[0].name
+  }
+  spec {
+    type     = "LoadBalancer"
+    selector = { app = "api" }
+    port {
+      port        = 80
+      target_port = 8000
+    }
+  }
+}
+
+resource "kubernetes_deployment_v1" "worker" {
+  for_each = var.worker_replicas
+
+  metadata {
+    name      = "worker-${each.key}"
+    namespace = kubernetes_namespace_v1.ledgerflow.metadata[0].name
+    labels    = { app = "worker-${each.key}" }
+  }
+  spec {
+    replicas = each.value
+    selector {
+      match_labels = { app = "worker-${each.key}" }
+    }
+    template {
+      metadata {
+        labels = { app = "worker-${each.key}" }
+      }
+      spec {
+        # A stopped worker finishes the calls in flight and records them first.
+        termination_grace_period_seconds = 60
+        container {
+          name  = "worker"
+          image = var.image
+          args  = ["worker", each.key]
+          env_from {
+            config_map_ref {
+              name = kubernetes_config_map_v1.settings.metadata[0].name
+            }
+          }
+          env_from {
+            secret_ref {
+              name = kubernetes_secret_v1.secrets.metadata[0].name
+            }
+          }
+          resources {
+            requests = { cpu = "250m", memory = "256Mi" }
+            limits   = { memory = "512Mi" }
+          }
+        }
+      }
+    }
+  }
+}
+
+resource "kubernetes_deployment_v1" "simulator" {
+  for_each = var.simulators ? local.third_parties : {}
+
+  metadata {
+    name      = each.key
+    namespace = kubernetes_namespace_v1.ledgerflow.metadata[0].name
+    labels    = { app = each.key }
+  }
+  spec {
+    replicas = 1 # a simulator keeps its ledger in memory
+    selector {
+      match_labels = { app = each.key }
+    }
+    template {
+      metadata {
+        labels = { app = each.key }
+      }
+      spec {
+        container {
+          name  = "simulator"
+          image = var.image
+          args  = ["simulator", each.key, "--host", "0.0.0.0", "--port", "8080"]
+          port {
+            container_port = 8080
+          }
+        }
+      }
+    }
+  }
+}
+
+resource "kubernetes_service_v1" "simulator" {
+  for_each = var.simulators ? local.third_parties : {}
+
+  metadata {
+    name      = each.key
+    namespace = kubernetes_namespace_v1.ledgerflow.metadata[0].name
+  }
+  spec {
+    selector = { app = each.key }
+    port {
+      port        = 8080
+      target_port = 8080
+    }
+  }
+}

@@ -1,0 +1,267 @@
+"""The deployment files, checked where they cannot run: there is no Docker engine and no
+network to Terraform's registry here, so `compose.yaml`, the `Dockerfile` and
+`infrastructure/` are parsed, and what would otherwise fail only at deploy time is
+checked: every container runs a real `ledgerflow` command with real names, every
+setting is one the platform reads, every third party's URL reaches its simulator, every
+variable and module input is declared."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import hcl2
+import typer.main
+import yaml
+
+from adapters.simulators.registry import SIMULATORS
+from ledgerflow.cli import app
+from ledgerflow.settings import Settings
+from ledgerflow.workers import workers
+from ledgerflow.workflows import workflow_classes
+
+ROOT = Path(__file__).resolve().parents[2]
+INFRASTRUCTURE = ROOT / "infrastructure"
+ENVIRONMENTS = ("development", "staging", "production")
+
+
+# What the platform offers ------------------------------------------------------------
+
+
+def _cli() -> Any:
+    """The CLI as click sees it (typer carries its own click: groups are told apart by
+    their subcommands, not by class)."""
+    return typer.main.get_command(app)
+
+
+def _names() -> dict[str, set[str]]:
+    """The names each command takes as its argument."""
+    return {
+        "worker": set(workers()),
+        "simulator": set(SIMULATORS),
+        "seed": {name for cls in workflow_classes() for name in cls.seeds},
+    }
+
+
+def _check_command(args: list[str]) -> None:
+    """`ledgerflow <args>` names a real command, argument and options."""
+    group = _cli()
+    assert args and args[0] in group.commands, f"no command ledgerflow {args[:1]}"
+    command = group.commands[args[0]]
+    rest = args[1:]
+    if hasattr(command, "commands"):
+        assert rest and rest[0] in command.commands, f"no command ledgerflow {args[:2]}"
+        command, rest = command.commands[rest[0]], rest[1:]
+    if args[0] in _names() and rest and not rest[0].startswith("-"):
+        assert rest[0] in _names()[args[0]], f"ledgerflow {args[0]}: no {rest[0]!r}"
+    options = {opt for param in command.params for opt in param.opts if opt.startswith("--")}
+    for arg in rest:
+        if arg.startswith("--"):
+            assert arg in options, f"ledgerflow {args[0]} has no option {arg}"
+
+
+def _settings() -> set[str]:
+    """Every environment variable the platform reads."""
+    return {"DATABASE_URL", "AMQP_URL"} | {
+        f"LEDGERFLOW_{name.upper()}" for name in Settings.model_fields
+    }
+
+
+def _third_parties() -> dict[str, str]:
+    """Simulator name -> the setting that points the platform at that third party."""
+    return {name: var for cls in workflow_classes() for name, var in cls.simulators.items()}
+
+
+# compose.yaml ------------------------------------------------------------------------
+
+
+def _compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    return loaded
+
+
+def _platform_services() -> dict[str, dict[str, Any]]:
+    return {
+        name: service
+        for name, service in _compose()["services"].items()
+        if str(service.get("image", "")).startswith("ledgerflow")
+    }
+
+
+def test_every_compose_service_of_ours_runs_a_real_command() -> None:
+    services = _platform_services()
+    for name, service in services.items():
+        assert service.get("build") == ".", f"{name} is not built from this repository"
+        _check_command(service["command"])
+    commands = [service["command"] for service in services.values()]
+    for worker in workers():  # the whole platform, as `ledgerflow up` runs it
+        assert ["worker", worker] in commands, f"no service runs worker {worker}"
+    for seed in {n for cls in workflow_classes() for n, on_up in cls.seeds.items() if on_up}:
+        assert ["seed", seed] in commands, f"no service loads {seed}"
+
+
+def test_compose_settings_are_real_and_reach_every_simulator() -> None:
+    services = _compose()["services"]
+    platform = _platform_services()
+    ports = {
+        name: service["command"][service["command"].index("--port") + 1]
+        for name, service in platform.items()
+        if service["command"][0] == "simulator"
+    }
+    runs = {name: service["command"][1] for name, service in platform.items() if name in ports}
+    for name, service in platform.items():
+        for depended in service.get("depends_on", {}):
+            assert depended in services, f"{name} depends on a missing {depended}"
+        environment: dict[str, str] = service.get("environment") or {}
+        for key in environment:
+            assert key in _settings(), f"{name}: the platform reads no {key}"
+        if service["command"][0] in ("api", "worker"):
+            for simulator, setting in _third_parties().items():
+                host = f"http://{_service_running(runs, simulator)}:"
+                assert environment[setting] == host + ports[_service_running(runs, simulator)]
+
+
+def _service_running(runs: dict[str, str], simulator: str) -> str:
+    [service] = [name for name, runs_this in runs.items() if runs_this == simulator]
+    return service
+
+
+# Dockerfile ----------------------------------------------------------------------------
+
+
+def _dockerfile() -> list[tuple[str, str]]:
+    lines = (ROOT / "Dockerfile").read_text().replace("\\\n", " ").splitlines()
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "")
+        for line in (raw.strip() for raw in lines)
+        if line and not line.startswith("#")
+    ]
+
+
+def test_the_image_runs_the_cli_as_a_user_from_the_projects_own_files() -> None:
+    instructions = _dockerfile()
+    [entrypoint] = [json.loads(arg) for op, arg in instructions if op == "ENTRYPOINT"]
+    [cmd] = [json.loads(arg) for op, arg in instructions if op == "CMD"]
+    assert entrypoint == ["ledgerflow"]
+    _check_command(cmd)
+    copied = [arg.split()[0] for op, arg in instructions if op == "COPY"]
+    for source in copied:
+        assert (ROOT / source).exists(), f"COPY {source}: not in the repository"
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    assert {p.rstrip("*") for p in packages} <= set(copied)
+    [user] = [arg for op, arg in instructions if op == "USER"]
+    assert user not in ("root", "0")
+
+
+# infrastructure/ -----------------------------------------------------------------------
+
+
+def _unquote(value: Any) -> Any:
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    if isinstance(value, list):
+        return [_unquote(item) for item in value]
+    if isinstance(value, dict):
+        # The parser's own keys (`__is_block__`, `__inline_comments__`) are not Terraform's.
+        return {_unquote(k): _unquote(v) for k, v in value.items() if not k.startswith("__")}
+    return value
+
+
+def _load(directory: Path) -> dict[str, list[Any]]:
+    """Every top-level block of a Terraform directory, by kind, quotes removed."""
+    blocks: dict[str, list[Any]] = {}
+    for path in sorted(directory.glob("*.tf")):
+        with path.open() as file:
+            for kind, items in _unquote(hcl2.load(file)).items():
+                blocks.setdefault(kind, []).extend(items)
+    return blocks
+
+
+def _named(blocks: dict[str, list[Any]], kind: str) -> dict[str, Any]:
+    return {name: body for item in blocks.get(kind, []) for name, body in item.items()}
+
+
+def _resources(blocks: dict[str, list[Any]], kind: str) -> dict[str, Any]:
+    return {
+        name: body
+        for item in blocks.get("resource", [])
+        for resource_kind, named in item.items()
+        if resource_kind == kind
+        for name, body in named.items()
+    }
+
+
+def _containers(resource: Any) -> Iterator[dict[str, Any]]:
+    """Every container of a deployment's or a job's pod template."""
+    for spec in resource["spec"]:
+        for template in spec["template"]:
+            for pod in template["spec"]:
+                yield from pod["container"]
+
+
+def _directories() -> list[Path]:
+    return [*(INFRASTRUCTURE / "modules").iterdir(), *(INFRASTRUCTURE / "environments").iterdir()]
+
+
+def test_every_environment_stands_up_the_cluster_and_the_platform() -> None:
+    assert sorted(p.name for p in (INFRASTRUCTURE / "environments").iterdir()) == sorted(
+        ENVIRONMENTS
+    )
+    for environment in ENVIRONMENTS:
+        directory = INFRASTRUCTURE / "environments" / environment
+        modules = _named(_load(directory), "module")
+        assert set(modules) == {"cluster", "platform"}
+        for module in modules.values():
+            assert module["environment"] == environment
+            source = (directory / module["source"]).resolve()
+            declared = _named(_load(source), "variable")
+            inputs = set(module) - {"source"}
+            assert inputs <= set(declared), (
+                f"{environment}: unknown inputs {inputs - set(declared)}"
+            )
+            required = {name for name, body in declared.items() if "default" not in body}
+            assert required <= inputs, f"{environment}: {source.name} needs {required - inputs}"
+        platform = modules["platform"]
+        assert set(platform.get("settings", {})) <= _settings()
+        assert set(platform.get("worker_replicas", {})) <= set(workers())
+
+
+def test_every_variable_and_module_output_used_is_declared() -> None:
+    for directory in _directories():
+        blocks = _load(directory)
+        text = "\n".join(path.read_text() for path in directory.glob("*.tf"))
+        declared = set(_named(blocks, "variable"))
+        used = set(re.findall(r"\bvar\.([a-z_]+)", text))
+        assert used <= declared, f"{directory.name}: undeclared {used - declared}"
+        modules = _named(blocks, "module")
+        for name, output in re.findall(r"\bmodule\.([a-z_]+)\.([a-z_]+)", text):
+            outputs = _named(_load((directory / modules[name]["source"]).resolve()), "output")
+            assert output in outputs, f"{directory.name}: module {name} has no output {output}"
+        for variable, body in _named(blocks, "variable").items():
+            if variable in ("do_token", "database_url", "amqp_url", "secrets"):
+                assert body.get("sensitive") is True, f"{directory.name}: {variable} not sensitive"
+
+
+def test_every_kubernetes_container_runs_a_real_command() -> None:
+    module = _load(INFRASTRUCTURE / "modules" / "platform")
+    [api] = _containers(_resources(module, "kubernetes_deployment_v1")["api"])
+    _check_command(api["args"])
+    [worker] = _containers(_resources(module, "kubernetes_deployment_v1")["worker"])
+    assert worker["args"] == ["worker", "${each.key}"]
+    defaults = _named(module, "variable")["worker_replicas"]["default"]
+    assert set(defaults) == set(workers())  # for_each: every worker has a deployment
+    [simulator] = _containers(_resources(module, "kubernetes_deployment_v1")["simulator"])
+    _check_command([arg.replace("${each.key}", "sms-provider") for arg in simulator["args"]])
+    [local] = module["locals"]
+    assert local["third_parties"] == _third_parties()
+    [seed] = _containers(_resources(module, "kubernetes_job_v1")["reference_data"])
+    assert seed["args"] == ["seed", "${each.key}"]
+    seeds = set(re.findall(r'"([a-z-]+)"', local["reference_data"]))
+    assert seeds == {n for cls in workflow_classes() for n, on_up in cls.seeds.items() if on_up}
+    for seed_name in seeds:
+        _check_command(["seed", seed_name])
