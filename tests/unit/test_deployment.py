@@ -205,46 +205,69 @@ def _containers(resource: Any) -> Iterator[dict[str, Any]]:
 
 
 def _directories() -> list[Path]:
-    return [*(INFRASTRUCTURE / "modules").iterdir(), *(INFRASTRUCTURE / "environments").iterdir()]
+    """The root module and its modules."""
+    return [INFRASTRUCTURE, *(INFRASTRUCTURE / "modules").iterdir()]
 
 
-def test_every_environment_stands_up_the_cluster_and_the_platform() -> None:
-    assert sorted(p.name for p in (INFRASTRUCTURE / "environments").iterdir()) == sorted(
-        ENVIRONMENTS
-    )
-    for environment in ENVIRONMENTS:
-        directory = INFRASTRUCTURE / "environments" / environment
-        modules = _named(_load(directory), "module")
-        assert set(modules) == {"cluster", "platform"}
-        for module in modules.values():
-            assert module["environment"] == environment
-            source = (directory / module["source"]).resolve()
-            declared = _named(_load(source), "variable")
-            inputs = set(module) - {"source"}
-            assert inputs <= set(declared), (
-                f"{environment}: unknown inputs {inputs - set(declared)}"
-            )
-            required = {name for name, body in declared.items() if "default" not in body}
-            assert required <= inputs, f"{environment}: {source.name} needs {required - inputs}"
-        platform = modules["platform"]
-        assert set(platform.get("settings", {})) <= _settings()
-        assert set(platform.get("worker_replicas", {})) <= set(workers())
+def _object_attributes(type_expression: str) -> set[str]:
+    """The attribute names of an `object({name = optional(...), ...})` type."""
+    return set(re.findall(r"(\w+) = optional\(", type_expression))
 
 
-def test_every_variable_and_module_output_used_is_declared() -> None:
+def _environment_files() -> dict[str, dict[str, Any]]:
+    files: dict[str, dict[str, Any]] = {}
+    for path in sorted((INFRASTRUCTURE / "environments").glob("*.tfvars")):
+        with path.open() as file:
+            files[path.stem] = _unquote(hcl2.load(file))
+    return files
+
+
+def test_the_root_module_gives_every_module_input_and_declares_what_it_uses() -> None:
+    root = _load(INFRASTRUCTURE)
+    modules = _named(root, "module")
+    assert set(modules) == {"cluster", "platform"}
+    for name, module in modules.items():
+        declared = _named(_load((INFRASTRUCTURE / module["source"]).resolve()), "variable")
+        inputs = set(module) - {"source"}
+        assert inputs <= set(declared), f"module {name} has no inputs {inputs - set(declared)}"
+        required = {var for var, body in declared.items() if "default" not in body}
+        assert required <= inputs, f"module {name} needs {required - inputs}"
     for directory in _directories():
         blocks = _load(directory)
         text = "\n".join(path.read_text() for path in directory.glob("*.tf"))
         declared = set(_named(blocks, "variable"))
         used = set(re.findall(r"\bvar\.([a-z_]+)", text))
         assert used <= declared, f"{directory.name}: undeclared {used - declared}"
-        modules = _named(blocks, "module")
+        for attribute_of, attribute in re.findall(r"\bvar\.(cluster|platform)\.([a-z_]+)", text):
+            type_expression = _named(blocks, "variable")[attribute_of]["type"]
+            assert attribute in _object_attributes(type_expression), (
+                f"no {attribute_of}.{attribute}"
+            )
         for name, output in re.findall(r"\bmodule\.([a-z_]+)\.([a-z_]+)", text):
-            outputs = _named(_load((directory / modules[name]["source"]).resolve()), "output")
-            assert output in outputs, f"{directory.name}: module {name} has no output {output}"
+            source = (directory / _named(blocks, "module")[name]["source"]).resolve()
+            assert output in _named(_load(source), "output"), f"module {name} has no {output}"
         for variable, body in _named(blocks, "variable").items():
             if variable in ("do_token", "database_url", "amqp_url", "secrets"):
                 assert body.get("sensitive") is True, f"{directory.name}: {variable} not sensitive"
+
+
+def test_each_environment_sizes_the_same_configuration_with_real_settings() -> None:
+    variables = _named(_load(INFRASTRUCTURE), "variable")
+    files = _environment_files()
+    assert sorted(files) == sorted(ENVIRONMENTS)
+    assert all(f'"{e}"' in variables["environment"]["validation"][0]["condition"] for e in files)
+    for environment, values in files.items():
+        assert values["environment"] == environment
+        given = {key for key in values if not key.startswith("__")}
+        assert given <= set(variables), f"{environment}: no variables {given - set(variables)}"
+        for name in ("cluster", "platform"):
+            attributes = _object_attributes(variables[name]["type"])
+            unknown = set(values.get(name, {})) - attributes
+            assert not unknown, f"{environment}: {name} has no {unknown}"
+        platform = values.get("platform", {})
+        assert set(platform.get("settings", {})) <= _settings()
+        assert set(platform.get("worker_replicas", {})) <= set(workers())
+    assert files["production"].get("platform", {}).get("simulators") in (None, False)
 
 
 def test_every_kubernetes_container_runs_a_real_command() -> None:
@@ -253,8 +276,10 @@ def test_every_kubernetes_container_runs_a_real_command() -> None:
     _check_command(api["args"])
     [worker] = _containers(_resources(module, "kubernetes_deployment_v1")["worker"])
     assert worker["args"] == ["worker", "${each.key}"]
-    defaults = _named(module, "variable")["worker_replicas"]["default"]
-    assert set(defaults) == set(workers())  # for_each: every worker has a deployment
+    platform_type = _named(_load(INFRASTRUCTURE), "variable")["platform"]["type"]
+    defaults = re.search(r"worker_replicas = optional\(map\(number\), \{([^}]*)\}", platform_type)
+    assert defaults, "worker_replicas has no default"
+    assert set(re.findall(r"(\w+) =", defaults.group(1))) == set(workers())
     [simulator] = _containers(_resources(module, "kubernetes_deployment_v1")["simulator"])
     _check_command([arg.replace("${each.key}", "sms-provider") for arg in simulator["args"]])
     [local] = module["locals"]

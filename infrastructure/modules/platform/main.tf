@@ -15,7 +15,7 @@ locals {
   }
   third_party_urls = {
     for name, setting in local.third_parties : setting => (
-      var.simulators ? "http://${name}.${local.namespace}.svc.cluster.local:8080" : var.third_party_urls[name]
+      var.simulators ? "http://${name}.${local.namespace}.svc.cluster.local:8080" : lookup(var.third_party_urls, name, "")
     )
   }
   reference_data = var.load_reference_data ? toset(["antaeus", "demo-banks"]) : toset([])
@@ -33,6 +33,13 @@ resource "kubernetes_config_map_v1" "settings" {
     namespace = kubernetes_namespace_v1.ledgerflow.metadata[0].name
   }
   data = merge({ LEDGERFLOW_LOG_LEVEL = "INFO" }, local.third_party_urls, var.settings)
+
+  lifecycle {
+    precondition {
+      condition     = var.simulators || alltrue([for name in keys(local.third_parties) : lookup(var.third_party_urls, name, "") != ""])
+      error_message = "Without simulators, third_party_urls needs every third party: ${join(", ", keys(local.third_parties))}."
+    }
+  }
 }
 
 resource "kubernetes_secret_v1" "secrets" {

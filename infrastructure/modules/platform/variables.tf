@@ -1,10 +1,12 @@
+# Every input is given by the root module (infrastructure/variables.tf holds the defaults).
+
 variable "environment" {
   description = "development, staging or production: the namespace is ledgerflow-<environment>."
   type        = string
 }
 
 variable "image" {
-  description = "The platform's image (the repository's Dockerfile), e.g. registry.digitalocean.com/acme/ledgerflow:1.4.2."
+  description = "The platform's image (the repository's Dockerfile)."
   type        = string
 }
 
@@ -17,58 +19,41 @@ variable "database_url" {
 variable "amqp_url" {
   description = "AMQP_URL of a RabbitMQ for the command queues and the event bus; null: both on PostgreSQL."
   type        = string
-  default     = null
   sensitive   = true
 }
 
 variable "api_replicas" {
   description = "API processes behind the load balancer (they share nothing but the database)."
   type        = number
-  default     = 1
 }
 
 variable "worker_replicas" {
   description = "Processes per worker. Followers elect one leader among them; the work engine shares due work."
   type        = map(number)
-  default = {
-    sms            = 1
-    orders         = 1
-    billing        = 1
-    lending        = 1
-    reimbursements = 1
-    projections    = 1
-    relay          = 1
-    ingester       = 1
-  }
 }
 
 variable "simulators" {
-  description = "Run every third party's simulator in the cluster (development, staging); false: third_party_urls."
+  description = "Run every third party's simulator in the cluster; false: third_party_urls."
   type        = bool
-  default     = false
 }
 
 variable "third_party_urls" {
   description = "Each third party's URL by simulator name, when simulators is false."
   type        = map(string)
-  default     = {}
 }
 
 variable "load_reference_data" {
-  description = "Load the reference data sets (antaeus, demo-banks) once, by a Kubernetes job."
+  description = "Load the reference data sets (antaeus, demo-banks) once, by a Kubernetes job each."
   type        = bool
-  default     = false
 }
 
 variable "settings" {
   description = "Further LEDGERFLOW_* settings (README, Configuration), e.g. LEDGERFLOW_BILLING_TIMEZONE."
   type        = map(string)
-  default     = {}
 }
 
 variable "secrets" {
   description = "Further secret settings, e.g. LEDGERFLOW_REIMBURSEMENTS_SMTP_PASSWORD."
   type        = map(string)
-  default     = {}
   sensitive   = true
 }
