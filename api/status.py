@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
-from adapters.status import FollowerLag, WorkBacklog, follower_lags, work_backlog
+from adapters.status import FollowerLag, follower_lags, work_backlog
 from api.deps import Platform
 
 router = APIRouter(tags=["operations"])
@@ -59,6 +59,8 @@ class FollowerPublic(BaseModel):
 
 
 class WorkPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # read from a `WorkBacklog` as it is
+
     kind: str = Field(description="The process manager's kind of call, e.g. billing.charge.")
     due: int = Field(description="Up for an attempt now.")
     in_flight: int = Field(description="Being attempted by a worker (lease not expired).")
@@ -67,17 +69,6 @@ class WorkPublic(BaseModel):
     oldest_due_at: datetime | None = Field(
         description="When the longest-waiting due call became due (null: none is due)."
     )
-
-    @classmethod
-    def of(cls, backlog: WorkBacklog) -> WorkPublic:
-        return cls(
-            kind=backlog.kind,
-            due=backlog.due,
-            in_flight=backlog.in_flight,
-            scheduled=backlog.scheduled,
-            failing=backlog.failing,
-            oldest_due_at=backlog.oldest_due_at,
-        )
 
 
 class StatusPublic(BaseModel):
@@ -98,5 +89,7 @@ async def status(platform: Platform) -> StatusPublic:
     return StatusPublic(
         at=now,
         followers=[FollowerPublic.of(lag) for lag in await follower_lags(platform.pool)],
-        work=[WorkPublic.of(backlog) for backlog in await work_backlog(platform.pool, now)],
+        work=[
+            WorkPublic.model_validate(backlog) for backlog in await work_backlog(platform.pool, now)
+        ],
     )
