@@ -2,7 +2,8 @@
 
 Lifecycle: pending -> approved | denied (one decision, by an administrator of the
 account's bank). Once approved, the payment: pending -> paid | failed, and an operator
-may retry a failed one, which starts a new payment (a new round, a new idempotency key).
+may retry a failed one in a new round: a new payment with a new idempotency key after a
+definitive failure, the same payment's key after an unknown outcome (never paid twice).
 What follows a decision (mail, SMS, payment calls) is recorded here too, so the audit
 trail shows every outcome of every outbound call.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -103,7 +105,19 @@ class Reimbursement(Aggregate):
     class PaymentFailed(Aggregate.Event):
         round: int
         error: str
+        # True: the rail refused the payment or reported FAILURE, so no money moved. False:
+        # the outcome is unknown (the create gave up, no final status came): the payment
+        # may exist at the rail.
+        definitive: bool
         at: datetime
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # Stored before `definitive`: only these two errors left the outcome unknown.
+            error = str(state["error"])
+            state["definitive"] = not error.startswith(("gave up", "no final status"))
 
     class PaymentRetryRequested(Aggregate.Event):
         round: int
@@ -157,6 +171,7 @@ class Reimbursement(Aggregate):
         self.payment_attempts = 0
         self.rail_payment_id: str | None = None
         self.payment_error: str | None = None
+        self.payment_failure_definitive: bool | None = None
         self.paid_at: datetime | None = None
         self.notifications: dict[str, str] = {}
 
@@ -201,17 +216,27 @@ class Reimbursement(Aggregate):
         self.check_payment_in_progress(round_)
         self._payment_succeeded(round=round_, rail_payment_id=rail_payment_id, at=at)
 
-    def record_payment_failed(self, round_: int, error: str, at: datetime) -> None:
+    def record_payment_failed(
+        self, round_: int, error: str, at: datetime, *, definitive: bool
+    ) -> None:
         self.check_payment_in_progress(round_)
-        self._payment_failed(round=round_, error=error, at=at)
+        self._payment_failed(round=round_, error=error, definitive=definitive, at=at)
 
     def retry_payment(self, at: datetime) -> None:
+        """An operator's retry of a failed payment, in a new round. After a definitive
+        failure it is a new payment with a key of its own. After an unknown outcome the
+        failed round's payment may exist at the rail, so the retry keeps its key: the rail
+        answers with that payment (paid, pending or failed) instead of paying twice."""
         if self.payment_status is not PaymentStatus.FAILED:
             raise PaymentNotRetryable(self.payment_status.value if self.payment_status else None)
         round_ = self.payment_round + 1
         self._payment_retry_requested(
             round=round_,
-            payment_id=payment_id_for(self.id, round_),
+            payment_id=(
+                payment_id_for(self.id, round_)
+                if self.payment_failure_definitive or self.payment_id is None
+                else self.payment_id
+            ),
             next_attempt=self.payment_attempts + 1,
             at=at,
         )
@@ -307,9 +332,10 @@ class Reimbursement(Aggregate):
         self.paid_at = at
 
     @event(PaymentFailed)
-    def _payment_failed(self, round: int, error: str, at: datetime) -> None:
+    def _payment_failed(self, round: int, error: str, definitive: bool, at: datetime) -> None:
         self.payment_status = PaymentStatus.FAILED
         self.payment_error = error
+        self.payment_failure_definitive = definitive
 
     @event(PaymentRetryRequested)
     def _payment_retry_requested(
@@ -344,3 +370,4 @@ class Reimbursement(Aggregate):
         self.payment_id = payment_id
         self.rail_payment_id = None
         self.payment_error = None
+        self.payment_failure_definitive = None

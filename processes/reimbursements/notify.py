@@ -49,7 +49,13 @@ def _purposes(event: Any, *, include_payment_failed: bool) -> list[tuple[str, in
         return [(Purpose.APPROVED.value, event.payment_round, event.at)]
     if isinstance(event, Reimbursement.ReimbursementDenied):
         return [(Purpose.DENIED.value, 0, event.at)]
-    if include_payment_failed and isinstance(event, Reimbursement.PaymentFailed):
+    # A failed payment is news for the member only when it is certain: after an unknown
+    # outcome the money may have moved, and an operator settles it first.
+    if (
+        include_payment_failed
+        and isinstance(event, Reimbursement.PaymentFailed)
+        and event.definitive
+    ):
         return [(Purpose.PAYMENT_FAILED.value, event.round, event.at)]
     return []
 

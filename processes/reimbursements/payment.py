@@ -2,7 +2,9 @@
 
 - `PaymentStart` makes the create call for each round (approval, or an operator's retry).
   The idempotency key is the round's payment id, identical on every attempt, so a retry
-  after a lost answer lands on the same payment at the rail.
+  after a lost answer lands on the same payment at the rail. A failure says whether it
+  is definitive (refused, FAILURE) or leaves the outcome unknown (gave up, no final
+  status): an operator's retry after an unknown outcome keeps the key.
 - `PaymentCheck` polls a submitted payment with the engine's polling: "still pending" is
   `Pending(check_again_in=...)`, which reschedules the work row and records no event.
 """
@@ -112,13 +114,19 @@ class PaymentStart:
                 reimbursement.record_payment_submitted(round_, item.attempt, rail_id, at)
                 _record_final(reimbursement, round_, result, at)
             case Completed(outcome=PermanentFailure(error=error)):
-                reimbursement.record_payment_failed(round_, f"refused: {error}", at)
+                # The rail refused the create: no payment exists.
+                reimbursement.record_payment_failed(
+                    round_, f"refused: {error}", at, definitive=True
+                )
             case RetryScheduled(error=error, retry_at=retry_at):
                 reimbursement.record_payment_attempt_failed(
                     round_, item.attempt, error, at, retry_at
                 )
             case Parked(error=error):
-                reimbursement.record_payment_failed(round_, f"gave up: {error}", at)
+                # The last create's answer may have been lost: the payment may exist.
+                reimbursement.record_payment_failed(
+                    round_, f"gave up: {error}", at, definitive=False
+                )
             case _:
                 return []
         return [reimbursement]
@@ -174,12 +182,17 @@ class PaymentCheck:
                 reimbursement = self.application.get_reimbursement(item.aggregate_id)
                 _record_final(reimbursement, round_, result, at)
             case Completed(outcome=PermanentFailure(error=error)):
+                # The rail would not say: the payment it accepted may still go through.
                 reimbursement = self.application.get_reimbursement(item.aggregate_id)
-                reimbursement.record_payment_failed(round_, f"status refused: {error}", at)
+                reimbursement.record_payment_failed(
+                    round_, f"status refused: {error}", at, definitive=False
+                )
             case Parked(error=error):
                 # No final status in time: failed, so an operator looks at it (and the rail).
                 reimbursement = self.application.get_reimbursement(item.aggregate_id)
-                reimbursement.record_payment_failed(round_, f"no final status: {error}", at)
+                reimbursement.record_payment_failed(
+                    round_, f"no final status: {error}", at, definitive=False
+                )
             case _:
                 # A status call that failed is no news about the payment: not an event.
                 return []
@@ -192,4 +205,4 @@ def _record_final(reimbursement: Reimbursement, round_: int, result: Any, at: da
         reimbursement.record_payment_succeeded(round_, str(result["rail_payment_id"]), at)
     elif status == RailStatus.FAILURE:
         reason = result.get("failure_reason") or "the payment rail reported FAILURE"
-        reimbursement.record_payment_failed(round_, str(reason), at)
+        reimbursement.record_payment_failed(round_, str(reason), at, definitive=True)

@@ -391,6 +391,38 @@ def test_a_lost_create_answer_is_retried_with_the_same_key(
     assert event_types(api, rid).count("PaymentAttemptFailed") == 1
 
 
+def test_a_payment_given_up_without_an_answer_is_retried_as_the_same_payment(
+    api: httpx.Client, rail: httpx.Client, platform_workers: None
+) -> None:
+    """Every create's answer is lost: the rail made the payment, the platform never heard
+    and gave up. Nobody is told it failed, and the operator's retry asks the rail for that
+    payment by its key: one payment at the rail, not two."""
+    created = submit(api, account=WITHOUT_PHONE, amount="12.50")
+    rid = created["id"]
+    rail.put("/__admin/faults", json={"lost_response_rate": 1.0})
+    api.post(f"/reimbursements/{rid}/approve", json={"administrator_id": str(NORDIC_ADMIN)})
+    assert eventually(lambda: reimbursement(api, rid)["payment_status"] == "failed")
+    failed = reimbursement(api, rid)
+    assert "gave up" in failed["payment_error"]
+    trail = api.get(f"/reimbursements/{rid}/events").json()
+    [failure] = [event for event in trail if event["type"] == "PaymentFailed"]
+    assert failure["data"]["definitive"] is False
+
+    rail.put("/__admin/faults", json={"lost_response_rate": 0})
+    retried = api.post(f"/reimbursements/{rid}/payment/retry")
+    assert retried.status_code == 202, retried.text
+    assert retried.json()["payment_round"] == 2
+    assert retried.json()["payment_id"] == failed["payment_id"]  # the same payment's key
+    assert eventually(lambda: reimbursement(api, rid)["payment_status"] == "paid")
+    keys = [item["key"] for item in rail.get("/__admin/ledger").json()["items"]]
+    assert keys.count(failed["payment_id"]) == 1
+    assert "NotificationSent" not in [
+        event["type"]
+        for event in api.get(f"/reimbursements/{rid}/events").json()
+        if event["data"].get("purpose") == "payment_failed"
+    ]
+
+
 def test_reference_data_and_lists(api: httpx.Client, platform_workers: None) -> None:
     banks = eventually(lambda: api.get("/banks").json()["items"])
     assert {bank["uid"] for bank in banks} >= {"nordic-coop", "lakeside-savings", "harbour-trust"}

@@ -231,19 +231,51 @@ async def test_payment_start_then_polls_until_final(app: ReimbursementsApplicati
     assert check.record(item(poll), RetryScheduled("503", T0), T0) == []
 
 
-async def test_a_parked_payment_start_fails_the_payment(app: ReimbursementsApplication) -> None:
+async def test_a_parked_start_fails_the_payment_without_a_mail_and_a_retry_keeps_its_key(
+    app: ReimbursementsApplication,
+) -> None:
+    """Parked after unknown outcomes, the payment may exist at the rail: the member is not
+    told it failed, and an operator's retry asks the rail for that same payment."""
     r = seeded(app, phone=None)
     r.approve(uuid4(), r.bank_id, T0)
     app.save(r)
     approved = next(iter(app.events.get(r.id, gt=1)))
     start = PaymentStart(app, FakeRail())
     request = only(start.plan(approved))
-    failed = start.record(item(request, attempt=3), Parked("503"), T0)[0]
+    failed = start.record(item(request, attempt=3), Parked("read timeout"), T0)[0]
     assert failed.payment_status == "failed" and "gave up" in (failed.payment_error or "")
-    failed_event = failed.collect_events()[-1]
+    [failed_event] = failed.collect_events()
+    assert isinstance(failed_event, Reimbursement.PaymentFailed) and not failed_event.definitive
     mail = MailNotification(app, FakeMailer(), "f@example.com")
-    planned = only(mail.plan(failed_event))
-    assert planned.payload == {"purpose": "payment_failed", "round": 1}
+    assert mail.plan(failed_event) == []
+    app.save(failed_event)
+    retried = app.get_reimbursement(r.id)
+    retried.retry_payment(T0)
+    [retry_event] = retried.collect_events()
+    again = only(start.plan(retry_event))
+    assert again.payload == {"round": 2, "payment_id": str(r.payment_id)}
+    assert again.id != request.id  # a new round of work, for the same payment
+
+
+async def test_a_payment_the_rail_failed_tells_the_member_and_a_retry_is_a_new_payment(
+    app: ReimbursementsApplication,
+) -> None:
+    r = seeded(app, phone=None)
+    r.approve(uuid4(), r.bank_id, T0)
+    app.save(r)
+    approved = next(iter(app.events.get(r.id, gt=1)))
+    rail = FakeRail(RailPayment("PAY1", RailStatus.FAILURE, "account closed"))
+    start = PaymentStart(app, rail)
+    request = only(start.plan(approved))
+    outcome = await start.attempt(item(request))
+    failed = start.record(item(request), Completed(outcome), T0)[0]
+    failed_event = failed.collect_events()[-1]
+    assert isinstance(failed_event, Reimbursement.PaymentFailed) and failed_event.definitive
+    mail = MailNotification(app, FakeMailer(), "f@example.com")
+    assert only(mail.plan(failed_event)).payload == {"purpose": "payment_failed", "round": 1}
+    failed.retry_payment(T0)
+    retry_event = failed.collect_events()[-1]
+    assert only(start.plan(retry_event)).payload["payment_id"] != str(r.payment_id)
 
 
 async def test_a_number_the_sms_workflow_would_refuse_is_a_permanent_failure_without_pii(
