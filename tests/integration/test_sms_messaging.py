@@ -89,16 +89,20 @@ def test_send_sms_commands_are_recorded_sent_and_announced(settings: Settings) -
     queue, bus = build_messaging(settings.database_url, settings.amqp_url)
 
     async def send_all() -> None:
-        await bus.subscribe(subscriber, ["sms.SmsSent"], _ignore, _already_set())  # declare
-        for item in [
-            message(send_sms(first)),
-            message(b"{this is not json"),  # poison: must not block what follows
-            message(send_sms(f"q-{uuid.uuid4()}", phone_number="12345")),
-            message(send_sms(first)),  # a redelivery: the same SMS, no second one
-            message(send_sms(first, text="another text")),  # the id reused: a conflict
-            message(send_sms(second)),
-        ]:
-            await queue.send(QUEUE, item)
+        try:
+            await bus.subscribe(subscriber, ["sms.SmsSent"], _ignore, _already_set())  # declare
+            for item in [
+                message(send_sms(first)),
+                message(b"{this is not json"),  # poison: must not block what follows
+                message(send_sms(f"q-{uuid.uuid4()}", phone_number="12345")),
+                message(send_sms(first)),  # a redelivery: the same SMS, no second one
+                message(send_sms(first, text="another text")),  # the id reused: a conflict
+                message(send_sms(second)),
+            ]:
+                await queue.send(QUEUE, item)
+        finally:  # before this loop ends: a broker connection outliving it leaks callbacks
+            await queue.close()
+            await bus.close()
 
     asyncio.run(send_all())
     app = open_application(SmsApplication, settings.database_url)
