@@ -115,9 +115,10 @@ class Reimbursement(Aggregate):
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
-            # Stored before `definitive`: only these two errors left the outcome unknown.
-            error = str(state["error"])
-            state["definitive"] = not error.startswith(("gave up", "no final status"))
+            # Stored before `definitive`: these errors left the outcome unknown (the
+            # create gave up, the status was refused or never final).
+            unknown = ("gave up", "status refused", "no final status")
+            state["definitive"] = not str(state["error"]).startswith(unknown)
 
     class PaymentRetryRequested(Aggregate.Event):
         round: int

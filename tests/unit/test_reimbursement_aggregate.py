@@ -118,13 +118,14 @@ def test_a_retry_after_an_unknown_outcome_asks_for_the_same_payment() -> None:
 
 
 def test_a_payment_failure_stored_before_it_said_whether_it_was_definitive() -> None:
-    """Version 1 of `PaymentFailed` had no `definitive`: only "gave up" and "no final
-    status" left the outcome unknown, and that is how the stored ones read now."""
+    """Version 1 of `PaymentFailed` had no `definitive`: "gave up", "status refused" and
+    "no final status" left the outcome unknown, and that is how the stored ones read now."""
     app = ReimbursementsApplication()
     try:
         for error, definitive in (
             ("gave up: read timeout", False),
             ("no final status: deadline", False),
+            ("status refused: 404", False),
             ("refused: 422", True),
             ("account closed", True),
         ):
