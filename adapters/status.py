@@ -21,7 +21,7 @@ from psycopg_pool import AsyncConnectionPool
 @dataclass(frozen=True)
 class FollowerLag:
     follower: str
-    upstream: str
+    log: str  # the application whose event log it follows (`upstream` in its position)
     position: int
     head: int
     updated_at: datetime
@@ -39,7 +39,7 @@ class WorkBacklog:
     in_flight: int  # leased by a worker whose lease has not expired
     scheduled: int  # due later: a retry after backoff, a poll, a dunning cycle
     failing: int  # of all of them, those whose last attempt failed
-    oldest_due_at: datetime | None  # how long the longest-waiting due row has waited
+    oldest_due_at: datetime | None  # when the longest-waiting due row became due
 
 
 async def follower_lags(pool: AsyncConnectionPool[Any]) -> list[FollowerLag]:

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
-from adapters.status import FollowerLag, follower_lags, work_backlog
+from adapters.status import follower_lags, work_backlog
 from api.deps import Platform
 
 router = APIRouter(tags=["operations"])
@@ -39,23 +39,14 @@ STATUS_EXAMPLE: JsonDict = {
 
 
 class FollowerPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # read from a `FollowerLag` as it is
+
     follower: str = Field(description="A read model, a process manager's planner or a relay.")
     log: str = Field(description="The workflow whose event log it follows.")
     position: int = Field(description="The last event it applied (notification id).")
     head: int = Field(description="The last event recorded in that log.")
     behind: int = Field(description="Events recorded and not applied yet.")
     updated_at: datetime = Field(description="When it last committed its position.")
-
-    @classmethod
-    def of(cls, lag: FollowerLag) -> FollowerPublic:
-        return cls(
-            follower=lag.follower,
-            log=lag.upstream,
-            position=lag.position,
-            head=lag.head,
-            behind=lag.behind,
-            updated_at=lag.updated_at,
-        )
 
 
 class WorkPublic(BaseModel):
@@ -86,10 +77,9 @@ class StatusPublic(BaseModel):
 )
 async def status(platform: Platform) -> StatusPublic:
     now = platform.clock.now()
+    lags, backlog = await follower_lags(platform.pool), await work_backlog(platform.pool, now)
     return StatusPublic(
         at=now,
-        followers=[FollowerPublic.of(lag) for lag in await follower_lags(platform.pool)],
-        work=[
-            WorkPublic.model_validate(backlog) for backlog in await work_backlog(platform.pool, now)
-        ],
+        followers=[FollowerPublic.model_validate(lag) for lag in lags],
+        work=[WorkPublic.model_validate(kind) for kind in backlog],
     )

@@ -148,7 +148,7 @@ def status() -> None:
         for lag in lags:
             followers.add_row(
                 lag.follower,
-                lag.upstream,
+                lag.log,
                 str(lag.position),
                 str(lag.head),
                 str(lag.behind),
