@@ -11,7 +11,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 # The project's metadata first, so a code change does not reinstall the dependencies.
 COPY pyproject.toml README.md ./
-RUN mkdir domain processes projections adapters api ledgerflow \
+RUN mkdir domain processes projections adapters api ledgerflow simulators \
     && pip install . \
     && pip uninstall --yes ledgerflow
 COPY domain ./domain
@@ -20,6 +20,7 @@ COPY projections ./projections
 COPY adapters ./adapters
 COPY api ./api
 COPY ledgerflow ./ledgerflow
+COPY simulators ./simulators
 RUN pip install --no-deps . \
     && useradd --system --uid 10001 --no-create-home ledgerflow
 

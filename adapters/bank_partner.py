@@ -17,7 +17,7 @@ from uuid import UUID
 import httpx
 
 from adapters.outbound_http import error_text, send, status_error
-from domain.lending.bank_partner import (
+from domain.lending.ports import (
     ApplicationUnknownToPartner,
     Job,
     JobStatus,

@@ -17,12 +17,12 @@ import httpx
 from adapters.exchange_template import OrderPlacementError
 from adapters.exchange_template import place_order as template_place_order
 from adapters.outbound_http import error_text, send, status_error
-from domain.orders.exchange import OutboundOrder
+from domain.orders.ports import OutboundOrder
 from domain.outbound import OutcomeUnknown, ProviderRejected, ProviderUnavailable
 
 
 class HttpStockExchange:
-    """`POST {base_url}/v1/orders` per placement (see adapters/simulators/exchange.py)."""
+    """`POST {base_url}/v1/orders` per placement (see simulators/exchange.py)."""
 
     def __init__(self, client: httpx.AsyncClient, base_url: str) -> None:
         self._client = client

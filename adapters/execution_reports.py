@@ -27,7 +27,7 @@ from psycopg_pool import AsyncConnectionPool
 from websockets.asyncio.client import connect
 
 from adapters.postgres import create_schema
-from domain.orders.exchange import ExecutionReport
+from domain.orders.ports import ExecutionReport
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""`PaymentProvider` over HTTP, against the contract of `adapters.simulators.payment_provider`.
+"""`PaymentProvider` over HTTP, against the contract of `simulators.payment_provider`.
 
 - `POST /v1/charges` with the `Idempotency-Key` header; `200 {"charged": bool}`.
 - `404 {"code": "customer_not_found"}`, `409 {"code": "currency_mismatch"}`: refusals.
@@ -18,7 +18,7 @@ from urllib.parse import quote
 import httpx
 
 from adapters.outbound_http import MAX_DETAIL, send, status_error
-from domain.billing.provider import (
+from domain.billing.ports import (
     ChargeRequest,
     LookupNotSupported,
     ProviderCurrencyMismatch,

@@ -1,4 +1,4 @@
-"""`PaymentRail` over HTTP, against the contract of `adapters.simulators.payment_rail`.
+"""`PaymentRail` over HTTP, against the contract of `simulators.payment_rail`.
 
 Errors say whether the request can have had its effect (`domain.outbound`): refused
 before sending -> `ProviderUnavailable`; lost after sending -> `OutcomeUnknown` (safe to

@@ -1,4 +1,4 @@
-"""`SmsProvider` over HTTP, against the contract of `adapters.simulators.sms_provider`.
+"""`SmsProvider` over HTTP, against the contract of `simulators.sms_provider`.
 
 Errors are classified by whether the request can have had its effect (`domain.outbound`):
 refused before sending -> `ProviderUnavailable`; lost after sending -> `OutcomeUnknown`.
@@ -15,7 +15,7 @@ import httpx
 from adapters.outbound_http import error_text, send, status_error
 from domain.outbound import OutcomeUnknown, ProviderRejected
 from domain.privacy import mask_phone_number
-from domain.sms_provider import OutboundSms
+from domain.sms.ports import OutboundSms
 
 logger = logging.getLogger(__name__)
 

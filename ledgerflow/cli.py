@@ -99,7 +99,7 @@ def simulator(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
 ) -> None:
     """Run one third-party simulator with its fault-injection control surface."""
-    from adapters.simulators.registry import SIMULATORS, serve
+    from simulators.registry import SIMULATORS, serve
 
     if name not in SIMULATORS:
         raise typer.BadParameter(f"unknown simulator {name!r}; choose from {', '.join(SIMULATORS)}")

@@ -20,7 +20,7 @@ from domain.billing.errors import (
     InvoiceNotFound,
     InvoiceNotResolvable,
 )
-from domain.billing.provider import PaymentProvider
+from domain.billing.ports import PaymentProvider
 from domain.work import WorkPolicy
 from ledgerflow.workflow import Workflow
 from processes.billing.application import BillingApplication, BillingService

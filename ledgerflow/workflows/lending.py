@@ -26,13 +26,13 @@ from adapters.lending_poller import work_intake
 from adapters.messaging.factory import build_messaging
 from adapters.relay import ToMessage
 from adapters.work import WorkEngine, WorkStore
-from domain.lending.bank_partner import BankPartner
 from domain.lending.commands import POLLER_RESULT
 from domain.lending.errors import (
     ApplicationAlreadyFinal,
     ApplicationNotFlagged,
     ApplicationNotFound,
 )
+from domain.lending.ports import BankPartner
 from domain.messaging import Message, MessageHandler, PoisonMessage, command_queue_name
 from domain.work import RetryPolicy
 from ledgerflow.workflow import Workflow, describe_validation_error

@@ -15,7 +15,7 @@ from adapters.execution_reports import ExecutionReportIngester, StreamPositions
 from adapters.follower import Follower
 from adapters.relay import ToMessage
 from domain.orders.errors import IdempotencyKeyReused, OrderNotFound
-from domain.orders.exchange import StockExchange
+from domain.orders.ports import StockExchange
 from ledgerflow.workflow import Workflow
 from processes.orders.application import OrdersApplication, OrdersService
 from processes.orders.integration import order_integration_message

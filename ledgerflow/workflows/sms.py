@@ -23,7 +23,7 @@ from domain.sms.errors import (
     SmsNotFound,
     SmsNotRetryable,
 )
-from domain.sms_provider import SmsProvider
+from domain.sms.ports import SmsProvider
 from ledgerflow.workflow import Workflow, describe_validation_error
 from processes.sms.application import SmsApplication, SmsService
 from processes.sms.dispatch import SmsDispatch

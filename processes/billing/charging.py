@@ -29,7 +29,7 @@ from eventsourcing.persistence import IntegrityError
 
 from domain.billing.errors import ChargeNotExpected
 from domain.billing.invoice import Invoice
-from domain.billing.provider import (
+from domain.billing.ports import (
     ChargeRequest,
     LookupNotSupported,
     PaymentProvider,

@@ -23,13 +23,13 @@ from typing import Any
 from uuid import UUID
 
 from domain.clock import Clock
-from domain.lending.bank_partner import ApplicationUnknownToPartner, BankPartner, PartnerApplication
 from domain.lending.commands import (
     FlagApplication,
     PollerResult,
     RecordApplicationDecision,
     RecordSubmissionRefused,
 )
+from domain.lending.ports import ApplicationUnknownToPartner, BankPartner, PartnerApplication
 from domain.messaging import CommandQueue, Message, command_queue_name
 from domain.outbound import OutcomeUnknown, ProviderRejected, ProviderUnavailable
 from domain.work import (

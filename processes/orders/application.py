@@ -15,7 +15,7 @@ from domain.clock import Clock
 from domain.orders.aggregate import Order
 from domain.orders.commands import PlaceOrder
 from domain.orders.errors import ExecutionNotApplicable, IdempotencyKeyReused, OrderNotFound
-from domain.orders.exchange import ExecutionReport
+from domain.orders.ports import ExecutionReport
 from processes.audit import AuditEntry, audit_trail
 
 log = logging.getLogger(__name__)

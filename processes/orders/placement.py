@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from domain.orders.aggregate import Order
-from domain.orders.exchange import OutboundOrder, StockExchange
+from domain.orders.ports import OutboundOrder, StockExchange
 from domain.work import (
     CancelWork,
     Completed,

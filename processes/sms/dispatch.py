@@ -15,7 +15,7 @@ from typing import Any
 
 from domain.privacy import mask_phone_number
 from domain.sms.aggregate import Sms
-from domain.sms_provider import OutboundSms, SmsProvider
+from domain.sms.ports import OutboundSms, SmsProvider
 from domain.work import (
     CancelWork,
     Completed,

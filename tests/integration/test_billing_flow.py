@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from adapters.simulators import payment_provider
-from adapters.simulators.registry import running
 from api.app import create_app
 from ledgerflow.settings import Settings
+from simulators import payment_provider
+from simulators.registry import running
 from tests.harness import eventually, workers
 from tests.integration.billing_support import (
     charges_by_invoice,

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from adapters.simulators.registry import running
 from api.app import create_app
 from domain.billing.run import run_id_for
 from domain.clock import ManualClock
@@ -18,6 +17,7 @@ from ledgerflow.bootstrap import platform_session
 from ledgerflow.settings import Settings
 from ledgerflow.workflows.billing import BillingWorkflow
 from processes.billing.scheduler import MonthlyScheduler
+from simulators.registry import running
 from tests.integration.billing_support import module_database
 
 

@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.simulators import bank_partner
-from adapters.simulators.bank_partner import BankPartnerSettings
-from adapters.simulators.registry import running
 from api.app import create_app
 from ledgerflow.settings import Settings
+from simulators import bank_partner
+from simulators.bank_partner import BankPartnerSettings
+from simulators.registry import running
 from tests.harness import eventually, workers
 
 DECIDED = {"completed", "rejected"}

@@ -10,10 +10,10 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from adapters.simulators import bank_partner
-from adapters.simulators.bank_partner import BankPartnerSettings
-from adapters.simulators.registry import running
 from domain.clock import ManualClock
+from simulators import bank_partner
+from simulators.bank_partner import BankPartnerSettings
+from simulators.registry import running
 
 SETTINGS = BankPartnerSettings(seed=7, min_decision_seconds=5, max_decision_seconds=20)
 

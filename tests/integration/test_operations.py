@@ -15,14 +15,14 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from adapters.simulators import sms_provider
-from adapters.simulators.registry import running
 from adapters.work import WorkStore
 from api.app import create_app
 from domain.billing.dataset import CustomerRecord, InvoiceRecord
 from ledgerflow.bootstrap import platform_session
 from ledgerflow.settings import Settings
 from ledgerflow.workflows.billing import BillingWorkflow
+from simulators import sms_provider
+from simulators.registry import running
 from tests.harness import eventually, sms_status, workers
 from tests.tcp_proxy import TcpProxy
 

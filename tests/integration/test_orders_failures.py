@@ -13,13 +13,13 @@ import psycopg
 import pytest
 
 from adapters.eventstore import GroupCommitter, open_application
-from adapters.simulators.registry import running
 from api.app import create_app
 from domain.clock import SystemClock
 from domain.orders.commands import PlaceOrder
 from domain.orders.errors import IdempotencyKeyReused
 from ledgerflow.settings import Settings
 from processes.orders.application import OrdersApplication, OrdersService
+from simulators.registry import running
 from tests.harness import eventually
 from tests.tcp_proxy import TcpProxy
 

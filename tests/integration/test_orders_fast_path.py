@@ -17,10 +17,10 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from adapters.simulators.registry import running
 from api.app import create_app
 from api.orders_fast_path import OrderAcceptFastPath
 from ledgerflow.settings import Settings
+from simulators.registry import running
 
 ORDER = {
     "type": "limit",

@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.simulators import exchange
-from adapters.simulators.registry import running
 from api.app import create_app
 from ledgerflow.settings import Settings
+from simulators import exchange
+from simulators.registry import running
 from tests.harness import eventually, workers
 
 CALM = {"error_rate": 0, "reset_rate": 0, "timeout_rate": 0, "lost_response_rate": 0}

@@ -14,14 +14,14 @@ import psycopg
 import pytest
 
 from adapters.eventstore import GroupCommitter, open_application
-from adapters.simulators import exchange
-from adapters.simulators.registry import running
 from api.app import create_app
 from domain.clock import SystemClock
 from domain.orders.commands import PlaceOrder
-from domain.orders.exchange import ExecutionReport
+from domain.orders.ports import ExecutionReport
 from ledgerflow.settings import Settings
 from processes.orders.application import OrdersApplication, OrdersService
+from simulators import exchange
+from simulators.registry import running
 from tests.harness import eventually, workers
 
 BODY = {"type": "limit", "side": "buy", "instrument": "US0378331005", "limit_price": "10.00"}

@@ -15,13 +15,13 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from adapters.simulators import mailbox, payment_rail, sms_provider
-from adapters.simulators.registry import running
 from api.app import create_app
 from domain.reimbursements.reference import reference_id
 from domain.sms.aggregate import sms_id_for
 from ledgerflow.bootstrap import platform_session
 from ledgerflow.settings import Settings
+from simulators import mailbox, payment_rail, sms_provider
+from simulators.registry import running
 from tests.harness import eventually, workers
 
 NORDIC = reference_id("bank", "nordic-coop")

@@ -9,8 +9,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from adapters.simulators import mailbox, payment_rail
-from adapters.simulators.registry import SIMULATORS, running
+from simulators import mailbox, payment_rail
+from simulators.registry import SIMULATORS, running
 from tests.harness import eventually
 
 BODY = {"amount": "12.50", "currency": "EUR", "bank_id": "b", "account_id": "acct-1"}

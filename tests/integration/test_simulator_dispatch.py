@@ -14,9 +14,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from adapters.simulators import payment_provider
-from adapters.simulators.control import Simulator, SimulatorApp
-from adapters.simulators.registry import SIMULATORS, running
+from simulators import payment_provider
+from simulators.control import Simulator, SimulatorApp
+from simulators.registry import SIMULATORS, running
 
 CHARGE = {"invoice_id": 1, "customer_id": 1, "amount": {"value": "10.00", "currency": "EUR"}}
 

@@ -14,11 +14,11 @@ import httpx
 import pytest
 
 from adapters.http import build_async_client
-from adapters.simulators.registry import SIMULATORS, HttpImpl, running
-from adapters.simulators.sms_provider import SmsProviderSettings, create_app
 from adapters.sms_provider import HttpSmsProvider
 from domain.outbound import OutcomeUnknown, ProviderRejected, ProviderUnavailable
-from domain.sms_provider import OutboundSms
+from domain.sms.ports import OutboundSms
+from simulators.registry import SIMULATORS, HttpImpl, running
+from simulators.sms_provider import SmsProviderSettings, create_app
 
 MESSAGE = {"to": "+254712345678", "text": "Payment of KES 100 received"}
 Start = Callable[..., str]

@@ -12,11 +12,11 @@ import httpx
 import pytest
 
 from adapters.messaging.postgres import PostgresEventBus
-from adapters.simulators import sms_provider
-from adapters.simulators.registry import running
 from api.app import create_app
 from domain.messaging import Message
 from ledgerflow.settings import Settings
+from simulators import sms_provider
+from simulators.registry import running
 from tests.harness import eventually, sms_status, workers
 
 

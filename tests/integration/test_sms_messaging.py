@@ -14,13 +14,13 @@ import pytest
 
 from adapters.eventstore import open_application
 from adapters.messaging.factory import build_messaging
-from adapters.simulators import sms_provider
-from adapters.simulators.registry import running
 from domain.messaging import Message, command_queue_name, dead_letter_queue_name
 from domain.sms.aggregate import SmsStatus, sms_id_for
 from domain.sms.errors import SmsNotFound
 from ledgerflow.settings import Settings
 from processes.sms.application import SmsApplication
+from simulators import sms_provider
+from simulators.registry import running
 from tests.harness import eventually, workers
 
 QUEUE = command_queue_name("sms")

@@ -9,7 +9,7 @@ import psycopg
 
 from domain.outbound import ProviderUnavailable
 from domain.sms.commands import SendSms
-from domain.sms_provider import OutboundSms
+from domain.sms.ports import OutboundSms
 from ledgerflow.bootstrap import platform_session
 from ledgerflow.settings import Settings
 from ledgerflow.workflows.sms import SmsWorkflow

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from adapters.payment_provider import HttpPaymentProvider
-from domain.billing.provider import (
+from domain.billing.ports import (
     ChargeRequest,
     LookupNotSupported,
     ProviderCurrencyMismatch,

@@ -18,11 +18,11 @@ import hcl2
 import typer.main
 import yaml
 
-from adapters.simulators.registry import SIMULATORS
 from ledgerflow.cli import app
 from ledgerflow.settings import Settings
 from ledgerflow.workers import workers
 from ledgerflow.workflows import workflow_classes
+from simulators.registry import SIMULATORS
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRASTRUCTURE = ROOT / "infrastructure"

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from adapters.bank_partner import HttpBankPartner
-from domain.lending.bank_partner import ApplicationUnknownToPartner, Job, PartnerApplication
+from domain.lending.ports import ApplicationUnknownToPartner, Job, PartnerApplication
 from domain.outbound import OutcomeUnknown, ProviderRejected, ProviderUnavailable
 
 APPLICATION = PartnerApplication(id=uuid.uuid4(), first_name="Amina", last_name="Okafor")

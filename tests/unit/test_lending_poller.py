@@ -12,7 +12,7 @@ from uuid import UUID
 import pytest
 
 from domain.clock import ManualClock
-from domain.lending.bank_partner import ApplicationUnknownToPartner, Job, PartnerApplication
+from domain.lending.ports import ApplicationUnknownToPartner, Job, PartnerApplication
 from domain.messaging import DeadLetter, Message, MessageHandler
 from domain.outbound import OutcomeUnknown, ProviderRejected, ProviderUnavailable
 from domain.work import (

@@ -16,7 +16,7 @@ import pytest
 from adapters.exchange import HttpStockExchange, InProcessStockExchange
 from adapters.exchange_template import OrderPlacementError, place_order
 from adapters.execution_reports import Watermark, parse_frame
-from domain.orders.exchange import OutboundOrder
+from domain.orders.ports import OutboundOrder
 from domain.outbound import OutcomeUnknown, ProviderRejected, ProviderUnavailable
 
 ORDER = OutboundOrder(uuid4(), "limit", "buy", "US0378331005", Decimal("1.50"), 3)

@@ -14,7 +14,7 @@ from adapters.http import DirectAsyncClient, build_async_client
 from adapters.sms_provider import HttpSmsProvider
 from domain.outbound import OutcomeUnknown, ProviderRejected, ProviderUnavailable
 from domain.privacy import mask_phone_number
-from domain.sms_provider import OutboundSms
+from domain.sms.ports import OutboundSms
 
 NUMBER = "+254712345678"
 SMS = OutboundSms(phone_number=NUMBER, text="Paid KES 100", idempotency_key="key-1")

@@ -19,7 +19,7 @@
 Settings (env prefix `LEDGERFLOW_PAYMENT_RAIL_`, or `PUT /__admin/settings`):
 `create_delay_seconds` (2.0), `settle_seconds` (3.0), `failure_rate` (0.1), `seed` (7),
 `failing_accounts` ([]), `honour_idempotency_keys` (true). Faults and the ledger are the
-shared control surface of `adapters.simulators.control`.
+shared control surface of `simulators.control`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from fastapi.responses import JSONResponse
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from adapters.simulators.control import Faults, Simulator, json_body, refusal
+from simulators.control import Faults, Simulator, json_body, refusal
 
 NAME = "payment-rail"
 AMOUNT = re.compile(r"^[0-9]{1,12}\.[0-9]{2}$")

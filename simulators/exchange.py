@@ -23,7 +23,7 @@ in a later frame), `reorder_window` (reports shuffled within windows of that siz
 `drop_after` (the connection is closed after that many reports).
 
 Settings: env prefix `LEDGERFLOW_EXCHANGE_` or `PUT /__admin/settings`. Faults, ledger and
-stats are the shared control surface (adapters.simulators.control).
+stats are the shared control surface (simulators.control).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from fastapi.responses import JSONResponse
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from adapters.simulators.control import Faults, Simulator, json_body, refusal
+from simulators.control import Faults, Simulator, json_body, refusal
 
 NAME = "exchange"
 REFUSAL = "Failed to place order at stock exchange. Connection not available"

@@ -11,7 +11,7 @@
 
 Settings (env prefix `LEDGERFLOW_MAILBOX_`, or `PUT /__admin/settings`):
 `rejected_recipients` (JSON list, default empty). Faults and the ledger are the shared
-control surface of `adapters.simulators.control`.
+control surface of `simulators.control`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from adapters.simulators.control import Faults, Simulator, json_body, refusal
+from simulators.control import Faults, Simulator, json_body, refusal
 
 NAME = "mailbox"
 FIELDS = ("message_id", "from", "to", "subject", "text")

@@ -12,12 +12,12 @@ from typing import Literal
 import uvicorn
 from fastapi import FastAPI
 
-from adapters.simulators import bank_partner as bank_partner
-from adapters.simulators import exchange as exchange
-from adapters.simulators import mailbox as mailbox
-from adapters.simulators import payment_provider as payment_provider
-from adapters.simulators import payment_rail as payment_rail
-from adapters.simulators import sms_provider
+from simulators import bank_partner as bank_partner
+from simulators import exchange as exchange
+from simulators import mailbox as mailbox
+from simulators import payment_provider as payment_provider
+from simulators import payment_rail as payment_rail
+from simulators import sms_provider
 
 SIMULATORS: dict[str, Callable[[], FastAPI]] = {
     sms_provider.NAME: sms_provider.create_app,

@@ -21,7 +21,7 @@ Settings (env prefix `LEDGERFLOW_BANK_PARTNER_`, or `PUT /__admin/settings`): `s
 `min_decision_seconds`, `max_decision_seconds`, `approval_rate`. A seed set through
 `PUT /__admin/settings` reseeds the draws. `GET /__admin/applications` lists every
 application with its submission and decision times, for tests and benchmarks.
-Faults and the ledger are the shared control surface of `adapters.simulators.control`.
+Faults and the ledger are the shared control surface of `simulators.control`.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from fastapi.responses import JSONResponse
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from adapters.simulators.control import ADMIN_PREFIX, Faults, Simulator, json_body
+from simulators.control import ADMIN_PREFIX, Faults, Simulator, json_body
 
 NAME = "bank-partner"
 

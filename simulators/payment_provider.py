@@ -31,7 +31,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from adapters.simulators.control import Faults, Simulator, json_body
+from simulators.control import Faults, Simulator, json_body
 
 NAME = "payment-provider"
 

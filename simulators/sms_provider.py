@@ -15,7 +15,7 @@ The real provider's contract is unknown (CONTRACTS.md section 1), so this one is
 
 Settings (env prefix `LEDGERFLOW_SMS_PROVIDER_`, or `PUT /__admin/settings`):
 `honour_idempotency_keys` (default true), `rejected_numbers` (JSON list, default empty).
-Faults and the ledger are the shared control surface of `adapters.simulators.control`.
+Faults and the ledger are the shared control surface of `simulators.control`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from adapters.simulators.control import Faults, Simulator, json_body, refusal
+from simulators.control import Faults, Simulator, json_body, refusal
 
 NAME = "sms-provider"
 E164 = re.compile(r"^\+[0-9]{8,15}$")
