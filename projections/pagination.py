@@ -11,14 +11,17 @@ from typing import Any, Generic, TypeVar
 
 from psycopg.rows import class_row
 
+from domain.errors import DomainError, ErrorKind
+
 T = TypeVar("T")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
 
-class InvalidCursor(ValueError):
-    pass
+class InvalidCursor(DomainError):
+    code = "invalid_cursor"
+    kind = ErrorKind.BAD_REQUEST
 
 
 @dataclass(frozen=True)

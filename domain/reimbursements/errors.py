@@ -1,14 +1,15 @@
-"""What can go wrong with a reimbursement command. The API maps these to HTTP statuses
-(precedence 404, then 403, then 409)."""
+"""What can go wrong with a reimbursement command. Each error names its kind; the API maps
+kinds to statuses (precedence: not found, then forbidden, then conflict)."""
 
 from __future__ import annotations
 
 from uuid import UUID
 
+from domain.errors import DomainError, ErrorKind
 from domain.work import OutcomeNotApplicable
 
 
-class ReimbursementError(Exception):
+class ReimbursementError(DomainError):
     code = "reimbursement_error"
 
 
@@ -16,6 +17,7 @@ class NotFound(ReimbursementError):
     """Base of every unknown resource or actor (404)."""
 
     code = "not_found"
+    kind = ErrorKind.NOT_FOUND
     what = "resource"
 
     def __init__(self, identifier: UUID | str) -> None:
@@ -51,6 +53,7 @@ class NotAnAdministratorOfTheBank(ReimbursementError):
     """403: only an administrator of the account's bank may decide."""
 
     code = "not_an_administrator_of_the_bank"
+    kind = ErrorKind.FORBIDDEN
 
     def __init__(self, administrator_id: UUID, bank_id: UUID) -> None:
         super().__init__(f"administrator {administrator_id} does not administer bank {bank_id}")
@@ -60,6 +63,7 @@ class ReimbursementNotPending(ReimbursementError):
     """409: it was decided already (or another decision won a race)."""
 
     code = "reimbursement_not_pending"
+    kind = ErrorKind.CONFLICT
 
     def __init__(self, status: str) -> None:
         super().__init__(f"only a pending reimbursement can be decided; this one is {status}")
@@ -69,6 +73,7 @@ class PaymentNotRetryable(ReimbursementError):
     """409: only a failed payment can be retried."""
 
     code = "payment_not_failed"
+    kind = ErrorKind.CONFLICT
 
     def __init__(self, payment_status: str | None) -> None:
         shown = payment_status or "not started (the reimbursement is not approved)"
@@ -79,6 +84,7 @@ class PaymentOutcomeNotApplicable(ReimbursementError, OutcomeNotApplicable):
     """The payment this outcome belongs to is over (or superseded): drop the work."""
 
     code = "payment_outcome_not_applicable"
+    kind = ErrorKind.CONFLICT
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)

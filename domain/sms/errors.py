@@ -1,18 +1,20 @@
-"""What can go wrong with an SMS command. The API maps these to HTTP statuses."""
+"""What can go wrong with an SMS command. Each names its kind; the API maps kinds to statuses."""
 
 from __future__ import annotations
 
 from uuid import UUID
 
+from domain.errors import DomainError, ErrorKind
 from domain.work import OutcomeNotApplicable
 
 
-class SmsError(Exception):
+class SmsError(DomainError):
     code = "sms_error"
 
 
 class SmsNotFound(SmsError):
     code = "sms_not_found"
+    kind = ErrorKind.NOT_FOUND
 
     def __init__(self, sms_id: UUID | str) -> None:
         super().__init__(f"SMS {sms_id} does not exist")
@@ -22,6 +24,7 @@ class MessageIdReused(SmsError):
     """The client's message id was already used for a different SMS."""
 
     code = "message_id_conflict"
+    kind = ErrorKind.CONFLICT
 
     def __init__(self, message_id: str) -> None:
         super().__init__(
@@ -32,6 +35,7 @@ class MessageIdReused(SmsError):
 
 class SmsNotRetryable(SmsError):
     code = "sms_not_parked"
+    kind = ErrorKind.CONFLICT
 
     def __init__(self, status: str) -> None:
         super().__init__(f"only a parked SMS can be retried; this one is {status}")
@@ -39,6 +43,7 @@ class SmsNotRetryable(SmsError):
 
 class SmsAlreadyFinal(SmsError, OutcomeNotApplicable):
     code = "sms_already_final"
+    kind = ErrorKind.CONFLICT
 
     def __init__(self, status: str) -> None:
         super().__init__(f"the SMS is already {status}; no further attempts are recorded")
