@@ -5,6 +5,8 @@ Both answers come from the platform's own tables, so any process can give them:
   follows (the event store names an application's log `<application>_events`);
 - the work table's rows by kind: due now, being attempted, due later, and how many of
   them last failed.
+
+`StatusReader` hands both (and whether the database answers at all) to the API.
 """
 
 from __future__ import annotations
@@ -40,6 +42,24 @@ class WorkBacklog:
     scheduled: int  # due later: a retry after backoff, a poll, a dunning cycle
     failing: int  # of all of them, those whose last attempt failed
     oldest_due_at: datetime | None  # when the longest-waiting due row became due
+
+
+@dataclass(frozen=True)
+class StatusReader:
+    """The operators' questions, asked of one pool."""
+
+    pool: AsyncConnectionPool[Any]
+
+    async def ping(self) -> None:
+        """Raises unless the database answers."""
+        async with self.pool.connection() as conn:
+            await conn.execute("SELECT 1")
+
+    async def follower_lags(self) -> list[FollowerLag]:
+        return await follower_lags(self.pool)
+
+    async def work_backlog(self, now: datetime) -> list[WorkBacklog]:
+        return await work_backlog(self.pool, now)
 
 
 async def follower_lags(pool: AsyncConnectionPool[Any]) -> list[FollowerLag]:

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.clock import SharedOffsetClock
-from api.deps import Platform
+from api.deps import Services
 from api.errors import error_response
 
 router = APIRouter(prefix="/__admin", tags=["test mode"])
@@ -31,8 +31,8 @@ class ClockPublic(BaseModel):
 
 
 @router.get("/clock", response_model=ClockPublic)
-async def read_clock(platform: Platform) -> ClockPublic | JSONResponse:
-    clock = platform.clock
+async def read_clock(services: Services) -> ClockPublic | JSONResponse:
+    clock = services.clock
     offset = clock.offset.total_seconds() if isinstance(clock, SharedOffsetClock) else 0.0
     return ClockPublic(now=clock.now(), offset_seconds=offset)
 
@@ -40,8 +40,8 @@ async def read_clock(platform: Platform) -> ClockPublic | JSONResponse:
 @router.put(
     "/clock", response_model=ClockPublic, responses={403: {"description": "Not in test mode"}}
 )
-async def move_clock(setting: ClockSetting, platform: Platform) -> ClockPublic | JSONResponse:
-    clock = platform.clock
+async def move_clock(setting: ClockSetting, services: Services) -> ClockPublic | JSONResponse:
+    clock = services.clock
     if not isinstance(clock, SharedOffsetClock):
         return error_response(
             403,

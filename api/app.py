@@ -1,18 +1,20 @@
-"""The FastAPI application: one router per workflow, errors mapped in one place."""
+"""The FastAPI application: the operations routes, each workflow's routers, errors mapped in
+one place. Whoever builds it (the composition root) hands over the routers and a way to
+open the services they use."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from starlette.types import ASGIApp
 
 from api import admin, health, status
 from api.errors import install_error_handlers
-from ledgerflow.bootstrap import open_platform
-from ledgerflow.settings import Settings, get_settings
-from ledgerflow.workflows import workflow_classes
+from api.services import ApiServices
 
 DESCRIPTION = """
 An event-sourced platform for reliable fintech workflows. Every state change is an
@@ -22,22 +24,37 @@ Errors answer `{"message": "...", "code": "snake_case"}`; validation errors (422
 FastAPI's body, where `detail[*].loc` names the field and `msg` the rule.
 """
 
+# An ASGI middleware class: built once around the app it wraps.
+AsgiMiddleware = Callable[[ASGIApp], ASGIApp]
+# Opens what the routes use for the app's lifetime (entered at startup, left at shutdown).
+OpenServices = Callable[[], AbstractAsyncContextManager[ApiServices]]
 
-def create_app(settings: Settings | None = None, **platform_overrides: Any) -> FastAPI:
-    settings = settings or get_settings()
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        platform = await open_platform(settings, **platform_overrides)
-        app.state.platform = platform
-        try:
-            yield
-        finally:
-            await platform.close()
+@dataclass(frozen=True)
+class ApiConfig:
+    """The settings the API itself reads."""
 
     # FastAPI's native OpenTelemetry looks up its providers on every request; it is
     # switched on only where an operator asked for it.
-    enabled = settings.opentelemetry
+    opentelemetry: bool = False
+
+
+def create_app(
+    config: ApiConfig,
+    routers: Sequence[APIRouter],
+    open_services: OpenServices,
+    middleware: Sequence[AsgiMiddleware] = (),
+) -> FastAPI:
+    """The API serving `routers` (besides its own operations routes), with `middleware`
+    outermost first."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_services() as services:
+            app.state.services = services
+            yield
+
+    enabled = config.opentelemetry
     app = FastAPI(
         title="ledgerflow",
         version="0.1.0",
@@ -48,10 +65,9 @@ def create_app(settings: Settings | None = None, **platform_overrides: Any) -> F
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(status.router)
-    for workflow_class in workflow_classes():
-        for router in workflow_class.routers():
-            app.include_router(router)
-        for middleware in reversed(workflow_class.asgi_middleware()):
-            app.add_middleware(middleware)
+    for router in routers:
+        app.include_router(router)
+    for layer in reversed(middleware):
+        app.add_middleware(layer)
     app.include_router(admin.router)
     return app

@@ -7,11 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from processes.audit import AuditEntry
-
 
 class EventPublic(BaseModel):
     model_config = ConfigDict(
+        from_attributes=True,  # read from a `processes.audit.AuditEntry` as it is
         json_schema_extra={
             "examples": [
                 {
@@ -21,16 +20,10 @@ class EventPublic(BaseModel):
                     "data": {"attempt": 2, "provider_message_id": "SM9f2c"},
                 }
             ]
-        }
+        },
     )
 
     type: str
     version: int
     recorded_at: datetime
     data: dict[str, Any]
-
-    @classmethod
-    def of(cls, entry: AuditEntry) -> EventPublic:
-        return cls(
-            type=entry.type, version=entry.version, recorded_at=entry.recorded_at, data=entry.data
-        )

@@ -9,25 +9,20 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
-from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit
+from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, Reimbursements
 from api.errors import responses
-from api.reimbursements import (
-    PaymentStatusName,
-    ReimbursementPage,
-    Reimbursements,
-    ReimbursementSummary,
-    StatusName,
-)
-from ledgerflow.workflows.reimbursements import ReimbursementsWorkflow
+from api.pages import Page
+from api.reimbursements import PaymentStatusName, ReimbursementSummary, StatusName
+from api.services import ReimbursementsServices
 
 router = APIRouter(prefix="/banks", tags=["reimbursements"])
 
-NEXT = "WyIyMDI2LTExLTIxVDEwOjAwOjAwKzAwOjAwIiwgIjdjNiJd"
 BANK_ID = "7c6b5a49-3827-5165-a4b3-c2d1e0f9a8b7"
 
 
 class BankPublic(BaseModel):
     model_config = ConfigDict(
+        from_attributes=True,  # read from a read-model row as it is
         json_schema_extra={
             "examples": [
                 {
@@ -37,7 +32,7 @@ class BankPublic(BaseModel):
                     "location": "Lisbon, PT",
                 }
             ]
-        }
+        },
     )
 
     id: UUID
@@ -45,13 +40,10 @@ class BankPublic(BaseModel):
     name: str
     location: str
 
-    @classmethod
-    def of(cls, row: Any) -> BankPublic:
-        return cls(id=row.id, uid=row.uid, name=row.name, location=row.location)
-
 
 class AdministratorPublic(BaseModel):
     model_config = ConfigDict(
+        from_attributes=True,  # read from a read-model row as it is
         json_schema_extra={
             "examples": [
                 {
@@ -62,7 +54,7 @@ class AdministratorPublic(BaseModel):
                     "bank_id": BANK_ID,
                 }
             ]
-        }
+        },
     )
 
     id: UUID
@@ -70,16 +62,6 @@ class AdministratorPublic(BaseModel):
     first_name: str
     last_name: str
     bank_id: UUID
-
-    @classmethod
-    def of(cls, row: Any) -> AdministratorPublic:
-        return cls(
-            id=row.id,
-            uid=row.uid,
-            first_name=row.first_name,
-            last_name=row.last_name,
-            bank_id=row.bank_id,
-        )
 
 
 class MemberPublic(BaseModel):
@@ -127,6 +109,7 @@ class AccountPublic(BaseModel):
     bank_member_id: UUID
     member: MemberPublic
 
+    # Built by hand: the row carries the member's columns beside the account's.
     @classmethod
     def of(cls, row: Any) -> AccountPublic:
         member = MemberPublic(
@@ -146,35 +129,15 @@ class AccountPublic(BaseModel):
         )
 
 
-def _page_model(name: str, item: type[BaseModel]) -> type[BaseModel]:
-    example = item.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
-
-    class PageModel(BaseModel):
-        model_config = ConfigDict(
-            json_schema_extra={"examples": [{"items": [example], "next_cursor": NEXT}]}
-        )
-
-        items: list[item]  # type: ignore[valid-type]
-        next_cursor: str | None
-
-    PageModel.__name__ = PageModel.__qualname__ = name
-    return PageModel
-
-
-BankPage = _page_model("BankPage", BankPublic)
-AdministratorPage = _page_model("AdministratorPage", AdministratorPublic)
-AccountPage = _page_model("AccountPage", AccountPublic)
-
-
-@router.get("", response_model=BankPage, responses=responses(400), summary="List banks")
+@router.get("", response_model=Page[BankPublic], responses=responses(400), summary="List banks")
 async def list_banks(
     reimbursements: Reimbursements, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None
-) -> Any:
+) -> Page[BankPublic]:
     page = await reimbursements.queries.banks(limit=limit, cursor=cursor)
-    return {"items": [BankPublic.of(row) for row in page.items], "next_cursor": page.next_cursor}
+    return Page[BankPublic].model_validate(page)
 
 
-async def _check_bank(reimbursements: ReimbursementsWorkflow, bank_id: UUID) -> None:
+async def _check_bank(reimbursements: ReimbursementsServices, bank_id: UUID) -> None:
     """404 for an unknown bank (read from the event store: always current)."""
     service = reimbursements.service
     await service.check_exists(service.application.get_bank, bank_id)
@@ -182,7 +145,7 @@ async def _check_bank(reimbursements: ReimbursementsWorkflow, bank_id: UUID) -> 
 
 @router.get(
     "/{bank_id}/administrators",
-    response_model=AdministratorPage,
+    response_model=Page[AdministratorPublic],
     responses=responses(400, 404),
     summary="A bank's administrators",
 )
@@ -191,18 +154,15 @@ async def list_administrators(
     reimbursements: Reimbursements,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
-) -> Any:
+) -> Page[AdministratorPublic]:
     await _check_bank(reimbursements, bank_id)
     page = await reimbursements.queries.administrators(bank_id, limit=limit, cursor=cursor)
-    return {
-        "items": [AdministratorPublic.of(row) for row in page.items],
-        "next_cursor": page.next_cursor,
-    }
+    return Page[AdministratorPublic].model_validate(page)
 
 
 @router.get(
     "/{bank_id}/accounts",
-    response_model=AccountPage,
+    response_model=Page[AccountPublic],
     responses=responses(400, 404),
     summary="A bank's accounts, each with its member",
 )
@@ -211,18 +171,17 @@ async def list_accounts(
     reimbursements: Reimbursements,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
-) -> Any:
+) -> Page[AccountPublic]:
     await _check_bank(reimbursements, bank_id)
     page = await reimbursements.queries.accounts(bank_id, limit=limit, cursor=cursor)
-    return {
-        "items": [AccountPublic.of(row) for row in page.items],
-        "next_cursor": page.next_cursor,
-    }
+    return Page[AccountPublic](
+        items=[AccountPublic.of(row) for row in page.items], next_cursor=page.next_cursor
+    )
 
 
 @router.get(
     "/{bank_id}/reimbursements",
-    response_model=ReimbursementPage,
+    response_model=Page[ReimbursementSummary],
     responses=responses(400, 404),
     summary="A bank's reimbursements, oldest first, by status (the administrators' list)",
 )
@@ -235,11 +194,9 @@ async def bank_reimbursements(
     ] = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
-) -> ReimbursementPage:
+) -> Page[ReimbursementSummary]:
     await _check_bank(reimbursements, bank_id)
     page = await reimbursements.queries.of_bank(
         bank_id, status=status, payment_status=payment_status, limit=limit, cursor=cursor
     )
-    return ReimbursementPage(
-        items=[ReimbursementSummary.of(row) for row in page.items], next_cursor=page.next_cursor
-    )
+    return Page[ReimbursementSummary].model_validate(page)

@@ -9,22 +9,21 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from api.audit import EventPublic
-from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, workflow
+from api.deps import DEFAULT_PAGE_SIZE, Billing, Cursor, Limit
 from api.errors import responses
+from api.pages import Page
+from api.services import BillingServices
 from domain.billing.commands import ResolveInvoice, StartBillingRun
-from ledgerflow.workflows.billing import BillingWorkflow
 from projections.billing import RunProgress
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["billing"])
-
-Billing = Annotated[BillingWorkflow, Depends(workflow(BillingWorkflow))]
 
 InvoiceStatusName = Literal[
     "pending",
@@ -66,7 +65,10 @@ class MoneyPublic(BaseModel):
 
 
 class AttemptPublic(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [ATTEMPT_EXAMPLE]})
+    # Read from a read-model row as it is (the aggregate's attempts are dicts: see below).
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_extra={"examples": [ATTEMPT_EXAMPLE]}
+    )
 
     attempt: int
     cycle: int
@@ -91,6 +93,8 @@ class InvoicePublic(BaseModel):
     next_charge_at: datetime | None
     attempts: list[AttemptPublic]
 
+    # Built by hand: a client knows the invoice by its reference id, its amount is
+    # `MoneyPublic` of two attributes, and the aggregate keeps its attempts as dicts.
     @classmethod
     def of_aggregate(cls, invoice: Any) -> InvoicePublic:
         return cls(
@@ -124,27 +128,8 @@ class InvoicePublic(BaseModel):
             cycle=row.cycle,
             reason=row.reason,
             next_charge_at=row.next_charge_at,
-            attempts=[
-                AttemptPublic(
-                    attempt=a.attempt,
-                    cycle=a.cycle,
-                    key=a.key,
-                    started_at=a.started_at,
-                    outcome=a.outcome,
-                    detail=a.detail,
-                )
-                for a in attempts
-            ],
+            attempts=[AttemptPublic.model_validate(attempt) for attempt in attempts],
         )
-
-
-class InvoicePage(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"items": [INVOICE_EXAMPLE], "next_cursor": None}]}
-    )
-
-    items: list[InvoicePublic]
-    next_cursor: str | None
 
 
 class BillingRunCreate(StartBillingRun):
@@ -180,18 +165,9 @@ class BillingRunPublic(BaseModel):
     waiting: int = Field(description="Selected invoices not charged yet.")
 
 
-class BillingRunPage(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"items": [RUN_EXAMPLE], "next_cursor": None}]}
-    )
-
-    items: list[BillingRunPublic]
-    next_cursor: str | None
-
-
 @router.get(
     "/invoices",
-    response_model=InvoicePage,
+    response_model=Page[InvoicePublic],
     responses=responses(400),
     summary="List invoices with their charge attempts (e.g. ?status=needs_attention)",
 )
@@ -201,12 +177,12 @@ async def list_invoices(
     customer_id: Annotated[int | None, Query(description="Only this customer's.")] = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
-) -> InvoicePage:
+) -> Page[InvoicePublic]:
     page = await billing.queries.list_invoices(
         status=status, customer_id=customer_id, limit=limit, cursor=cursor
     )
     attempts = await billing.queries.attempts_of([row.id for row in page.items])
-    return InvoicePage(
+    return Page[InvoicePublic](
         items=[InvoicePublic.of_row(row, attempts.get(row.id, [])) for row in page.items],
         next_cursor=page.next_cursor,
     )
@@ -246,7 +222,9 @@ async def resolve_invoice(
     summary="The invoice's audit trail: every event, in order",
 )
 async def invoice_events(invoice_id: int, billing: Billing) -> list[EventPublic]:
-    return [EventPublic.of(entry) for entry in await billing.service.history(invoice_id)]
+    return [
+        EventPublic.model_validate(entry) for entry in await billing.service.history(invoice_id)
+    ]
 
 
 @router.post(
@@ -269,15 +247,15 @@ async def start_run(
 
 @router.get(
     "/billing/runs",
-    response_model=BillingRunPage,
+    response_model=Page[BillingRunPublic],
     responses=responses(400),
     summary="Billing runs in the order they started, with their progress",
 )
 async def list_runs(
     billing: Billing, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None
-) -> BillingRunPage:
+) -> Page[BillingRunPublic]:
     page = await billing.queries.list_runs(limit=limit, cursor=cursor)
-    return BillingRunPage(
+    return Page[BillingRunPublic](
         items=[_progress_public(run) for run in page.items], next_cursor=page.next_cursor
     )
 
@@ -292,7 +270,8 @@ async def get_run(run_id: UUID, billing: Billing) -> BillingRunPublic:
     return await _run_public(billing, run_id)
 
 
-async def _run_public(billing: BillingWorkflow, run_id: UUID) -> BillingRunPublic:
+# Runs are built by hand: their counts come from the read model, or from nothing yet.
+async def _run_public(billing: BillingServices, run_id: UUID) -> BillingRunPublic:
     progress = await billing.queries.run_progress(run_id)
     if progress is None:  # the read model has not seen the run yet
         run = await billing.service.get_run(run_id)

@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict
 from pydantic.config import JsonDict
 
-from api.deps import workflow
+from api.deps import Billing
 from api.errors import responses
 from domain.billing.errors import CustomerNotFound, InvoiceNotFound
-from ledgerflow.workflows.billing import BillingWorkflow
 
 router = APIRouter(prefix="/rest", tags=["reference"])
-
-Billing = Annotated[BillingWorkflow, Depends(workflow(BillingWorkflow))]
 
 INVOICE_EXAMPLE: JsonDict = {
     "id": 1,

@@ -1,15 +1,18 @@
-"""Domain errors to HTTP, in one place: `{"message": ..., "code": ...}` bodies."""
+"""Domain errors to HTTP, in one place: `{"message": ..., "code": ...}` bodies.
+
+Every error a command or query answers a client with is a `DomainError`: its `kind`
+picks the status, its `code` names it in the body.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from ledgerflow.workflows import workflow_classes
-from projections.pagination import InvalidCursor
+from domain.errors import DomainError, ErrorKind
 
 
 class ErrorBody(BaseModel):
@@ -17,28 +20,26 @@ class ErrorBody(BaseModel):
     code: str
 
 
-PLATFORM_ERRORS: dict[type[Exception], int] = {InvalidCursor: 400}
+STATUSES: dict[ErrorKind, int] = {
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.FORBIDDEN: 403,
+    ErrorKind.CONFLICT: 409,
+    ErrorKind.INVALID: 422,
+    ErrorKind.BAD_REQUEST: 400,
+}
 
 
 def error_response(status: int, message: str, code: str) -> JSONResponse:
     return JSONResponse(status_code=status, content={"message": message, "code": code})
 
 
+async def _domain_error(request: Request, error: Exception) -> JSONResponse:
+    domain_error = cast(DomainError, error)  # registered for DomainError only
+    return error_response(STATUSES[domain_error.kind], str(domain_error), domain_error.code)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    statuses = dict(PLATFORM_ERRORS)
-    for workflow_class in workflow_classes():
-        statuses |= workflow_class.error_statuses
-    for error_type, status in statuses.items():
-
-        async def handle(request: Request, error: Exception, status: int = status) -> JSONResponse:
-            code = getattr(error, "code", None) or _snake(type(error).__name__)
-            return error_response(status, str(error), code)
-
-        app.add_exception_handler(error_type, handle)
-
-
-def _snake(name: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+    app.add_exception_handler(DomainError, _domain_error)
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -7,7 +7,7 @@ import asyncio
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from api.deps import Platform
+from api.deps import Services
 from api.errors import responses
 
 router = APIRouter(tags=["operations"])
@@ -20,11 +20,10 @@ router = APIRouter(tags=["operations"])
         **responses(503),
     },
 )
-async def health(platform: Platform) -> JSONResponse:
+async def health(services: Services) -> JSONResponse:
     try:
         async with asyncio.timeout(2):
-            async with platform.pool.connection() as conn:
-                await conn.execute("SELECT 1")
+            await services.status.ping()
     except Exception:
         return JSONResponse(
             status_code=503,

@@ -9,22 +9,20 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 from pydantic.config import JsonDict
 
 from api.audit import EventPublic
-from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, workflow
+from api.deps import DEFAULT_PAGE_SIZE, Cursor, Lending, Limit
 from api.errors import responses
+from api.pages import Page
 from domain.lending.commands import SubmitApplication
 from domain.money import Money
-from ledgerflow.workflows.lending import LendingWorkflow
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/applications", tags=["loan applications"])
-
-Lending = Annotated[LendingWorkflow, Depends(workflow(LendingWorkflow))]
 
 ApplicationStatusName = Literal["pending", "completed", "rejected", "failed", "needs_attention"]
 
@@ -63,6 +61,7 @@ class ApplicationPublic(BaseModel):
     submitted_at: datetime
     decided_at: datetime | None
 
+    # Built by hand: the aggregate and its row carry the amount and its currency apart.
     @classmethod
     def of(cls, application: Any) -> ApplicationPublic:
         """From the aggregate or a read-model row: both carry these attributes."""
@@ -80,22 +79,6 @@ class ApplicationPublic(BaseModel):
             submitted_at=application.submitted_at,
             decided_at=application.decided_at,
         )
-
-
-class ApplicationPage(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "items": [APPLICATION_EXAMPLE],
-                    "next_cursor": "WyIyMDI2LTExLTIxVDEwOjAwOjAwKzAwOjAwIiwgIjViMCJd",
-                }
-            ]
-        }
-    )
-
-    items: list[ApplicationPublic]
-    next_cursor: str | None
 
 
 @router.post(
@@ -116,7 +99,7 @@ async def submit_application(body: ApplicationCreate, lending: Lending) -> Appli
 
 @router.get(
     "",
-    response_model=ApplicationPage,
+    response_model=Page[ApplicationPublic],
     summary="List applications, oldest first",
     responses=responses(400),
 )
@@ -127,9 +110,9 @@ async def list_applications(
     ] = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
-) -> ApplicationPage:
+) -> Page[ApplicationPublic]:
     page = await lending.queries.list(status=status, limit=limit, cursor=cursor)
-    return ApplicationPage(
+    return Page[ApplicationPublic](
         items=[ApplicationPublic.of(row) for row in page.items], next_cursor=page.next_cursor
     )
 
@@ -164,4 +147,6 @@ async def retry_application(application_id: UUID, lending: Lending) -> Applicati
     summary="The application's audit trail: every event, in order",
 )
 async def application_events(application_id: UUID, lending: Lending) -> list[EventPublic]:
-    return [EventPublic.of(entry) for entry in await lending.service.history(application_id)]
+    return [
+        EventPublic.model_validate(entry) for entry in await lending.service.history(application_id)
+    ]

@@ -15,19 +15,19 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.exceptions import HTTPException, RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PlainSerializer
 from pydantic.config import JsonDict
 
 from api.audit import EventPublic
-from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, workflow
+from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, Orders
 from api.errors import responses
+from api.pages import Page
 from domain.orders.commands import OrderSide, OrderType, PlaceOrder
 from domain.orders.errors import OrderError
-from ledgerflow.workflows.orders import OrdersWorkflow
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,6 @@ class PlacementRoute(APIRoute):
 
 placement_router = APIRouter(prefix="/orders", tags=["orders"], route_class=PlacementRoute)
 router = APIRouter(prefix="/orders", tags=["orders"])
-
-Orders = Annotated[OrdersWorkflow, Depends(workflow(OrdersWorkflow))]
 
 OrderStatusName = Literal["accepted", "placed", "partially_filled", "filled", "rejected"]
 DecimalText = Annotated[Decimal, PlainSerializer(lambda d: f"{d:.2f}", return_type=str)]
@@ -87,10 +85,12 @@ ORDER_EXAMPLE: JsonDict = {
 
 
 class OrderPublic(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [ORDER_EXAMPLE]})
+    # Read from the aggregate or a read-model row: both carry these attributes.
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [ORDER_EXAMPLE]})
 
     id: UUID
-    created_at: datetime
+    # The aggregate and its row say `accepted_at`; a client reads `created_at`.
+    created_at: datetime = Field(validation_alias=AliasChoices("accepted_at", "created_at"))
     type: OrderType
     side: OrderSide
     instrument: str
@@ -104,43 +104,6 @@ class OrderPublic(BaseModel):
     placed_at: datetime | None
     filled_quantity: int
     average_price: PriceText | None = Field(description="Of the fills so far (4 decimals).")
-
-    @classmethod
-    def of(cls, order: Any) -> OrderPublic:
-        """From the aggregate or a read-model row: both carry these attributes."""
-        return cls(
-            id=order.id,
-            created_at=order.accepted_at,
-            type=order.type,
-            side=order.side,
-            instrument=order.instrument,
-            limit_price=order.limit_price,
-            quantity=order.quantity,
-            status=order.status,
-            attempts=order.attempts,
-            last_error=order.last_error,
-            next_attempt_at=order.next_attempt_at,
-            exchange_order_id=order.exchange_order_id,
-            placed_at=order.placed_at,
-            filled_quantity=order.filled_quantity,
-            average_price=order.average_price,
-        )
-
-
-class OrderPage(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "items": [ORDER_EXAMPLE],
-                    "next_cursor": "WyIyMDI2LTExLTIxVDEwOjAwOjAwKzAwOjAwIiwgIjBiNyJd",
-                }
-            ]
-        }
-    )
-
-    items: list[OrderPublic]
-    next_cursor: str | None
 
 
 class PlacementError(BaseModel):
@@ -175,14 +138,17 @@ async def place_order(
     # Serialized here, once: returned as a model, FastAPI would validate it all again
     # against `response_model` (the hot path of the platform's busiest endpoint).
     return Response(
-        OrderPublic.of(order).model_dump_json(),
+        OrderPublic.model_validate(order).model_dump_json(),
         status_code=201 if created else 200,
         media_type="application/json",
     )
 
 
 @router.get(
-    "", response_model=OrderPage, summary="List orders, oldest first", responses=responses(400)
+    "",
+    response_model=Page[OrderPublic],
+    summary="List orders, oldest first",
+    responses=responses(400),
 )
 async def list_orders(
     orders: Orders,
@@ -198,13 +164,11 @@ async def list_orders(
     ] = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
-) -> OrderPage:
+) -> Page[OrderPublic]:
     page = await orders.queries.list(
         status=status, accepted_before=accepted_before, limit=limit, cursor=cursor
     )
-    return OrderPage(
-        items=[OrderPublic.of(row) for row in page.items], next_cursor=page.next_cursor
-    )
+    return Page[OrderPublic].model_validate(page)
 
 
 @router.get(
@@ -214,7 +178,7 @@ async def list_orders(
     summary="Read one order (always current: read from its events)",
 )
 async def get_order(order_id: UUID, orders: Orders) -> OrderPublic:
-    return OrderPublic.of(await orders.service.get(order_id))
+    return OrderPublic.model_validate(await orders.service.get(order_id))
 
 
 @router.get(
@@ -224,4 +188,4 @@ async def get_order(order_id: UUID, orders: Orders) -> OrderPublic:
     summary="The order's audit trail: every event, in order",
 )
 async def order_events(order_id: UUID, orders: Orders) -> list[EventPublic]:
-    return [EventPublic.of(entry) for entry in await orders.service.history(order_id)]
+    return [EventPublic.model_validate(entry) for entry in await orders.service.history(order_id)]

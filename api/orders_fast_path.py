@@ -2,7 +2,7 @@
 
 The platform's busiest endpoint does little per request (validate, build an event,
 join a group commit), and FastAPI's layers around it (route matching, solving the
-header and workflow dependencies, parsing the query string, the exception middleware)
+header and services dependencies, parsing the query string, the exception middleware)
 cost more CPU than all of that. This ASGI middleware answers the common case itself:
 a JSON body that validates as `OrderCreate` and a well-formed `Idempotency-Key`, if
 any. Everything else, whether another route, a body or header that does not validate
@@ -14,15 +14,15 @@ the route remains the endpoint's one definition (and its OpenAPI entry).
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from pydantic import ValidationError
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.deps import services_of
 from api.orders import PLACEMENT_FAILED, OrderCreate, OrderPublic
+from api.services import OrdersServices
 from domain.orders.errors import OrderError
-from ledgerflow.workflows.orders import OrdersWorkflow
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +44,12 @@ class OrderAcceptFastPath:
         if body is None:  # the client went away
             return
         command, key = _well_formed(scope, body)
-        workflow = _orders(scope)
-        if command is None or workflow is None:
+        orders = _orders(scope)
+        if command is None or orders is None:
             await self.app(scope, _replay(body, receive), send)
             return
         try:
-            order, created = await workflow.service.place(command, key)
+            order, created = await orders.service.place(command, key)
         except OrderError:  # refused before anything was written: the route answers it
             await self.app(scope, _replay(body, receive), send)
             return
@@ -57,7 +57,8 @@ class OrderAcceptFastPath:
             log.exception("order placement failed")
             await _respond(send, 500, FAILED_BODY)
             return
-        await _respond(send, 201 if created else 200, OrderPublic.of(order).model_dump_json())
+        answer = OrderPublic.model_validate(order).model_dump_json()
+        await _respond(send, 201 if created else 200, answer)
 
 
 def _well_formed(scope: Scope, body: bytes) -> tuple[OrderCreate | None, str | None]:
@@ -82,12 +83,10 @@ def _well_formed(scope: Scope, body: bytes) -> tuple[OrderCreate | None, str | N
         return None, None
 
 
-def _orders(scope: Scope) -> OrdersWorkflow | None:
-    platform: Any = getattr(scope["app"].state, "platform", None)
-    if platform is None:
-        return None
-    workflow = platform.workflows.get(OrdersWorkflow.name)
-    return workflow if isinstance(workflow, OrdersWorkflow) else None
+def _orders(scope: Scope) -> OrdersServices | None:
+    """The orders services the routes are handed, when this process serves orders."""
+    services = services_of(scope["app"])
+    return None if services is None else services.orders
 
 
 async def _read_body(receive: Receive) -> bytes | None:

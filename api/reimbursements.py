@@ -5,33 +5,34 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from decimal import Decimal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, PlainSerializer
 from pydantic.config import JsonDict
 
 from api.audit import EventPublic
-from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, workflow
+from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, Reimbursements
 from api.errors import responses
+from api.pages import Page
 from domain.money import format_amount
 from domain.reimbursements.commands import (
     ApproveReimbursement,
     DenyReimbursement,
     SubmitReimbursement,
 )
-from ledgerflow.workflows.reimbursements import ReimbursementsWorkflow
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/reimbursements", tags=["reimbursements"])
 members = APIRouter(prefix="/members", tags=["reimbursements"])
 
-Reimbursements = Annotated[ReimbursementsWorkflow, Depends(workflow(ReimbursementsWorkflow))]
-
 StatusName = Literal["pending", "approved", "denied"]
 PaymentStatusName = Literal["pending", "paid", "failed"]
+# The stored amount, written as the API writes money: a string with two decimals.
+AmountText = Annotated[Decimal, PlainSerializer(format_amount, return_type=str)]
 
 
 class ReimbursementCreate(SubmitReimbursement):
@@ -77,33 +78,21 @@ REIMBURSEMENT_EXAMPLE: JsonDict = {
 class ReimbursementSummary(BaseModel):
     """A reimbursement in a list (from the read model)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [SUMMARY_EXAMPLE]})
+    # Read from a read-model row (or the aggregate) as it is.
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_extra={"examples": [SUMMARY_EXAMPLE]}
+    )
 
     id: UUID
     bank_account_id: UUID
     bank_id: UUID
     member_id: UUID
-    amount: str
+    amount: AmountText
     currency: str
     description: str
     submitted_at: datetime
     status: StatusName
     payment_status: PaymentStatusName | None
-
-    @classmethod
-    def of(cls, row: Any) -> ReimbursementSummary:
-        return cls(
-            id=row.id,
-            bank_account_id=row.bank_account_id,
-            bank_id=row.bank_id,
-            member_id=row.member_id,
-            amount=format_amount(row.amount),
-            currency=row.currency,
-            description=row.description,
-            submitted_at=row.submitted_at,
-            status=row.status,
-            payment_status=row.payment_status,
-        )
 
 
 class ReimbursementPublic(ReimbursementSummary):
@@ -122,39 +111,6 @@ class ReimbursementPublic(ReimbursementSummary):
     paid_at: datetime | None
     notifications: dict[str, str]
 
-    @classmethod
-    def of(cls, reimbursement: Any) -> ReimbursementPublic:
-        summary = ReimbursementSummary.of(reimbursement)
-        return cls(
-            **summary.model_dump(),
-            decided_by=reimbursement.decided_by,
-            decided_at=reimbursement.decided_at,
-            denial_reason=reimbursement.denial_reason,
-            payment_round=reimbursement.payment_round,
-            payment_id=reimbursement.payment_id,
-            rail_payment_id=reimbursement.rail_payment_id,
-            payment_attempts=reimbursement.payment_attempts,
-            payment_error=reimbursement.payment_error,
-            paid_at=reimbursement.paid_at,
-            notifications=dict(reimbursement.notifications),
-        )
-
-
-class ReimbursementPage(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "items": [SUMMARY_EXAMPLE],
-                    "next_cursor": "WyIyMDI2LTExLTIxVDEwOjAwOjAwKzAwOjAwIiwgIjFmMCJd",
-                }
-            ]
-        }
-    )
-
-    items: list[ReimbursementSummary]
-    next_cursor: str | None
-
 
 @router.post(
     "",
@@ -172,7 +128,7 @@ async def submit_reimbursement(
         "reimbursement submitted",
         extra={"reimbursement_id": str(reimbursement.id), "bank_id": str(reimbursement.bank_id)},
     )
-    return ReimbursementPublic.of(reimbursement)
+    return ReimbursementPublic.model_validate(reimbursement)
 
 
 @router.get(
@@ -184,7 +140,7 @@ async def submit_reimbursement(
 async def get_reimbursement(
     reimbursement_id: UUID, reimbursements: Reimbursements
 ) -> ReimbursementPublic:
-    return ReimbursementPublic.of(await reimbursements.service.get(reimbursement_id))
+    return ReimbursementPublic.model_validate(await reimbursements.service.get(reimbursement_id))
 
 
 @router.post(
@@ -204,7 +160,7 @@ async def approve_reimbursement(
         "reimbursement approved",
         extra={"reimbursement_id": str(approved.id), "administrator_id": str(approved.decided_by)},
     )
-    return ReimbursementPublic.of(approved)
+    return ReimbursementPublic.model_validate(approved)
 
 
 @router.post(
@@ -222,7 +178,7 @@ async def deny_reimbursement(
         "reimbursement denied",
         extra={"reimbursement_id": str(denied.id), "administrator_id": str(denied.decided_by)},
     )
-    return ReimbursementPublic.of(denied)
+    return ReimbursementPublic.model_validate(denied)
 
 
 @router.post(
@@ -240,7 +196,7 @@ async def retry_payment(
         "reimbursement payment retried by operator",
         extra={"reimbursement_id": str(retried.id), "round": retried.payment_round},
     )
-    return ReimbursementPublic.of(retried)
+    return ReimbursementPublic.model_validate(retried)
 
 
 @router.get(
@@ -253,12 +209,12 @@ async def reimbursement_events(
     reimbursement_id: UUID, reimbursements: Reimbursements
 ) -> list[EventPublic]:
     entries = await reimbursements.service.history(reimbursement_id)
-    return [EventPublic.of(entry) for entry in entries]
+    return [EventPublic.model_validate(entry) for entry in entries]
 
 
 @members.get(
     "/{member_id}/reimbursements",
-    response_model=ReimbursementPage,
+    response_model=Page[ReimbursementSummary],
     responses=responses(400, 404),
     summary="A member's reimbursements, oldest first",
 )
@@ -267,10 +223,8 @@ async def member_reimbursements(
     reimbursements: Reimbursements,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
-) -> ReimbursementPage:
+) -> Page[ReimbursementSummary]:
     service = reimbursements.service
     await service.check_exists(service.application.get_member, member_id)
     page = await reimbursements.queries.of_member(member_id, limit=limit, cursor=cursor)
-    return ReimbursementPage(
-        items=[ReimbursementSummary.of(row) for row in page.items], next_cursor=page.next_cursor
-    )
+    return Page[ReimbursementSummary].model_validate(page)

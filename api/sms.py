@@ -4,25 +4,23 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict
 from pydantic.config import JsonDict
 
 from api.audit import EventPublic
-from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, workflow
+from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, Sms
 from api.errors import responses
+from api.pages import Page
 from domain.privacy import mask_phone_number
 from domain.sms.commands import SendSms
-from ledgerflow.workflows.sms import SmsWorkflow
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/sms", tags=["sms"])
-
-Sms = Annotated[SmsWorkflow, Depends(workflow(SmsWorkflow))]
 
 SmsStatusName = Literal["requested", "sending", "sent", "failed", "parked"]
 
@@ -48,7 +46,8 @@ SMS_EXAMPLE: JsonDict = {
 
 
 class SmsPublic(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [SMS_EXAMPLE]})
+    # Read from the aggregate or a read-model row: both carry these attributes.
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [SMS_EXAMPLE]})
 
     id: UUID
     message_id: str
@@ -62,40 +61,6 @@ class SmsPublic(BaseModel):
     requested_at: datetime
     next_attempt_at: datetime | None
     finished_at: datetime | None
-
-    @classmethod
-    def of(cls, sms: Any) -> SmsPublic:
-        """From the aggregate or a read-model row: both carry these attributes."""
-        return cls(
-            id=sms.id,
-            message_id=sms.message_id,
-            phone_number=sms.phone_number,
-            text=sms.text,
-            correlation_id=sms.correlation_id,
-            status=sms.status,
-            attempts=sms.attempts,
-            provider_message_id=sms.provider_message_id,
-            last_error=sms.last_error,
-            requested_at=sms.requested_at,
-            next_attempt_at=sms.next_attempt_at,
-            finished_at=sms.finished_at,
-        )
-
-
-class SmsPage(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "items": [SMS_EXAMPLE],
-                    "next_cursor": "WyIyMDI2LTExLTIxVDEwOjAwOjAwKzAwOjAwIiwgImQyZSJd",
-                }
-            ]
-        }
-    )
-
-    items: list[SmsPublic]
-    next_cursor: str | None
 
 
 @router.post(
@@ -123,18 +88,20 @@ async def request_sms(body: SmsCreate, sms: Sms, response: Response) -> SmsPubli
             "to": mask_phone_number(accepted.phone_number),
         },
     )
-    return SmsPublic.of(accepted)
+    return SmsPublic.model_validate(accepted)
 
 
-@router.get("", response_model=SmsPage, summary="List SMS, oldest first", responses=responses(400))
+@router.get(
+    "", response_model=Page[SmsPublic], summary="List SMS, oldest first", responses=responses(400)
+)
 async def list_sms(
     sms: Sms,
     status: Annotated[SmsStatusName | None, Query(description="Only SMS in this status.")] = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
-) -> SmsPage:
+) -> Page[SmsPublic]:
     page = await sms.queries.list(status=status, limit=limit, cursor=cursor)
-    return SmsPage(items=[SmsPublic.of(row) for row in page.items], next_cursor=page.next_cursor)
+    return Page[SmsPublic].model_validate(page)
 
 
 @router.get(
@@ -144,7 +111,7 @@ async def list_sms(
     summary="Read one SMS (always current: read from its events)",
 )
 async def get_sms(sms_id: UUID, sms: Sms) -> SmsPublic:
-    return SmsPublic.of(await sms.service.get(sms_id))
+    return SmsPublic.model_validate(await sms.service.get(sms_id))
 
 
 @router.post(
@@ -157,7 +124,7 @@ async def get_sms(sms_id: UUID, sms: Sms) -> SmsPublic:
 async def retry_sms(sms_id: UUID, sms: Sms) -> SmsPublic:
     retried = await sms.service.retry(sms_id)
     log.info("parked sms retried by operator", extra={"sms_id": str(retried.id)})
-    return SmsPublic.of(retried)
+    return SmsPublic.model_validate(retried)
 
 
 @router.get(
@@ -167,4 +134,4 @@ async def retry_sms(sms_id: UUID, sms: Sms) -> SmsPublic:
     summary="The SMS's audit trail: every event, in order",
 )
 async def sms_events(sms_id: UUID, sms: Sms) -> list[EventPublic]:
-    return [EventPublic.of(entry) for entry in await sms.service.history(sms_id)]
+    return [EventPublic.model_validate(entry) for entry in await sms.service.history(sms_id)]

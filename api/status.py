@@ -8,8 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
-from adapters.status import follower_lags, work_backlog
-from api.deps import Platform
+from api.deps import Services
 
 router = APIRouter(tags=["operations"])
 
@@ -75,9 +74,9 @@ class StatusPublic(BaseModel):
     response_model=StatusPublic,
     summary="Followers' lag behind their logs and the work waiting, for operators",
 )
-async def status(platform: Platform) -> StatusPublic:
-    now = platform.clock.now()
-    lags, backlog = await follower_lags(platform.pool), await work_backlog(platform.pool, now)
+async def status(services: Services) -> StatusPublic:
+    now = services.clock.now()
+    lags, backlog = await services.status.follower_lags(), await services.status.work_backlog(now)
     return StatusPublic(
         at=now,
         followers=[FollowerPublic.model_validate(lag) for lag in lags],

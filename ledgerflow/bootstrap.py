@@ -19,7 +19,7 @@ from adapters.follower import Follower
 from domain.clock import Clock, SystemClock
 from ledgerflow.settings import Settings
 from ledgerflow.workflow import Core, Workflow
-from ledgerflow.workflows import workflow_classes
+from ledgerflow.workflows import WORKFLOWS
 
 W = TypeVar("W", bound=Workflow)
 
@@ -91,7 +91,7 @@ async def open_platform(
     core = Core(settings=settings, database_url=url, pool=pool, clock=clock)
     workflows: dict[str, Workflow] = {}
     try:
-        for workflow_class in workflow_classes():
+        for workflow_class in WORKFLOWS:
             if only is not None and workflow_class.name not in only:
                 continue
             workflow = workflow_class(core, **(options or {}).get(workflow_class.name, {}))

@@ -58,7 +58,7 @@ def api(
     settings = Settings()
     configure_logging(settings.log_level)
     name_connections("api")
-    from api.app import create_app
+    from ledgerflow.web import create_app
 
     uvicorn.run(
         create_app(settings),
@@ -111,9 +111,9 @@ def simulator(
 def seed(name: Annotated[str, typer.Argument(help="a data set, e.g. antaeus")]) -> None:
     """Load a data set (idempotent: loading it again adds nothing)."""
     from ledgerflow.bootstrap import platform_session
-    from ledgerflow.workflows import workflow_classes
+    from ledgerflow.workflows import WORKFLOWS
 
-    owners = {seed: cls.name for cls in workflow_classes() for seed in cls.seeds}
+    owners = {seed: cls.name for cls in WORKFLOWS for seed in cls.seeds}
     if name not in owners:
         raise typer.BadParameter(f"unknown data set {name!r}; choose from {', '.join(owners)}")
     settings = Settings()

@@ -23,7 +23,7 @@ import psycopg
 
 from adapters.postgres import create_database, with_database
 from ledgerflow.workers import workers
-from ledgerflow.workflows import workflow_classes
+from ledgerflow.workflows import WORKFLOWS
 
 
 @dataclass
@@ -119,14 +119,14 @@ def run_platform(*, host: str, port: int, data_dir: Path) -> int:
         embedded = EmbeddedPostgres(data_dir / "pg")
         env["DATABASE_URL"] = ensure_database(embedded.start(), "ledgerflow")
     cli = [sys.executable, "-m", "ledgerflow.cli"]
-    for seed_name in [n for cls in workflow_classes() for n, on_up in cls.seeds.items() if on_up]:
+    for seed_name in [n for cls in WORKFLOWS for n, on_up in cls.seeds.items() if on_up]:
         # Idempotent: on the first start it loads the data set, later it adds nothing.
         subprocess.run([*cli, "seed", seed_name], env=env, check=True, stdout=subprocess.DEVNULL)
     children: list[Child] = []
     urls: dict[str, object] = {"api": f"http://{host}:{port}", "simulators": {}}
     simulators: dict[str, str] = {}
     simulator_settings = {
-        name: variable for cls in workflow_classes() for name, variable in cls.simulators.items()
+        name: variable for cls in WORKFLOWS for name, variable in cls.simulators.items()
     }
     for name, setting in simulator_settings.items():
         if env.get(setting):

@@ -20,7 +20,7 @@ from adapters.messaging.factory import build_messaging
 from adapters.relay import EventRelay
 from ledgerflow.bootstrap import platform_session
 from ledgerflow.settings import Settings
-from ledgerflow.workflows import workflow_classes
+from ledgerflow.workflows import WORKFLOWS
 
 Worker = Callable[[Settings, asyncio.Event], Awaitable[None]]
 
@@ -84,7 +84,7 @@ async def run_ingester(settings: Settings, stop: asyncio.Event) -> None:
 def workers() -> dict[str, Worker]:
     named: dict[str, Worker] = {
         cls.name: functools.partial(run_workflow_worker, cls.name)
-        for cls in workflow_classes()
+        for cls in WORKFLOWS
         if cls.has_worker()
     }
     return named | {

@@ -3,7 +3,7 @@
 The platform's processes (API, workers, relay, ingester, projections, `up`) know only
 this interface, so a new workflow adds its own module and one line in
 `ledgerflow/workflows/__init__.py`, never a second copy of the engine, the relay or the
-wiring.
+wiring. (Its routes' services are handed to the API by `ledgerflow/web.py`.)
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from ledgerflow.settings import Settings
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
+
+    from api.app import AsgiMiddleware
 
 A = TypeVar("A", bound=Application)
 
@@ -109,24 +111,16 @@ class Workflow:
     name: ClassVar[str]
     # Simulator name -> the environment variable that points the platform at it.
     simulators: ClassVar[Mapping[str, str]] = {}
-    # Domain errors -> HTTP status, for the API's error handlers.
-    error_statuses: ClassVar[Mapping[type[Exception], int]] = {}
+    # The workflow's HTTP routes, and ASGI middleware they need (e.g. a fast path),
+    # outermost first.
+    routers: ClassVar[Sequence[APIRouter]] = ()
+    asgi_middleware: ClassVar[Sequence[AsgiMiddleware]] = ()
     # Data sets `ledgerflow seed NAME` loads -> whether `ledgerflow up` loads it too.
     seeds: ClassVar[Mapping[str, bool]] = {}
 
     def __init__(self, core: Core, **options: Any) -> None:
         self.core = core
         self.options = options
-
-    @classmethod
-    def routers(cls) -> Sequence[APIRouter]:
-        """The workflow's HTTP routes (imported lazily: routers depend on the workflow)."""
-        return []
-
-    @classmethod
-    def asgi_middleware(cls) -> Sequence[type[Any]]:
-        """ASGI middleware the workflow's routes need (e.g. a fast path), outermost first."""
-        return []
 
     async def open(self) -> None:
         """Open applications and build services; called once per process."""

@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 from ledgerflow.workflow import Workflow
+from ledgerflow.workflows.billing import BillingWorkflow
+from ledgerflow.workflows.lending import LendingWorkflow
+from ledgerflow.workflows.orders import OrdersWorkflow
+from ledgerflow.workflows.reimbursements import ReimbursementsWorkflow
+from ledgerflow.workflows.sms import SmsWorkflow
 
-
-def workflow_classes() -> list[type[Workflow]]:
-    from ledgerflow.workflows.sms import SmsWorkflow
-
-    classes: list[type[Workflow]] = [SmsWorkflow]
-    from ledgerflow.workflows.orders import OrdersWorkflow
-
-    classes.append(OrdersWorkflow)
-    from ledgerflow.workflows.billing import BillingWorkflow
-
-    classes.append(BillingWorkflow)
-    from ledgerflow.workflows.lending import LendingWorkflow
-
-    classes.append(LendingWorkflow)
-    from ledgerflow.workflows.reimbursements import ReimbursementsWorkflow
-
-    classes.append(ReimbursementsWorkflow)
-    return classes
+WORKFLOWS: list[type[Workflow]] = [
+    SmsWorkflow,
+    OrdersWorkflow,
+    BillingWorkflow,
+    LendingWorkflow,
+    ReimbursementsWorkflow,
+]

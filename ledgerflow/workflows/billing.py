@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from eventsourcing.application import Application
 
@@ -13,13 +12,9 @@ from adapters.eventstore import AggregateReader, GroupCommitter
 from adapters.follower import Follower
 from adapters.payment_provider import HttpPaymentProvider
 from adapters.relay import ToMessage
+from api.billing import router
+from api.billing_reference import router as reference_router
 from domain.billing.dataset import antaeus
-from domain.billing.errors import (
-    BillingRunNotFound,
-    CustomerNotFound,
-    InvoiceNotFound,
-    InvoiceNotResolvable,
-)
 from domain.billing.ports import PaymentProvider
 from domain.work import WorkPolicy
 from ledgerflow.workflow import Workflow
@@ -30,32 +25,17 @@ from processes.billing.scheduler import MonthlyScheduler
 from processes.billing.selection import SelectionPolicy
 from projections.billing import BillingQueries, BillingView
 
-if TYPE_CHECKING:
-    from fastapi import APIRouter
-
 
 class BillingWorkflow(Workflow):
     name = "billing"
     simulators = {"payment-provider": "LEDGERFLOW_PAYMENT_PROVIDER_URL"}
-    error_statuses = {
-        InvoiceNotFound: 404,
-        CustomerNotFound: 404,
-        BillingRunNotFound: 404,
-        InvoiceNotResolvable: 409,
-    }
+    routers = [router, reference_router]
     seeds = {"antaeus": True}
 
     application: BillingApplication
     committer: GroupCommitter
     service: BillingService
     queries: BillingQueries
-
-    @classmethod
-    def routers(cls) -> Sequence[APIRouter]:
-        from api.billing import router
-        from api.billing_reference import router as reference
-
-        return [router, reference]
 
     async def open(self) -> None:
         self.application = await self.core.open_application(BillingApplication)

@@ -14,7 +14,6 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from eventsourcing.application import Application
 from pydantic import ValidationError
@@ -26,12 +25,9 @@ from adapters.lending_poller import work_intake
 from adapters.messaging.factory import build_messaging
 from adapters.relay import ToMessage
 from adapters.work import WorkEngine, WorkStore
+from api.lending import router
 from domain.lending.commands import POLLER_RESULT
-from domain.lending.errors import (
-    ApplicationAlreadyFinal,
-    ApplicationNotFlagged,
-    ApplicationNotFound,
-)
+from domain.lending.errors import ApplicationAlreadyFinal, ApplicationNotFound
 from domain.lending.ports import BankPartner
 from domain.messaging import Message, MessageHandler, PoisonMessage, command_queue_name
 from domain.work import RetryPolicy
@@ -45,9 +41,6 @@ from processes.lending.integration import (
 from processes.lending.poller import ApplicationPolling
 from projections.lending import LendingQueries, LendingView
 
-if TYPE_CHECKING:
-    from fastapi import APIRouter
-
 log = logging.getLogger(__name__)
 
 POLLER_SUBSCRIPTION = "lending-poller"
@@ -56,22 +49,12 @@ POLLER_SUBSCRIPTION = "lending-poller"
 class LendingWorkflow(Workflow):
     name = "lending"
     simulators = {"bank-partner": "LEDGERFLOW_BANK_PARTNER_URL"}
-    error_statuses = {
-        ApplicationNotFound: 404,
-        ApplicationNotFlagged: 409,
-        ApplicationAlreadyFinal: 409,
-    }
+    routers = [router]
 
     application: LendingApplication
     committer: GroupCommitter
     service: LendingService
     queries: LendingQueries
-
-    @classmethod
-    def routers(cls) -> Sequence[APIRouter]:
-        from api.lending import router
-
-        return [router]
 
     async def open(self) -> None:
         self.application = await self.core.open_application(LendingApplication)

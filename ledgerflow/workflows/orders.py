@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Sequence
-from typing import TYPE_CHECKING, Any
 
 from eventsourcing.application import Application
 
@@ -14,7 +13,8 @@ from adapters.exchange import HttpStockExchange, InProcessStockExchange
 from adapters.execution_reports import ExecutionReportIngester, StreamPositions
 from adapters.follower import Follower
 from adapters.relay import ToMessage
-from domain.orders.errors import IdempotencyKeyReused, OrderNotFound
+from api.orders import placement_router, router
+from api.orders_fast_path import OrderAcceptFastPath
 from domain.orders.ports import StockExchange
 from ledgerflow.workflow import Workflow
 from processes.orders.application import OrdersApplication, OrdersService
@@ -22,31 +22,17 @@ from processes.orders.integration import order_integration_message
 from processes.orders.placement import OrderPlacement
 from projections.orders import OrdersQueries, OrdersView
 
-if TYPE_CHECKING:
-    from fastapi import APIRouter
-
 
 class OrdersWorkflow(Workflow):
     name = "orders"
     simulators = {"exchange": "LEDGERFLOW_EXCHANGE_URL"}
-    error_statuses = {OrderNotFound: 404, IdempotencyKeyReused: 409}
+    routers = [placement_router, router]
+    asgi_middleware = [OrderAcceptFastPath]
 
     application: OrdersApplication
     committer: GroupCommitter
     service: OrdersService
     queries: OrdersQueries
-
-    @classmethod
-    def routers(cls) -> Sequence[APIRouter]:
-        from api.orders import placement_router, router
-
-        return [placement_router, router]
-
-    @classmethod
-    def asgi_middleware(cls) -> Sequence[type[Any]]:
-        from api.orders_fast_path import OrderAcceptFastPath
-
-        return [OrderAcceptFastPath]
 
     async def open(self) -> None:
         self.application = await self.core.open_application(OrdersApplication)

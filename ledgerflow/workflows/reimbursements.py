@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 import httpx
 
@@ -15,13 +14,10 @@ from adapters.follower import Follower
 from adapters.mailer import HttpMailer, SmtpMailer
 from adapters.messaging.factory import build_messaging
 from adapters.payment_rail import HttpPaymentRail
+from api.banks import router as banks_router
+from api.reimbursements import members as members_router
+from api.reimbursements import router as reimbursements_router
 from domain.messaging import CommandQueue
-from domain.reimbursements.errors import (
-    NotAnAdministratorOfTheBank,
-    NotFound,
-    PaymentNotRetryable,
-    ReimbursementNotPending,
-)
 from domain.reimbursements.ports import Mailer, PaymentRail
 from domain.work import WorkPolicy
 from ledgerflow.settings import Settings
@@ -35,9 +31,6 @@ from processes.reimbursements.notify import MailNotification, SmsNotification
 from processes.reimbursements.payment import PaymentCheck, PaymentStart
 from projections.reimbursements import ReimbursementsQueries, ReimbursementsView
 
-if TYPE_CHECKING:
-    from fastapi import APIRouter
-
 
 class ReimbursementsWorkflow(Workflow):
     """Options (tests): `mailer`, `rail`, `queue`: fakes of the ports."""
@@ -47,26 +40,13 @@ class ReimbursementsWorkflow(Workflow):
         "payment-rail": "LEDGERFLOW_PAYMENT_RAIL_URL",
         "mailbox": "LEDGERFLOW_MAILBOX_URL",
     }
-    error_statuses = {
-        NotFound: 404,
-        NotAnAdministratorOfTheBank: 403,
-        ReimbursementNotPending: 409,
-        PaymentNotRetryable: 409,
-    }
+    routers = [reimbursements_router, members_router, banks_router]
     seeds = {DEMO_BANKS: True}
 
     application: ReimbursementsApplication
     committer: GroupCommitter
     service: ReimbursementsService
     queries: ReimbursementsQueries
-
-    @classmethod
-    def routers(cls) -> Sequence[APIRouter]:
-        from api.banks import router as banks
-        from api.reimbursements import members
-        from api.reimbursements import router as reimbursements
-
-        return [reimbursements, members, banks]
 
     async def open(self) -> None:
         self.application = await self.core.open_application(ReimbursementsApplication)

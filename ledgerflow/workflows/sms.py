@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
 
 from eventsourcing.application import Application
 from pydantic import ValidationError
@@ -14,15 +13,11 @@ from adapters.eventstore import GroupCommitter
 from adapters.follower import Follower
 from adapters.relay import ToMessage
 from adapters.sms_provider import HttpSmsProvider
+from api.sms import router
 from domain.messaging import Message, MessageHandler, PoisonMessage, command_queue_name
 from domain.privacy import mask_phone_number
 from domain.sms.commands import SendSms
-from domain.sms.errors import (
-    MessageIdReused,
-    SmsAlreadyFinal,
-    SmsNotFound,
-    SmsNotRetryable,
-)
+from domain.sms.errors import MessageIdReused
 from domain.sms.ports import SmsProvider
 from ledgerflow.workflow import Workflow, describe_validation_error
 from processes.sms.application import SmsApplication, SmsService
@@ -30,32 +25,18 @@ from processes.sms.dispatch import SmsDispatch
 from processes.sms.integration import sms_integration_message
 from projections.sms import SmsQueries, SmsView
 
-if TYPE_CHECKING:
-    from fastapi import APIRouter
-
 log = logging.getLogger(__name__)
 
 
 class SmsWorkflow(Workflow):
     name = "sms"
     simulators = {"sms-provider": "LEDGERFLOW_SMS_PROVIDER_URL"}
-    error_statuses = {
-        SmsNotFound: 404,
-        MessageIdReused: 409,
-        SmsNotRetryable: 409,
-        SmsAlreadyFinal: 409,
-    }
+    routers = [router]
 
     application: SmsApplication
     committer: GroupCommitter
     service: SmsService
     queries: SmsQueries
-
-    @classmethod
-    def routers(cls) -> Sequence[APIRouter]:
-        from api.sms import router
-
-        return [router]
 
     async def open(self) -> None:
         self.application = await self.core.open_application(SmsApplication)

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from ledgerflow.supervisor import die_with_parent, free_port
-from ledgerflow.workflows import workflow_classes
+from ledgerflow.workflows import WORKFLOWS
 from tests.harness import eventually
 
 
@@ -62,7 +62,7 @@ def test_up_runs_the_platform_restarts_children_and_stops_cleanly(tmp_path: Path
     try:
         urls: dict[str, Any] = eventually(lambda: _read_json(data_dir / "urls.json"), timeout=90)
         assert urls["api"] == f"http://127.0.0.1:{port}"
-        expected = {name for cls in workflow_classes() for name in cls.simulators}
+        expected = {name for cls in WORKFLOWS for name in cls.simulators}
         assert set(urls["simulators"]) == expected  # every third party has its simulator
         api = httpx.Client(base_url=urls["api"], timeout=10)
         eventually(lambda: _get(api, "/health") == 200, timeout=60)

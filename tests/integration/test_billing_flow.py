@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from api.app import create_app
 from ledgerflow.settings import Settings
+from ledgerflow.web import create_app
 from simulators import payment_provider
 from simulators.registry import running
 from tests.harness import eventually, workers

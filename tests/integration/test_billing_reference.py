@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from api.app import create_app
 from domain.billing.run import run_id_for
 from domain.clock import ManualClock
 from ledgerflow.bootstrap import platform_session
 from ledgerflow.settings import Settings
+from ledgerflow.web import create_app
 from ledgerflow.workflows.billing import BillingWorkflow
 from processes.billing.scheduler import MonthlyScheduler
 from simulators.registry import running

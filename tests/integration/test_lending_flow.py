@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from api.app import create_app
 from ledgerflow.settings import Settings
+from ledgerflow.web import create_app
 from simulators import bank_partner
 from simulators.bank_partner import BankPartnerSettings
 from simulators.registry import running

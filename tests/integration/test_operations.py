@@ -16,10 +16,10 @@ import httpx
 import pytest
 
 from adapters.work import WorkStore
-from api.app import create_app
 from domain.billing.dataset import CustomerRecord, InvoiceRecord
 from ledgerflow.bootstrap import platform_session
 from ledgerflow.settings import Settings
+from ledgerflow.web import create_app
 from ledgerflow.workflows.billing import BillingWorkflow
 from simulators import sms_provider
 from simulators.registry import running

@@ -13,11 +13,11 @@ import psycopg
 import pytest
 
 from adapters.eventstore import GroupCommitter, open_application
-from api.app import create_app
 from domain.clock import SystemClock
 from domain.orders.commands import PlaceOrder
 from domain.orders.errors import IdempotencyKeyReused
 from ledgerflow.settings import Settings
+from ledgerflow.web import create_app
 from processes.orders.application import OrdersApplication, OrdersService
 from simulators.registry import running
 from tests.harness import eventually

@@ -17,9 +17,9 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.app import create_app
 from api.orders_fast_path import OrderAcceptFastPath
 from ledgerflow.settings import Settings
+from ledgerflow.web import create_app
 from simulators.registry import running
 
 ORDER = {

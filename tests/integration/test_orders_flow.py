@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from api.app import create_app
 from ledgerflow.settings import Settings
+from ledgerflow.web import create_app
 from simulators import exchange
 from simulators.registry import running
 from tests.harness import eventually, workers

@@ -15,11 +15,11 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from api.app import create_app
 from domain.reimbursements.reference import reference_id
 from domain.sms.aggregate import sms_id_for
 from ledgerflow.bootstrap import platform_session
 from ledgerflow.settings import Settings
+from ledgerflow.web import create_app
 from simulators import mailbox, payment_rail, sms_provider
 from simulators.registry import running
 from tests.harness import eventually, workers

@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from adapters.messaging.postgres import PostgresEventBus
-from api.app import create_app
 from domain.messaging import Message
 from ledgerflow.settings import Settings
+from ledgerflow.web import create_app
 from simulators import sms_provider
 from simulators.registry import running
 from tests.harness import eventually, sms_status, workers

@@ -175,7 +175,7 @@ def _already_set() -> asyncio.Event:
 
 def test_the_api_and_the_queue_share_one_idempotency(settings: Settings) -> None:
     """A command that came over HTTP and again over the queue is one SMS."""
-    from api.app import create_app
+    from ledgerflow.web import create_app
 
     assert settings.database_url
     message_id = f"both-{uuid.uuid4()}"

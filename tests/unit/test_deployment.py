@@ -21,7 +21,7 @@ import yaml
 from ledgerflow.cli import app
 from ledgerflow.settings import Settings
 from ledgerflow.workers import workers
-from ledgerflow.workflows import workflow_classes
+from ledgerflow.workflows import WORKFLOWS
 from simulators.registry import SIMULATORS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +43,7 @@ def _names() -> dict[str, set[str]]:
     return {
         "worker": set(workers()),
         "simulator": set(SIMULATORS),
-        "seed": {name for cls in workflow_classes() for name in cls.seeds},
+        "seed": {name for cls in WORKFLOWS for name in cls.seeds},
     }
 
 
@@ -73,7 +73,7 @@ def _settings() -> set[str]:
 
 def _third_parties() -> dict[str, str]:
     """Simulator name -> the setting that points the platform at that third party."""
-    return {name: var for cls in workflow_classes() for name, var in cls.simulators.items()}
+    return {name: var for cls in WORKFLOWS for name, var in cls.simulators.items()}
 
 
 # compose.yaml ------------------------------------------------------------------------
@@ -100,7 +100,7 @@ def test_every_compose_service_of_ours_runs_a_real_command() -> None:
     commands = [service["command"] for service in services.values()]
     for worker in workers():  # the whole platform, as `ledgerflow up` runs it
         assert ["worker", worker] in commands, f"no service runs worker {worker}"
-    for seed in {n for cls in workflow_classes() for n, on_up in cls.seeds.items() if on_up}:
+    for seed in {n for cls in WORKFLOWS for n, on_up in cls.seeds.items() if on_up}:
         assert ["seed", seed] in commands, f"no service loads {seed}"
 
 
@@ -287,6 +287,6 @@ def test_every_kubernetes_container_runs_a_real_command() -> None:
     [seed] = _containers(_resources(module, "kubernetes_job_v1")["reference_data"])
     assert seed["args"] == ["seed", "${each.key}"]
     seeds = set(re.findall(r'"([a-z-]+)"', local["reference_data"]))
-    assert seeds == {n for cls in workflow_classes() for n, on_up in cls.seeds.items() if on_up}
+    assert seeds == {n for cls in WORKFLOWS for n, on_up in cls.seeds.items() if on_up}
     for seed_name in seeds:
         _check_command(["seed", seed_name])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.app import create_app
 from ledgerflow.settings import Settings
+from ledgerflow.web import create_app
 
 
 def openapi() -> dict[str, Any]:
