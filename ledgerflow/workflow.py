@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import httpx
@@ -22,14 +23,16 @@ from adapters.eventstore import GroupCommitter, open_application
 from adapters.follower import EventProcessor, Follower, run_followers
 from adapters.http import build_async_client
 from adapters.relay import ToMessage
-from adapters.work import WorkEngine, WorkScheduler, WorkStore
+from adapters.work import AnyWorkPolicy, WorkEngine, WorkScheduler, WorkStore
 from domain.clock import Clock
 from domain.messaging import MessageHandler
-from domain.work import RetryPolicy, WorkPolicy
+from domain.work import RetrySettings
 from ledgerflow.settings import Settings
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
+
+    from ledgerflow.ports import Ports
 
 A = TypeVar("A", bound=Application)
 
@@ -63,23 +66,29 @@ class Core:
             max_connections=concurrency or self.settings.worker_concurrency,
         )
 
+    def retry(self, *, budget: bool = True) -> RetrySettings:
+        """The backoff of the settings, for at most their retry budget after the work first
+        became due; `budget=False`: for as long as it takes (never parked)."""
+        settings = self.settings
+        return RetrySettings(
+            budget=timedelta(seconds=settings.retry_budget_seconds) if budget else None,
+            base=timedelta(seconds=settings.retry_base_seconds),
+            cap=timedelta(seconds=settings.retry_cap_seconds),
+        )
+
     async def run_work(
         self,
         application: Application,
         committer: GroupCommitter,
-        policies: Sequence[WorkPolicy],
+        policies: Sequence[AnyWorkPolicy],
         stop: asyncio.Event,
         *,
-        retry: RetryPolicy | None = None,
         concurrency: int | None = None,
     ) -> None:
         """A workflow's process managers (one follower each, planning work) and the work
-        engine making their calls, until `stop`."""
+        engine making their calls (each retried by its own `retry`), until `stop`."""
         settings = self.settings
-        schedulers = [
-            self.follower(application, WorkScheduler(policy, max_attempts=settings.max_attempts))
-            for policy in policies
-        ]
+        schedulers = [self.follower(application, WorkScheduler(policy)) for policy in policies]
         engine = WorkEngine(
             WorkStore(self.pool),
             policies,
@@ -88,7 +97,6 @@ class Core:
             conninfo=self.database_url,
             concurrency=concurrency or settings.worker_concurrency,
             lease_seconds=settings.work_lease_seconds,
-            retry=retry or RetryPolicy(settings.retry_base_seconds, settings.retry_cap_seconds),
         )
         await asyncio.gather(
             run_followers(
@@ -114,9 +122,11 @@ class Workflow:
     # Data sets `ledgerflow seed NAME` loads -> whether `ledgerflow up` loads it too.
     seeds: ClassVar[Mapping[str, bool]] = {}
 
-    def __init__(self, core: Core, **options: Any) -> None:
+    def __init__(self, core: Core, ports: Ports) -> None:
         self.core = core
-        self.options = options
+        # Ports put in place of the real ones (a test's fakes); a workflow whose field
+        # is None builds its own from the settings.
+        self.ports = ports
 
     @classmethod
     def routers(cls) -> Sequence[APIRouter]:

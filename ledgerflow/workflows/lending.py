@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -34,7 +35,7 @@ from domain.lending.errors import (
 )
 from domain.lending.ports import BankPartner
 from domain.messaging import Message, MessageHandler, PoisonMessage, command_queue_name
-from domain.work import RetryPolicy
+from domain.work import RetrySettings
 from ledgerflow.workflow import Workflow, describe_validation_error
 from processes.lending.application import LendingApplication, LendingService
 from processes.lending.integration import (
@@ -51,6 +52,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 POLLER_SUBSCRIPTION = "lending-poller"
+
+
+@dataclass(frozen=True)
+class LendingPorts:
+    partner: BankPartner
 
 
 class LendingWorkflow(Workflow):
@@ -100,15 +106,22 @@ class LendingWorkflow(Workflow):
         queue, bus = build_messaging(core.database_url, settings.amqp_url)
         try:
             async with core.http_client() as client:
-                partner: BankPartner = self.options.get("partner") or HttpBankPartner(
-                    client, settings.bank_partner_url
+                ports = self.ports.lending or LendingPorts(
+                    partner=HttpBankPartner(client, settings.bank_partner_url)
                 )
+                backoff = core.retry(budget=False)
                 policy = ApplicationPolling(
-                    partner,
+                    ports.partner,
                     queue,
                     core.clock,
                     interval=interval,
                     deadline=timedelta(seconds=settings.lending_deadline_seconds),
+                    # Polled until the deadline, errors retried no slower than the interval.
+                    retry=RetrySettings(
+                        budget=None,
+                        base=min(backoff.base, interval),
+                        cap=min(backoff.cap, interval),
+                    ),
                 )
                 store = WorkStore(core.pool)
                 await store.setup()
@@ -120,11 +133,6 @@ class LendingWorkflow(Workflow):
                     conninfo=core.database_url,
                     concurrency=settings.worker_concurrency,
                     lease_seconds=settings.work_lease_seconds,
-                    # Errors are retried no slower than the polling interval.
-                    retry=RetryPolicy(
-                        min(settings.retry_base_seconds, interval.total_seconds()),
-                        min(settings.retry_cap_seconds, interval.total_seconds()),
-                    ),
                 )
                 intake = work_intake(core.pool, policy, ToAssess.model_validate_json)
                 await asyncio.gather(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from eventsourcing.application import Application
@@ -34,6 +35,11 @@ if TYPE_CHECKING:
     from fastapi import APIRouter
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SmsPorts:
+    provider: SmsProvider
 
 
 class SmsWorkflow(Workflow):
@@ -77,11 +83,11 @@ class SmsWorkflow(Workflow):
         return {command_queue_name("sms"): send_sms_handler(self.service)}
 
     async def run_worker(self, stop: asyncio.Event) -> None:
-        provider: SmsProvider | None = self.options.get("provider")
         async with self.core.http_client() as client:
-            if provider is None:
-                provider = HttpSmsProvider(client, self.core.settings.sms_provider_url)
-            dispatch = SmsDispatch(self.application, provider)
+            ports = self.ports.sms or SmsPorts(
+                provider=HttpSmsProvider(client, self.core.settings.sms_provider_url)
+            )
+            dispatch = SmsDispatch(self.application, ports.provider, self.core.retry())
             await self.core.run_work(self.application, self.committer, [dispatch], stop)
 
 
