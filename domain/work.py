@@ -82,8 +82,12 @@ class RetrySettings:
 
     def delay(self, attempt: int, rng: random.Random) -> timedelta:
         """Uniform in [0, min(cap, base * 2^(attempt-1))]."""
-        ceiling = min(self.cap, self.base * 2 ** max(attempt - 1, 0))
-        return timedelta(seconds=rng.uniform(0, ceiling.total_seconds()))
+        # In float seconds, the exponent bounded: work retried without a budget reaches
+        # attempt numbers whose power of two no timedelta (or float) can hold, long after
+        # the cap took over.
+        exponent = min(max(attempt - 1, 0), 64)
+        ceiling = min(self.cap.total_seconds(), self.base.total_seconds() * 2.0**exponent)
+        return timedelta(seconds=rng.uniform(0, ceiling))
 
     def spent(self, first_due_at: datetime, now: datetime) -> bool:
         return self.budget is not None and now >= first_due_at + self.budget
