@@ -7,9 +7,9 @@
 - `engine`: `WorkEngine`, the asyncio loop that leases, attempts and records.
 """
 
-from adapters.work.engine import WorkEngine, worker_identity
+from adapters.work.engine import WorkEngine
 from adapters.work.policy import AnyWorkPolicy
 from adapters.work.scheduler import WorkScheduler
 from adapters.work.store import WorkStore
 
-__all__ = ["AnyWorkPolicy", "WorkEngine", "WorkScheduler", "WorkStore", "worker_identity"]
+__all__ = ["AnyWorkPolicy", "WorkEngine", "WorkScheduler", "WorkStore"]

@@ -16,7 +16,6 @@ import socket
 import uuid
 from collections.abc import Awaitable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import UUID
 
 import psycopg
@@ -138,7 +137,7 @@ class WorkEngine:
                 await asyncio.sleep(1.0)
 
     async def _perform(self, work: LeasedWork) -> None:
-        policy: BoundPolicy[Any, Any, Any] = self.policies[work.kind]
+        policy = self.policies[work.kind]
         try:
             attempted = await policy.attempt(work, self.clock, self.rng)
             await self._outcomes.submit(attempted)

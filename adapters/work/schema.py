@@ -17,8 +17,8 @@ LeasedWork: TypeAlias = WorkItem[StoredPayload]
 WORK_CHANNEL = "ledgerflow_work"
 
 # `first_due_at` is when the work first became due: its retry budget runs from there (a
-# row planned before the column existed has none; its `due_at` stands in). The attempt
-# number after which a row was parked (`last_attempt`) gave way to that budget.
+# row planned before the column existed has none; its `due_at` stands in). The budget
+# replaces `last_attempt`, the attempt number after which a row was parked.
 WORK_SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledgerflow_work (
     id uuid PRIMARY KEY,
