@@ -223,7 +223,11 @@ def decide(
 
 
 class WorkPolicy(Protocol[P, R, F]):
-    """A workflow's process manager. `kind` names its work (`sms.send`)."""
+    """A workflow's process manager. `kind` names its work (`sms.send`).
+
+    Invariant in P, R and F (each is both taken and given): policies of several kinds
+    share no common `WorkPolicy[...]`, so the engine holds them erased and binds each to
+    its own types again (adapters/work/policy.py)."""
 
     kind: str
     payload_type: type[P]

@@ -77,6 +77,8 @@ class Attempted:
 
 
 class BoundPolicy(Generic[P, R, F]):
+    """One policy with its payload codec: what the engine calls for a leased row."""
+
     def __init__(self, policy: WorkPolicy[P, R, F]) -> None:
         self.policy = policy
         self.kind = policy.kind
