@@ -90,6 +90,7 @@ def test_the_payload_is_decoded_and_a_completed_attempt_is_left_to_record() -> N
     attempted = run(policy, leased())
     assert policy.seen[0].payload == Payload("a", 7) and policy.seen[0].attempt == 3
     assert attempted.decision == Completed(Succeeded("done"))
+    assert attempted.record is not None and policy.recorded == []  # recorded later, in a thread
     assert attempted.record(T0) == [] and policy.recorded == [Completed(Succeeded("done"))]
 
 
