@@ -9,11 +9,12 @@ row (the deadline passed) is reported through the policy's `parked` hook.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from psycopg_pool import AsyncConnectionPool
 from pydantic import ValidationError
+from typing_extensions import TypeVar
 
 from adapters.follower import Event
 from adapters.work import WorkScheduler
@@ -22,16 +23,20 @@ from domain.work import WorkPolicy
 
 log = logging.getLogger(__name__)
 
+P = TypeVar("P")
+R = TypeVar("R")
+F = TypeVar("F", default=None)
+
 
 def work_intake(
     pool: AsyncConnectionPool[Any],
-    policy: WorkPolicy,
-    parse: Any,
+    policy: WorkPolicy[P, R, F],
+    parse: Callable[[bytes], object],
 ) -> MessageHandler:
     """A bus handler: each message, parsed by `parse` (raising `ValidationError` when it
     cannot), becomes the policy's due work, inserted once (its id is deterministic) before
     the message is acknowledged."""
-    scheduler = WorkScheduler(policy, max_attempts=1)
+    scheduler = WorkScheduler(policy)
 
     async def handle(message: Message) -> None:
         try:

@@ -1,8 +1,8 @@
 """The composition root: builds the platform's parts from settings, fakes welcome.
 
 A process opens only the workflows it serves (`only=`), so connections stay few.
-Tests pass their own `clock`, or options for a workflow (`options={"sms": {"provider":
-fake}}`: hand-written fakes of the ports); everything else is the real thing.
+Tests pass their own `clock`, or a workflow's ports (`ports=Ports(sms=SmsPorts(provider=
+fake))`: hand-written fakes); everything else is the real thing, built from settings.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from psycopg_pool import AsyncConnectionPool
 from adapters.clock import SharedOffsetClock
 from adapters.follower import Follower
 from domain.clock import Clock, SystemClock
+from ledgerflow.ports import Ports
 from ledgerflow.settings import Settings
 from ledgerflow.workflow import Core, Workflow
 from ledgerflow.workflows import WORKFLOWS
@@ -71,7 +72,7 @@ async def open_platform(
     *,
     clock: Clock | None = None,
     only: Collection[str] | None = None,
-    options: Mapping[str, Mapping[str, Any]] | None = None,
+    ports: Ports | None = None,
 ) -> Platform:
     if not settings.database_url:
         raise RuntimeError("DATABASE_URL is not set (ledgerflow up provides one)")
@@ -94,7 +95,7 @@ async def open_platform(
         for workflow_class in WORKFLOWS:
             if only is not None and workflow_class.name not in only:
                 continue
-            workflow = workflow_class(core, **(options or {}).get(workflow_class.name, {}))
+            workflow = workflow_class(core, ports or Ports())
             await workflow.open()
             workflows[workflow.name] = workflow
         platform = Platform(core, workflows, closers)
@@ -127,8 +128,14 @@ async def _platform_clock(
 
 
 @contextlib.asynccontextmanager
-async def platform_session(settings: Settings, **overrides: Any) -> AsyncIterator[Platform]:
-    platform = await open_platform(settings, **overrides)
+async def platform_session(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    only: Collection[str] | None = None,
+    ports: Ports | None = None,
+) -> AsyncIterator[Platform]:
+    platform = await open_platform(settings, clock=clock, only=only, ports=ports)
     try:
         yield platform
     finally:

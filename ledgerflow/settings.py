@@ -49,7 +49,12 @@ class Settings(BaseSettings):
     work_lease_seconds: float = Field(default=30.0, gt=0)
     retry_base_seconds: float = Field(default=0.5, gt=0)
     retry_cap_seconds: float = Field(default=60.0, gt=0)
-    max_attempts: int = Field(default=8, ge=1)
+    retry_budget_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="work that may give up (SMS, mail, payment start, charges) is retried for"
+        " this long after it first became due, then parked for an operator",
+    )
     outbound_timeout_seconds: float = Field(default=5.0, gt=0)
 
     # Third parties: when unset, `ledgerflow up` starts the simulator and fills it in.

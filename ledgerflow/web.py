@@ -1,24 +1,33 @@
 """The HTTP API of this process: every workflow's routers, served by the platform opened in
 the app's lifespan.
 
-Tests pass what `open_platform` takes (`clock`, `only`, `options`); a workflow left out by
+Tests pass what `open_platform` takes (`clock`, `only`, `ports`); a workflow left out by
 `only` keeps its routes, which answer 500.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Collection, Mapping
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from typing import TypeVar
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from adapters.status import StatusReader
-from api.app import ApiConfig
+from api import banks as banks_api
+from api import billing as billing_api
+from api import billing_reference as billing_reference_api
+from api import lending as lending_api
+from api import orders as orders_api
+from api import reimbursements as reimbursements_api
+from api import sms as sms_api
+from api.app import ApiConfig, AsgiMiddleware
 from api.app import create_app as create_api
+from api.orders_fast_path import OrderAcceptFastPath
 from api.services import ApiServices, WorkflowServices
 from domain.clock import Clock
 from ledgerflow.bootstrap import Platform, platform_session
+from ledgerflow.ports import Ports
 from ledgerflow.settings import Settings, get_settings
 from ledgerflow.workflow import Workflow
 from ledgerflow.workflows import WORKFLOWS
@@ -30,26 +39,41 @@ from ledgerflow.workflows.sms import SmsWorkflow
 
 W = TypeVar("W", bound=Workflow)
 
+# Each workflow's routes (workers never import the API: this module is the API's wiring).
+ROUTERS: Mapping[str, Sequence[APIRouter]] = {
+    SmsWorkflow.name: [sms_api.router],
+    OrdersWorkflow.name: [orders_api.placement_router, orders_api.router],
+    BillingWorkflow.name: [billing_api.router, billing_reference_api.router],
+    LendingWorkflow.name: [lending_api.router],
+    ReimbursementsWorkflow.name: [
+        reimbursements_api.router,
+        reimbursements_api.members,
+        banks_api.router,
+    ],
+}
+# ASGI middleware the routes need, outermost first.
+MIDDLEWARE: Sequence[AsgiMiddleware] = [OrderAcceptFastPath]
+
 
 def create_app(
     settings: Settings | None = None,
     *,
     clock: Clock | None = None,
     only: Collection[str] | None = None,
-    options: Mapping[str, Mapping[str, Any]] | None = None,
+    ports: Ports | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
 
     @contextlib.asynccontextmanager
     async def open_services() -> AsyncIterator[ApiServices]:
-        async with platform_session(settings, clock=clock, only=only, options=options) as platform:
+        async with platform_session(settings, clock=clock, only=only, ports=ports) as platform:
             yield api_services(platform)
 
     return create_api(
         ApiConfig(opentelemetry=settings.opentelemetry),
-        routers=[router for workflow in WORKFLOWS for router in workflow.routers],
+        routers=[router for workflow in WORKFLOWS for router in ROUTERS[workflow.name]],
         open_services=open_services,
-        middleware=[layer for workflow in WORKFLOWS for layer in workflow.asgi_middleware],
+        middleware=MIDDLEWARE,
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import httpx
@@ -22,16 +23,14 @@ from adapters.eventstore import GroupCommitter, open_application
 from adapters.follower import EventProcessor, Follower, run_followers
 from adapters.http import build_async_client
 from adapters.relay import ToMessage
-from adapters.work import WorkEngine, WorkScheduler, WorkStore
+from adapters.work import AnyWorkPolicy, WorkEngine, WorkScheduler, WorkStore
 from domain.clock import Clock
 from domain.messaging import MessageHandler
-from domain.work import RetryPolicy, WorkPolicy
+from domain.work import RetrySettings
 from ledgerflow.settings import Settings
 
 if TYPE_CHECKING:
-    from fastapi import APIRouter
-
-    from api.app import AsgiMiddleware
+    from ledgerflow.ports import Ports
 
 A = TypeVar("A", bound=Application)
 
@@ -65,23 +64,29 @@ class Core:
             max_connections=concurrency or self.settings.worker_concurrency,
         )
 
+    def retry(self, *, budget: bool = True) -> RetrySettings:
+        """The backoff of the settings, for at most their retry budget after the work first
+        became due; `budget=False`: for as long as it takes (never parked)."""
+        settings = self.settings
+        return RetrySettings(
+            budget=timedelta(seconds=settings.retry_budget_seconds) if budget else None,
+            base=timedelta(seconds=settings.retry_base_seconds),
+            cap=timedelta(seconds=settings.retry_cap_seconds),
+        )
+
     async def run_work(
         self,
         application: Application,
         committer: GroupCommitter,
-        policies: Sequence[WorkPolicy],
+        policies: Sequence[AnyWorkPolicy],
         stop: asyncio.Event,
         *,
-        retry: RetryPolicy | None = None,
         concurrency: int | None = None,
     ) -> None:
         """A workflow's process managers (one follower each, planning work) and the work
-        engine making their calls, until `stop`."""
+        engine making their calls (each retried by its own `retry`), until `stop`."""
         settings = self.settings
-        schedulers = [
-            self.follower(application, WorkScheduler(policy, max_attempts=settings.max_attempts))
-            for policy in policies
-        ]
+        schedulers = [self.follower(application, WorkScheduler(policy)) for policy in policies]
         engine = WorkEngine(
             WorkStore(self.pool),
             policies,
@@ -90,7 +95,6 @@ class Core:
             conninfo=self.database_url,
             concurrency=concurrency or settings.worker_concurrency,
             lease_seconds=settings.work_lease_seconds,
-            retry=retry or RetryPolicy(settings.retry_base_seconds, settings.retry_cap_seconds),
         )
         await asyncio.gather(
             run_followers(
@@ -111,16 +115,14 @@ class Workflow:
     name: ClassVar[str]
     # Simulator name -> the environment variable that points the platform at it.
     simulators: ClassVar[Mapping[str, str]] = {}
-    # The workflow's HTTP routes, and ASGI middleware they need (e.g. a fast path),
-    # outermost first.
-    routers: ClassVar[Sequence[APIRouter]] = ()
-    asgi_middleware: ClassVar[Sequence[AsgiMiddleware]] = ()
     # Data sets `ledgerflow seed NAME` loads -> whether `ledgerflow up` loads it too.
     seeds: ClassVar[Mapping[str, bool]] = {}
 
-    def __init__(self, core: Core, **options: Any) -> None:
+    def __init__(self, core: Core, ports: Ports) -> None:
         self.core = core
-        self.options = options
+        # Ports put in place of the real ones (a test's fakes); a workflow whose field
+        # is None builds its own from the settings.
+        self.ports = ports
 
     async def open(self) -> None:
         """Open applications and build services; called once per process."""

@@ -21,7 +21,7 @@ class AuditEntry:
 _ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 
 
-def audit_trail(application: Application, aggregate_id: UUID) -> list[AuditEntry]:
+def audit_trail(application: Application[UUID], aggregate_id: UUID) -> list[AuditEntry]:
     """Every event of the aggregate, oldest first (empty when it does not exist)."""
     entries = []
     for event in application.events.get(aggregate_id):

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TypeVar
 from uuid import UUID, uuid5
+
+from typing_extensions import TypeVar
 
 from domain.outbound import OutboundError, OutcomeUnknown, ProviderRejected, ProviderUnavailable
 from domain.work import Outcome, PermanentFailure, TransientFailure
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 # What a retry may fix: the request certainly had no effect, or may have had it.
 RETRYABLE: tuple[type[OutboundError], ...] = (ProviderUnavailable, OutcomeUnknown)
@@ -44,13 +46,13 @@ def classify(error: OutboundError) -> PermanentFailure | TransientFailure:
 
 async def outcome_of(
     call: Awaitable[T],
-    on_success: Callable[[T], Outcome],
+    on_success: Callable[[T], Outcome[R]],
     *,
     retryable: tuple[type[OutboundError], ...] = RETRYABLE,
     log: logging.Logger | None = None,
     failure: str = "port call failed",
     log_context: Mapping[str, object] | None = None,
-) -> Outcome:
+) -> Outcome[R]:
     """Await `call` and classify it: `on_success(answer)`, `PermanentFailure` on a refusal,
     `TransientFailure` on a `retryable` error (logged at info on `log`, with `log_context`
     and the error's detail, when a logger is given)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
 from eventsourcing.application import Application
@@ -12,11 +13,8 @@ from adapters.eventstore import AggregateReader, GroupCommitter
 from adapters.follower import Follower
 from adapters.payment_provider import HttpPaymentProvider
 from adapters.relay import ToMessage
-from api.billing import router
-from api.billing_reference import router as reference_router
 from domain.billing.dataset import antaeus
 from domain.billing.ports import PaymentProvider
-from domain.work import WorkPolicy
 from ledgerflow.workflow import Workflow
 from processes.billing.application import BillingApplication, BillingService
 from processes.billing.charging import ChargePolicy
@@ -26,10 +24,14 @@ from processes.billing.selection import SelectionPolicy
 from projections.billing import BillingQueries, BillingView
 
 
+@dataclass(frozen=True)
+class BillingPorts:
+    provider: PaymentProvider
+
+
 class BillingWorkflow(Workflow):
     name = "billing"
     simulators = {"payment-provider": "LEDGERFLOW_PAYMENT_PROVIDER_URL"}
-    routers = [router, reference_router]
     seeds = {"antaeus": True}
 
     application: BillingApplication
@@ -67,25 +69,29 @@ class BillingWorkflow(Workflow):
                 "LEDGERFLOW_WORK_LEASE_SECONDS must exceed twice "
                 "LEDGERFLOW_OUTBOUND_TIMEOUT_SECONDS for billing"
             )
-        provider: PaymentProvider | None = self.options.get("provider")
         in_flight = settings.billing_calls_in_flight or settings.worker_concurrency
         reader = AggregateReader(self.application)
         async with self.core.http_client(in_flight) as client:
-            if provider is None:
-                provider = HttpPaymentProvider(client, settings.payment_provider_url)
+            ports = self.ports.billing or BillingPorts(
+                provider=HttpPaymentProvider(client, settings.payment_provider_url)
+            )
             dunning = [timedelta(days=days) for days in settings.billing_dunning_days]
-            policies: list[WorkPolicy] = [
-                SelectionPolicy(self.application, self.queries),
-                ChargePolicy(
-                    self.application,
-                    provider,
-                    self.committer.save,
-                    reader.get,
-                    self.core.clock,
-                    dunning,
-                ),
+            # The selection waits for the invoices' read model as long as it takes.
+            selection = SelectionPolicy(
+                self.application, self.queries, self.core.retry(budget=False)
+            )
+            charge = ChargePolicy(
+                self.application,
+                ports.provider,
+                self.committer.save,
+                reader.get,
+                self.core.clock,
+                dunning,
+                self.core.retry(),
+            )
+            tasks = [
+                self.core.run_work(self.application, self.committer, [selection, charge], stop)
             ]
-            tasks = [self.core.run_work(self.application, self.committer, policies, stop)]
             if settings.billing_scheduler:
                 scheduler = MonthlyScheduler(
                     self.service,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
 from eventsourcing.application import Application
@@ -25,12 +26,11 @@ from adapters.lending_poller import work_intake
 from adapters.messaging.factory import build_messaging
 from adapters.relay import ToMessage
 from adapters.work import WorkEngine, WorkStore
-from api.lending import router
 from domain.lending.commands import POLLER_RESULT
 from domain.lending.errors import ApplicationAlreadyFinal, ApplicationNotFound
 from domain.lending.ports import BankPartner
 from domain.messaging import Message, MessageHandler, PoisonMessage, command_queue_name
-from domain.work import RetryPolicy
+from domain.work import RetrySettings
 from ledgerflow.workflow import Workflow, describe_validation_error
 from processes.lending.application import LendingApplication, LendingService
 from processes.lending.integration import (
@@ -46,10 +46,14 @@ log = logging.getLogger(__name__)
 POLLER_SUBSCRIPTION = "lending-poller"
 
 
+@dataclass(frozen=True)
+class LendingPorts:
+    partner: BankPartner
+
+
 class LendingWorkflow(Workflow):
     name = "lending"
     simulators = {"bank-partner": "LEDGERFLOW_BANK_PARTNER_URL"}
-    routers = [router]
 
     application: LendingApplication
     committer: GroupCommitter
@@ -83,15 +87,22 @@ class LendingWorkflow(Workflow):
         queue, bus = build_messaging(core.database_url, settings.amqp_url)
         try:
             async with core.http_client() as client:
-                partner: BankPartner = self.options.get("partner") or HttpBankPartner(
-                    client, settings.bank_partner_url
+                ports = self.ports.lending or LendingPorts(
+                    partner=HttpBankPartner(client, settings.bank_partner_url)
                 )
+                backoff = core.retry(budget=False)
                 policy = ApplicationPolling(
-                    partner,
+                    ports.partner,
                     queue,
                     core.clock,
                     interval=interval,
                     deadline=timedelta(seconds=settings.lending_deadline_seconds),
+                    # Polled until the deadline, errors retried no slower than the interval.
+                    retry=RetrySettings(
+                        budget=None,
+                        base=min(backoff.base, interval),
+                        cap=min(backoff.cap, interval),
+                    ),
                 )
                 store = WorkStore(core.pool)
                 await store.setup()
@@ -103,11 +114,6 @@ class LendingWorkflow(Workflow):
                     conninfo=core.database_url,
                     concurrency=settings.worker_concurrency,
                     lease_seconds=settings.work_lease_seconds,
-                    # Errors are retried no slower than the polling interval.
-                    retry=RetryPolicy(
-                        min(settings.retry_base_seconds, interval.total_seconds()),
-                        min(settings.retry_cap_seconds, interval.total_seconds()),
-                    ),
                 )
                 intake = work_intake(core.pool, policy, ToAssess.model_validate_json)
                 await asyncio.gather(

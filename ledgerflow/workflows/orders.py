@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
 
 from eventsourcing.application import Application
 
@@ -13,8 +14,6 @@ from adapters.exchange import HttpStockExchange, InProcessStockExchange
 from adapters.execution_reports import ExecutionReportIngester, StreamPositions
 from adapters.follower import Follower
 from adapters.relay import ToMessage
-from api.orders import placement_router, router
-from api.orders_fast_path import OrderAcceptFastPath
 from domain.orders.ports import StockExchange
 from ledgerflow.workflow import Workflow
 from processes.orders.application import OrdersApplication, OrdersService
@@ -23,11 +22,14 @@ from processes.orders.placement import OrderPlacement
 from projections.orders import OrdersQueries, OrdersView
 
 
+@dataclass(frozen=True)
+class OrdersPorts:
+    exchange: StockExchange
+
+
 class OrdersWorkflow(Workflow):
     name = "orders"
     simulators = {"exchange": "LEDGERFLOW_EXCHANGE_URL"}
-    routers = [placement_router, router]
-    asgi_middleware = [OrderAcceptFastPath]
 
     application: OrdersApplication
     committer: GroupCommitter
@@ -64,17 +66,20 @@ class OrdersWorkflow(Workflow):
 
     async def run_worker(self, stop: asyncio.Event) -> None:
         settings = self.core.settings
-        exchange: StockExchange | None = self.options.get("exchange")
-        if exchange is None and settings.exchange_in_process:
+        if self.ports.orders is None and settings.exchange_in_process:
             in_process = InProcessStockExchange(threads=settings.worker_concurrency)
             try:
-                placement = OrderPlacement(self.application, in_process)
-                await self.core.run_work(self.application, self.committer, [placement], stop)
+                await self._place_orders(OrdersPorts(exchange=in_process), stop)
             finally:
                 in_process.close()
             return
         async with self.core.http_client() as client:
-            if exchange is None:
-                exchange = HttpStockExchange(client, settings.exchange_url)
-            placement = OrderPlacement(self.application, exchange)
-            await self.core.run_work(self.application, self.committer, [placement], stop)
+            ports = self.ports.orders or OrdersPorts(
+                exchange=HttpStockExchange(client, settings.exchange_url)
+            )
+            await self._place_orders(ports, stop)
+
+    async def _place_orders(self, ports: OrdersPorts, stop: asyncio.Event) -> None:
+        # Never parked: the exchange's refusals are transient by contract.
+        placement = OrderPlacement(self.application, ports.exchange, self.core.retry(budget=False))
+        await self.core.run_work(self.application, self.committer, [placement], stop)

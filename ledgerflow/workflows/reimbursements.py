@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
@@ -14,12 +15,10 @@ from adapters.follower import Follower
 from adapters.mailer import HttpMailer, SmtpMailer
 from adapters.messaging.factory import build_messaging
 from adapters.payment_rail import HttpPaymentRail
-from api.banks import router as banks_router
-from api.reimbursements import members as members_router
-from api.reimbursements import router as reimbursements_router
+from adapters.work import AnyWorkPolicy
 from domain.messaging import CommandQueue
 from domain.reimbursements.ports import Mailer, PaymentRail
-from domain.work import WorkPolicy
+from domain.work import RetrySettings
 from ledgerflow.settings import Settings
 from ledgerflow.workflow import Workflow
 from processes.reimbursements.application import (
@@ -32,15 +31,19 @@ from processes.reimbursements.payment import PaymentCheck, PaymentStart
 from projections.reimbursements import ReimbursementsQueries, ReimbursementsView
 
 
-class ReimbursementsWorkflow(Workflow):
-    """Options (tests): `mailer`, `rail`, `queue`: fakes of the ports."""
+@dataclass(frozen=True)
+class ReimbursementsPorts:
+    mailer: Mailer
+    rail: PaymentRail
+    queue: CommandQueue  # the SMS workflow's command queue: texts go through it
 
+
+class ReimbursementsWorkflow(Workflow):
     name = "reimbursements"
     simulators = {
         "payment-rail": "LEDGERFLOW_PAYMENT_RAIL_URL",
         "mailbox": "LEDGERFLOW_MAILBOX_URL",
     }
-    routers = [reimbursements_router, members_router, banks_router]
     seeds = {DEMO_BANKS: True}
 
     application: ReimbursementsApplication
@@ -67,36 +70,42 @@ class ReimbursementsWorkflow(Workflow):
         return await self.service.register(*demo_banks())
 
     async def run_worker(self, stop: asyncio.Event) -> None:
+        if self.ports.reimbursements is not None:
+            await self._work(self.ports.reimbursements, stop)
+            return
         settings = self.core.settings
-        queue: CommandQueue | None = self.options.get("queue")
-        owned = None
-        if queue is None:
-            queue, _ = owned = build_messaging(self.core.database_url, settings.amqp_url)
+        queue, bus = build_messaging(self.core.database_url, settings.amqp_url)
         try:
             async with self.core.http_client() as client:
-                mailer: Mailer = self.options.get("mailer") or build_mailer(settings, client)
-                rail: PaymentRail = self.options.get("rail") or HttpPaymentRail(
-                    client, settings.payment_rail_url
+                ports = ReimbursementsPorts(
+                    mailer=build_mailer(settings, client),
+                    rail=HttpPaymentRail(client, settings.payment_rail_url),
+                    queue=queue,
                 )
-                poll = timedelta(seconds=settings.reimbursements_payment_poll_seconds)
-                policies: list[WorkPolicy] = [
-                    MailNotification(self.application, mailer, settings.reimbursements_mail_from),
-                    SmsNotification(self.application, queue),
-                    PaymentStart(self.application, rail),
-                    PaymentCheck(
-                        self.application,
-                        rail,
-                        poll_interval=poll,
-                        deadline=timedelta(
-                            seconds=settings.reimbursements_payment_deadline_seconds
-                        ),
-                    ),
-                ]
-                await self.core.run_work(self.application, self.committer, policies, stop)
+                await self._work(ports, stop)
         finally:
-            if owned is not None:
-                for part in owned:
-                    await part.close()
+            await queue.close()
+            await bus.close()
+
+    async def _work(self, ports: ReimbursementsPorts, stop: asyncio.Event) -> None:
+        settings, retry = self.core.settings, self.core.retry()
+        app = self.application
+        poll = timedelta(seconds=settings.reimbursements_payment_poll_seconds)
+        deadline = timedelta(seconds=settings.reimbursements_payment_deadline_seconds)
+        policies: list[AnyWorkPolicy] = [
+            MailNotification(app, ports.mailer, settings.reimbursements_mail_from, retry),
+            SmsNotification(app, ports.queue, retry),
+            PaymentStart(app, ports.rail, retry),
+            # Polled until its deadline; a failed status call is retried meanwhile.
+            PaymentCheck(
+                app,
+                ports.rail,
+                poll_interval=poll,
+                deadline=deadline,
+                retry=RetrySettings(None, retry.base, retry.cap),
+            ),
+        ]
+        await self.core.run_work(app, self.committer, policies, stop)
 
 
 def build_mailer(settings: Settings, client: httpx.AsyncClient) -> Mailer:

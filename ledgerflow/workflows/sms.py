@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from eventsourcing.application import Application
 from pydantic import ValidationError
@@ -13,7 +14,6 @@ from adapters.eventstore import GroupCommitter
 from adapters.follower import Follower
 from adapters.relay import ToMessage
 from adapters.sms_provider import HttpSmsProvider
-from api.sms import router
 from domain.messaging import Message, MessageHandler, PoisonMessage, command_queue_name
 from domain.privacy import mask_phone_number
 from domain.sms.commands import SendSms
@@ -28,10 +28,14 @@ from projections.sms import SmsQueries, SmsView
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class SmsPorts:
+    provider: SmsProvider
+
+
 class SmsWorkflow(Workflow):
     name = "sms"
     simulators = {"sms-provider": "LEDGERFLOW_SMS_PROVIDER_URL"}
-    routers = [router]
 
     application: SmsApplication
     committer: GroupCommitter
@@ -58,11 +62,11 @@ class SmsWorkflow(Workflow):
         return {command_queue_name("sms"): send_sms_handler(self.service)}
 
     async def run_worker(self, stop: asyncio.Event) -> None:
-        provider: SmsProvider | None = self.options.get("provider")
         async with self.core.http_client() as client:
-            if provider is None:
-                provider = HttpSmsProvider(client, self.core.settings.sms_provider_url)
-            dispatch = SmsDispatch(self.application, provider)
+            ports = self.ports.sms or SmsPorts(
+                provider=HttpSmsProvider(client, self.core.settings.sms_provider_url)
+            )
+            dispatch = SmsDispatch(self.application, ports.provider, self.core.retry())
             await self.core.run_work(self.application, self.committer, [dispatch], stop)
 
 

@@ -22,7 +22,7 @@ from processes.audit import AuditEntry, audit_trail
 SaveAggregates = Callable[..., Awaitable[None]]
 
 
-class BillingApplication(Application):
+class BillingApplication(Application[UUID]):
     name = "billing"
 
     def get_invoice(self, invoice_id: UUID) -> Invoice:

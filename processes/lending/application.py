@@ -27,7 +27,7 @@ SaveAggregates = Callable[..., Awaitable[None]]
 CONFLICT_RETRIES = 3
 
 
-class LendingApplication(Application):
+class LendingApplication(Application[UUID]):
     name = "lending"
 
     def get_application(self, application_id: UUID) -> LoanApplication:

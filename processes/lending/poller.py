@@ -9,7 +9,8 @@ its state is its own rows of due work.
 - "Not decided yet" is the expected answer, not an error: `Pending`, which reschedules
   the row without an event and without spending an attempt.
 - Transient partner errors are retried (backoff capped at the interval) and never end the
-  polling; only the deadline does: the application is then flagged for attention.
+  polling (its retry budget is None); only the deadline does: the application is then
+  flagged for attention.
 - A result is sent before the row is finished, so a crash in between sends it again; the
   platform records each result once (a repeat is a no-op).
 """
@@ -18,9 +19,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import UUID
+
+from eventsourcing.domain import Aggregate
 
 from domain.clock import Clock
 from domain.lending.commands import (
@@ -29,7 +32,12 @@ from domain.lending.commands import (
     RecordApplicationDecision,
     RecordSubmissionRefused,
 )
-from domain.lending.ports import ApplicationUnknownToPartner, BankPartner, PartnerApplication
+from domain.lending.ports import (
+    ApplicationUnknownToPartner,
+    BankPartner,
+    JobStatus,
+    PartnerApplication,
+)
 from domain.messaging import CommandQueue, Message, command_queue_name
 from domain.outbound import OutcomeUnknown, ProviderRejected, ProviderUnavailable
 from domain.work import (
@@ -39,6 +47,7 @@ from domain.work import (
     Parked,
     Pending,
     PermanentFailure,
+    RetrySettings,
     Succeeded,
     TransientFailure,
     WorkItem,
@@ -50,8 +59,6 @@ from processes.outbound import transient_failure, work_id
 log = logging.getLogger(__name__)
 
 ASSESS = "lending.assess"
-# Transient errors never end the polling: the deadline does.
-POLL_UNTIL_DEADLINE = 1_000_000_000
 RESULTS_QUEUE = command_queue_name("lending")
 
 
@@ -60,8 +67,26 @@ def assessment_work_id(application_id: UUID, round_: int) -> UUID:
     return work_id(application_id, ASSESS, round_)
 
 
+@dataclass(frozen=True)
+class AssessPayload:
+    """Who applies (the partner's submission is made from it) and the round of polling."""
+
+    first_name: str
+    last_name: str
+    round: int = 1
+
+
+@dataclass(frozen=True)
+class Decided:
+    """The partner decided: the decision went to the platform."""
+
+    status: JobStatus
+    job_id: str
+
+
 class ApplicationPolling:
     kind = ASSESS
+    payload_type = AssessPayload
 
     def __init__(
         self,
@@ -71,18 +96,20 @@ class ApplicationPolling:
         *,
         interval: timedelta,
         deadline: timedelta,
+        retry: RetrySettings,
     ) -> None:
         self.partner = partner
         self.results = results
         self.clock = clock
         self.interval = interval
         self.deadline = deadline
+        self.retry = retry
         # Applications this process knows the partner has: it polls them instead of
         # submitting. Only a hint: another poller that takes the row over submits once
         # more and the partner's "already used" answer tells it so.
         self._submitted: set[UUID] = set()
 
-    def plan(self, event: Any) -> Sequence[WorkRequest | CancelWork]:
+    def plan(self, event: object) -> Sequence[WorkRequest[AssessPayload] | CancelWork]:
         if not isinstance(event, ToAssess):
             return []
         return [
@@ -91,17 +118,12 @@ class ApplicationPolling:
                 kind=ASSESS,
                 aggregate_id=event.application_id,
                 due_at=event.at,
-                max_attempts=POLL_UNTIL_DEADLINE,
-                payload={
-                    "first_name": event.first_name,
-                    "last_name": event.last_name,
-                    "round": event.round,
-                },
+                payload=AssessPayload(event.first_name, event.last_name, event.round),
                 deadline=event.at + self.deadline,
             )
         ]
 
-    async def attempt(self, item: WorkItem) -> Outcome:
+    async def attempt(self, item: WorkItem[AssessPayload]) -> Outcome[Decided]:
         application_id = item.aggregate_id
         if application_id not in self._submitted:
             return await self._submit(item)
@@ -125,14 +147,14 @@ class ApplicationPolling:
             "application decided",
             extra={"application_id": str(application_id), "status": job.status, "job_id": job.id},
         )
-        return Succeeded({"status": job.status, "job_id": job.id})
+        return Succeeded(Decided(job.status, job.id))
 
-    async def _submit(self, item: WorkItem) -> Outcome:
+    async def _submit(self, item: WorkItem[AssessPayload]) -> Outcome[Decided]:
         application_id = item.aggregate_id
         application = PartnerApplication(
             id=application_id,
-            first_name=str(item.payload["first_name"]),
-            last_name=str(item.payload["last_name"]),
+            first_name=item.payload.first_name,
+            last_name=item.payload.last_name,
         )
         try:
             await self.partner.submit(application)
@@ -148,10 +170,10 @@ class ApplicationPolling:
         self._submitted.add(application_id)
         return Pending(self.interval)
 
-    async def parked(self, item: WorkItem, decision: Parked) -> None:
-        """The deadline passed (or, in theory, the attempts ran out): flag it."""
+    async def parked(self, item: WorkItem[AssessPayload], decision: Parked) -> None:
+        """The deadline passed: flag it."""
         self._submitted.discard(item.aggregate_id)
-        round_ = item.payload.get("round", 1)
+        round_ = item.payload.round
         await self._send(
             FlagApplication(
                 application_id=item.aggregate_id,
@@ -160,7 +182,9 @@ class ApplicationPolling:
             f"{item.aggregate_id}:flag:{round_}",
         )
 
-    def record(self, item: WorkItem, decision: Decision, at: datetime) -> Sequence[Any]:
+    def record(
+        self, item: WorkItem[AssessPayload], decision: Decision[Decided], at: datetime
+    ) -> Sequence[Aggregate]:
         return []  # the results went to the platform as commands: nothing to save here
 
     async def _send(self, result: PollerResult, message_id: str) -> None:

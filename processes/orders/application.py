@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 SaveAggregates = Callable[..., Awaitable[None]]
 
 
-class OrdersApplication(Application):
+class OrdersApplication(Application[UUID]):
     name = "orders"
 
     def get_order(self, order_id: UUID) -> Order:

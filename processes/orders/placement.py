@@ -1,20 +1,20 @@
 """The placement process manager: every accepted order is placed at the exchange.
 
 The exchange's refusals are transient by contract, so an order is retried with capped
-backoff until placed: it is never parked (operators see long-unplaced orders in the
-list, `GET /orders?status=accepted&accepted_before=...`). Only a refusal for good (the
-exchange answering that the order itself is invalid) rejects it. The idempotency key is
-the order's id, identical for every attempt, so a retry after a lost answer does not
-place the order twice.
+backoff until placed: it is never parked (its retry budget is None; operators see
+long-unplaced orders in the list, `GET /orders?status=accepted&accepted_before=...`).
+Only a refusal for good (the exchange answering that the order itself is invalid)
+rejects it. The idempotency key is the order's id, identical for every attempt, so a
+retry after a lost answer does not place the order twice.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from domain.orders.aggregate import Order
 from domain.orders.ports import OutboundOrder, StockExchange
@@ -26,6 +26,7 @@ from domain.work import (
     Parked,
     PermanentFailure,
     RetryScheduled,
+    RetrySettings,
     Succeeded,
     WorkItem,
     WorkRequest,
@@ -36,73 +37,91 @@ from processes.outbound import outcome_of, work_id
 log = logging.getLogger(__name__)
 
 PLACE_ORDER = "orders.place"
-# Never park: the engine parks after `max_attempts`, so placement asks for (practically)
-# unlimited attempts; the backoff cap keeps a down exchange from being hammered.
-UNLIMITED_ATTEMPTS = 2**31 - 2**20
+
+
+@dataclass(frozen=True)
+class PlacementPayload:
+    """The order as accepted (the exchange's request is made from it, no read needed)."""
+
+    type: str
+    side: str
+    instrument: str
+    limit_price: Decimal | None
+    quantity: int
+
+
+@dataclass(frozen=True)
+class OrderPlaced:
+    """The exchange took the order: its id for it."""
+
+    exchange_order_id: str
 
 
 class OrderPlacement:
     kind = PLACE_ORDER
+    payload_type = PlacementPayload
     # Only acceptance plans work: placement's own outcome (placed, rejected) is recorded
     # as the engine ends the work row, and no one else settles an order's placement.
     plans_from = (Order.OrderAccepted,)
 
-    def __init__(self, application: OrdersApplication, exchange: StockExchange) -> None:
+    def __init__(
+        self, application: OrdersApplication, exchange: StockExchange, retry: RetrySettings
+    ) -> None:
         self.application = application
         self.exchange = exchange
+        self.retry = retry
 
-    def plan(self, event: Any) -> Sequence[WorkRequest | CancelWork]:
+    def plan(self, event: object) -> Sequence[WorkRequest[PlacementPayload] | CancelWork]:
         if isinstance(event, Order.OrderAccepted):
-            price = None if event.limit_price is None else str(event.limit_price)
             return [
                 WorkRequest(
                     id=work_id(event.originator_id, PLACE_ORDER),
                     kind=PLACE_ORDER,
                     aggregate_id=event.originator_id,
                     due_at=event.accepted_at,
-                    max_attempts=UNLIMITED_ATTEMPTS,
-                    payload={
-                        "type": event.type,
-                        "side": event.side,
-                        "instrument": event.instrument,
-                        "limit_price": price,
-                        "quantity": event.quantity,
-                    },
+                    payload=PlacementPayload(
+                        type=event.type,
+                        side=event.side,
+                        instrument=event.instrument,
+                        limit_price=event.limit_price,
+                        quantity=event.quantity,
+                    ),
                 )
             ]
         return []
 
-    async def attempt(self, item: WorkItem) -> Outcome:
+    async def attempt(self, item: WorkItem[PlacementPayload]) -> Outcome[OrderPlaced]:
         payload = item.payload
-        price = payload["limit_price"]
         order = OutboundOrder(
             order_id=item.aggregate_id,
-            type=payload["type"],
-            side=payload["side"],
-            instrument=payload["instrument"],
-            limit_price=None if price is None else Decimal(price),
-            quantity=int(payload["quantity"]),
+            type=payload.type,
+            side=payload.side,
+            instrument=payload.instrument,
+            limit_price=payload.limit_price,
+            quantity=payload.quantity,
         )
         return await outcome_of(
             self.exchange.place(order),
-            lambda exchange_order_id: Succeeded({"exchange_order_id": exchange_order_id}),
+            lambda exchange_order_id: Succeeded(OrderPlaced(exchange_order_id)),
             log=log,
             failure="order placement failed",
             log_context={"order_id": str(item.aggregate_id), "attempt": item.attempt},
         )
 
-    def record(self, item: WorkItem, decision: Decision, at: datetime) -> Sequence[Order]:
+    def record(
+        self, item: WorkItem[PlacementPayload], decision: Decision[OrderPlaced], at: datetime
+    ) -> Sequence[Order]:
         order = self.application.get_order(item.aggregate_id)
         match decision:
-            case Completed(outcome=Succeeded(result=result)):
-                order.record_placed(item.attempt, str(result["exchange_order_id"]), at)
+            case Completed(outcome=Succeeded(result=placed)):
+                order.record_placed(item.attempt, placed.exchange_order_id, at)
             case Completed(outcome=PermanentFailure(error=error)):
                 order.record_rejection(item.attempt, error, at)
             case RetryScheduled(error=error, retry_at=retry_at):
                 order.record_placement_failure(item.attempt, error, at, retry_at)
             case Parked(error=error):
-                # Unreachable with UNLIMITED_ATTEMPTS and no deadline; kept visible if it
-                # ever happens: the failure is recorded and the order stays accepted.
+                # Unreachable with no budget and no deadline; kept visible if it ever
+                # happens: the failure is recorded and the order stays accepted.
                 log.error("order placement parked", extra={"order_id": str(order.id)})
                 order.record_placement_failure(item.attempt, error, at, at)
         return [order]

@@ -36,7 +36,7 @@ SaveAggregates = Callable[..., Awaitable[None]]
 T = TypeVar("T", bound=Aggregate)
 
 
-class ReimbursementsApplication(Application):
+class ReimbursementsApplication(Application[UUID]):
     name = "reimbursements"
 
     def _get(self, aggregate_id: UUID, kind: type[T], missing: type[NotFound]) -> T:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TypeAlias
 
 from pydantic import ValidationError
 
@@ -28,6 +29,7 @@ from domain.work import (
     Parked,
     PermanentFailure,
     RetryScheduled,
+    RetrySettings,
     Succeeded,
     TransientFailure,
     WorkItem,
@@ -43,12 +45,37 @@ SEND_MAIL = "reimbursements.mail"
 SEND_SMS_COMMAND = "reimbursements.sms"
 
 
-def _purposes(event: Any, *, include_payment_failed: bool) -> list[tuple[str, int, datetime]]:
+@dataclass(frozen=True)
+class NotificationPayload:
+    """Which message: its purpose and the payment round it is about (0: none)."""
+
+    purpose: Purpose
+    round: int
+
+
+@dataclass(frozen=True)
+class Notified:
+    """The message went out (or onto the SMS workflow's queue) under this id."""
+
+    message_id: str
+
+
+@dataclass(frozen=True)
+class NoPhoneOnFile:
+    """No SMS to send: nothing was sent, nothing is recorded."""
+
+
+NotificationResult: TypeAlias = Notified | NoPhoneOnFile
+
+
+def _purposes(
+    event: object, *, include_payment_failed: bool
+) -> list[tuple[Purpose, int, datetime]]:
     """(purpose, round, due_at) of the messages an event asks for."""
     if isinstance(event, Reimbursement.ReimbursementApproved):
-        return [(Purpose.APPROVED.value, event.payment_round, event.at)]
+        return [(Purpose.APPROVED, event.payment_round, event.at)]
     if isinstance(event, Reimbursement.ReimbursementDenied):
-        return [(Purpose.DENIED.value, 0, event.at)]
+        return [(Purpose.DENIED, 0, event.at)]
     # A failed payment is news for the member only when it is certain: after an unknown
     # outcome the money may have moved, and an operator settles it first.
     if (
@@ -56,7 +83,7 @@ def _purposes(event: Any, *, include_payment_failed: bool) -> list[tuple[str, in
         and isinstance(event, Reimbursement.PaymentFailed)
         and event.definitive
     ):
-        return [(Purpose.PAYMENT_FAILED.value, event.round, event.at)]
+        return [(Purpose.PAYMENT_FAILED, event.round, event.at)]
     return []
 
 
@@ -64,41 +91,50 @@ class _Notification:
     """What mail and SMS share: planning, loading, recording outcomes."""
 
     kind: str
+    payload_type = NotificationPayload
     channel: Channel
     include_payment_failed: bool
 
-    def __init__(self, application: ReimbursementsApplication) -> None:
+    def __init__(self, application: ReimbursementsApplication, retry: RetrySettings) -> None:
         self.application = application
+        self.retry = retry
 
-    def message_id(self, item: WorkItem) -> str:
+    def message_id(self, item: WorkItem[NotificationPayload]) -> str:
         raise NotImplementedError
 
-    def plan(self, event: Any) -> Sequence[WorkRequest | CancelWork]:
+    def plan(self, event: object) -> Sequence[WorkRequest[NotificationPayload] | CancelWork]:
+        if not isinstance(event, Reimbursement.Event):
+            return []
         return [
             WorkRequest(
-                id=work_id(event.originator_id, self.kind, purpose, round_),
+                id=work_id(event.originator_id, self.kind, purpose.value, round_),
                 kind=self.kind,
                 aggregate_id=event.originator_id,
                 due_at=due_at,
-                payload={"purpose": purpose, "round": round_},
+                payload=NotificationPayload(purpose, round_),
             )
             for purpose, round_, due_at in _purposes(
                 event, include_payment_failed=self.include_payment_failed
             )
         ]
 
-    async def load(self, item: WorkItem) -> tuple[Reimbursement, BankMember]:
+    async def load(self, item: WorkItem[NotificationPayload]) -> tuple[Reimbursement, BankMember]:
         def load() -> tuple[Reimbursement, BankMember]:
             reimbursement = self.application.get_reimbursement(item.aggregate_id)
             return reimbursement, self.application.get_member(reimbursement.member_id)
 
         return await asyncio.to_thread(load)
 
-    def record(self, item: WorkItem, decision: Decision, at: datetime) -> Sequence[Reimbursement]:
-        if isinstance(decision, Completed) and decision.outcome == Succeeded({"skipped": True}):
-            return []  # no phone on file: nothing was sent, nothing to record
+    def record(
+        self,
+        item: WorkItem[NotificationPayload],
+        decision: Decision[NotificationResult],
+        at: datetime,
+    ) -> Sequence[Reimbursement]:
+        if isinstance(decision, Completed) and decision.outcome == Succeeded(NoPhoneOnFile()):
+            return []  # nothing was sent, nothing to record
         reimbursement = self.application.get_reimbursement(item.aggregate_id)
-        purpose, round_ = str(item.payload["purpose"]), int(item.payload["round"])
+        purpose, round_ = item.payload.purpose.value, item.payload.round
         message_id = self.message_id(item)
         error: str
         retry_at: datetime | None = None
@@ -125,17 +161,23 @@ class MailNotification(_Notification):
     channel = Channel.EMAIL
     include_payment_failed = True
 
-    def __init__(self, application: ReimbursementsApplication, mailer: Mailer, sender: str) -> None:
-        super().__init__(application)
+    def __init__(
+        self,
+        application: ReimbursementsApplication,
+        mailer: Mailer,
+        sender: str,
+        retry: RetrySettings,
+    ) -> None:
+        super().__init__(application, retry)
         self.mailer = mailer
         self.sender = sender
 
-    def message_id(self, item: WorkItem) -> str:
-        return mail_message_id(item.aggregate_id, item.payload["purpose"], item.payload["round"])
+    def message_id(self, item: WorkItem[NotificationPayload]) -> str:
+        return mail_message_id(item.aggregate_id, item.payload.purpose, item.payload.round)
 
-    async def attempt(self, item: WorkItem) -> Outcome:
+    async def attempt(self, item: WorkItem[NotificationPayload]) -> Outcome[NotificationResult]:
         reimbursement, member = await self.load(item)
-        words = wording(reimbursement, member, item.payload["purpose"])
+        words = wording(reimbursement, member, item.payload.purpose)
         mail = OutboundMail(
             message_id=self.message_id(item),
             sender=self.sender,
@@ -146,7 +188,7 @@ class MailNotification(_Notification):
         # The same Message-ID on the next attempt: a delivered copy is the same mail.
         return await outcome_of(
             self.mailer.send(mail),
-            lambda _: Succeeded({"message_id": mail.message_id}),
+            lambda _: Succeeded(Notified(mail.message_id)),
             retryable=ANY_NOT_REFUSED,
             log=log,
             failure="reimbursement mail attempt failed",
@@ -162,23 +204,25 @@ class SmsNotification(_Notification):
     channel = Channel.SMS
     include_payment_failed = False
 
-    def __init__(self, application: ReimbursementsApplication, queue: CommandQueue) -> None:
-        super().__init__(application)
+    def __init__(
+        self, application: ReimbursementsApplication, queue: CommandQueue, retry: RetrySettings
+    ) -> None:
+        super().__init__(application, retry)
         self.queue = queue
 
-    def message_id(self, item: WorkItem) -> str:
-        return sms_message_id(item.aggregate_id, item.payload["purpose"], item.payload["round"])
+    def message_id(self, item: WorkItem[NotificationPayload]) -> str:
+        return sms_message_id(item.aggregate_id, item.payload.purpose, item.payload.round)
 
-    async def attempt(self, item: WorkItem) -> Outcome:
+    async def attempt(self, item: WorkItem[NotificationPayload]) -> Outcome[NotificationResult]:
         reimbursement, member = await self.load(item)
         if not member.phone:
-            return Succeeded({"skipped": True})
+            return Succeeded(NoPhoneOnFile())
         message_id = self.message_id(item)
         try:
             command = SendSms(
                 message_id=message_id,
                 phone_number=member.phone,
-                text=wording(reimbursement, member, item.payload["purpose"]).sms,
+                text=wording(reimbursement, member, item.payload.purpose).sms,
                 correlation_id=str(reimbursement.id),
             )
         except ValidationError as error:
@@ -196,4 +240,4 @@ class SmsNotification(_Notification):
             )
         except Exception as error:  # the queue's own errors vary by adapter: all transient
             return TransientFailure(f"command queue: {type(error).__name__}: {error}")
-        return Succeeded({"message_id": message_id})
+        return Succeeded(Notified(message_id))

@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from uuid import UUID
 
 from domain.outbound import OutboundError
 from domain.reimbursements.aggregate import Reimbursement
@@ -29,6 +30,7 @@ from domain.work import (
     Pending,
     PermanentFailure,
     RetryScheduled,
+    RetrySettings,
     Succeeded,
     WorkItem,
     WorkRequest,
@@ -42,25 +44,33 @@ START_PAYMENT = "reimbursements.payment"
 CHECK_PAYMENT = "reimbursements.payment_status"
 
 
-def _answer(payment: RailPayment) -> Succeeded:
-    return Succeeded(
-        {
-            "rail_payment_id": payment.payment_id,
-            "status": payment.status.value,
-            "failure_reason": payment.failure_reason,
-        }
-    )
+@dataclass(frozen=True)
+class StartPayload:
+    round: int
+    payment_id: UUID  # the rail's idempotency key: one payment per id
+
+
+@dataclass(frozen=True)
+class CheckPayload:
+    round: int
+    rail_payment_id: str
 
 
 class PaymentStart:
+    """Answers the rail's payment (its status so far) as its result."""
+
     kind = START_PAYMENT
+    payload_type = StartPayload
     plans_from = (Reimbursement.ReimbursementApproved, Reimbursement.PaymentRetryRequested)
 
-    def __init__(self, application: ReimbursementsApplication, rail: PaymentRail) -> None:
+    def __init__(
+        self, application: ReimbursementsApplication, rail: PaymentRail, retry: RetrySettings
+    ) -> None:
         self.application = application
         self.rail = rail
+        self.retry = retry
 
-    def plan(self, event: Any) -> Sequence[WorkRequest | CancelWork]:
+    def plan(self, event: object) -> Sequence[WorkRequest[StartPayload] | CancelWork]:
         if isinstance(event, Reimbursement.ReimbursementApproved):
             round_, payment_id, first_attempt = event.payment_round, event.payment_id, 1
         elif isinstance(event, Reimbursement.PaymentRetryRequested):
@@ -74,16 +84,16 @@ class PaymentStart:
                 aggregate_id=event.originator_id,
                 due_at=event.at,
                 first_attempt=first_attempt,
-                payload={"round": round_, "payment_id": str(payment_id)},
+                payload=StartPayload(round_, payment_id),
             )
         ]
 
-    async def attempt(self, item: WorkItem) -> Outcome:
+    async def attempt(self, item: WorkItem[StartPayload]) -> Outcome[RailPayment]:
         reimbursement = await asyncio.to_thread(
             self.application.get_reimbursement, item.aggregate_id
         )
         order = PaymentOrder(
-            idempotency_key=str(item.payload["payment_id"]),
+            idempotency_key=str(item.payload.payment_id),
             bank_id=str(reimbursement.bank_id),
             account_id=str(reimbursement.bank_account_id),
             amount=reimbursement.amount,
@@ -103,16 +113,17 @@ class PaymentStart:
                 },
             )
             return classify(error)
-        return _answer(payment)
+        return Succeeded(payment)
 
-    def record(self, item: WorkItem, decision: Decision, at: datetime) -> Sequence[Reimbursement]:
+    def record(
+        self, item: WorkItem[StartPayload], decision: Decision[RailPayment], at: datetime
+    ) -> Sequence[Reimbursement]:
         reimbursement = self.application.get_reimbursement(item.aggregate_id)
-        round_ = int(item.payload["round"])
+        round_ = item.payload.round
         match decision:
-            case Completed(outcome=Succeeded(result=result)):
-                rail_id = str(result["rail_payment_id"])
-                reimbursement.record_payment_submitted(round_, item.attempt, rail_id, at)
-                _record_final(reimbursement, round_, result, at)
+            case Completed(outcome=Succeeded(result=payment)):
+                reimbursement.record_payment_submitted(round_, item.attempt, payment.payment_id, at)
+                _record_final(reimbursement, round_, payment, at)
             case Completed(outcome=PermanentFailure(error=error)):
                 # The rail refused the create: no payment exists.
                 reimbursement.record_payment_failed(
@@ -133,7 +144,10 @@ class PaymentStart:
 
 
 class PaymentCheck:
+    """Answers the payment once its status is final; `Pending` until then."""
+
     kind = CHECK_PAYMENT
+    payload_type = CheckPayload
     plans_from = (Reimbursement.PaymentSubmitted,)
 
     def __init__(
@@ -143,13 +157,15 @@ class PaymentCheck:
         *,
         poll_interval: timedelta,
         deadline: timedelta,
+        retry: RetrySettings,
     ) -> None:
         self.application = application
         self.rail = rail
         self.poll_interval = poll_interval
         self.deadline = deadline
+        self.retry = retry
 
-    def plan(self, event: Any) -> Sequence[WorkRequest | CancelWork]:
+    def plan(self, event: object) -> Sequence[WorkRequest[CheckPayload] | CancelWork]:
         if not isinstance(event, Reimbursement.PaymentSubmitted):
             return []
         return [
@@ -158,29 +174,31 @@ class PaymentCheck:
                 kind=CHECK_PAYMENT,
                 aggregate_id=event.originator_id,
                 due_at=event.at + self.poll_interval,
-                payload={"round": event.round, "rail_payment_id": event.rail_payment_id},
+                payload=CheckPayload(event.round, event.rail_payment_id),
                 deadline=event.at + self.deadline,
             )
         ]
 
-    async def attempt(self, item: WorkItem) -> Outcome:
+    async def attempt(self, item: WorkItem[CheckPayload]) -> Outcome[RailPayment]:
         return await outcome_of(
-            self.rail.status(str(item.payload["rail_payment_id"])),
+            self.rail.status(item.payload.rail_payment_id),
             self._status,
             retryable=ANY_NOT_REFUSED,
         )
 
-    def _status(self, payment: RailPayment) -> Outcome:
+    def _status(self, payment: RailPayment) -> Outcome[RailPayment]:
         if payment.status is RailStatus.PENDING:
             return Pending(check_again_in=self.poll_interval)
-        return _answer(payment)
+        return Succeeded(payment)
 
-    def record(self, item: WorkItem, decision: Decision, at: datetime) -> Sequence[Reimbursement]:
-        round_ = int(item.payload["round"])
+    def record(
+        self, item: WorkItem[CheckPayload], decision: Decision[RailPayment], at: datetime
+    ) -> Sequence[Reimbursement]:
+        round_ = item.payload.round
         match decision:
-            case Completed(outcome=Succeeded(result=result)):
+            case Completed(outcome=Succeeded(result=payment)):
                 reimbursement = self.application.get_reimbursement(item.aggregate_id)
-                _record_final(reimbursement, round_, result, at)
+                _record_final(reimbursement, round_, payment, at)
             case Completed(outcome=PermanentFailure(error=error)):
                 # The rail would not say: the payment it accepted may still go through.
                 reimbursement = self.application.get_reimbursement(item.aggregate_id)
@@ -199,10 +217,11 @@ class PaymentCheck:
         return [reimbursement]
 
 
-def _record_final(reimbursement: Reimbursement, round_: int, result: Any, at: datetime) -> None:
-    status = result["status"]
-    if status == RailStatus.SUCCESS:
-        reimbursement.record_payment_succeeded(round_, str(result["rail_payment_id"]), at)
-    elif status == RailStatus.FAILURE:
-        reason = result.get("failure_reason") or "the payment rail reported FAILURE"
-        reimbursement.record_payment_failed(round_, str(reason), at, definitive=True)
+def _record_final(
+    reimbursement: Reimbursement, round_: int, payment: RailPayment, at: datetime
+) -> None:
+    if payment.status == RailStatus.SUCCESS:
+        reimbursement.record_payment_succeeded(round_, payment.payment_id, at)
+    elif payment.status == RailStatus.FAILURE:
+        reason = payment.failure_reason or "the payment rail reported FAILURE"
+        reimbursement.record_payment_failed(round_, reason, at, definitive=True)

@@ -18,7 +18,7 @@ from processes.audit import AuditEntry, audit_trail
 SaveAggregates = Callable[..., Awaitable[None]]
 
 
-class SmsApplication(Application):
+class SmsApplication(Application[UUID]):
     name = "sms"
 
     def get_sms(self, sms_id: UUID) -> Sms:

@@ -1,5 +1,5 @@
 """The SMS process manager: every requested SMS is handed to the provider until it is
-sent, refused (4xx) or parked after the last attempt.
+sent, refused (4xx) or parked once its retry budget is spent.
 
 The idempotency key is the SMS's id, identical for every attempt, so a provider that
 honours keys sends it once even when we retry after a lost answer.
@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from uuid import UUID
 
 from domain.privacy import mask_phone_number
 from domain.sms.aggregate import Sms
@@ -24,6 +25,7 @@ from domain.work import (
     Parked,
     PermanentFailure,
     RetryScheduled,
+    RetrySettings,
     Succeeded,
     WorkItem,
     WorkRequest,
@@ -36,8 +38,26 @@ log = logging.getLogger(__name__)
 SEND_SMS = "sms.send"
 
 
+@dataclass(frozen=True)
+class SendPayload:
+    """What an attempt sends. An operator's retry carries no number and text: they are
+    read again from the SMS when the call is made."""
+
+    idempotency_key: str
+    phone_number: str | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class SmsAccepted:
+    """The provider took the SMS: its id for it."""
+
+    provider_message_id: str
+
+
 class SmsDispatch:
     kind = SEND_SMS
+    payload_type = SendPayload
     plans_from = (
         Sms.SmsRequested,
         Sms.SmsRetryRequested,
@@ -46,74 +66,52 @@ class SmsDispatch:
         Sms.SmsParked,
     )
 
-    def __init__(self, application: SmsApplication, provider: SmsProvider) -> None:
+    def __init__(
+        self, application: SmsApplication, provider: SmsProvider, retry: RetrySettings
+    ) -> None:
         self.application = application
         self.provider = provider
+        self.retry = retry
 
-    def plan(self, event: Any) -> Sequence[WorkRequest | CancelWork]:
+    def plan(self, event: object) -> Sequence[WorkRequest[SendPayload] | CancelWork]:
         if isinstance(event, Sms.SmsRequested):
-            return [
-                self._send(
-                    event,
-                    round_=1,
-                    first_attempt=1,
-                    due_at=event.requested_at,
-                    phone_number=event.phone_number,
-                    text=event.text,
-                )
-            ]
+            payload = SendPayload(str(event.originator_id), event.phone_number, event.text)
+            return [self._send(event.originator_id, 1, 1, event.requested_at, payload)]
         if isinstance(event, Sms.SmsRetryRequested):
-            # The number and text are read again from the aggregate when the call is made.
+            payload = SendPayload(str(event.originator_id))
             return [
-                self._send(
-                    event,
-                    round_=event.round,
-                    first_attempt=event.next_attempt,
-                    due_at=event.at,
-                    phone_number=None,
-                    text=None,
-                )
+                self._send(event.originator_id, event.round, event.next_attempt, event.at, payload)
             ]
         if isinstance(event, Sms.SmsSent | Sms.SmsRejected | Sms.SmsParked):
             return [CancelWork(aggregate_id=event.originator_id, kind=SEND_SMS)]
         return []
 
+    @staticmethod
     def _send(
-        self,
-        event: Any,
-        *,
-        round_: int,
-        first_attempt: int,
-        due_at: datetime,
-        phone_number: str | None,
-        text: str | None,
-    ) -> WorkRequest:
-        payload = {"idempotency_key": str(event.originator_id)}
-        if phone_number is not None and text is not None:
-            payload |= {"phone_number": phone_number, "text": text}
+        sms_id: UUID, round_: int, first_attempt: int, due_at: datetime, payload: SendPayload
+    ) -> WorkRequest[SendPayload]:
         return WorkRequest(
-            id=work_id(event.originator_id, SEND_SMS, round_),
+            id=work_id(sms_id, SEND_SMS, round_),
             kind=SEND_SMS,
-            aggregate_id=event.originator_id,
+            aggregate_id=sms_id,
             due_at=due_at,
             first_attempt=first_attempt,
             payload=payload,
         )
 
-    async def attempt(self, item: WorkItem) -> Outcome:
+    async def attempt(self, item: WorkItem[SendPayload]) -> Outcome[SmsAccepted]:
         payload = item.payload
-        if "phone_number" not in payload:
+        phone_number, text = payload.phone_number, payload.text
+        if phone_number is None or text is None:
             stored = await asyncio.to_thread(self.application.get_sms, item.aggregate_id)
-            payload = {**payload, "phone_number": stored.phone_number, "text": stored.text}
+            phone_number, text = stored.phone_number, stored.text
         sms = OutboundSms(
-            phone_number=payload["phone_number"],
-            text=payload["text"],
-            idempotency_key=payload["idempotency_key"],
+            phone_number=phone_number, text=text, idempotency_key=payload.idempotency_key
         )
         # A lost answer is retried with the same key: a rare duplicate beats a loss.
         return await outcome_of(
             self.provider.send(sms),
-            lambda provider_message_id: Succeeded({"provider_message_id": provider_message_id}),
+            lambda provider_message_id: Succeeded(SmsAccepted(provider_message_id)),
             log=log,
             failure="sms attempt failed",
             log_context={
@@ -123,11 +121,13 @@ class SmsDispatch:
             },
         )
 
-    def record(self, item: WorkItem, decision: Decision, at: datetime) -> Sequence[Sms]:
+    def record(
+        self, item: WorkItem[SendPayload], decision: Decision[SmsAccepted], at: datetime
+    ) -> Sequence[Sms]:
         sms = self.application.get_sms(item.aggregate_id)
         match decision:
-            case Completed(outcome=Succeeded(result=result)):
-                sms.record_sent(item.attempt, str(result["provider_message_id"]), at)
+            case Completed(outcome=Succeeded(result=accepted)):
+                sms.record_sent(item.attempt, accepted.provider_message_id, at)
             case Completed(outcome=PermanentFailure(error=error)):
                 sms.record_rejection(item.attempt, error, at)
             case RetryScheduled(error=error, retry_at=retry_at):

@@ -58,7 +58,7 @@ def settings(billing_db: str, simulator: httpx.Client) -> Settings:
         worker_concurrency=20,
         retry_base_seconds=0.02,
         retry_cap_seconds=0.2,
-        max_attempts=40,
+        retry_budget_seconds=60,
         work_lease_seconds=5,
         outbound_timeout_seconds=1,
         billing_scheduler=False,

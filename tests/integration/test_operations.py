@@ -123,7 +123,7 @@ async def _followers_and_work(url: str) -> None:
         async with platform.pool.connection() as conn:
             await conn.cursor().executemany(
                 "INSERT INTO ledgerflow_work (id, kind, aggregate_id, next_attempt,"
-                " last_attempt, due_at) VALUES (%s, 'test.kind', %s, 1, 5, %s)",
+                " due_at) VALUES (%s, 'test.kind', %s, 1, %s)",
                 [(i, i, now - timedelta(minutes=n)) for n, i in enumerate(ids)],
             )
         # Three of the four are leased; one of those stays in flight.

@@ -68,7 +68,7 @@ def settings(
         worker_concurrency=20,
         retry_base_seconds=0.02,
         retry_cap_seconds=0.1,
-        max_attempts=3,
+        retry_budget_seconds=1.0,
         work_lease_seconds=3,
         outbound_timeout_seconds=2,
         reimbursements_payment_poll_seconds=0.1,

@@ -34,7 +34,7 @@ def settings(database_url: str, simulator: httpx.Client) -> Settings:
         worker_concurrency=20,
         retry_base_seconds=0.02,
         retry_cap_seconds=0.1,
-        max_attempts=3,
+        retry_budget_seconds=1.0,
         work_lease_seconds=3,
         outbound_timeout_seconds=1,
     )
@@ -139,18 +139,19 @@ def test_transient_failures_are_retried_then_parked_and_an_operator_can_retry(
 ) -> None:
     simulator.put("/__admin/faults", json={"error_rate": 1.0})
     sms = api.post("/sms", json=new_sms()).json()
-    assert eventually(lambda: sms_status(api, sms["id"]) == "parked")
+    assert eventually(lambda: sms_status(api, sms["id"]) == "parked")  # the budget spent
     parked = api.get(f"/sms/{sms['id']}").json()
-    assert parked["attempts"] == 3 and "503" in parked["last_error"]
+    attempts = parked["attempts"]
+    assert attempts >= 2 and "503" in parked["last_error"]
     types = [e["type"] for e in api.get(f"/sms/{sms['id']}/events").json()]
-    assert types == ["SmsRequested", "SmsSendAttemptFailed", "SmsSendAttemptFailed", "SmsParked"]
+    assert types == ["SmsRequested"] + ["SmsSendAttemptFailed"] * (attempts - 1) + ["SmsParked"]
 
     assert api.post(f"/sms/{uuid.uuid4()}/retry").status_code == 404
     simulator.put("/__admin/faults", json={"error_rate": 0.0})
     retried = api.post(f"/sms/{sms['id']}/retry")
     assert retried.status_code == 202 and retried.json()["status"] == "requested"
     assert eventually(lambda: sms_status(api, sms["id"]) == "sent")
-    assert api.get(f"/sms/{sms['id']}").json()["attempts"] == 4  # numbers keep growing
+    assert api.get(f"/sms/{sms['id']}").json()["attempts"] == attempts + 1  # numbers go on
     assert api.post(f"/sms/{sms['id']}/retry").status_code == 409
 
 
@@ -160,13 +161,14 @@ def test_lost_responses_are_retried_with_the_same_idempotency_key(
     simulator.put("/__admin/faults", json={"lost_response_rate": 1.0})
     sms = api.post("/sms", json=new_sms()).json()
     assert eventually(lambda: sms_status(api, sms["id"]) == "parked")  # every answer lost
+    attempts = api.get(f"/sms/{sms['id']}").json()["attempts"]
     simulator.put("/__admin/faults", json={"lost_response_rate": 0.0})
     api.post(f"/sms/{sms['id']}/retry")
     assert eventually(lambda: sms_status(api, sms["id"]) == "sent")
     ledger = simulator.get("/__admin/ledger").json()["items"]
-    # Four calls, one effect: the provider saw the same key every time.
+    # Many calls, one effect: the provider saw the same key every time.
     assert [entry["key"] for entry in ledger].count(sms["id"]) == 1
-    assert api.get(f"/sms/{sms['id']}").json()["attempts"] == 4
+    assert api.get(f"/sms/{sms['id']}").json()["attempts"] == attempts + 1
 
 
 def test_lists_filter_by_status_and_paginate(api: httpx.Client, platform_workers: None) -> None:

@@ -11,8 +11,9 @@ from domain.outbound import ProviderUnavailable
 from domain.sms.commands import SendSms
 from domain.sms.ports import OutboundSms
 from ledgerflow.bootstrap import platform_session
+from ledgerflow.ports import Ports
 from ledgerflow.settings import Settings
-from ledgerflow.workflows.sms import SmsWorkflow
+from ledgerflow.workflows.sms import SmsPorts, SmsWorkflow
 
 
 class FlakyProvider:
@@ -36,12 +37,13 @@ def test_retries_are_rescheduled_at_once_not_left_to_the_lease(fresh_database_ur
         work_lease_seconds=60,
         retry_base_seconds=0.01,
         retry_cap_seconds=0.05,
-        max_attempts=5,
+        retry_budget_seconds=30,
     )
     provider = FlakyProvider(failures=2)
 
     async def scenario() -> tuple[str, int, list[str]]:
-        async with platform_session(settings, options={"sms": {"provider": provider}}) as p:
+        ports = Ports(sms=SmsPorts(provider=provider))
+        async with platform_session(settings, ports=ports) as p:
             sms = p.get(SmsWorkflow)
             stop = asyncio.Event()
             worker = asyncio.create_task(sms.run_worker(stop))

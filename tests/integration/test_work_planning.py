@@ -12,7 +12,7 @@ from typing import Any, cast
 from psycopg import AsyncConnection
 
 from adapters.work import WorkScheduler
-from domain.work import CancelWork, WorkItem, WorkRequest
+from domain.work import CancelWork, NoPayload, RetrySettings, WorkItem, WorkRequest
 
 KIND = "test_send"
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -28,23 +28,33 @@ class _Event:
 
 class _Policy:
     kind = KIND
+    payload_type = NoPayload
+    retry = RetrySettings(budget=None)
 
-    def plan(self, event: Any) -> Sequence[WorkRequest | CancelWork]:
+    def plan(self, event: Any) -> Sequence[WorkRequest[NoPayload] | CancelWork]:
         if event.round == 0:
             return [CancelWork(aggregate_id=event.originator_id, kind=KIND)]
         work_id = uuid.uuid5(event.originator_id, str(event.round))
-        return [WorkRequest(id=work_id, kind=KIND, aggregate_id=event.originator_id, due_at=T0)]
+        return [
+            WorkRequest(
+                id=work_id,
+                kind=KIND,
+                aggregate_id=event.originator_id,
+                due_at=T0,
+                payload=NoPayload(),
+            )
+        ]
 
-    async def attempt(self, item: WorkItem) -> Any:
+    async def attempt(self, item: WorkItem[NoPayload]) -> Any:
         raise NotImplementedError
 
-    def record(self, item: WorkItem, decision: Any, at: datetime) -> Sequence[Any]:
+    def record(self, item: WorkItem[NoPayload], decision: Any, at: datetime) -> Sequence[Any]:
         raise NotImplementedError
 
 
 def _rows_after(url: str, batches: list[list[_Event]]) -> dict[uuid.UUID, list[uuid.UUID]]:
     async def run() -> dict[uuid.UUID, list[uuid.UUID]]:
-        scheduler = WorkScheduler(_Policy(), max_attempts=3)
+        scheduler = WorkScheduler(_Policy())
         async with await AsyncConnection.connect(url, autocommit=True) as conn:
             await scheduler.setup(conn)
             for batch in batches:

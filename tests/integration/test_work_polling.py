@@ -21,9 +21,11 @@ from adapters.work import WorkEngine, WorkScheduler, WorkStore
 from domain.clock import ManualClock
 from domain.work import (
     Decision,
+    NoPayload,
     Outcome,
     Pending,
     PollScheduled,
+    RetrySettings,
     Succeeded,
     TransientFailure,
     WorkItem,
@@ -34,22 +36,28 @@ ENGINES = [pytest.param(WorkEngine, WorkStore, id="core-engine")]
 
 
 class ScriptedPolicy:
-    """Answers the outcomes it is given, one per attempt, and keeps what it saw."""
+    """Answers the outcomes it is given, one per attempt, and keeps what it saw. Polls
+    have no retry budget: their deadline governs."""
 
-    def __init__(self, kind: str, outcomes: list[Outcome]) -> None:
+    payload_type = NoPayload
+    retry = RetrySettings(budget=None)
+
+    def __init__(self, kind: str, outcomes: list[Outcome[str]]) -> None:
         self.kind = kind
         self.outcomes = outcomes
         self.attempts: list[int] = []
-        self.recorded: list[Decision] = []
+        self.recorded: list[Decision[str]] = []
 
-    def plan(self, event: Any) -> Sequence[WorkRequest]:
+    def plan(self, event: Any) -> Sequence[WorkRequest[NoPayload]]:
         return [event]
 
-    async def attempt(self, item: WorkItem) -> Outcome:
+    async def attempt(self, item: WorkItem[NoPayload]) -> Outcome[str]:
         self.attempts.append(item.attempt)
         return self.outcomes.pop(0) if self.outcomes else Pending(timedelta(seconds=10))
 
-    def record(self, item: WorkItem, decision: Decision, at: datetime) -> Sequence[Any]:
+    def record(
+        self, item: WorkItem[NoPayload], decision: Decision[str], at: datetime
+    ) -> Sequence[Any]:
         assert not isinstance(decision, PollScheduled), "a poll that finds nothing is no event"
         self.recorded.append(decision)
         return []
@@ -77,7 +85,7 @@ async def run_polls(
     database_url: str,
     engine_class: type[WorkEngine],
     store_class: type[WorkStore],
-    outcomes: list[Outcome],
+    outcomes: list[Outcome[str]],
     deadline_in: timedelta | None,
 ) -> tuple[ScriptedPolicy, ManualClock, uuid.UUID, Any]:
     clock = ManualClock()
@@ -95,11 +103,11 @@ async def run_polls(
         kind=kind,
         aggregate_id=uuid.uuid4(),
         due_at=clock.now(),
-        max_attempts=3,
+        payload=NoPayload(),
         deadline=clock.now() + deadline_in if deadline_in else None,
     )
     async with pool.connection() as conn, conn.transaction():
-        await WorkScheduler(policy, max_attempts=3).apply(conn.cursor(), [request])  # type: ignore[list-item]
+        await WorkScheduler(policy).apply(conn.cursor(), [request])  # type: ignore[list-item]
     engine = engine_class(
         store,
         [policy],
@@ -117,10 +125,10 @@ def test_pending_reschedules_the_row_without_an_event_and_keeps_the_attempt_numb
     database_url: str, engine_class: type[WorkEngine], store_class: type[WorkStore]
 ) -> None:
     async def scenario() -> None:
-        outcomes: list[Outcome] = [
+        outcomes: list[Outcome[str]] = [
             Pending(timedelta(seconds=10)),
             Pending(timedelta(seconds=10)),
-            Succeeded({"done": True}),
+            Succeeded("done"),
         ]
         policy, clock, work_id, (engine, pool) = await run_polls(
             database_url, engine_class, store_class, outcomes, None
@@ -155,7 +163,7 @@ def test_past_the_deadline_the_work_is_parked(
     database_url: str, engine_class: type[WorkEngine], store_class: type[WorkStore]
 ) -> None:
     async def scenario() -> None:
-        outcomes: list[Outcome] = [Pending(timedelta(seconds=10)), TransientFailure("503")]
+        outcomes: list[Outcome[str]] = [Pending(timedelta(seconds=10)), TransientFailure("503")]
         policy, clock, work_id, (engine, pool) = await run_polls(
             database_url, engine_class, store_class, outcomes, timedelta(seconds=15)
         )

@@ -19,6 +19,7 @@ from domain.work import (
     Parked,
     Pending,
     PermanentFailure,
+    RetrySettings,
     Succeeded,
     TransientFailure,
     WorkItem,
@@ -27,8 +28,9 @@ from domain.work import (
 from processes.lending.integration import ToAssess
 from processes.lending.poller import (
     ASSESS,
-    POLL_UNTIL_DEADLINE,
     ApplicationPolling,
+    AssessPayload,
+    Decided,
     assessment_work_id,
 )
 
@@ -89,18 +91,23 @@ def queue() -> FakeQueue:
 @pytest.fixture()
 def policy(partner: FakePartner, queue: FakeQueue) -> ApplicationPolling:
     return ApplicationPolling(
-        partner, queue, ManualClock(T0), interval=INTERVAL, deadline=timedelta(minutes=2)
+        partner,
+        queue,
+        ManualClock(T0),
+        interval=INTERVAL,
+        deadline=timedelta(minutes=2),
+        retry=RetrySettings(budget=None, base=INTERVAL / 4, cap=INTERVAL),
     )
 
 
-def item(application_id: UUID, attempt: int = 1) -> WorkItem:
+def item(application_id: UUID, attempt: int = 1) -> WorkItem[AssessPayload]:
     return WorkItem(
         id=assessment_work_id(application_id, 1),
         kind=ASSESS,
         aggregate_id=application_id,
         attempt=attempt,
-        last_attempt=POLL_UNTIL_DEADLINE,
-        payload={"first_name": "Amina", "last_name": "Okafor", "round": 1},
+        payload=AssessPayload("Amina", "Okafor", 1),
+        first_due_at=T0,
         deadline=T0 + timedelta(minutes=2),
     )
 
@@ -122,7 +129,8 @@ def test_each_submitted_application_becomes_one_deterministic_row(
     assert isinstance(again, WorkRequest)
     assert request.id == again.id == assessment_work_id(event.application_id, 1)
     assert request.deadline == T0 + timedelta(minutes=2)
-    assert request.max_attempts == POLL_UNTIL_DEADLINE
+    assert request.payload == AssessPayload("Amina", "Okafor", 1)
+    assert policy.retry.budget is None  # transient errors never end the polling: the deadline does
     assert policy.plan(object()) == []
 
 
@@ -136,7 +144,7 @@ def test_submit_then_poll_at_the_interval_then_send_the_decision_once(
     assert queue.sent == []  # nothing new: nothing sent
     partner.jobs.append(Job("job-9", application_id, "rejected"))
     outcome = asyncio.run(policy.attempt(item(application_id)))
-    assert outcome == Succeeded({"status": "rejected", "job_id": "job-9"})
+    assert outcome == Succeeded(Decided("rejected", "job-9"))
     assert len(partner.submitted) == 1 and partner.polls == 2
     ((queue_name, message),) = queue.sent
     assert queue_name == "ledgerflow.commands.lending"

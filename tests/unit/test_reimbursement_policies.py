@@ -14,7 +14,7 @@ import pytest
 
 from domain.messaging import DeadLetter, Message, MessageHandler, command_queue_name
 from domain.outbound import OutcomeUnknown, ProviderRejected
-from domain.reimbursements.aggregate import Reimbursement
+from domain.reimbursements.aggregate import Purpose, Reimbursement
 from domain.reimbursements.ports import OutboundMail, PaymentOrder, RailPayment, RailStatus
 from domain.reimbursements.reference import Bank, BankAccount, BankAdministrator, BankMember
 from domain.sms.commands import SendSms
@@ -24,16 +24,24 @@ from domain.work import (
     Pending,
     PermanentFailure,
     RetryScheduled,
+    RetrySettings,
     Succeeded,
     TransientFailure,
     WorkItem,
     WorkRequest,
 )
 from processes.reimbursements.application import ReimbursementsApplication
-from processes.reimbursements.notify import MailNotification, SmsNotification
-from processes.reimbursements.payment import PaymentCheck, PaymentStart
+from processes.reimbursements.notify import (
+    MailNotification,
+    NotificationPayload,
+    Notified,
+    SmsNotification,
+)
+from processes.reimbursements.payment import PaymentCheck, PaymentStart, StartPayload
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+RETRY = RetrySettings(budget=timedelta(minutes=2))
+POLLS = RetrySettings(budget=None)
 
 
 class FakeMailer:
@@ -109,19 +117,19 @@ def seeded(app: ReimbursementsApplication, phone: str | None) -> Reimbursement:
     return r
 
 
-def item(request: WorkRequest, attempt: int = 1) -> WorkItem:
+def item(request: WorkRequest[Any], attempt: int = 1) -> WorkItem[Any]:
     return WorkItem(
         id=request.id,
         kind=request.kind,
         aggregate_id=request.aggregate_id,
         attempt=attempt,
-        last_attempt=3,
         payload=request.payload,
+        first_due_at=request.due_at,
         deadline=request.deadline,
     )
 
 
-def only(requests: Sequence[Any]) -> WorkRequest:
+def only(requests: Sequence[Any]) -> WorkRequest[Any]:
     assert len(requests) == 1 and isinstance(requests[0], WorkRequest)
     return requests[0]
 
@@ -135,12 +143,12 @@ async def test_a_denial_plans_one_mail_with_the_reason_and_no_payment(
     denied = app.events.get(r.id, gt=1)
     event = next(iter(denied))
     mailer = FakeMailer()
-    policy = MailNotification(app, mailer, "from@example.com")
+    policy = MailNotification(app, mailer, "from@example.com", RETRY)
     request = only(policy.plan(event))
     assert request.id == only(policy.plan(event)).id  # a repeat plans the same work
-    assert PaymentStart(app, FakeRail()).plan(event) == []
+    assert PaymentStart(app, FakeRail(), RETRY).plan(event) == []
     outcome = await policy.attempt(item(request))
-    assert outcome == Succeeded({"message_id": f"<reimbursement-{r.id}-denied@ledgerflow>"})
+    assert outcome == Succeeded(Notified(f"<reimbursement-{r.id}-denied@ledgerflow>"))
     assert "No receipt" in mailer.sent[0].text and mailer.sent[0].to == "ida@example.com"
     await policy.attempt(item(request, attempt=2))
     assert mailer.sent[0].message_id == mailer.sent[1].message_id  # a retry: the same mail
@@ -153,10 +161,10 @@ async def test_mail_failures_are_classified(app: ReimbursementsApplication) -> N
     r.approve(uuid4(), r.bank_id, T0)
     app.save(r)
     event = next(iter(app.events.get(r.id, gt=1)))
-    lost = MailNotification(app, FakeMailer(OutcomeUnknown("dropped")), "f@example.com")
+    lost = MailNotification(app, FakeMailer(OutcomeUnknown("dropped")), "f@example.com", RETRY)
     request = only(lost.plan(event))
     assert isinstance(await lost.attempt(item(request)), TransientFailure)
-    refused = MailNotification(app, FakeMailer(ProviderRejected("550")), "f@example.com")
+    refused = MailNotification(app, FakeMailer(ProviderRejected("550")), "f@example.com", RETRY)
     assert isinstance(await refused.attempt(item(request)), PermanentFailure)
     retry = RetryScheduled("dropped", T0 + timedelta(seconds=1))
     failed = lost.record(item(request), retry, T0)[0]
@@ -171,7 +179,7 @@ async def test_the_sms_is_a_send_sms_command_on_the_sms_queue(
     app.save(r)
     event = next(iter(app.events.get(r.id, gt=1)))
     queue = FakeQueue()
-    policy = SmsNotification(app, queue)
+    policy = SmsNotification(app, queue, RETRY)
     request = only(policy.plan(event))
     await policy.attempt(item(request))
     await policy.attempt(item(request, attempt=2))
@@ -189,7 +197,7 @@ async def test_no_phone_no_sms_and_nothing_recorded(app: ReimbursementsApplicati
     app.save(r)
     event = next(iter(app.events.get(r.id, gt=1)))
     queue = FakeQueue()
-    policy = SmsNotification(app, queue)
+    policy = SmsNotification(app, queue, RETRY)
     request = only(policy.plan(event))
     outcome = await policy.attempt(item(request))
     assert isinstance(outcome, Succeeded)
@@ -206,7 +214,7 @@ async def test_payment_start_then_polls_until_final(app: ReimbursementsApplicati
         RailPayment("PAY1", RailStatus.PENDING),
         RailPayment("PAY1", RailStatus.SUCCESS),
     )
-    start = PaymentStart(app, rail)
+    start = PaymentStart(app, rail, RETRY)
     request = only(start.plan(approved))
     outcome = await start.attempt(item(request))
     assert isinstance(outcome, Succeeded)
@@ -218,7 +226,7 @@ async def test_payment_start_then_polls_until_final(app: ReimbursementsApplicati
     assert isinstance(submitted, Reimbursement.PaymentSubmitted)
 
     check = PaymentCheck(
-        app, rail, poll_interval=timedelta(seconds=2), deadline=timedelta(minutes=5)
+        app, rail, poll_interval=timedelta(seconds=2), deadline=timedelta(minutes=5), retry=POLLS
     )
     poll = only(check.plan(submitted))
     assert poll.due_at == T0 + timedelta(seconds=2) and poll.deadline == T0 + timedelta(minutes=5)
@@ -240,20 +248,20 @@ async def test_a_parked_start_fails_the_payment_without_a_mail_and_a_retry_keeps
     r.approve(uuid4(), r.bank_id, T0)
     app.save(r)
     approved = next(iter(app.events.get(r.id, gt=1)))
-    start = PaymentStart(app, FakeRail())
+    start = PaymentStart(app, FakeRail(), RETRY)
     request = only(start.plan(approved))
     failed = start.record(item(request, attempt=3), Parked("read timeout"), T0)[0]
     assert failed.payment_status == "failed" and "gave up" in (failed.payment_error or "")
     [failed_event] = failed.collect_events()
     assert isinstance(failed_event, Reimbursement.PaymentFailed) and not failed_event.definitive
-    mail = MailNotification(app, FakeMailer(), "f@example.com")
+    mail = MailNotification(app, FakeMailer(), "f@example.com", RETRY)
     assert mail.plan(failed_event) == []
     app.save(failed_event)
     retried = app.get_reimbursement(r.id)
     retried.retry_payment(T0)
     [retry_event] = retried.collect_events()
     again = only(start.plan(retry_event))
-    assert again.payload == {"round": 2, "payment_id": str(r.payment_id)}
+    assert again.payload == StartPayload(round=2, payment_id=r.payment_id)
     assert again.id != request.id  # a new round of work, for the same payment
 
 
@@ -265,17 +273,17 @@ async def test_a_payment_the_rail_failed_tells_the_member_and_a_retry_is_a_new_p
     app.save(r)
     approved = next(iter(app.events.get(r.id, gt=1)))
     rail = FakeRail(RailPayment("PAY1", RailStatus.FAILURE, "account closed"))
-    start = PaymentStart(app, rail)
+    start = PaymentStart(app, rail, RETRY)
     request = only(start.plan(approved))
     outcome = await start.attempt(item(request))
     failed = start.record(item(request), Completed(outcome), T0)[0]
     failed_event = failed.collect_events()[-1]
     assert isinstance(failed_event, Reimbursement.PaymentFailed) and failed_event.definitive
-    mail = MailNotification(app, FakeMailer(), "f@example.com")
-    assert only(mail.plan(failed_event)).payload == {"purpose": "payment_failed", "round": 1}
+    mail = MailNotification(app, FakeMailer(), "f@example.com", RETRY)
+    assert only(mail.plan(failed_event)).payload == NotificationPayload(Purpose.PAYMENT_FAILED, 1)
     failed.retry_payment(T0)
     retry_event = failed.collect_events()[-1]
-    assert only(start.plan(retry_event)).payload["payment_id"] != str(r.payment_id)
+    assert only(start.plan(retry_event)).payload.payment_id != r.payment_id
 
 
 async def test_a_number_the_sms_workflow_would_refuse_is_a_permanent_failure_without_pii(
@@ -286,7 +294,7 @@ async def test_a_number_the_sms_workflow_would_refuse_is_a_permanent_failure_wit
     app.save(r)
     event = next(iter(app.events.get(r.id, gt=1)))
     queue = FakeQueue()
-    policy = SmsNotification(app, queue)
+    policy = SmsNotification(app, queue, RETRY)
     outcome = await policy.attempt(item(only(policy.plan(event))))
     assert isinstance(outcome, PermanentFailure) and queue.sent == []
     assert "+99912345678" not in outcome.error and "+999" in outcome.error

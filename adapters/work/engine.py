@@ -1,0 +1,247 @@
+"""The work engine: leases due rows and makes their calls concurrently.
+
+Each attempt runs as its own asyncio task (many in flight per process). Its decision is
+recorded as an event on the aggregate (outcomes batched into one trip to a worker thread,
+then group-committed), then its row is ended: deleted when complete, parked or dropped,
+rescheduled with backoff otherwise. NOTIFYs from the scheduler wake idle workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import uuid
+from collections.abc import Awaitable, Sequence
+from datetime import datetime, timedelta
+from uuid import UUID
+
+import psycopg
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from adapters.batching import AsyncBatcher
+from adapters.eventstore import GroupCommitter
+from adapters.work.policy import AnyWorkPolicy, Attempted, BoundPolicy
+from adapters.work.schema import WORK_CHANNEL, LeasedWork
+from adapters.work.store import WorkStore
+from domain.clock import Clock
+from domain.work import OutcomeNotApplicable, PollScheduled, RetryScheduled
+
+log = logging.getLogger(__name__)
+
+
+def worker_identity() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class WorkEngine:
+    def __init__(
+        self,
+        store: WorkStore,
+        policies: Sequence[AnyWorkPolicy],
+        committer: GroupCommitter | None,
+        clock: Clock,
+        *,
+        conninfo: str,
+        concurrency: int = 100,
+        lease_seconds: float = 30.0,
+        idle_poll_seconds: float = 1.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.policies = {policy.kind: BoundPolicy(policy) for policy in policies}
+        self.committer = committer
+        self.clock = clock
+        self.conninfo = conninfo
+        self.concurrency = concurrency
+        self.lease = timedelta(seconds=lease_seconds)
+        self.idle_poll_seconds = idle_poll_seconds
+        self.rng = rng or random.Random()
+        self.owner = worker_identity()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._outcomes: AsyncBatcher[Attempted, None] = AsyncBatcher(
+            self._record_batch, max_batch=200, name="work-outcomes"
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.store.setup()
+        listener = asyncio.create_task(self._listen(stop), name="work-listen")
+        try:
+            while not stop.is_set():
+                leased = await self._fill()
+                if leased:
+                    continue
+                await self._wait_for_work(stop)
+        finally:
+            listener.cancel()
+            await asyncio.gather(listener, return_exceptions=True)
+            if self._tasks:  # let calls in flight finish and be recorded
+                await asyncio.wait(self._tasks, timeout=self.lease.total_seconds())
+            await self._outcomes.close()
+            await self.store.close()
+
+    def _can_take_work(self) -> bool:
+        """Lease when idle or when a tenth of the slots are free: at saturation one lease
+        query per completion would cost more than the calls."""
+        free = self.concurrency - len(self._tasks)
+        return free > 0 and (not self._tasks or free >= max(1, self.concurrency // 10))
+
+    async def _fill(self) -> int:
+        if not self._can_take_work():
+            return 0
+        free = self.concurrency - len(self._tasks)
+        leased = await self.store.lease(
+            list(self.policies), self.owner, self.clock.now(), self.lease, free
+        )
+        for work in leased:
+            task = asyncio.create_task(self._perform(work), name=f"work-{work.id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._done)
+        return len(leased)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._wake.set()
+
+    async def _wait_for_work(self, stop: asyncio.Event) -> None:
+        timeout = self.idle_poll_seconds
+        if self._can_take_work():  # nothing was due: sleep until the next due row
+            next_due = await self.store.next_due_at(list(self.policies))
+            if next_due is not None:
+                until = (next_due - self.clock.now()).total_seconds()
+                timeout = max(0.0, min(timeout, until))
+        if timeout <= 0:
+            return
+        self._wake.clear()
+        stopper = asyncio.create_task(stop.wait())
+        waker = asyncio.create_task(self._wake.wait())
+        await asyncio.wait({stopper, waker}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        waker.cancel()
+
+    async def _listen(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self.conninfo, autocommit=True
+                ) as conn:
+                    await conn.execute(f"LISTEN {WORK_CHANNEL}")
+                    async for _ in conn.notifies():
+                        self._wake.set()
+            except (psycopg.OperationalError, OSError) as error:
+                log.warning("work listener reconnecting", extra={"error": str(error)})
+                await asyncio.sleep(1.0)
+
+    async def _perform(self, work: LeasedWork) -> None:
+        policy = self.policies[work.kind]
+        try:
+            attempted = await policy.attempt(work, self.clock, self.rng)
+            await self._outcomes.submit(attempted)
+        except Exception:
+            # Nothing is lost: the lease expires and another attempt is made.
+            log.exception(
+                "work attempt crashed", extra={"work_id": str(work.id), "kind": work.kind}
+            )
+
+    async def _record_batch(self, outcomes: list[Attempted]) -> list[BaseException | None]:
+        """Applies a batch of outcomes to their aggregates in one trip to a thread, saves
+        them (group commit), then ends their work rows (one transaction). An outcome whose
+        aggregate moved meanwhile (a version conflict) is applied again to the fresh one."""
+        now = self.clock.now()
+        errors: list[BaseException | None] = [None] * len(outcomes)
+        # Outcomes for one aggregate (a workflow with several process managers) are
+        # recorded in rounds, so each sees the version the one before it wrote.
+        for indexes in _rounds_by_aggregate(outcomes):
+            answers = await self._record_round([outcomes[i] for i in indexes], now)
+            for index, error in zip(indexes, answers, strict=True):
+                errors[index] = error
+        return errors
+
+    async def _record_round(
+        self, outcomes: list[Attempted], now: datetime
+    ) -> list[BaseException | None]:
+        errors = await self._apply_and_save(outcomes, now)
+        conflicted = [
+            o for o, e in zip(outcomes, errors, strict=True) if isinstance(e, IntegrityError)
+        ]
+        if conflicted:
+            again = dict(
+                zip(map(id, conflicted), await self._apply_and_save(conflicted, now), strict=True)
+            )
+            errors = [again.get(id(o), e) for o, e in zip(outcomes, errors, strict=True)]
+        ends = [self._end(o) for o, e in zip(outcomes, errors, strict=True) if e is None]
+        await asyncio.gather(*ends)
+        return errors
+
+    async def _apply_and_save(
+        self, outcomes: list[Attempted], now: datetime
+    ) -> list[BaseException | None]:
+        applied = await asyncio.to_thread(_apply_outcomes, outcomes, now)
+        saves = iter(
+            await asyncio.gather(
+                *(self._save(r) for r in applied if isinstance(r, list) and r),
+                return_exceptions=True,
+            )
+        )
+        errors: list[BaseException | None] = []
+        for outcome, result in zip(outcomes, applied, strict=True):
+            if isinstance(result, OutcomeNotApplicable):  # the aggregate moved on meanwhile
+                log.info(
+                    "outcome not recorded",
+                    extra={"work_id": str(outcome.work.id), "reason": str(result)},
+                )
+                errors.append(None)
+            elif isinstance(result, BaseException):
+                errors.append(result)  # nothing recorded: the lease expires, it is tried again
+            else:
+                saved = next(saves) if result else None
+                errors.append(saved if isinstance(saved, BaseException) else None)
+        return errors
+
+    async def _save(self, aggregates: list[Aggregate]) -> None:
+        if self.committer is None:
+            raise RuntimeError("this engine has no event store: its policies save nothing")
+        await self.committer.save(*aggregates)
+
+    def _end(self, outcome: Attempted) -> Awaitable[None]:
+        decision = outcome.decision
+        if isinstance(decision, RetryScheduled):
+            return self.store.reschedule(
+                outcome.work, self.owner, decision.retry_at, decision.error
+            )
+        if isinstance(decision, PollScheduled):
+            return self.store.poll_later(outcome.work, self.owner, decision.poll_at)
+        return self.store.finish(outcome.work, self.owner)
+
+
+def _rounds_by_aggregate(outcomes: list[Attempted]) -> list[list[int]]:
+    """Indexes of `outcomes` in rounds where each aggregate appears at most once."""
+    rounds: list[list[int]] = []
+    seen: dict[UUID, int] = {}
+    for index, outcome in enumerate(outcomes):
+        round_ = seen.get(outcome.work.aggregate_id, -1) + 1
+        seen[outcome.work.aggregate_id] = round_
+        if round_ == len(rounds):
+            rounds.append([])
+        rounds[round_].append(index)
+    return rounds
+
+
+def _apply_outcomes(
+    outcomes: list[Attempted], now: datetime
+) -> list[list[Aggregate] | BaseException]:
+    """Runs in a worker thread: each policy loads its aggregate and records the decision."""
+    results: list[list[Aggregate] | BaseException] = []
+    for outcome in outcomes:
+        if outcome.record is None:  # polled without news, or dropped: not an event
+            results.append([])
+            continue
+        try:
+            results.append(list(outcome.record(now)))
+        except Exception as error:
+            results.append(error)
+    return results
