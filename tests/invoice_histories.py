@@ -53,8 +53,10 @@ def apply_step(invoice: Invoice, step: Step, at: datetime) -> None:
         if action in ("attempt", "attempt_after_no_charge"):
             retrying = invoice.status is InvoiceStatus.RETRY_SCHEDULED
             cycle = invoice.cycle + 1 if retrying else max(invoice.cycle, 1)
+            if n % 5 == 4:
+                cycle += 1  # now and then a cycle it does not expect
             invoice.attempt_charge(
-                cycle + (n % 5 == 4),  # now and then a cycle it does not expect
+                cycle,
                 RUNS[n % 3],
                 at,
                 previous_not_charged=action == "attempt_after_no_charge",
