@@ -33,6 +33,7 @@ from domain.billing.customer import BILLING_NAMESPACE
 from domain.billing.errors import ChargeNotExpected, InvoiceNotResolvable
 from domain.billing.invoice_changes import (
     UNRESOLVED,
+    AttemptOutcome,
     InvoiceChange,
     InvoiceStatus,
     charge_attempted,
@@ -45,6 +46,17 @@ from domain.billing.invoice_changes import (
     invoice_written_off,
     issued_status,
 )
+
+__all__ = [
+    "RESOLVABLE",
+    "UNRESOLVED",
+    "AttemptOutcome",
+    "Invoice",
+    "InvoiceStatus",
+    "charge_key",
+    "invoice_change",
+    "invoice_id_for",
+]
 
 RESOLVABLE = {
     "mark_paid": frozenset(
