@@ -1,12 +1,13 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11+:
 #   make up    run the platform (embedded PostgreSQL when DATABASE_URL is not set)
 #   make test  run the whole test suite (a fresh database per run)
+#   make test-fast  the unit and integration tests alone (no end-to-end processes)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint bench clean
+.PHONY: up test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +20,9 @@ up: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m tests.run $(ARGS)
+
+test-fast: $(STAMP)
+	$(BIN)/python -m tests.run $(or $(ARGS),-q) tests/unit tests/integration
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

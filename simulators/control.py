@@ -63,6 +63,8 @@ Fault = Literal["error", "timeout", "reset", "lost_response"]
 SettingsT = TypeVar("SettingsT", bound=BaseModel)
 # A contract route's endpoint: Starlette style, the request in, the answer out.
 ContractEndpoint = Callable[[Request], Awaitable[Response]]
+# How the fault layer waits out a request's latency, in seconds.
+Sleep = Callable[[float], Awaitable[None]]
 
 Rate = Field(default=0.0, ge=0.0, le=1.0)
 
@@ -138,7 +140,8 @@ class Simulator(Generic[SettingsT]):
     """Faults, seeded generator, ledger, counters and settings of one simulator.
 
     Single process, asyncio only: every mutation happens on the event loop without an
-    await in between, so no lock is needed.
+    await in between, so no lock is needed. `sleep` waits out a request's latency; a test
+    may put one that records the delays instead of measuring elapsed time.
     """
 
     def __init__(
@@ -148,11 +151,13 @@ class Simulator(Generic[SettingsT]):
         *,
         faults: Faults | None = None,
         hold_seconds: float = DEFAULT_HOLD_SECONDS,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.name = name
         self.settings: SettingsT = settings
         self.faults = faults or Faults()
         self.hold_seconds = hold_seconds
+        self.sleep = sleep
         self.stats = FaultStats()
         self.ledger: list[LedgerEntry] = []
         self._rng = random.Random(self.faults.seed)
@@ -362,7 +367,7 @@ class FaultLayer:
             return
         decision = self.simulator.draw()
         if decision.delay_seconds > 0:
-            await asyncio.sleep(decision.delay_seconds)
+            await self.simulator.sleep(decision.delay_seconds)
         if decision.fault is None:
             await self.app(scope, receive, send)
         elif decision.fault == "error":

@@ -14,6 +14,7 @@ def build_messaging(database_url: str, amqp_url: str | None) -> tuple[CommandQue
         from adapters.messaging.rabbitmq import RabbitMqCommandQueue, RabbitMqEventBus
 
         return RabbitMqCommandQueue(amqp_url), RabbitMqEventBus(amqp_url)
-    from adapters.messaging.postgres import PostgresCommandQueue, PostgresEventBus
+    from adapters.messaging.postgres.command_queue import PostgresCommandQueue
+    from adapters.messaging.postgres.event_bus import PostgresEventBus
 
     return PostgresCommandQueue(database_url), PostgresEventBus(database_url)

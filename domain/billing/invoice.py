@@ -14,13 +14,16 @@ concurrency on the aggregate's version): of two workers racing for the same invo
 one can append it, and an attempt without a recorded outcome is known to be unresolved,
 so it is reconciled (asked by key) before anything is charged again. The idempotency key
 names the invoice and its dunning cycle; the attempt number is recorded beside it.
+
+What each event changes (status, fields, the attempt it opens or settles) is decided in
+`domain.billing.invoice_changes`, the rules the billing read models fold by too
+(`invoice_change` answers them for a stored event).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -28,26 +31,32 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.billing.customer import BILLING_NAMESPACE
 from domain.billing.errors import ChargeNotExpected, InvoiceNotResolvable
+from domain.billing.invoice_changes import (
+    UNRESOLVED,
+    AttemptOutcome,
+    InvoiceChange,
+    InvoiceStatus,
+    charge_attempted,
+    charge_declined,
+    charge_failed,
+    charge_needs_attention,
+    charge_retry_requested,
+    invoice_marked_paid,
+    invoice_paid,
+    invoice_written_off,
+    issued_status,
+)
 
-
-class InvoiceStatus(StrEnum):
-    PENDING = "pending"
-    CHARGING = "charging"
-    PAID = "paid"
-    RETRY_SCHEDULED = "retry_scheduled"
-    UNCOLLECTIBLE = "uncollectible"
-    NEEDS_ATTENTION = "needs_attention"
-    WRITTEN_OFF = "written_off"
-
-
-class AttemptOutcome(StrEnum):
-    CHARGED = "charged"
-    DECLINED = "declined"
-    REFUSED = "refused"  # customer not found, currency mismatch
-    FAILED = "failed"  # certainly not charged (5xx, no connection)
-    UNKNOWN = "unknown"  # may have been charged: reconcile before charging again
-    NOT_CHARGED = "not_charged"  # an unknown outcome, reconciled: the provider has no charge
-
+__all__ = [
+    "RESOLVABLE",
+    "UNRESOLVED",
+    "AttemptOutcome",
+    "Invoice",
+    "InvoiceStatus",
+    "charge_key",
+    "invoice_change",
+    "invoice_id_for",
+]
 
 RESOLVABLE = {
     "mark_paid": frozenset(
@@ -58,7 +67,6 @@ RESOLVABLE = {
     ),
     "retry": frozenset({InvoiceStatus.NEEDS_ATTENTION, InvoiceStatus.UNCOLLECTIBLE}),
 }
-UNRESOLVED = frozenset({None, AttemptOutcome.UNKNOWN.value})
 
 
 def invoice_id_for(ref_id: int) -> UUID:
@@ -148,13 +156,14 @@ class Invoice(Aggregate):
         self.customer_ref_id = customer_ref_id
         self.amount = amount
         self.currency = currency
-        self.status = InvoiceStatus.PAID if paid else InvoiceStatus.PENDING
+        self.status = issued_status(paid)
         self.issued_at = at
         self.cycle = 0
         self.round = 1
         self.run_id: UUID | None = None
         self.attempts: list[dict[str, Any]] = []
         self.reason: str | None = None
+        self.last_error: str | None = None
         self.next_charge_at: datetime | None = None
         self.updated_at = at
 
@@ -254,13 +263,29 @@ class Invoice(Aggregate):
         if self.status is not InvoiceStatus.CHARGING:
             raise ChargeNotExpected(self.status.value)
 
-    # Events (mutation only) -------------------------------------------------------------
+    # Events (mutation only: each applies the change its rule answers) -------------------
 
-    def _close_attempt(self, attempt: int, outcome: AttemptOutcome, detail: str | None) -> None:
-        for entry in self.attempts:
-            if entry["attempt"] == attempt:
-                entry["outcome"] = outcome.value
-                entry["detail"] = detail
+    def _apply(self, change: InvoiceChange, at: datetime) -> None:
+        settlement = change.settles
+        if settlement is not None:
+            for entry in self.attempts:
+                if settlement.applies_to(entry["attempt"], entry["outcome"]):
+                    entry["outcome"] = settlement.outcome.value
+                    entry["detail"] = settlement.detail
+        opened = change.opens
+        if opened is not None:
+            self.attempts.append(
+                {
+                    "attempt": opened.attempt,
+                    "cycle": opened.cycle,
+                    "key": opened.key,
+                    "at": opened.at,
+                    "outcome": None,
+                    "detail": None,
+                }
+            )
+        vars(self).update(change.fields)  # the fields are named as the attributes
+        self.updated_at = at
 
     @event(ChargeAttempted)
     def _attempted(
@@ -272,34 +297,17 @@ class Invoice(Aggregate):
         at: datetime,
         previous_not_charged: bool,
     ) -> None:
-        if previous_not_charged and self.attempts:
-            self.attempts[-1]["outcome"] = AttemptOutcome.NOT_CHARGED.value
-        self.attempts.append(
-            {"attempt": attempt, "cycle": cycle, "key": key, "at": at, "outcome": None}
-        )
-        self.attempts[-1]["detail"] = None
-        self.status = InvoiceStatus.CHARGING
-        self.cycle = cycle
-        self.run_id = run_id or self.run_id
-        self.next_charge_at = None
-        self.updated_at = at
+        self._apply(charge_attempted(attempt, cycle, key, run_id, at, previous_not_charged), at)
 
     @event(InvoicePaid)
     def _paid(self, attempt: int, cycle: int, key: str, how: str, at: datetime) -> None:
-        self._close_attempt(attempt, AttemptOutcome.CHARGED, how)
-        self.status = InvoiceStatus.PAID
-        self.reason = None
-        self.updated_at = at
+        self._apply(invoice_paid(attempt, how, at), at)
 
     @event(ChargeDeclined)
     def _declined(
         self, attempt: int, cycle: int, reason: str, at: datetime, retry_at: datetime | None
     ) -> None:
-        self._close_attempt(attempt, AttemptOutcome.DECLINED, reason)
-        self.status = InvoiceStatus.RETRY_SCHEDULED if retry_at else InvoiceStatus.UNCOLLECTIBLE
-        self.reason = reason
-        self.next_charge_at = retry_at
-        self.updated_at = at
+        self._apply(charge_declined(attempt, reason, at, retry_at), at)
 
     @event(ChargeFailed)
     def _failed(
@@ -311,50 +319,54 @@ class Invoice(Aggregate):
         at: datetime,
         retry_at: datetime,
     ) -> None:
-        outcome = AttemptOutcome.FAILED if outcome_known else AttemptOutcome.UNKNOWN
-        self._close_attempt(attempt, outcome, error)
-        self.next_charge_at = retry_at
-        self.updated_at = at
+        self._apply(charge_failed(attempt, error, outcome_known, at, retry_at), at)
 
     @event(ChargeNeedsAttention)
     def _needs_attention(
         self, attempt: int | None, cycle: int, reason: str, detail: str, at: datetime
     ) -> None:
-        if attempt is not None and reason in ("customer_not_found", "currency_mismatch"):
-            self._close_attempt(attempt, AttemptOutcome.REFUSED, detail)
-        self.status = InvoiceStatus.NEEDS_ATTENTION
-        self.reason = reason
-        self.next_charge_at = None
-        self.updated_at = at
-
-    def _settle_open_attempt(self) -> None:
-        """An operator decided: an unresolved attempt is resolved by that decision."""
-        if self.attempts and self.attempts[-1]["outcome"] in UNRESOLVED:
-            self.attempts[-1]["outcome"] = AttemptOutcome.NOT_CHARGED.value
-            self.attempts[-1]["detail"] = "resolved by an operator"
+        self._apply(charge_needs_attention(attempt, reason, detail, at), at)
 
     @event(InvoiceMarkedPaid)
     def _marked_paid(self, note: str, at: datetime) -> None:
-        self._settle_open_attempt()
-        self.status = InvoiceStatus.PAID
-        self.reason = f"marked paid: {note}"
-        self.next_charge_at = None
-        self.updated_at = at
+        self._apply(invoice_marked_paid(note), at)
 
     @event(ChargeRetryRequested)
     def _retry_requested(self, note: str, cycle: int, round: int, at: datetime) -> None:
-        self._settle_open_attempt()
-        self.status = InvoiceStatus.CHARGING
-        self.cycle = cycle
-        self.round = round
-        self.reason = None
-        self.next_charge_at = at
-        self.updated_at = at
+        self._apply(charge_retry_requested(cycle, round, at), at)
 
     @event(InvoiceWrittenOff)
     def _written_off(self, note: str, at: datetime) -> None:
-        self._settle_open_attempt()
-        self.status = InvoiceStatus.WRITTEN_OFF
-        self.reason = f"written off: {note}"
-        self.next_charge_at = None
-        self.updated_at = at
+        self._apply(invoice_written_off(note), at)
+
+
+def invoice_change(event: object) -> InvoiceChange | None:
+    """What a stored event of an invoice changes, by the aggregate's own rules (None: an
+    event that is not an invoice's, or the one that issues it)."""
+    match event:
+        case Invoice.ChargeAttempted():
+            return charge_attempted(
+                event.attempt,
+                event.cycle,
+                event.key,
+                event.run_id,
+                event.at,
+                event.previous_not_charged,
+            )
+        case Invoice.InvoicePaid():
+            return invoice_paid(event.attempt, event.how, event.at)
+        case Invoice.ChargeDeclined():
+            return charge_declined(event.attempt, event.reason, event.at, event.retry_at)
+        case Invoice.ChargeFailed():
+            return charge_failed(
+                event.attempt, event.error, event.outcome_known, event.at, event.retry_at
+            )
+        case Invoice.ChargeNeedsAttention():
+            return charge_needs_attention(event.attempt, event.reason, event.detail, event.at)
+        case Invoice.InvoiceMarkedPaid():
+            return invoice_marked_paid(event.note)
+        case Invoice.ChargeRetryRequested():
+            return charge_retry_requested(event.cycle, event.round, event.at)
+        case Invoice.InvoiceWrittenOff():
+            return invoice_written_off(event.note)
+    return None

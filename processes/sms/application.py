@@ -10,7 +10,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
 from domain.clock import Clock
-from domain.sms.aggregate import Sms, sms_id_for
+from domain.sms.aggregate import Sms
 from domain.sms.commands import SendSms
 from domain.sms.errors import MessageIdReused, SmsNotFound
 from processes.audit import AuditEntry, audit_trail
@@ -61,9 +61,6 @@ class SmsService:
 
     async def get(self, sms_id: UUID) -> Sms:
         return await asyncio.to_thread(self.application.get_sms, sms_id)
-
-    async def get_by_message_id(self, message_id: str) -> Sms:
-        return await self.get(sms_id_for(message_id))
 
     async def retry(self, sms_id: UUID) -> Sms:
         sms = await self.get(sms_id)

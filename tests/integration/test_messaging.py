@@ -17,7 +17,8 @@ import aio_pika
 import pytest
 
 from adapters.messaging.factory import build_messaging
-from adapters.messaging.postgres import PostgresCommandQueue, PostgresEventBus, topic_regex
+from adapters.messaging.postgres.command_queue import PostgresCommandQueue
+from adapters.messaging.postgres.event_bus import PostgresEventBus, topic_regex
 from adapters.messaging.rabbitmq import (
     RabbitMqCommandQueue,
     RabbitMqEventBus,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -14,16 +15,20 @@ from uuid import uuid4
 
 import psycopg
 import pytest
+from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.eventstore import open_application
 from adapters.follower import Follower
 from domain.sms.aggregate import Sms
 from ledgerflow.settings import Settings
+from processes.billing.application import BillingApplication
 from processes.sms.application import SmsApplication
+from projections.billing import BillingView
 from projections.rows import insert_rows, update_grouped
 from projections.sms import SmsView
 from tests.harness import eventually, workers
+from tests.invoice_histories import ACTIONS, apply_step, new_invoice
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -199,3 +204,102 @@ def test_rows_written_as_json_come_back_exactly_as_given(fresh_database_url: str
         (*[rows[1][c] for c in columns[:1]], "red", *[rows[1][c] for c in columns[2:6]], 7, None),
         (*[rows[0][c] for c in columns[:6]], 8, None),
     ]
+
+
+def test_the_billing_read_model_says_what_the_invoices_say(fresh_database_url: str) -> None:
+    """Invoices driven through random commands, their events interleaved and folded in
+    batches of a few events (one invoice's events spread over many batches): every row is
+    the state of its aggregate as loaded from the log."""
+    rng = random.Random(11)
+    app = open_application(BillingApplication, fresh_database_url)
+    try:
+        invoices = [new_invoice(ref_id) for ref_id in range(1, 61)]
+        app.save(*invoices)
+        for minute in range(1, 16):
+            for invoice in invoices:
+                for _ in range(rng.randrange(4)):
+                    step = (rng.choice(ACTIONS), rng.randrange(12))
+                    apply_step(invoice, step, T0 + timedelta(minutes=minute))
+            app.save(*invoices)
+        stored = [app.get_invoice(invoice.id) for invoice in invoices]
+        asyncio.run(_rebuild_billing(app, fresh_database_url, batch_size=5))
+    finally:
+        app.close()
+    with psycopg.connect(fresh_database_url, row_factory=dict_row) as conn:
+        rows = {row["id"]: row for row in conn.execute("SELECT * FROM billing_invoices")}
+        attempts = conn.execute(
+            "SELECT invoice_id, attempt, cycle, key, started_at, outcome, detail"
+            " FROM billing_charge_attempts ORDER BY invoice_id, attempt"
+        ).fetchall()
+    for invoice in stored:
+        row = rows[invoice.id]
+        assert (row["status"], row["cycle"], row["attempts"], row["run_id"]) == (
+            invoice.status.value,
+            invoice.cycle,
+            invoice.last_attempt,
+            invoice.run_id,
+        )
+        assert (row["reason"], row["last_error"], row["next_charge_at"]) == (
+            invoice.reason,
+            invoice.last_error,
+            invoice.next_charge_at,
+        )
+        assert row["version"] == invoice.version
+        assert [tuple(a.values())[1:] for a in attempts if a["invoice_id"] == invoice.id] == [
+            (a["attempt"], a["cycle"], a["key"], a["at"], a["outcome"], a["detail"])
+            for a in invoice.attempts
+        ]
+    statuses = {invoice.status for invoice in stored}
+    assert len(statuses) >= 5, statuses  # the histories reach most statuses
+
+
+async def _rebuild_billing(app: BillingApplication, url: str, *, batch_size: int) -> int:
+    pool = await _pool(url)
+    try:
+        return await Follower(app, BillingView(), pool, batch_size=batch_size).rebuild()
+    finally:
+        await pool.close()
+
+
+def test_an_operators_decision_and_an_attempts_outcome_in_one_batch(
+    fresh_database_url: str,
+) -> None:
+    """Whichever comes first in a batch, the attempt stored before it ends as the
+    aggregate says: settled by the operator, or by the outcome that came after."""
+    decided_first, answered_first = new_invoice(1), new_invoice(2)
+    for invoice in (decided_first, answered_first):
+        invoice.attempt_charge(1, None, T0, previous_not_charged=False)
+    decided_first.record_failure(1, "timeout", T0, T0, outcome_known=False)
+    decided_first.needs_attention(1, "outcome_unknown", "cannot be asked", T0)
+    app = open_application(BillingApplication, fresh_database_url)
+    try:
+        app.save(decided_first, answered_first)
+        asyncio.run(_rebuild_billing(app, fresh_database_url, batch_size=500))
+
+        decided_first.resolve("retry", "try again", T0)
+        decided_first.record_failure(1, "a late answer", T0, T0, outcome_known=False)
+        answered_first.record_failure(1, "reset", T0, T0, outcome_known=False)
+        answered_first.needs_attention(None, "outcome_unknown", "cannot be asked", T0)
+        answered_first.resolve("write_off", "closed", T0)
+        app.save(decided_first, answered_first)
+        asyncio.run(_catch_up_billing(app, fresh_database_url))
+    finally:
+        app.close()
+    with psycopg.connect(fresh_database_url) as conn:
+        outcomes = conn.execute(
+            "SELECT invoice_id, outcome, detail FROM billing_charge_attempts"
+        ).fetchall()
+    assert sorted(outcomes) == sorted(
+        (invoice.id, invoice.attempts[0]["outcome"], invoice.attempts[0]["detail"])
+        for invoice in (decided_first, answered_first)
+    )
+    assert decided_first.attempts[0]["outcome"] == "unknown"
+    assert answered_first.attempts[0]["outcome"] == "not_charged"
+
+
+async def _catch_up_billing(app: BillingApplication, url: str) -> int:
+    pool = await _pool(url)
+    try:
+        return await Follower(app, BillingView(), pool).catch_up()
+    finally:
+        await pool.close()

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from adapters.messaging.postgres import PostgresEventBus
+from adapters.messaging.postgres.event_bus import PostgresEventBus
 from domain.messaging import Message
 from ledgerflow.settings import Settings
 from ledgerflow.web import create_app
