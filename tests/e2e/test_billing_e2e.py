@@ -72,15 +72,13 @@ def test_four_worker_processes_charge_every_invoice_at_most_once(
             processes.start(f"billing-{n}", "worker", "billing")
         wait_for_http(f"{api_url}/rest/health", process=api)
         httpx.put(f"{sim_url}/__admin/faults", json=FAULTS).raise_for_status()
-        pending = eventually(
-            lambda: [
-                i["id"]
-                for i in httpx.get(f"{api_url}/rest/v1/invoices").json()
-                if i["status"] == "PENDING"
-            ],
-            timeout=30,
-        )
-        assert len(pending) == 100
+        # The read model may still be applying the data set: wait until it shows all of it.
+        def all_pending() -> list[int] | None:
+            invoices = httpx.get(f"{api_url}/rest/v1/invoices").json()
+            pending = [i["id"] for i in invoices if i["status"] == "PENDING"]
+            return pending if len(pending) == 100 else None
+
+        pending = eventually(all_pending, timeout=30, what="the data set's 100 pending invoices")
         run = httpx.post(f"{api_url}/billing/runs", json={"period": "2026-12"}).json()
 
         def settled() -> dict[str, int] | None:
