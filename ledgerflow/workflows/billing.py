@@ -90,7 +90,7 @@ class BillingWorkflow(Workflow):
         provider: PaymentProvider | None = self.options.get("provider")
         in_flight = settings.billing_calls_in_flight or settings.worker_concurrency
         reader = AggregateReader(self.application)
-        async with self.core.http_client(in_flight) as client:
+        async with self.core.http_client("payment-provider", in_flight) as client:
             if provider is None:
                 provider = HttpPaymentProvider(client, settings.payment_provider_url)
             dunning = [timedelta(days=days) for days in settings.billing_dunning_days]

@@ -87,7 +87,7 @@ class OrdersWorkflow(Workflow):
             finally:
                 in_process.close()
             return
-        async with self.core.http_client() as client:
+        async with self.core.http_client("exchange") as client:
             if exchange is None:
                 exchange = HttpStockExchange(client, settings.exchange_url)
             placement = OrderPlacement(self.application, exchange)

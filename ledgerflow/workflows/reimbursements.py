@@ -93,8 +93,11 @@ class ReimbursementsWorkflow(Workflow):
         if queue is None:
             queue, _ = owned = build_messaging(self.core.database_url, settings.amqp_url)
         try:
-            async with self.core.http_client() as client:
-                mailer: Mailer = self.options.get("mailer") or build_mailer(settings, client)
+            async with (
+                self.core.http_client("payment-rail") as client,
+                self.core.http_client("mailbox") as mailbox,
+            ):
+                mailer: Mailer = self.options.get("mailer") or build_mailer(settings, mailbox)
                 rail: PaymentRail = self.options.get("rail") or HttpPaymentRail(
                     client, settings.payment_rail_url
                 )

@@ -78,7 +78,7 @@ class SmsWorkflow(Workflow):
 
     async def run_worker(self, stop: asyncio.Event) -> None:
         provider: SmsProvider | None = self.options.get("provider")
-        async with self.core.http_client() as client:
+        async with self.core.http_client("sms-provider") as client:
             if provider is None:
                 provider = HttpSmsProvider(client, self.core.settings.sms_provider_url)
             dispatch = SmsDispatch(self.application, provider)
