@@ -1,9 +1,11 @@
 """How every HTTP adapter turns transport errors and status codes into the ports' errors
 (`domain.outbound`), by whether the request can have had its effect:
 
-- it certainly did not go out (connection refused, connect or pool timeout), or the party
-  answered "not now" (5xx, 408, 425, 429) -> `ProviderUnavailable`: retry;
-- it went out and no answer came back (read timeout, connection dropped) -> `OutcomeUnknown`;
+- it certainly did not go out (connection refused, connect or pool timeout, the proxy
+  refused a tunnel, the party refused the TLS handshake), or the party answered "not now"
+  (5xx, 408, 425, 429) -> `ProviderUnavailable`: retry;
+- it went out and no whole answer came back (read timeout, connection reset or closed,
+  a malformed answer, one over the size cap) -> `OutcomeUnknown`;
 - the party refused this request (any other 4xx) -> `ProviderRejected`: never retried.
 
 An adapter handles its contract's own statuses first (a 404 that means "unknown
@@ -20,8 +22,8 @@ from domain.outbound import OutboundError, OutcomeUnknown, ProviderRejected, Pro
 
 # 4xx that mean "not now" rather than "never": refusing them for good would lose the work.
 TRANSIENT_4XX = frozenset({408, 425, 429})
-# The request certainly did not go out.
-NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# The request certainly did not go out (`adapters.http_client` says which errors mean it).
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
 MAX_DETAIL = 200
 
 

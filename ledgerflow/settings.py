@@ -3,9 +3,37 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal, get_args
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from adapters.http import ThirdPartyClient
+
+# -- Third parties' HTTP clients ----------------------------------------------------------
+# One `ThirdPartyClient` per party, from LEDGERFLOW_<PARTY>_CLIENT_CERT, _CLIENT_KEY,
+# _CLIENT_KEY_PASSWORD, _CA_BUNDLE, _PROXY, _MAX_RESPONSE_BYTES and _TRANSPORT, PARTY being
+# the party's name in capitals with underscores (LEDGERFLOW_PAYMENT_PROVIDER_PROXY, ...).
+
+ThirdParty = Literal[
+    "sms-provider", "exchange", "payment-provider", "bank-partner", "payment-rail", "mailbox"
+]
+THIRD_PARTIES: tuple[ThirdParty, ...] = get_args(ThirdParty)
+
+
+class ThirdPartySettings(ThirdPartyClient, BaseSettings):
+    """A `ThirdPartyClient` read from its party's environment variables."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    @classmethod
+    def of(cls, party: ThirdParty) -> ThirdPartySettings:
+        prefix = f"LEDGERFLOW_{party.upper().replace('-', '_')}_"
+        return cls(_env_prefix=prefix)  # type: ignore[call-arg]  # pydantic-settings' own
+
+
+def third_parties_from_environment() -> dict[ThirdParty, ThirdPartyClient]:
+    return {party: ThirdPartySettings.of(party) for party in THIRD_PARTIES}
 
 
 class Settings(BaseSettings):
@@ -108,6 +136,11 @@ class Settings(BaseSettings):
     reimbursements_payment_poll_seconds: float = Field(default=2.0, gt=0)
     reimbursements_payment_deadline_seconds: float = Field(default=86400.0, gt=0)
 
+    # Third parties' HTTP clients (see "Third parties' HTTP clients" below).
+    third_parties: dict[ThirdParty, ThirdPartyClient] = Field(
+        default_factory=third_parties_from_environment
+    )
+
     # Test mode allows moving the platform clock for every process (PUT /__admin/clock).
     test_mode: bool = False
 
@@ -115,6 +148,10 @@ class Settings(BaseSettings):
     opentelemetry: bool = Field(
         default=False, description="FastAPI's native OpenTelemetry (OTEL_* variables)"
     )
+
+    def third_party(self, party: ThirdParty) -> ThirdPartyClient:
+        """How to reach `party` over HTTP."""
+        return self.third_parties.get(party) or ThirdPartyClient()
 
 
 @lru_cache(maxsize=1)

@@ -27,7 +27,7 @@ from adapters.work import AnyWorkPolicy, WorkEngine, WorkScheduler, WorkStore
 from domain.clock import Clock
 from domain.messaging import MessageHandler
 from domain.work import RetrySettings
-from ledgerflow.settings import Settings
+from ledgerflow.settings import Settings, ThirdParty
 
 if TYPE_CHECKING:
     from ledgerflow.ports import Ports
@@ -58,8 +58,10 @@ class Core:
     ) -> Follower:
         return Follower(application, processor, self.pool, batch_size=batch_size)
 
-    def http_client(self, concurrency: int | None = None) -> httpx.AsyncClient:
+    def http_client(self, party: ThirdParty, concurrency: int | None = None) -> httpx.AsyncClient:
+        """The client of `party`, with at most `concurrency` calls in flight."""
         return build_async_client(
+            self.settings.third_party(party),
             timeout_seconds=self.settings.outbound_timeout_seconds,
             max_connections=concurrency or self.settings.worker_concurrency,
         )

@@ -71,7 +71,7 @@ class BillingWorkflow(Workflow):
             )
         in_flight = settings.billing_calls_in_flight or settings.worker_concurrency
         reader = AggregateReader(self.application)
-        async with self.core.http_client(in_flight) as client:
+        async with self.core.http_client("payment-provider", in_flight) as client:
             ports = self.ports.billing or BillingPorts(
                 provider=HttpPaymentProvider(client, settings.payment_provider_url)
             )

@@ -86,7 +86,7 @@ class LendingWorkflow(Workflow):
         interval = timedelta(seconds=settings.lending_poll_interval_seconds)
         queue, bus = build_messaging(core.database_url, settings.amqp_url)
         try:
-            async with core.http_client() as client:
+            async with core.http_client("bank-partner") as client:
                 ports = self.ports.lending or LendingPorts(
                     partner=HttpBankPartner(client, settings.bank_partner_url)
                 )

@@ -73,7 +73,7 @@ class OrdersWorkflow(Workflow):
             finally:
                 in_process.close()
             return
-        async with self.core.http_client() as client:
+        async with self.core.http_client("exchange") as client:
             ports = self.ports.orders or OrdersPorts(
                 exchange=HttpStockExchange(client, settings.exchange_url)
             )

@@ -76,9 +76,12 @@ class ReimbursementsWorkflow(Workflow):
         settings = self.core.settings
         queue, bus = build_messaging(self.core.database_url, settings.amqp_url)
         try:
-            async with self.core.http_client() as client:
+            async with (
+                self.core.http_client("payment-rail") as client,
+                self.core.http_client("mailbox") as mailbox,
+            ):
                 ports = ReimbursementsPorts(
-                    mailer=build_mailer(settings, client),
+                    mailer=build_mailer(settings, mailbox),
                     rail=HttpPaymentRail(client, settings.payment_rail_url),
                     queue=queue,
                 )

@@ -62,7 +62,7 @@ class SmsWorkflow(Workflow):
         return {command_queue_name("sms"): send_sms_handler(self.service)}
 
     async def run_worker(self, stop: asyncio.Event) -> None:
-        async with self.core.http_client() as client:
+        async with self.core.http_client("sms-provider") as client:
             ports = self.ports.sms or SmsPorts(
                 provider=HttpSmsProvider(client, self.core.settings.sms_provider_url)
             )

@@ -72,6 +72,7 @@ def test_four_worker_processes_charge_every_invoice_at_most_once(
             processes.start(f"billing-{n}", "worker", "billing")
         wait_for_http(f"{api_url}/rest/health", process=api)
         httpx.put(f"{sim_url}/__admin/faults", json=FAULTS).raise_for_status()
+
         # The read model may still be applying the data set: wait until it shows all of it.
         def all_pending() -> list[int] | None:
             invoices = httpx.get(f"{api_url}/rest/v1/invoices").json()

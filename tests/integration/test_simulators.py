@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.http import build_async_client
+from adapters.http import ThirdPartyClient, build_async_client
 from adapters.sms_provider import HttpSmsProvider
 from domain.outbound import OutcomeUnknown, ProviderRejected, ProviderUnavailable
 from domain.sms.ports import OutboundSms
@@ -246,7 +246,9 @@ def sms(key: str = "k-1", to: str = MESSAGE["to"]) -> OutboundSms:
 
 
 async def test_adapter_sends_and_retries_safely(url: str) -> None:
-    async with build_async_client(timeout_seconds=2, max_connections=10) as client:
+    async with build_async_client(
+        ThirdPartyClient(), timeout_seconds=2, max_connections=10
+    ) as client:
         provider = HttpSmsProvider(client, url)
         message_id = await provider.send(sms())
         assert await provider.send(sms()) == message_id
@@ -254,7 +256,9 @@ async def test_adapter_sends_and_retries_safely(url: str) -> None:
 
 
 async def test_adapter_maps_refusal_to_rejected(url: str) -> None:
-    async with build_async_client(timeout_seconds=2, max_connections=10) as client:
+    async with build_async_client(
+        ThirdPartyClient(), timeout_seconds=2, max_connections=10
+    ) as client:
         with pytest.raises(ProviderRejected) as raised:
             await HttpSmsProvider(client, url).send(sms(to="12345"))
     assert "400" in raised.value.detail
@@ -274,7 +278,9 @@ async def test_adapter_maps_each_fault(
     url: str, faults: dict[str, float], error: type[Exception]
 ) -> None:
     put_faults(url, **faults)
-    async with build_async_client(timeout_seconds=0.3, max_connections=10) as client:
+    async with build_async_client(
+        ThirdPartyClient(), timeout_seconds=0.3, max_connections=10
+    ) as client:
         with pytest.raises(error):
             await HttpSmsProvider(client, url).send(sms())
     expected = 1 if "lost_response_rate" in faults else 0
@@ -283,7 +289,9 @@ async def test_adapter_maps_each_fault(
 
 async def test_adapter_lost_response_then_retry_sends_once(url: str) -> None:
     put_faults(url, lost_response_rate=1.0)
-    async with build_async_client(timeout_seconds=2, max_connections=10) as client:
+    async with build_async_client(
+        ThirdPartyClient(), timeout_seconds=2, max_connections=10
+    ) as client:
         provider = HttpSmsProvider(client, url)
         with pytest.raises(OutcomeUnknown):
             await provider.send(sms())
@@ -297,6 +305,8 @@ async def test_adapter_maps_connection_refused_to_unavailable() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # bound but not listening: connection refused
-        async with build_async_client(timeout_seconds=2, max_connections=10) as client:
+        async with build_async_client(
+            ThirdPartyClient(), timeout_seconds=2, max_connections=10
+        ) as client:
             with pytest.raises(ProviderUnavailable):
                 await HttpSmsProvider(client, f"http://127.0.0.1:{port}").send(sms())

@@ -1,5 +1,5 @@
 """`HttpSmsProvider`: every status and transport error mapped to the right port error
-(`httpx.MockTransport`, no network), and `adapters.http`'s precise error mapping."""
+(`httpx.MockTransport`, no network)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from adapters.http import DirectAsyncClient, build_async_client
 from adapters.sms_provider import HttpSmsProvider
 from domain.outbound import OutcomeUnknown, ProviderRejected, ProviderUnavailable
 from domain.privacy import mask_phone_number
@@ -136,36 +135,3 @@ async def test_the_phone_number_is_never_logged_nor_in_details(
 def test_mask_keeps_prefix_and_last_two_digits() -> None:
     assert mask_phone_number(NUMBER) == "+254*******78"
     assert mask_phone_number("+123") == "****"
-
-
-async def test_build_async_client_applies_timeout() -> None:
-    async with build_async_client(timeout_seconds=1.5, max_connections=7) as client:
-        assert client.timeout.read == 1.5
-
-
-async def test_the_direct_client_sends_what_the_full_client_would() -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(201, json={"message_id": "SM1"})
-
-    timeout = httpx.Timeout(2.5)
-    async with DirectAsyncClient(transport=httpx.MockTransport(handler), timeout=timeout) as client:
-        direct = await client.request(
-            "POST",
-            "http://sms.test/v1/messages",
-            json={"to": "x"},
-            headers={"Idempotency-Key": "k1"},
-        )
-        full = await client.request("GET", "http://sms.test/v1/messages", params={"page": "2"})
-
-    assert direct.status_code == 201 and direct.json() == {"message_id": "SM1"}
-    assert direct.request is seen[0]
-    sent = seen[0]
-    assert (sent.method, str(sent.url)) == ("POST", "http://sms.test/v1/messages")
-    assert sent.headers["Idempotency-Key"] == "k1"
-    assert sent.headers["Content-Type"] == "application/json"
-    assert json.loads(sent.content) == {"to": "x"}
-    assert sent.extensions["timeout"] == timeout.as_dict()
-    assert full.status_code == 201 and str(seen[1].url) == "http://sms.test/v1/messages?page=2"

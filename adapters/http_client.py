@@ -1,0 +1,191 @@
+"""The HTTP client of a third party: an `httpx.AsyncClient` on aiohttp (`httpx_aiohttp`) or
+on httpx's own transport, whose errors say whether a request can have had its effect (the
+rules of `adapters.outbound_http`), and whose answers have a size cap. Proxies, from the
+party's settings or the environment, are httpx's own handling (`trust_env`).
+
+Whatever the transport under it, a call fails with:
+
+- `httpx.ConnectError`, `ConnectTimeout`, `PoolTimeout` or `ProxyError`: the request was
+  never sent (no connection, no free connection in time, the proxy would not open a
+  tunnel, the party refused the TLS handshake);
+- any other `httpx.TransportError`: it went out, and may have had its effect (no answer
+  in time, the connection reset or closed before the whole answer, a malformed answer,
+  or `ResponseTooLarge`).
+
+A refused TLS handshake counts as never sent even when its alert arrives after the
+request was written: under TLS 1.3 a client finishes its side of the handshake before the
+party has checked its certificate, and writes the request at once; the party's TLS layer
+refuses the connection before anything reaches its application. A party whose TLS stack
+resets the connection without an alert reads as a reset: it may have had its effect.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aiohttp
+import httpx
+from httpx_aiohttp import HttpxAiohttpClient
+
+from adapters.outbound_http import NOT_SENT
+
+# TLS alerts by which a party refuses the handshake (OpenSSL's reason names).
+_HANDSHAKE_REFUSALS = frozenset(
+    {
+        "SSLV3_ALERT_HANDSHAKE_FAILURE",
+        "SSLV3_ALERT_BAD_CERTIFICATE",
+        "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE",
+        "SSLV3_ALERT_CERTIFICATE_REVOKED",
+        "SSLV3_ALERT_CERTIFICATE_EXPIRED",
+        "SSLV3_ALERT_CERTIFICATE_UNKNOWN",
+        "TLSV1_ALERT_UNKNOWN_CA",
+        "TLSV1_ALERT_ACCESS_DENIED",
+        "TLSV1_ALERT_INSUFFICIENT_SECURITY",
+        "TLSV1_ALERT_PROTOCOL_VERSION",
+        "TLSV13_ALERT_CERTIFICATE_REQUIRED",
+    }
+)
+_Classify = Callable[[Exception, httpx.Request], httpx.TransportError]
+
+
+class ResponseTooLarge(httpx.TransportError):
+    """The party's answer is longer than the cap: the request went out."""
+
+
+class PartyClient(httpx.AsyncClient):
+    """On httpx's own transport (see the module's docstring)."""
+
+    # What the transport raises: httpx's errors, and a TLS alert that httpcore lets through
+    # as it is when it arrives instead of an answer.
+    transport_errors: tuple[type[Exception], ...] = (httpx.TransportError, ssl.SSLError)
+
+    def __init__(self, *, max_response_bytes: int, **options: Any) -> None:
+        super().__init__(**options)
+        self.max_response_bytes = max_response_bytes
+
+    async def send(
+        self,
+        request: httpx.Request,
+        *,
+        stream: bool = False,
+        **options: Any,  # auth, follow_redirects
+    ) -> httpx.Response:
+        try:
+            response = await super().send(request, stream=True, **options)
+        except self.transport_errors as error:
+            raise self.classified(error, request) from error
+        try:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self.max_response_bytes:
+                raise ResponseTooLarge(
+                    f"the answer announces {declared} bytes, over the cap of"
+                    f" {self.max_response_bytes}",
+                    request=request,
+                )
+            response.stream = _Capped(
+                response, self.max_response_bytes, self.transport_errors, self.classified
+            )
+            if not stream:
+                await response.aread()
+            return response
+        except BaseException:
+            await response.aclose()
+            raise
+
+    def classified(self, error: Exception, request: httpx.Request) -> httpx.TransportError:
+        """`error`, or the httpx error that says precisely whether the request went out."""
+        tls = _tls_error(error)
+        if tls is not None:
+            refused = getattr(tls, "reason", None) in _HANDSHAKE_REFUSALS
+            if refused and not isinstance(error, NOT_SENT):
+                return httpx.ConnectError(
+                    f"the party refused the TLS handshake: {tls}", request=request
+                )
+            if not isinstance(error, httpx.TransportError):
+                return httpx.ReadError(f"TLS failed after sending: {tls}", request=request)
+        if isinstance(error, httpx.TransportError):
+            return error
+        return httpx.ReadError(str(error), request=request)
+
+
+class AiohttpPartyClient(PartyClient, HttpxAiohttpClient):
+    """On aiohttp, whose errors are mapped from aiohttp's own: `httpx_aiohttp` turns every
+    connection error, "disconnected after sending" too, into `ConnectTimeout`, and lets
+    some through as they are (a malformed answer's)."""
+
+    transport_errors = (*PartyClient.transport_errors, aiohttp.ClientError)
+
+    def classified(self, error: Exception, request: httpx.Request) -> httpx.TransportError:
+        cause = error.__cause__ if isinstance(error, httpx.TransportError) else error
+        mapped: type[httpx.TransportError] | None = None
+        if isinstance(cause, aiohttp.ConnectionTimeoutError):  # pool wait or connecting
+            mapped = httpx.ConnectTimeout
+        elif isinstance(cause, aiohttp.ClientHttpProxyError):  # the proxy refused a tunnel
+            mapped = httpx.ProxyError
+        elif isinstance(cause, aiohttp.ClientConnectorError):  # refused, DNS, TLS handshake
+            mapped = httpx.ConnectError
+        elif isinstance(cause, aiohttp.ServerTimeoutError):
+            mapped = httpx.ReadTimeout
+        elif isinstance(cause, aiohttp.ServerDisconnectedError | aiohttp.ClientResponseError):
+            mapped = httpx.RemoteProtocolError
+        elif isinstance(cause, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):
+            mapped = httpx.ReadError
+        if mapped is not None and not isinstance(error, mapped):
+            precise = mapped(str(error) or type(cause).__name__, request=request)
+            precise.__cause__ = cause
+            error = precise
+        return super().classified(error, request)
+
+
+class _Capped(httpx.AsyncByteStream):
+    """A response's body, failing with `ResponseTooLarge` past `limit` bytes (an answer
+    without a length, or longer than it said), its errors classified."""
+
+    def __init__(
+        self,
+        response: httpx.Response,
+        limit: int,
+        errors: tuple[type[Exception], ...],
+        classified: _Classify,
+    ) -> None:
+        self._response = response
+        self._stream = response.stream
+        self._limit = limit
+        self._errors = errors
+        self._classified = classified
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        request = self._response.request
+        received = 0
+        stream = self._stream
+        assert isinstance(stream, httpx.AsyncByteStream)
+        try:
+            async for chunk in stream:
+                received += len(chunk)
+                if received > self._limit:
+                    raise ResponseTooLarge(
+                        f"the answer is over {received} bytes, over the cap of {self._limit}",
+                        request=request,
+                    )
+                yield chunk
+        except ResponseTooLarge:
+            raise
+        except self._errors as error:
+            raise self._classified(error, request) from error
+
+    async def aclose(self) -> None:
+        stream = self._stream
+        assert isinstance(stream, httpx.AsyncByteStream)
+        await stream.aclose()
+
+
+def _tls_error(error: BaseException) -> ssl.SSLError | None:
+    """The TLS error at the root of `error`, if any."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
