@@ -46,12 +46,13 @@ def create_app(settings: Settings | None = None, **platform_overrides: Any) -> F
         telemetry={"tracing": enabled, "metrics": enabled, "logs": enabled},
     )
     install_error_handlers(app)
+    for workflow_class in workflow_classes():
+        for router in workflow_class.first_routers():
+            app.include_router(router)
     app.include_router(health.router)
     app.include_router(status.router)
     for workflow_class in workflow_classes():
         for router in workflow_class.routers():
             app.include_router(router)
-        for middleware in reversed(workflow_class.asgi_middleware()):
-            app.add_middleware(middleware)
     app.include_router(admin.router)
     return app

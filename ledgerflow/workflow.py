@@ -124,8 +124,9 @@ class Workflow:
         return []
 
     @classmethod
-    def asgi_middleware(cls) -> Sequence[type[Any]]:
-        """ASGI middleware the workflow's routes need (e.g. a fast path), outermost first."""
+    def first_routers(cls) -> Sequence[APIRouter]:
+        """Routers matched before all others: the workflow's busiest endpoints. FastAPI
+        tries routers in order, and each one it passes costs CPU on every request."""
         return []
 
     async def open(self) -> None:

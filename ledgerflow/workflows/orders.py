@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from eventsourcing.application import Application
 
@@ -37,16 +37,16 @@ class OrdersWorkflow(Workflow):
     queries: OrdersQueries
 
     @classmethod
-    def routers(cls) -> Sequence[APIRouter]:
-        from api.orders import placement_router, router
+    def first_routers(cls) -> Sequence[APIRouter]:
+        from api.orders import placement_router
 
-        return [placement_router, router]
+        return [placement_router]
 
     @classmethod
-    def asgi_middleware(cls) -> Sequence[type[Any]]:
-        from api.orders_fast_path import OrderAcceptFastPath
+    def routers(cls) -> Sequence[APIRouter]:
+        from api.orders import router
 
-        return [OrderAcceptFastPath]
+        return [router]
 
     async def open(self) -> None:
         self.application = await self.core.open_application(OrdersApplication)
