@@ -33,7 +33,7 @@ from fastapi import routing as fastapi_routing
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.telemetry import get_telemetry_data
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
@@ -58,8 +58,10 @@ class LeanRoute(APIRoute):
 def _as_served(route: APIRoute) -> Any:
     """The route as FastAPI serves it. A route of an included router is served in the
     context of its inclusion (its dependant then holds the including routers' and the
-    app's dependencies too), which FastAPI passes to `get_route_handler` in a context
-    variable; without it, no lean path."""
+    app's dependencies too), which FastAPI passes to `get_route_handler` in a private
+    context variable; without it, no lean path. tests/unit/test_lean_route.py fails if
+    a FastAPI upgrade stops passing it that way (the including routers' and the app's
+    dependencies would no longer apply)."""
     served = getattr(fastapi_routing, "_effective_route_context_var", None)
     if served is None:
         return None
@@ -145,7 +147,7 @@ class LeanCall:
             values[field.name] = value
         try:
             values[self.body_name] = self.body_model.model_validate_json(await request.body())
-        except ValidationError:
+        except Exception:  # invalid, or unreadable (e.g. the client left): FastAPI answers
             return None
         # Only now, with nothing left to refuse, as FastAPI would: each once, in order.
         solved: dict[Callable[..., Any], Any] = {}

@@ -120,6 +120,31 @@ async def test_answers_as_fastapis_handler_does(
     assert counted == ([] if (content, headers) in WELL_FORMED else ["/items"])
 
 
+async def test_a_client_gone_before_its_body_is_fastapis_to_answer(counted: list[str]) -> None:
+    async def gone() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    answers = []
+    for app in (app_with(items_router()), app_with(items_router(APIRoute))):
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: Any, sent: list[dict[str, Any]] = sent) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/items",
+            "headers": [(b"content-type", b"application/json")],
+            "query_string": b"",
+        }
+        await app(scope, gone, send)
+        answers.append((sent[0]["status"], sent[1]["body"]))
+
+    assert answers[0] == answers[1] == (400, b'{"detail":"There was an error parsing the body"}')
+    assert counted == ["/items"]
+
+
 async def test_dependency_overrides_go_to_fastapis_handler(counted: list[str]) -> None:
     app = app_with(items_router())
 
