@@ -1,0 +1,78 @@
+"""Who makes a request, and who made a change: the platform's access model.
+
+A `Principal` is who a verified token says is calling: a role and the claims that go with
+it. An `Actor` is what an event records of whoever caused it: a role and a subject. The
+platform's own processes act as `system` actors named after the process.
+
+- `client` (`sub` is the client, `scope` lists what it may call): the service APIs its
+  scopes name, and only what it created;
+- `member` (`member_id`): submits on its own accounts, reads its own;
+- `bank_admin` (`bank_id`, `administrator_id`): reads and decides its own bank's;
+- `operator`: reads everything, takes the operator actions;
+- `auditor`: reads everything, takes no action of any kind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from uuid import UUID
+
+
+class Role(StrEnum):
+    CLIENT = "client"
+    MEMBER = "member"
+    BANK_ADMIN = "bank_admin"
+    OPERATOR = "operator"
+    AUDITOR = "auditor"
+    SYSTEM = "system"  # the platform's own processes; never in a token
+
+
+class Scope(StrEnum):
+    """What a `client` token may call, space separated in its `scope` claim."""
+
+    SMS_SEND = "sms:send"
+    SMS_READ = "sms:read"
+    ORDERS_WRITE = "orders:write"
+    ORDERS_READ = "orders:read"
+    APPLICATIONS_WRITE = "applications:write"
+    APPLICATIONS_READ = "applications:read"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who caused an event, as its audit trail shows it."""
+
+    role: str
+    subject: str
+
+    @classmethod
+    def system(cls, process: str) -> Actor:
+        return cls(Role.SYSTEM.value, process)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The verified caller of a request."""
+
+    role: Role
+    subject: str
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    member_id: UUID | None = None
+    bank_id: UUID | None = None
+    administrator_id: UUID | None = None
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.role.value, self.subject)
+
+    @property
+    def sees_everything(self) -> bool:
+        """Operators and auditors read every resource of every workflow."""
+        return self.role in (Role.OPERATOR, Role.AUDITOR)
+
+    def owns_as_client(self, client_id: str | None) -> bool:
+        """A client reaches only what it created; operators and auditors reach all."""
+        return self.sees_everything or (
+            self.role is Role.CLIENT and client_id is not None and client_id == self.subject
+        )
