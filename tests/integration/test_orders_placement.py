@@ -19,10 +19,10 @@ import pytest
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.params import Depends as DependsParam
 
-from api.app import create_app
 from api.errors import install_error_handlers
 from api.orders import Orders, placement_router
 from ledgerflow.settings import Settings
+from ledgerflow.web import create_app
 from simulators.registry import running
 
 ORDER = {
