@@ -1,4 +1,5 @@
-"""The ports a process may be given instead of building them from its settings.
+"""Each workflow's ports, and the ports a process may be given instead of building them
+from its settings.
 
 `open_platform(settings, ports=Ports(sms=SmsPorts(provider=fake)))` runs the SMS
 workflow against `fake` (a test's hand-written fake); every workflow whose field is None
@@ -10,11 +11,39 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ledgerflow.workflows.billing import BillingPorts
-from ledgerflow.workflows.lending import LendingPorts
-from ledgerflow.workflows.orders import OrdersPorts
-from ledgerflow.workflows.reimbursements import ReimbursementsPorts
-from ledgerflow.workflows.sms import SmsPorts
+from domain.billing.ports import PaymentProvider
+from domain.lending.ports import BankPartner
+from domain.messaging import CommandQueue
+from domain.orders.ports import StockExchange
+from domain.reimbursements.ports import Mailer, PaymentRail
+from domain.sms.ports import SmsProvider
+
+
+@dataclass(frozen=True)
+class SmsPorts:
+    provider: SmsProvider
+
+
+@dataclass(frozen=True)
+class OrdersPorts:
+    exchange: StockExchange
+
+
+@dataclass(frozen=True)
+class BillingPorts:
+    provider: PaymentProvider
+
+
+@dataclass(frozen=True)
+class LendingPorts:
+    partner: BankPartner
+
+
+@dataclass(frozen=True)
+class ReimbursementsPorts:
+    mailer: Mailer
+    rail: PaymentRail
+    queue: CommandQueue  # the SMS workflow's command queue: texts go through it
 
 
 @dataclass(frozen=True)

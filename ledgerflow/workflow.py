@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 from eventsourcing.application import Application
@@ -27,10 +27,8 @@ from adapters.work import AnyWorkPolicy, WorkEngine, WorkScheduler, WorkStore
 from domain.clock import Clock
 from domain.messaging import MessageHandler
 from domain.work import RetrySettings
+from ledgerflow.ports import Ports
 from ledgerflow.settings import Settings, ThirdParty
-
-if TYPE_CHECKING:
-    from ledgerflow.ports import Ports
 
 A = TypeVar("A", bound=Application)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 
 from eventsourcing.application import Application
@@ -14,7 +13,7 @@ from adapters.follower import Follower
 from adapters.payment_provider import HttpPaymentProvider
 from adapters.relay import ToMessage
 from domain.billing.dataset import antaeus
-from domain.billing.ports import PaymentProvider
+from ledgerflow.ports import BillingPorts
 from ledgerflow.workflow import Workflow
 from processes.billing.application import BillingApplication, BillingService
 from processes.billing.charging import ChargePolicy
@@ -22,11 +21,6 @@ from processes.billing.integration import billing_integration_message
 from processes.billing.scheduler import MonthlyScheduler
 from processes.billing.selection import SelectionPolicy
 from projections.billing import BillingQueries, BillingView
-
-
-@dataclass(frozen=True)
-class BillingPorts:
-    provider: PaymentProvider
 
 
 class BillingWorkflow(Workflow):

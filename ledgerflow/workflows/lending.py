@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 
 from eventsourcing.application import Application
@@ -28,9 +27,9 @@ from adapters.relay import ToMessage
 from adapters.work import WorkEngine, WorkStore
 from domain.lending.commands import POLLER_RESULT
 from domain.lending.errors import ApplicationAlreadyFinal, ApplicationNotFound
-from domain.lending.ports import BankPartner
 from domain.messaging import Message, MessageHandler, PoisonMessage, command_queue_name
 from domain.work import RetrySettings
+from ledgerflow.ports import LendingPorts
 from ledgerflow.workflow import Workflow, describe_validation_error
 from processes.lending.application import LendingApplication, LendingService
 from processes.lending.integration import (
@@ -44,11 +43,6 @@ from projections.lending import LendingQueries, LendingView
 log = logging.getLogger(__name__)
 
 POLLER_SUBSCRIPTION = "lending-poller"
-
-
-@dataclass(frozen=True)
-class LendingPorts:
-    partner: BankPartner
 
 
 class LendingWorkflow(Workflow):

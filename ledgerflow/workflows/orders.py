@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass
 
 from eventsourcing.application import Application
 
@@ -14,17 +13,12 @@ from adapters.exchange import HttpStockExchange, InProcessStockExchange
 from adapters.execution_reports import ExecutionReportIngester, StreamPositions
 from adapters.follower import Follower
 from adapters.relay import ToMessage
-from domain.orders.ports import StockExchange
+from ledgerflow.ports import OrdersPorts
 from ledgerflow.workflow import Workflow
 from processes.orders.application import OrdersApplication, OrdersService
 from processes.orders.integration import order_integration_message
 from processes.orders.placement import OrderPlacement
 from projections.orders import OrdersQueries, OrdersView
-
-
-@dataclass(frozen=True)
-class OrdersPorts:
-    exchange: StockExchange
 
 
 class OrdersWorkflow(Workflow):

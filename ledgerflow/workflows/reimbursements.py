@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
@@ -16,9 +15,9 @@ from adapters.mailer import HttpMailer, SmtpMailer
 from adapters.messaging.factory import build_messaging
 from adapters.payment_rail import HttpPaymentRail
 from adapters.work import AnyWorkPolicy
-from domain.messaging import CommandQueue
-from domain.reimbursements.ports import Mailer, PaymentRail
+from domain.reimbursements.ports import Mailer
 from domain.work import RetrySettings
+from ledgerflow.ports import ReimbursementsPorts
 from ledgerflow.settings import Settings
 from ledgerflow.workflow import Workflow
 from processes.reimbursements.application import (
@@ -29,13 +28,6 @@ from processes.reimbursements.demo_banks import DEMO_BANKS, demo_banks
 from processes.reimbursements.notify import MailNotification, SmsNotification
 from processes.reimbursements.payment import PaymentCheck, PaymentStart
 from projections.reimbursements import ReimbursementsQueries, ReimbursementsView
-
-
-@dataclass(frozen=True)
-class ReimbursementsPorts:
-    mailer: Mailer
-    rail: PaymentRail
-    queue: CommandQueue  # the SMS workflow's command queue: texts go through it
 
 
 class ReimbursementsWorkflow(Workflow):

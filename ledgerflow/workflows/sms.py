@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from eventsourcing.application import Application
 from pydantic import ValidationError
@@ -18,7 +17,7 @@ from domain.messaging import Message, MessageHandler, PoisonMessage, command_que
 from domain.privacy import mask_phone_number
 from domain.sms.commands import SendSms
 from domain.sms.errors import MessageIdReused
-from domain.sms.ports import SmsProvider
+from ledgerflow.ports import SmsPorts
 from ledgerflow.workflow import Workflow, describe_validation_error
 from processes.sms.application import SmsApplication, SmsService
 from processes.sms.dispatch import SmsDispatch
@@ -26,11 +25,6 @@ from processes.sms.integration import sms_integration_message
 from projections.sms import SmsQueries, SmsView
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SmsPorts:
-    provider: SmsProvider
 
 
 class SmsWorkflow(Workflow):

@@ -11,9 +11,9 @@ from domain.outbound import ProviderUnavailable
 from domain.sms.commands import SendSms
 from domain.sms.ports import OutboundSms
 from ledgerflow.bootstrap import platform_session
-from ledgerflow.ports import Ports
+from ledgerflow.ports import Ports, SmsPorts
 from ledgerflow.settings import Settings
-from ledgerflow.workflows.sms import SmsPorts, SmsWorkflow
+from ledgerflow.workflows.sms import SmsWorkflow
 
 
 class FlakyProvider:
