@@ -21,12 +21,12 @@ from domain.work import (
     RetrySettings,
     Succeeded,
     TransientFailure,
-    WorkItem,
     WorkRequest,
 )
 from processes.orders.application import OrdersApplication
 from processes.orders.placement import PLACE_ORDER, OrderPlaced, OrderPlacement, PlacementPayload
 from processes.outbound import work_id
+from tests.unit.work_items import ScriptedAnswers, leased
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 NEVER_PARK = RetrySettings(budget=None)
@@ -34,15 +34,12 @@ NEVER_PARK = RetrySettings(budget=None)
 
 class FakeExchange:
     def __init__(self, *answers: str | Exception) -> None:
-        self.answers = list(answers)
+        self.answers = ScriptedAnswers(answers, default="X-1")
         self.placed: list[OutboundOrder] = []
 
     async def place(self, order: OutboundOrder) -> str:
         self.placed.append(order)
-        answer = self.answers.pop(0) if self.answers else "X-1"
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
+        return self.answers.next()
 
 
 @pytest.fixture()
@@ -73,15 +70,7 @@ def request_for(
     return request
 
 
-def item(request: WorkRequest[PlacementPayload], attempt: int = 1) -> WorkItem[PlacementPayload]:
-    return WorkItem(
-        id=request.id,
-        kind=request.kind,
-        aggregate_id=request.aggregate_id,
-        attempt=attempt,
-        payload=request.payload,
-        first_due_at=request.due_at,
-    )
+item = leased
 
 
 def test_acceptance_plans_one_placement_carrying_the_order(app: OrdersApplication) -> None:

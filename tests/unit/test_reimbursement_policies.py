@@ -27,7 +27,6 @@ from domain.work import (
     RetrySettings,
     Succeeded,
     TransientFailure,
-    WorkItem,
     WorkRequest,
 )
 from processes.reimbursements.application import ReimbursementsApplication
@@ -38,6 +37,7 @@ from processes.reimbursements.notify import (
     SmsNotification,
 )
 from processes.reimbursements.payment import PaymentCheck, PaymentStart, StartPayload
+from tests.unit.work_items import leased
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 RETRY = RetrySettings(budget=timedelta(minutes=2))
@@ -117,16 +117,7 @@ def seeded(app: ReimbursementsApplication, phone: str | None) -> Reimbursement:
     return r
 
 
-def item(request: WorkRequest[Any], attempt: int = 1) -> WorkItem[Any]:
-    return WorkItem(
-        id=request.id,
-        kind=request.kind,
-        aggregate_id=request.aggregate_id,
-        attempt=attempt,
-        payload=request.payload,
-        first_due_at=request.due_at,
-        deadline=request.deadline,
-    )
+item = leased
 
 
 def only(requests: Sequence[Any]) -> WorkRequest[Any]:

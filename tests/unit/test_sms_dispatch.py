@@ -22,12 +22,12 @@ from domain.work import (
     RetrySettings,
     Succeeded,
     TransientFailure,
-    WorkItem,
     WorkRequest,
 )
 from processes.outbound import work_id
 from processes.sms.application import SmsApplication
 from processes.sms.dispatch import SEND_SMS, SendPayload, SmsAccepted, SmsDispatch
+from tests.unit.work_items import ScriptedAnswers, leased
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 RETRY = RetrySettings(budget=timedelta(minutes=2))
@@ -35,15 +35,12 @@ RETRY = RetrySettings(budget=timedelta(minutes=2))
 
 class FakeProvider:
     def __init__(self, *answers: str | Exception) -> None:
-        self.answers = list(answers)
+        self.answers = ScriptedAnswers(answers, default="SM-1")
         self.sent: list[OutboundSms] = []
 
     async def send(self, sms: OutboundSms) -> str:
         self.sent.append(sms)
-        answer = self.answers.pop(0) if self.answers else "SM-1"
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
+        return self.answers.next()
 
 
 @pytest.fixture()
@@ -63,15 +60,7 @@ def requested(app: SmsApplication) -> Sms:
     return sms
 
 
-def item(request: WorkRequest[SendPayload], attempt: int = 1) -> WorkItem[SendPayload]:
-    return WorkItem(
-        id=request.id,
-        kind=request.kind,
-        aggregate_id=request.aggregate_id,
-        attempt=attempt,
-        payload=request.payload,
-        first_due_at=request.due_at,
-    )
+item = leased
 
 
 def planned(policy: SmsDispatch, event: Any) -> WorkRequest[SendPayload]:
