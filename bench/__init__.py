@@ -23,6 +23,7 @@ from typing import IO, Any
 import httpx
 import psycopg
 
+from adapters.migrations import migrate
 from adapters.postgres import DEFAULT_SERVER_URL, create_database, drop_database, with_database
 from ledgerflow.supervisor import die_with_parent
 
@@ -90,11 +91,13 @@ def server_of(args: argparse.Namespace) -> str:
 
 @contextlib.contextmanager
 def fresh_database(server: str, label: str) -> Iterator[str]:
-    """A database of its own on `server`, dropped afterwards; yields its URL."""
+    """A migrated database of its own on `server`, dropped afterwards; yields its URL."""
     name = f"ledgerflow_bench_{label}_{uuid.uuid4().hex[:8]}"
     create_database(server, name)
     try:
-        yield with_database(server, name)
+        url = with_database(server, name)
+        migrate(url)
+        yield url
     finally:
         drop_database(server, name)
 
