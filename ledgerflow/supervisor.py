@@ -115,10 +115,14 @@ def run_platform(*, host: str, port: int, data_dir: Path) -> int:
     env = dict(os.environ)
     embedded = None
     if not env.get("DATABASE_URL"):
-        from ledgerflow.embedded_pg import EmbeddedPostgres
+        from ledgerflow.embedded_pg import EmbeddedPostgres, EmbeddedPostgresMissing
 
         embedded = EmbeddedPostgres(data_dir / "pg")
-        env["DATABASE_URL"] = ensure_database(embedded.start(), "ledgerflow")
+        try:
+            env["DATABASE_URL"] = ensure_database(embedded.start(), "ledgerflow")
+        except EmbeddedPostgresMissing as error:
+            print(f"ledgerflow: {error}", file=sys.stderr)
+            return 1
     cli = [sys.executable, "-m", "ledgerflow.cli"]
     # The tables first, before any process that uses them (each refuses an older schema).
     migrated = subprocess.run(
