@@ -213,14 +213,12 @@ def wait_positions(url: str, follower_like: str, minimum: int, *, timeout: float
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with psycopg.connect(url) as conn:
-            exists = conn.execute("SELECT to_regclass('ledgerflow_positions')").fetchone()
-            if exists and exists[0]:
-                row = conn.execute(
-                    "SELECT count(*) FROM ledgerflow_positions WHERE follower LIKE %s",
-                    (follower_like,),
-                ).fetchone()
-                if row and row[0] >= minimum:
-                    return
+            row = conn.execute(
+                "SELECT count(*) FROM ledgerflow_positions WHERE follower LIKE %s",
+                (follower_like,),
+            ).fetchone()
+        if row and row[0] >= minimum:
+            return
         time.sleep(0.2)
     raise RuntimeError(f"no {minimum} positions of {follower_like!r} within {timeout}s")
 
