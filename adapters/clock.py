@@ -15,16 +15,7 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
-from adapters.postgres import create_schema
-
 log = logging.getLogger(__name__)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS ledgerflow_clock (
-    id boolean PRIMARY KEY DEFAULT true CHECK (id),
-    offset_seconds double precision NOT NULL DEFAULT 0
-)
-"""
 
 
 class SharedOffsetClock:
@@ -35,11 +26,6 @@ class SharedOffsetClock:
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self._offset
-
-    async def setup(self) -> None:
-        async with self.pool.connection() as conn:
-            await create_schema(conn, SCHEMA)
-        await self.refresh()
 
     async def refresh(self) -> None:
         async with self.pool.connection() as conn:

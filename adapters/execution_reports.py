@@ -26,18 +26,9 @@ import websockets
 from psycopg_pool import AsyncConnectionPool
 from websockets.asyncio.client import connect
 
-from adapters.postgres import create_schema
 from domain.orders.ports import ExecutionReport
 
 log = logging.getLogger(__name__)
-
-POSITIONS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS ledgerflow_stream_positions (
-    stream text PRIMARY KEY,
-    position bigint NOT NULL DEFAULT 0,
-    updated_at timestamptz NOT NULL DEFAULT now()
-)
-"""
 
 RecordReports = Callable[[Sequence[ExecutionReport]], Awaitable[Any]]
 
@@ -47,10 +38,6 @@ class StreamPositions:
 
     def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
         self.pool = pool
-
-    async def setup(self) -> None:
-        async with self.pool.connection() as conn:
-            await create_schema(conn, POSITIONS_SCHEMA)
 
     async def load(self, stream: str) -> int:
         async with self.pool.connection() as conn:
@@ -135,7 +122,6 @@ class ExecutionReportIngester:
         self.connections = 0
 
     async def run(self, stop: asyncio.Event) -> None:
-        await self.positions.setup()
         recorded = Watermark(await self.positions.load(self.stream))
         received = Watermark(recorded.position)
         queue: asyncio.Queue[ExecutionReport] = asyncio.Queue()

@@ -25,19 +25,7 @@ from psycopg import AsyncConnection, AsyncCursor
 from psycopg.sql import SQL, Identifier
 from psycopg_pool import AsyncConnectionPool
 
-from adapters.postgres import SCHEMA_LOCK_KEY
-
 log = logging.getLogger(__name__)
-
-POSITIONS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS ledgerflow_positions (
-    follower text NOT NULL,
-    upstream text NOT NULL,
-    position bigint NOT NULL DEFAULT 0,
-    updated_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (follower, upstream)
-)
-"""
 
 Event = DomainEventProtocol[Any]
 
@@ -46,9 +34,6 @@ class EventProcessor(Protocol):
     """What a follower applies: a projection, a process manager's planner, the relay."""
 
     name: str
-
-    async def setup(self, conn: AsyncConnection[Any]) -> None:
-        """Create what the processor writes (idempotent; runs under the schema lock)."""
 
     async def reset(self, conn: AsyncConnection[Any]) -> None:
         """Forget everything written, before a rebuild from the first event."""
@@ -106,10 +91,8 @@ class Follower:
         return self.processor.name
 
     async def setup(self) -> None:
-        async with self.pool.connection() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
-            await conn.execute(POSITIONS_SCHEMA)
-            await self.processor.setup(conn)
+        """Register the follower's position (at the start of the log when it is new)."""
+        async with self.pool.connection() as conn:
             await conn.execute(
                 "INSERT INTO ledgerflow_positions (follower, upstream) VALUES (%s, %s)"
                 " ON CONFLICT DO NOTHING",

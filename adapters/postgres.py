@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import psycopg
@@ -61,7 +60,8 @@ def eventsourcing_env(url: str, *, pool_size: int, max_overflow: int) -> dict[st
 
 
 # Concurrent `CREATE ... IF NOT EXISTS` from several processes can fail in PostgreSQL's
-# catalogs ("tuple concurrently updated"): every process creates its tables under this lock.
+# catalogs ("tuple concurrently updated"): the event store creates its tables, and the
+# migrations (adapters/migrations) change ours, under this lock.
 SCHEMA_LOCK_KEY = 0x1ED6E7F1
 
 
@@ -74,11 +74,3 @@ def schema_lock(url: str) -> Iterator[None]:
             yield
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))
-
-
-async def create_schema(conn: psycopg.AsyncConnection[Any], *statements: str) -> None:
-    """Run DDL in one transaction that holds the schema lock."""
-    async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
-        for statement in statements:
-            await conn.execute(statement)

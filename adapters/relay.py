@@ -24,9 +24,6 @@ class EventRelay:
         self.to_message = to_message
         self.bus = bus
 
-    async def setup(self, conn: AsyncConnection[Any]) -> None:
-        return None
-
     async def reset(self, conn: AsyncConnection[Any]) -> None:
         raise RuntimeError("the relay is never rebuilt: that would publish everything again")
 

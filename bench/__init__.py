@@ -23,6 +23,7 @@ from typing import IO, Any
 import httpx
 import psycopg
 
+from adapters.migrations import migrate
 from adapters.postgres import DEFAULT_SERVER_URL, create_database, drop_database, with_database
 from ledgerflow.supervisor import die_with_parent
 
@@ -90,11 +91,13 @@ def server_of(args: argparse.Namespace) -> str:
 
 @contextlib.contextmanager
 def fresh_database(server: str, label: str) -> Iterator[str]:
-    """A database of its own on `server`, dropped afterwards; yields its URL."""
+    """A migrated database of its own on `server`, dropped afterwards; yields its URL."""
     name = f"ledgerflow_bench_{label}_{uuid.uuid4().hex[:8]}"
     create_database(server, name)
     try:
-        yield with_database(server, name)
+        url = with_database(server, name)
+        migrate(url)
+        yield url
     finally:
         drop_database(server, name)
 
@@ -210,14 +213,12 @@ def wait_positions(url: str, follower_like: str, minimum: int, *, timeout: float
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with psycopg.connect(url) as conn:
-            exists = conn.execute("SELECT to_regclass('ledgerflow_positions')").fetchone()
-            if exists and exists[0]:
-                row = conn.execute(
-                    "SELECT count(*) FROM ledgerflow_positions WHERE follower LIKE %s",
-                    (follower_like,),
-                ).fetchone()
-                if row and row[0] >= minimum:
-                    return
+            row = conn.execute(
+                "SELECT count(*) FROM ledgerflow_positions WHERE follower LIKE %s",
+                (follower_like,),
+            ).fetchone()
+        if row and row[0] >= minimum:
+            return
         time.sleep(0.2)
     raise RuntimeError(f"no {minimum} positions of {follower_like!r} within {timeout}s")
 

@@ -92,19 +92,17 @@ def _wait_ready(url: str, workers: int, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with psycopg.connect(url) as conn:
-            exists = conn.execute("SELECT to_regclass('ledgerflow_positions')").fetchone()
-            if exists and exists[0]:
-                rows = conn.execute(
-                    "SELECT follower, position FROM ledgerflow_positions WHERE upstream = 'billing'"
-                ).fetchall()
-                head = conn.execute("SELECT max(notification_id) FROM billing_events").fetchone()
-                positions: dict[str, int] = dict(rows)
-                if (
-                    head
-                    and positions.get("billing_view") == head[0]
-                    and positions.get("work_scheduler:billing.charge") == head[0]
-                ):
-                    return
+            rows = conn.execute(
+                "SELECT follower, position FROM ledgerflow_positions WHERE upstream = 'billing'"
+            ).fetchall()
+            head = conn.execute("SELECT max(notification_id) FROM billing_events").fetchone()
+        positions: dict[str, int] = dict(rows)
+        if (
+            head
+            and positions.get("billing_view") == head[0]
+            and positions.get("work_scheduler:billing.charge") == head[0]
+        ):
+            return
         time.sleep(0.2)
     raise RuntimeError(f"billing workers did not get ready within {timeout}s")
 

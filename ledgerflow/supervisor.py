@@ -1,6 +1,7 @@
 """`ledgerflow up`: the whole platform as child processes, kept alive.
 
-Starts an embedded PostgreSQL when `DATABASE_URL` is not set, the simulators on free
+Starts an embedded PostgreSQL when `DATABASE_URL` is not set, migrates the database
+(`ledgerflow db migrate`), loads the reference data, then starts the simulators on free
 ports (unless a real provider's URL is configured), the API and every worker; writes
 every URL to `<data-dir>/urls.json`; restarts a child that dies; stops them all on
 Ctrl-C or SIGTERM.
@@ -114,11 +115,25 @@ def run_platform(*, host: str, port: int, data_dir: Path) -> int:
     env = dict(os.environ)
     embedded = None
     if not env.get("DATABASE_URL"):
-        from ledgerflow.embedded_pg import EmbeddedPostgres
+        from ledgerflow.embedded_pg import EmbeddedPostgres, EmbeddedPostgresMissing
 
         embedded = EmbeddedPostgres(data_dir / "pg")
-        env["DATABASE_URL"] = ensure_database(embedded.start(), "ledgerflow")
+        try:
+            env["DATABASE_URL"] = ensure_database(embedded.start(), "ledgerflow")
+        except EmbeddedPostgresMissing as error:
+            print(f"ledgerflow: {error}", file=sys.stderr)
+            return 1
     cli = [sys.executable, "-m", "ledgerflow.cli"]
+    # The tables first, before any process that uses them (each refuses an older schema).
+    migrated = subprocess.run(
+        [*cli, "db", "migrate"],
+        env={**env, "LEDGERFLOW_LOG_LEVEL": "WARNING"},  # errors only: no migration chatter
+        stdout=subprocess.DEVNULL,
+    )
+    if migrated.returncode != 0:
+        if embedded is not None:
+            embedded.stop()
+        return migrated.returncode
     for seed_name in [n for cls in WORKFLOWS for n, on_up in cls.seeds.items() if on_up]:
         # Idempotent: on the first start it loads the data set, later it adds nothing.
         subprocess.run([*cli, "seed", seed_name], env=env, check=True, stdout=subprocess.DEVNULL)

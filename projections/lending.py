@@ -13,29 +13,6 @@ from domain.lending.aggregate import LoanApplication
 from projections.pagination import Page, keyset_page
 from projections.rows import RowPerAggregate
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS lending_applications (
-    id uuid PRIMARY KEY,
-    first_name text NOT NULL,
-    last_name text NOT NULL,
-    amount numeric(15, 2) NOT NULL,
-    currency text NOT NULL,
-    term_months integer NOT NULL,
-    email text NOT NULL,
-    status text NOT NULL,
-    job_id text,
-    note text,
-    submitted_at timestamptz NOT NULL,
-    decided_at timestamptz,
-    updated_at timestamptz NOT NULL,
-    version integer NOT NULL
-);
-CREATE INDEX IF NOT EXISTS lending_applications_status
-    ON lending_applications (status, submitted_at, id);
-CREATE INDEX IF NOT EXISTS lending_applications_submitted
-    ON lending_applications (submitted_at, id);
-"""
-
 COLUMNS = (
     "id",
     "first_name",
@@ -74,7 +51,6 @@ class ApplicationRow:
 
 class LendingView(RowPerAggregate):
     name = table = "lending_applications"
-    schema = SCHEMA
     columns = COLUMNS
     created_by = (LoanApplication.ApplicationSubmitted,)
 

@@ -17,30 +17,6 @@ from domain.orders.aggregate import Order
 from projections.pagination import Page, keyset_page
 from projections.rows import RowPerAggregate
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS orders_view (
-    id uuid PRIMARY KEY,
-    type text NOT NULL,
-    side text NOT NULL,
-    instrument text NOT NULL,
-    limit_price numeric(20, 2),
-    quantity bigint NOT NULL,
-    status text NOT NULL,
-    attempts integer NOT NULL DEFAULT 0,
-    last_error text,
-    next_attempt_at timestamptz,
-    exchange_order_id text,
-    placed_at timestamptz,
-    filled_quantity bigint NOT NULL DEFAULT 0,
-    notional numeric NOT NULL DEFAULT 0,
-    accepted_at timestamptz NOT NULL,
-    updated_at timestamptz NOT NULL,
-    version integer NOT NULL
-);
-CREATE INDEX IF NOT EXISTS orders_view_status ON orders_view (status, accepted_at, id);
-CREATE INDEX IF NOT EXISTS orders_view_accepted ON orders_view (accepted_at, id);
-"""
-
 COLUMNS = (
     "id",
     "type",
@@ -91,7 +67,6 @@ class OrderRow:
 
 class OrdersView(RowPerAggregate):
     name = table = "orders_view"
-    schema = SCHEMA
     columns = COLUMNS
     created_by = (Order.OrderAccepted,)
 

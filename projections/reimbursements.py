@@ -21,49 +21,6 @@ from domain.reimbursements.reference import Bank, BankAccount, BankAdministrator
 from projections.pagination import Page, keyset_page
 from projections.rows import RowPerAggregate, insert_rows
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS reimbursement_banks (
-    id uuid PRIMARY KEY, uid text NOT NULL, name text NOT NULL, location text NOT NULL,
-    created_at timestamptz NOT NULL
-);
-CREATE TABLE IF NOT EXISTS reimbursement_administrators (
-    id uuid PRIMARY KEY, uid text NOT NULL, first_name text NOT NULL, last_name text NOT NULL,
-    bank_id uuid NOT NULL, created_at timestamptz NOT NULL
-);
-CREATE INDEX IF NOT EXISTS reimbursement_administrators_bank
-    ON reimbursement_administrators (bank_id, created_at, id);
-CREATE TABLE IF NOT EXISTS reimbursement_members (
-    id uuid PRIMARY KEY, uid text NOT NULL, first_name text NOT NULL, last_name text NOT NULL,
-    email text NOT NULL, phone text, created_at timestamptz NOT NULL
-);
-CREATE TABLE IF NOT EXISTS reimbursement_accounts (
-    id uuid PRIMARY KEY, uid text NOT NULL, bank_id uuid NOT NULL,
-    bank_member_id uuid NOT NULL, created_at timestamptz NOT NULL
-);
-CREATE INDEX IF NOT EXISTS reimbursement_accounts_bank
-    ON reimbursement_accounts (bank_id, created_at, id);
-CREATE TABLE IF NOT EXISTS reimbursements_view (
-    id uuid PRIMARY KEY,
-    bank_account_id uuid NOT NULL,
-    bank_id uuid NOT NULL,
-    member_id uuid NOT NULL,
-    amount numeric(14, 2) NOT NULL,
-    currency text NOT NULL,
-    description text NOT NULL,
-    submitted_at timestamptz NOT NULL,
-    status text NOT NULL,
-    payment_status text,
-    decided_by uuid,
-    decided_at timestamptz,
-    updated_at timestamptz NOT NULL,
-    version integer NOT NULL
-);
-CREATE INDEX IF NOT EXISTS reimbursements_view_member
-    ON reimbursements_view (member_id, submitted_at, id);
-CREATE INDEX IF NOT EXISTS reimbursements_view_bank
-    ON reimbursements_view (bank_id, status, submitted_at, id);
-"""
-
 TABLES = (
     "reimbursements_view",
     "reimbursement_accounts",
@@ -178,7 +135,6 @@ def _reference_row(event: Any) -> tuple[str, dict[str, Any]] | None:
 
 class ReimbursementsView(RowPerAggregate):
     name = table = "reimbursements_view"
-    schema = SCHEMA
     columns = COLUMNS
     created_by = (Reimbursement.ReimbursementSubmitted,)
     truncates = TABLES

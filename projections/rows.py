@@ -105,7 +105,6 @@ class RowPerAggregate(ABC):
     name: str
     """The follower's name (its position is tracked under it)."""
     table: ClassVar[str]
-    schema: ClassVar[str]
     columns: ClassVar[tuple[str, ...]]
     created_by: ClassVar[tuple[type, ...]]
     """The event types that create an aggregate's row."""
@@ -115,9 +114,6 @@ class RowPerAggregate(ABC):
     @abstractmethod
     def changes(self, event: Any) -> dict[str, Any]:
         """The columns an event sets (besides updated_at and version); {} to skip it."""
-
-    async def setup(self, conn: AsyncConnection[Any]) -> None:
-        await conn.execute(self.schema)
 
     async def reset(self, conn: AsyncConnection[Any]) -> None:
         await conn.execute(f"TRUNCATE {', '.join(self.truncates or (self.table,))}")

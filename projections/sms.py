@@ -12,30 +12,6 @@ from domain.sms.aggregate import Sms
 from projections.pagination import Page, keyset_page
 from projections.rows import RowPerAggregate
 
-COLUMN_DEFINITIONS = """
-    id uuid PRIMARY KEY,
-    message_id text NOT NULL,
-    phone_number text NOT NULL,
-    text text NOT NULL,
-    correlation_id text,
-    status text NOT NULL,
-    attempts integer NOT NULL DEFAULT 0,
-    provider_message_id text,
-    last_error text,
-    requested_at timestamptz NOT NULL,
-    next_attempt_at timestamptz,
-    finished_at timestamptz,
-    updated_at timestamptz NOT NULL,
-    version integer NOT NULL
-"""
-"""The columns of `sms_view` (as in CREATE TABLE), shared with the rebuild benchmark."""
-
-SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS sms_view ({COLUMN_DEFINITIONS});
-CREATE INDEX IF NOT EXISTS sms_view_status ON sms_view (status, requested_at, id);
-CREATE INDEX IF NOT EXISTS sms_view_requested ON sms_view (requested_at, id);
-"""
-
 COLUMNS = (
     "id",
     "message_id",
@@ -74,7 +50,6 @@ class SmsRow:
 
 class SmsView(RowPerAggregate):
     name = table = "sms_view"
-    schema = SCHEMA
     columns = COLUMNS
     created_by = (Sms.SmsRequested,)
 

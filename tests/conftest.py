@@ -1,19 +1,20 @@
 """Fixtures shared by every test layer.
 
 `database_url` is a fresh database created for this test run on `DATABASE_URL`'s server
-(or on an embedded PostgreSQL when `DATABASE_URL` is not set) and dropped afterwards.
+(or on an embedded PostgreSQL when `DATABASE_URL` is not set), migrated as
+`ledgerflow db migrate` does, and dropped afterwards.
 """
 
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 
-from adapters.postgres import create_database, drop_database, with_database
+from adapters.migrations import migrate
+from tests.databases import empty_database
 from tests.services import amqp_url_or_fail, service_missing
 
 
@@ -35,23 +36,25 @@ def server_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def database_url(server_url: str) -> Iterator[str]:
-    name = f"ledgerflow_test_{uuid.uuid4().hex[:10]}"
-    create_database(server_url, name)
-    try:
-        yield with_database(server_url, name)
-    finally:
-        drop_database(server_url, name)
+    with empty_database(server_url) as url:
+        migrate(url)
+        yield url
 
 
 @pytest.fixture()
 def fresh_database_url(server_url: str) -> Iterator[str]:
-    """A database of its own for one test (for tests that must start from nothing)."""
-    name = f"ledgerflow_test_{uuid.uuid4().hex[:10]}"
-    create_database(server_url, name)
-    try:
-        yield with_database(server_url, name)
-    finally:
-        drop_database(server_url, name)
+    """A migrated database of its own for one test (for tests that must start from
+    nothing)."""
+    with empty_database(server_url) as url:
+        migrate(url)
+        yield url
+
+
+@pytest.fixture()
+def empty_database_url(server_url: str) -> Iterator[str]:
+    """A database of its own with none of the platform's tables (never migrated)."""
+    with empty_database(server_url) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

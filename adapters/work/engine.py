@@ -68,7 +68,6 @@ class WorkEngine:
         )
 
     async def run(self, stop: asyncio.Event) -> None:
-        await self.store.setup()
         listener = asyncio.create_task(self._listen(stop), name="work-listen")
         try:
             while not stop.is_set():

@@ -15,7 +15,7 @@ from typing_extensions import TypeVar
 
 from adapters.follower import Event
 from adapters.work.policy import PayloadCodec, planned_topics
-from adapters.work.schema import WORK_CHANNEL, WORK_COLUMNS, WORK_SCHEMA
+from adapters.work.schema import WORK_CHANNEL, WORK_COLUMNS
 from domain.work import CancelWork, WorkPolicy, WorkRequest
 from projections.rows import insert_rows
 
@@ -32,9 +32,6 @@ class WorkScheduler(Generic[P, R, F]):
         self.name = f"work_scheduler:{policy.kind}"
         self.payloads = PayloadCodec(policy.payload_type)
         self.topics = planned_topics(policy)
-
-    async def setup(self, conn: AsyncConnection[Any]) -> None:
-        await conn.execute(WORK_SCHEMA)
 
     async def reset(self, conn: AsyncConnection[Any]) -> None:
         raise RuntimeError("due work is not a read model: it is never rebuilt")

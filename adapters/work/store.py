@@ -17,8 +17,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.batching import AsyncBatcher
-from adapters.postgres import create_schema
-from adapters.work.schema import WORK_SCHEMA, LeasedWork
+from adapters.work.schema import LeasedWork
 from domain.work import WorkItem
 
 
@@ -37,10 +36,6 @@ class WorkStore:
     def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
         self.pool = pool
         self._ends: AsyncBatcher[_End, None] = AsyncBatcher(self._write_ends, name="work-ends")
-
-    async def setup(self) -> None:
-        async with self.pool.connection() as conn:
-            await create_schema(conn, WORK_SCHEMA)
 
     async def lease(
         self, kinds: Sequence[str], owner: str, now: datetime, lease: timedelta, limit: int

@@ -98,10 +98,8 @@ class LendingWorkflow(Workflow):
                         cap=min(backoff.cap, interval),
                     ),
                 )
-                store = WorkStore(core.pool)
-                await store.setup()
                 engine = WorkEngine(
-                    store,
+                    WorkStore(core.pool),
                     [policy],
                     None,  # the poller has no event store: its results leave as commands
                     core.clock,

@@ -11,15 +11,12 @@ from psycopg import AsyncConnection, AsyncCursor
 
 from domain.billing.invoice_changes import RESOLVED_BY_OPERATOR, AttemptOutcome
 from projections.billing.fold import BillingBatch, Event
-from projections.billing.schema import ATTEMPT_COLUMNS, INVOICE_COLUMNS, SCHEMA, TABLES, VIEW_NAME
+from projections.billing.schema import ATTEMPT_COLUMNS, INVOICE_COLUMNS, TABLES, VIEW_NAME
 from projections.rows import insert_rows, update_grouped
 
 
 class BillingView:
     name = VIEW_NAME
-
-    async def setup(self, conn: AsyncConnection[Any]) -> None:
-        await conn.execute(SCHEMA)
 
     async def reset(self, conn: AsyncConnection[Any]) -> None:
         await conn.execute(f"TRUNCATE {', '.join(TABLES)}")

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from adapters.migrations import migrate
 from adapters.postgres import create_database, drop_database, with_database
 from domain.billing.dataset import CustomerRecord, InvoiceRecord
 from ledgerflow.bootstrap import platform_session
@@ -26,7 +27,9 @@ def module_database(server_url: str) -> Iterator[str]:
     name = f"ledgerflow_test_billing_{uuid.uuid4().hex[:8]}"
     create_database(server_url, name)
     try:
-        yield with_database(server_url, name)
+        url = with_database(server_url, name)
+        migrate(url)
+        yield url
     finally:
         drop_database(server_url, name)
 

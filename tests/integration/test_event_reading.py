@@ -79,9 +79,6 @@ class _Recorder:
     def seen(self) -> list[Event]:
         return [event for batch in self.batches for event in batch]
 
-    async def setup(self, conn: AsyncConnection[Any]) -> None:
-        pass
-
     async def reset(self, conn: AsyncConnection[Any]) -> None:
         self.batches.clear()
 

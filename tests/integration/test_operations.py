@@ -116,7 +116,6 @@ async def _followers_and_work(url: str) -> None:
             await follower.catch_up()
         await service.load([InvoiceRecord(2, 1, Decimal("20"), "EUR", False)])
         store = WorkStore(platform.pool)
-        await store.setup()
         now = platform.clock.now()
         ids = [uuid.uuid4() for _ in range(4)]
         async with platform.pool.connection() as conn:

@@ -136,8 +136,6 @@ async def _position(app: SmsApplication, url: str) -> int:
     pool = await _pool(url)
     try:
         return await Follower(app, SmsView(), pool).position()
-    except psycopg.errors.UndefinedTable:
-        return -1  # the projections worker has not set up its tables yet
     finally:
         await pool.close()
 

@@ -56,7 +56,6 @@ def _rows_after(url: str, batches: list[list[_Event]]) -> dict[uuid.UUID, list[u
     async def run() -> dict[uuid.UUID, list[uuid.UUID]]:
         scheduler = WorkScheduler(_Policy())
         async with await AsyncConnection.connect(url, autocommit=True) as conn:
-            await scheduler.setup(conn)
             for batch in batches:
                 async with conn.transaction():
                     await scheduler.apply(conn.cursor(), cast(Any, batch))  # stand-ins

@@ -97,7 +97,6 @@ async def run_polls(
     )
     await pool.open()
     store = store_class(pool)
-    await store.setup()
     request = WorkRequest(
         id=work_id,
         kind=kind,

@@ -20,7 +20,6 @@ def test_a_finished_attempt_ends_only_the_rows_it_still_holds(fresh_database_url
     async def scenario() -> tuple[list[tuple[uuid.UUID, str]], uuid.UUID]:
         async with AsyncConnectionPool(fresh_database_url, open=False) as pool:
             store = WorkStore(pool)
-            await store.setup()
             async with pool.connection() as conn:
                 await conn.cursor().executemany(
                     "INSERT INTO ledgerflow_work (id, kind, aggregate_id, next_attempt,"
@@ -50,7 +49,6 @@ def test_the_budget_of_a_row_runs_from_its_first_due_time(fresh_database_url: st
     async def scenario() -> dict[uuid.UUID, datetime]:
         async with AsyncConnectionPool(fresh_database_url, open=False) as pool:
             store = WorkStore(pool)
-            await store.setup()
             async with pool.connection() as conn:
                 await conn.execute(
                     "INSERT INTO ledgerflow_work (id, kind, aggregate_id, next_attempt, due_at,"

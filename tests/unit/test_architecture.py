@@ -5,6 +5,7 @@ in pyproject.toml, checked against this checkout."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,3 +25,20 @@ def test_import_contracts_are_kept() -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "0 broken" in done.stdout
+
+
+# The platform's tables change only through migrations: start-up code holds no DDL.
+_DDL = re.compile(r"\b(CREATE|ALTER|DROP)\s+(TABLE|INDEX|UNIQUE\s+INDEX)\b", re.IGNORECASE)
+_MIGRATIONS = ROOT / "adapters" / "migrations"
+
+
+def test_only_the_migrations_create_or_change_the_platforms_tables() -> None:
+    packages = ("domain", "processes", "projections", "adapters", "api", "ledgerflow")
+    offenders = [
+        f"{path.relative_to(ROOT)}: {match.group(0)}"
+        for package in packages
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if _MIGRATIONS not in path.parents
+        for match in _DDL.finditer(path.read_text())
+    ]
+    assert not offenders, "schema changes belong in adapters/migrations/versions/"

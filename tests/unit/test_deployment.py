@@ -290,3 +290,42 @@ def test_every_kubernetes_container_runs_a_real_command() -> None:
     assert seeds == {n for cls in WORKFLOWS for n, on_up in cls.seeds.items() if on_up}
     for seed_name in seeds:
         _check_command(["seed", seed_name])
+
+
+# The database migrated first ---------------------------------------------------------
+
+
+def test_compose_migrates_the_database_before_any_process_uses_it() -> None:
+    services = _compose()["services"]
+    migrate = services["migrate"]
+    assert migrate["command"] == ["db", "migrate"]
+    _check_command(migrate["command"])
+    assert migrate["restart"] == "no"  # a one-shot step: done once it has succeeded
+    assert migrate["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    for name, service in _platform_services().items():
+        if name == "migrate" or service["command"][0] == "simulator":
+            continue  # simulators use no database
+        assert service["depends_on"].get("migrate") == {
+            "condition": "service_completed_successfully"
+        }, f"{name} may start before the database is migrated"
+
+
+def test_kubernetes_migrates_the_database_before_any_process_uses_it() -> None:
+    module = _load(INFRASTRUCTURE / "modules" / "platform")
+    jobs = _resources(module, "kubernetes_job_v1")
+    [migrate] = _containers(jobs["migrate"])
+    assert migrate["args"] == ["db", "migrate"]
+    _check_command(migrate["args"])
+    assert jobs["migrate"]["wait_for_completion"] is True
+    secrets = [source["secret_ref"] for source in migrate["env_from"] if "secret_ref" in source]
+    assert secrets, "the migration job is given no DATABASE_URL"
+    # Named after the image: a new release's image migrates again.
+    assert "var.image" in jobs["migrate"]["metadata"][0]["name"]
+    after_migrate = "${kubernetes_job_v1.migrate}"
+    users = {
+        "api": _resources(module, "kubernetes_deployment_v1")["api"],
+        "worker": _resources(module, "kubernetes_deployment_v1")["worker"],
+        "reference_data": jobs["reference_data"],
+    }
+    for name, resource in users.items():
+        assert after_migrate in resource.get("depends_on", []), f"{name} may start first"

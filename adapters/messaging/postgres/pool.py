@@ -1,13 +1,11 @@
-"""The connection pool a messaging adapter owns, opened (and the schema created) on first
-use, so building an adapter never does I/O."""
+"""The connection pool a messaging adapter owns, opened on first use, so building an
+adapter never does I/O."""
 
 from __future__ import annotations
 
 import asyncio
 
 from psycopg_pool import AsyncConnectionPool
-
-from adapters.messaging.postgres.schema import ensure_schema
 
 
 class PoolOwner:
@@ -29,7 +27,6 @@ class PoolOwner:
             async with self._open_lock:
                 if not self._opened:
                     await self._pool.open(wait=True)
-                    await ensure_schema(self._url)
                     self._opened = True
         return self._pool
 

@@ -1,6 +1,7 @@
 # The platform on Kubernetes, one process per container as `ledgerflow up` runs it: the
-# API behind a load balancer, every worker, and (outside production) the simulators.
-# Settings reach every container from one config map, secrets from one secret.
+# database migrated first, then the API behind a load balancer, every worker, and
+# (outside production) the simulators. Settings reach every container from one config
+# map, secrets from one secret.
 
 locals {
   namespace = "ledgerflow-${var.environment}"
@@ -54,8 +55,47 @@ resource "kubernetes_secret_v1" "secrets" {
   )
 }
 
+# `ledgerflow db migrate`, once per image, before anything that uses the tables: every
+# process refuses to start on a schema older than its code. The job is named after the
+# image, so a new release's image replaces it and migrates before its pods roll out.
+resource "kubernetes_job_v1" "migrate" {
+  metadata {
+    name      = "migrate-${substr(sha1(var.image), 0, 10)}"
+    namespace = kubernetes_namespace_v1.ledgerflow.metadata[0].name
+  }
+  spec {
+    backoff_limit = 5
+    template {
+      metadata {}
+      spec {
+        restart_policy = "OnFailure"
+        container {
+          name  = "migrate"
+          image = var.image
+          args  = ["db", "migrate"]
+          env_from {
+            config_map_ref {
+              name = kubernetes_config_map_v1.settings.metadata[0].name
+            }
+          }
+          env_from {
+            secret_ref {
+              name = kubernetes_secret_v1.secrets.metadata[0].name
+            }
+          }
+        }
+      }
+    }
+  }
+  wait_for_completion = true
+  timeouts {
+    create = "10m"
+  }
+}
+
 resource "kubernetes_job_v1" "reference_data" {
-  for_each = local.reference_data
+  for_each   = local.reference_data
+  depends_on = [kubernetes_job_v1.migrate]
 
   metadata {
     name      = "seed-${each.key}"
@@ -89,6 +129,8 @@ resource "kubernetes_job_v1" "reference_data" {
 }
 
 resource "kubernetes_deployment_v1" "api" {
+  depends_on = [kubernetes_job_v1.migrate]
+
   metadata {
     name      = "api"
     namespace = kubernetes_namespace_v1.ledgerflow.metadata[0].name
@@ -154,7 +196,8 @@ resource "kubernetes_service_v1" "api" {
 }
 
 resource "kubernetes_deployment_v1" "worker" {
-  for_each = var.worker_replicas
+  for_each   = var.worker_replicas
+  depends_on = [kubernetes_job_v1.migrate]
 
   metadata {
     name      = "worker-${each.key}"
