@@ -2,6 +2,7 @@
 
 `database_url` is a fresh database created for this test run on `DATABASE_URL`'s server
 (or on an embedded PostgreSQL when `DATABASE_URL` is not set) and dropped afterwards.
+`issuer` signs the tokens every call to the API carries (tests/issuer.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ import psycopg
 import pytest
 
 from adapters.postgres import create_database, drop_database, with_database
+from tests.issuer import TokenIssuer
 from tests.services import amqp_url_or_fail, service_missing
+
+
+@pytest.fixture(scope="session")
+def issuer(tmp_path_factory: pytest.TempPathFactory) -> TokenIssuer:
+    return TokenIssuer.create(tmp_path_factory.mktemp("issuer"))
 
 
 @pytest.fixture(scope="session")
