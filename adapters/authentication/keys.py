@@ -96,7 +96,6 @@ class JwksKeys:
         self._fetched_at: float | None = None
         self._last_fetch_failed = False
         self._lock = asyncio.Lock()
-        self.fetches = 0
 
     async def key(self, kid: str | None) -> PyJWK:
         found = _find(self._keys, kid)
@@ -120,7 +119,6 @@ class JwksKeys:
 
     async def _fetch(self) -> None:
         self._fetched_at = self._monotonic()
-        self.fetches += 1
         try:
             async with httpx.AsyncClient(
                 timeout=self._timeout, transport=self._transport
