@@ -1,24 +1,38 @@
 """The FastAPI application: the operations routes, each workflow's routers, errors mapped in
-one place. Whoever builds it (the composition root) hands over the routers and a way to
-open the services they use."""
+one place, every request authenticated first. Whoever builds it (the composition root)
+hands over the routers, a way to open the services they use and the verifier of the
+callers' tokens."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp
 
 from api import admin, health, status
+from api.authentication import (
+    JWKS_PATH,
+    Authentication,
+    Verifier,
+    document_bearer,
+    jwks_router,
+    public_paths,
+)
 from api.errors import install_error_handlers
 from api.services import ApiServices
 
 DESCRIPTION = """
 An event-sourced platform for reliable fintech workflows. Every state change is an
 event; `GET /{collection}/{id}/events` shows an aggregate's whole history.
+
+Every request but `GET /health` and these docs carries `Authorization: Bearer <token>`
+(locally: `ledgerflow token --role operator`; "Authorize" above takes it); without one,
+or with one refused, the answer is `401`.
 
 Errors answer `{"message": "...", "code": "snake_case"}`; validation errors (422) keep
 FastAPI's body, where `detail[*].loc` names the field and `msg` the rule.
@@ -43,10 +57,13 @@ def create_app(
     config: ApiConfig,
     routers: Sequence[APIRouter],
     open_services: OpenServices,
+    verifier: Verifier,
     middleware: Sequence[AsgiMiddleware] = (),
+    jwks: Mapping[str, Any] | None = None,
 ) -> FastAPI:
-    """The API serving `routers` (besides its own operations routes), with `middleware`
-    outermost first."""
+    """The API serving `routers` (besides its own operations routes) to the callers
+    `verifier` accepts, then through `middleware`, outermost first. With `jwks` it also
+    serves the keys of the issuer it runs as (public, as the docs are)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -69,7 +86,12 @@ def create_app(
         app.include_router(router)
     app.include_router(health.router)
     app.include_router(status.router)
+    if jwks is not None:
+        app.include_router(jwks_router(jwks))
     for layer in reversed(middleware):
         app.add_middleware(layer)
+    public = public_paths(app, *([JWKS_PATH] if jwks is not None else []))
+    app.add_middleware(Authentication, verifier=verifier, public_paths=public)  # outermost
+    document_bearer(app, public)
     app.include_router(admin.router)
     return app

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -23,8 +24,10 @@ from typing import IO, Any
 import httpx
 import psycopg
 
+from adapters.authentication import DevelopmentIssuer
 from adapters.migrations import migrate
 from adapters.postgres import DEFAULT_SERVER_URL, create_database, drop_database, with_database
+from domain.access import Role
 from ledgerflow.supervisor import die_with_parent
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,6 +103,26 @@ def fresh_database(server: str, label: str) -> Iterator[str]:
         yield url
     finally:
         drop_database(server, name)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who the load generator calls the platform as: the environment that makes
+    `ledgerflow api` trust a development issuer, and a client's token it signed."""
+
+    env: dict[str, str]
+    token: str
+
+
+@contextlib.contextmanager
+def client_caller() -> Iterator[Caller]:
+    """A development issuer of its own for one benchmark, and a client of every scope."""
+    with tempfile.TemporaryDirectory(prefix="ledgerflow-bench-issuer-") as directory:
+        issuer = DevelopmentIssuer.ensure(Path(directory))
+        yield Caller(
+            {"LEDGERFLOW_AUTH_DEVELOPMENT_ISSUER_DIR": directory},
+            issuer.token(Role.CLIENT, subject="bench-client", ttl_seconds=86400),
+        )
 
 
 def free_port() -> int:

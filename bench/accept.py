@@ -18,6 +18,7 @@ from bench import (
     Result,
     bare_app_command,
     children,
+    client_caller,
     free_port,
     fresh_database,
     log_dir,
@@ -31,12 +32,14 @@ def _measure(
 ) -> dict[str, Any]:
     port = free_port()
     logs: Path = log_dir()
-    with fresh_database(server, f"a_{kind}") as url:
+    with fresh_database(server, f"a_{kind}") as url, client_caller() as caller:
+        token = None  # the bare baseline authenticates no one
         if kind == "bare":
             args, env = bare_app_command(port, url, "sms")
         else:
             args = [LEDGERFLOW, "api", "--port", str(port)]
-            env = {"DATABASE_URL": url}
+            env = {"DATABASE_URL": url, **caller.env}
+            token = caller.token
         with children((args, env, logs / f"accept-{kind}.log")) as (child,):
             wait_http(f"http://127.0.0.1:{port}/health", child)
             load = measure(
@@ -44,6 +47,7 @@ def _measure(
                 connections=connections,
                 duration=duration,
                 warmup=warmup,
+                token=token,
             )
             child.check_alive()
     return load

@@ -9,7 +9,8 @@ process so that it never shares the harness's interpreter.
 
 Each request is `POST URL` with a JSON body: `sms` (default) an SMS whose `message_id`
 is unique (run id, connection or thread, sequence number); `orders` the fixed limit
-order `ORDER_BODY`.
+order `ORDER_BODY`. With `BENCH_TOKEN` in the environment, every request carries
+`Authorization: Bearer $BENCH_TOKEN`, as a client of the platform sends it.
 
 - `wrk` (Debian package `wrk`), when on PATH: `wrk -t2 -cN` with a Lua script making the
   bodies; the warm-up is a separate, uncounted `wrk` run. It is written in C, so it takes
@@ -26,6 +27,7 @@ import asyncio
 import itertools
 import json
 import math
+import os
 import shutil
 import subprocess
 import tempfile
@@ -40,6 +42,7 @@ from urllib.parse import urlsplit
 from bench import PYTHON, ROOT
 
 Body = Literal["sms", "orders"]
+TOKEN_VARIABLE = "BENCH_TOKEN"
 
 PHONE = "+254712345678"
 ORDER_BODY = (
@@ -61,16 +64,18 @@ function request()
   counter = counter + 1
   local body = '{"message_id":"' .. prefix .. counter ..
     '","phone_number":"@PHONE@","text":"hi"}'
-  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
+  return wrk.format("POST", nil, wrk.headers, body)
 end
 """.replace("@PHONE@", PHONE),
     # A fixed body: wrk sends the same prepared request, no Lua per request.
     "orders": """
 wrk.method = "POST"
 wrk.body = '@BODY@'
-wrk.headers["Content-Type"] = "application/json"
 """.replace("@BODY@", ORDER_BODY),
 }
+WRK_HEADERS = """
+wrk.headers["Content-Type"] = "application/json"
+"""
 WRK_DONE = """
 function done(summary, latency, requests)
   local e = summary.errors
@@ -83,9 +88,17 @@ end
 
 
 def measure(
-    url: str, *, connections: int, duration: float, warmup: float, body: Body = "sms"
+    url: str,
+    *,
+    connections: int,
+    duration: float,
+    warmup: float,
+    body: Body = "sms",
+    token: str | None = None,
 ) -> dict[str, Any]:
-    """Run `python -m bench.load` as a separate process and return its JSON result."""
+    """Run `python -m bench.load` as a separate process and return its JSON result; with
+    `token`, every request carries it."""
+    env = {**os.environ, TOKEN_VARIABLE: token} if token else None
     output = subprocess.run(
         [
             PYTHON,
@@ -102,6 +115,7 @@ def measure(
             body,
         ],
         cwd=ROOT,
+        env=env,
         check=True,
         capture_output=True,
         text=True,
@@ -186,7 +200,7 @@ def _p99_ms(latencies: list[float]) -> float:
 
 
 async def generate(
-    url: str, connections: int, duration: float, warmup: float, body: Body
+    url: str, connections: int, duration: float, warmup: float, body: Body, token: str | None
 ) -> dict[str, Any]:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
@@ -194,6 +208,8 @@ async def generate(
         f"POST {parts.path or '/'} HTTP/1.1\r\nHost: {host}:{port}\r\n"
         "Content-Type: application/json\r\n"
     )
+    if token:
+        head += f"Authorization: Bearer {token}\r\n"
     run = uuid.uuid4().hex[:8]
     counts = Counts()
     start_at = time.monotonic() + warmup
@@ -231,11 +247,20 @@ def _wrk_once(wrk: str, url: str, connections: int, seconds: int, script: str) -
 
 
 def generate_wrk(
-    wrk: str, url: str, connections: int, duration: float, warmup: float, body: Body
+    wrk: str,
+    url: str,
+    connections: int,
+    duration: float,
+    warmup: float,
+    body: Body,
+    token: str | None,
 ) -> dict[str, Any]:
     """`wrk` whole seconds only: the duration is rounded up, and reported as measured."""
+    headers = WRK_HEADERS
+    if token:
+        headers += f'wrk.headers["Authorization"] = "Bearer {token}"\n'
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
-        handle.write(WRK_REQUESTS[body] + WRK_DONE)
+        handle.write(headers + WRK_REQUESTS[body] + WRK_DONE)
         script = handle.name
     try:
         if warmup > 0:
@@ -270,12 +295,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--body", choices=get_args(Body), default="sms")
     parser.add_argument("--generator", choices=["auto", "wrk", "python"], default="auto")
     args = parser.parse_args(argv)
+    token = os.environ.get(TOKEN_VARIABLE) or None
     wrk = shutil.which("wrk") if args.generator in ("auto", "wrk") else None
     if args.generator == "wrk" and not wrk:
         parser.error("wrk is not on PATH (Debian package wrk)")
     if wrk:
         result = generate_wrk(
-            wrk, args.url, args.connections, args.duration, args.warmup, args.body
+            wrk, args.url, args.connections, args.duration, args.warmup, args.body, token
         )
         print(json.dumps(result), flush=True)
         return
@@ -286,7 +312,7 @@ def main(argv: list[str] | None = None) -> None:
     except ImportError:  # pragma: no cover
         pass
     result = asyncio.run(
-        generate(args.url, args.connections, args.duration, args.warmup, args.body)
+        generate(args.url, args.connections, args.duration, args.warmup, args.body, token)
     )
     print(json.dumps(result), flush=True)
 

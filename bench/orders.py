@@ -1,9 +1,10 @@
 """Orders benchmark: `python -m bench.orders [--quick | --smoke]`.
 
-1. `POST /orders` at 64 concurrent connections against the whole platform running (API,
-   orders worker, projections, ingester, relay, exchange simulator at its contract's
-   0.5 s and 10% refusals), versus the baseline measured alone on the same PostgreSQL: a
-   bare FastAPI app doing one psycopg INSERT per request (bench/bare_app.py). The load
+1. `POST /orders` at 64 concurrent connections, each request with a client's bearer
+   token, against the whole platform running (API, orders worker, projections,
+   ingester, relay, exchange simulator at its contract's 0.5 s and 10% refusals), versus
+   the baseline measured alone on the same PostgreSQL: a bare FastAPI app doing one
+   psycopg INSERT per request, authenticating no one (bench/bare_app.py). The load
    comes from bench/load.py: wrk when installed, else its Python generator.
    Printed: requests/s and p99 of both, the ratios (targets: >= 0.8x the throughput,
    p99 <= 1.5x) and the generator used (figures from the two generators are not
@@ -28,6 +29,7 @@ from bench import (
     bare_app_command,
     bench_parser,
     children,
+    client_caller,
     free_port,
     fresh_database,
     log_dir,
@@ -45,8 +47,15 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def _load(url: str, duration: int, warmup: int) -> dict[str, Any]:
-    return measure(url, connections=CONNECTIONS, duration=duration, warmup=warmup, body="orders")
+def _load(url: str, duration: int, warmup: int, token: str | None = None) -> dict[str, Any]:
+    return measure(
+        url,
+        connections=CONNECTIONS,
+        duration=duration,
+        warmup=warmup,
+        body="orders",
+        token=token,
+    )
 
 
 def baseline(server: str, duration: int, warmup: int) -> dict[str, Any]:
@@ -70,8 +79,9 @@ def platform(server: str, duration: int, warmup: int, fills: int) -> dict[str, A
     api_port, exchange_port = free_port(), free_port()
     logs = log_dir()
     exchange_url = f"http://127.0.0.1:{exchange_port}"
-    with fresh_database(server, "orders") as url:
+    with fresh_database(server, "orders") as url, client_caller() as caller:
         env = {
+            **caller.env,
             "DATABASE_URL": url,
             "LEDGERFLOW_EXCHANGE_URL": exchange_url,
             "LEDGERFLOW_EXCHANGE_FILLS_PER_ORDER": str(fills),
@@ -89,7 +99,7 @@ def platform(server: str, duration: int, warmup: int, fills: int) -> dict[str, A
             wait_http(f"{exchange_url}/__admin/faults", started[0])
             wait_http(f"http://127.0.0.1:{api_port}/health", started[1])
             with children(([LEDGERFLOW, "worker", "ingester"], env, logs / "orders-ingester.log")):
-                load = _load(f"http://127.0.0.1:{api_port}/orders", duration, warmup)
+                load = _load(f"http://127.0.0.1:{api_port}/orders", duration, warmup, caller.token)
             for child in started:
                 child.check_alive()
             # Ingestion: the exchange fills the rest with the ingester stopped, then the

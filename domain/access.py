@@ -10,6 +10,9 @@ platform's own processes act as `system` actors named after the process.
 - `bank_admin` (`bank_id`, `administrator_id`): reads and decides its own bank's;
 - `operator`: reads everything, takes the operator actions;
 - `auditor`: reads everything, takes no action of any kind.
+
+A token names one of these roles. One that names none of them, or more than one, still
+says who is calling, but the principal has no role and may do nothing.
 """
 
 from __future__ import annotations
@@ -20,12 +23,18 @@ from uuid import UUID
 
 
 class Role(StrEnum):
+    """Who a caller is to the platform."""
+
     CLIENT = "client"
     MEMBER = "member"
     BANK_ADMIN = "bank_admin"
     OPERATOR = "operator"
     AUDITOR = "auditor"
     SYSTEM = "system"  # the platform's own processes; never in a token
+
+
+# The roles a token may carry (never `system`).
+TOKEN_ROLES: frozenset[Role] = frozenset(Role) - {Role.SYSTEM}
 
 
 class Scope(StrEnum):
@@ -53,9 +62,10 @@ class Actor:
 
 @dataclass(frozen=True)
 class Principal:
-    """The verified caller of a request."""
+    """The verified caller of a request: its token's subject, its one platform role
+    (`None`: none, or several, may do nothing) and the claims that go with the role."""
 
-    role: Role
+    role: Role | None
     subject: str
     scopes: frozenset[str] = field(default_factory=frozenset)
     member_id: UUID | None = None
@@ -64,7 +74,7 @@ class Principal:
 
     @property
     def actor(self) -> Actor:
-        return Actor(self.role.value, self.subject)
+        return Actor(self.role.value if self.role else "none", self.subject)
 
     @property
     def sees_everything(self) -> bool:

@@ -44,6 +44,7 @@ module "platform" {
   worker_replicas     = var.platform.worker_replicas
   simulators          = var.platform.simulators
   third_party_urls    = var.third_party_urls
+  authentication      = var.authentication
   load_reference_data = var.platform.load_reference_data
   settings            = var.platform.settings
   secrets             = var.secrets

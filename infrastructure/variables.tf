@@ -52,6 +52,17 @@ variable "platform" {
   default = {}
 }
 
+variable "authentication" {
+  description = "The identity provider whose tokens the API accepts (LEDGERFLOW_AUTH_*): its issuer (`iss`), its JWKS, and where roles and scopes sit in its tokens (Keycloak: roles_claim = \"realm_access.roles\"). Per environment, in an untracked *.auto.tfvars or TF_VAR_authentication."
+  type = object({
+    issuer      = string
+    jwks_url    = string
+    audience    = optional(string, "ledgerflow")
+    roles_claim = optional(string, "roles")
+    scope_claim = optional(string, "scope")
+  })
+}
+
 variable "third_party_urls" {
   description = "Each third party's real URL by simulator name, where the platform runs no simulators."
   type        = map(string)

@@ -1,5 +1,5 @@
 """The `ledgerflow` command: run the platform, a worker, a simulator, migrate the database,
-rebuild projections, show the platform's status."""
+rebuild projections, show the platform's status, sign a development token."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import os
 import signal
 from pathlib import Path
 from typing import Annotated, NoReturn
+from uuid import UUID
 
 import typer
 from rich.progress import (
@@ -49,6 +50,12 @@ def up(
     """Start the API, every worker, the relay and the simulators; Ctrl-C stops all."""
     from ledgerflow.supervisor import run_platform
 
+    if Settings().environment == "production":
+        raise typer.BadParameter(
+            "LEDGERFLOW_ENVIRONMENT=production: `ledgerflow up` runs the platform as its own"
+            " token issuer and with simulators, which production refuses; run each process"
+            " on its own (ledgerflow api, ledgerflow worker ...) against a real issuer"
+        )
     raise typer.Exit(run_platform(host=host, port=port, data_dir=data_dir))
 
 
@@ -112,6 +119,49 @@ def simulator(
         raise typer.BadParameter(f"unknown simulator {name!r}; choose from {', '.join(SIMULATORS)}")
     configure_logging(Settings().log_level)
     serve(name, host, port)
+
+
+@app.command()
+def token(
+    role: Annotated[str, typer.Option(help="client, member, bank_admin, operator or auditor.")],
+    data_dir: Annotated[
+        Path, typer.Option(help="The data dir of `ledgerflow up`, whose issuer signs.")
+    ] = Path(".ledgerflow"),
+    subject: Annotated[str | None, typer.Option(help="`sub`; default: dev-<role>.")] = None,
+    member: Annotated[UUID | None, typer.Option(help="A member's `member_id`.")] = None,
+    bank: Annotated[UUID | None, typer.Option(help="A bank admin's `bank_id`.")] = None,
+    administrator: Annotated[
+        UUID | None, typer.Option(help="A bank admin's `administrator_id`.")
+    ] = None,
+    scope: Annotated[
+        str | None, typer.Option(help='A client\'s scopes, e.g. "sms:send sms:read"; default all.')
+    ] = None,
+    ttl: Annotated[float, typer.Option(help="Seconds the token is valid.")] = 3600,
+) -> None:
+    """Print a token signed by the development issuer of `--data-dir` (as `up` runs it)."""
+    from adapters.authentication import DevelopmentIssuer, NoDevelopmentIssuer
+    from domain.access import TOKEN_ROLES, Role
+    from ledgerflow.authentication import development_issuer_dir
+
+    names = sorted(r.value for r in TOKEN_ROLES)
+    if role not in names:
+        raise typer.BadParameter(f"unknown role {role!r}; choose from {', '.join(names)}")
+    if Settings().environment == "production":
+        raise typer.BadParameter("LEDGERFLOW_ENVIRONMENT=production trusts no development issuer")
+    try:
+        issuer = DevelopmentIssuer.load(development_issuer_dir(data_dir.resolve()))
+        signed = issuer.token(
+            Role(role),
+            subject=subject,
+            scopes=scope.split() if scope is not None else None,
+            member_id=member,
+            bank_id=bank,
+            administrator_id=administrator,
+            ttl_seconds=ttl,
+        )
+    except (NoDevelopmentIssuer, ValueError) as error:
+        raise typer.BadParameter(str(error)) from None
+    typer.echo(signed)
 
 
 @app.command()

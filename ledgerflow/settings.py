@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal, get_args
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.http import ThirdPartyClient
@@ -144,10 +145,61 @@ class Settings(BaseSettings):
     # Test mode allows moving the platform clock for every process (PUT /__admin/clock).
     test_mode: bool = False
 
+    environment: Literal["development", "staging", "production"] = Field(
+        default="development",
+        description="production refuses test mode and the development issuer",
+    )
+
+    # Who is calling: bearer tokens (JWTs) of one trusted issuer.
+    auth_issuer: str | None = Field(default=None, description="`iss` of the accepted tokens")
+    auth_jwks_url: str | None = Field(default=None, description="the issuer's JWKS")
+    auth_audience: str = Field(default="ledgerflow", description="`aud` the tokens must name")
+    auth_roles_claim: str = Field(
+        default="roles", description="dotted path of the roles, e.g. realm_access.roles"
+    )
+    auth_scope_claim: str = Field(default="scope", description="dotted path of the scopes")
+    auth_leeway_seconds: float = Field(
+        default=30.0, ge=0, le=300, description="clock skew allowed on exp and nbf"
+    )
+    auth_jwks_refetch_seconds: float = Field(
+        default=30.0, ge=0, description="a token of an unknown key refetches the JWKS this rarely"
+    )
+    auth_development_issuer_dir: Path | None = Field(
+        default=None,
+        description="trust the development issuer of this directory (`ledgerflow up` sets it)",
+    )
+
     log_level: str = "INFO"
     opentelemetry: bool = Field(
         default=False, description="FastAPI's native OpenTelemetry (OTEL_* variables)"
     )
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_combinations(self) -> Settings:
+        if self.environment == "production":
+            if self.test_mode:
+                raise ValueError(
+                    "LEDGERFLOW_ENVIRONMENT=production refuses LEDGERFLOW_TEST_MODE: test mode"
+                    " lets any caller move the platform's clock"
+                )
+            if self.auth_development_issuer_dir is not None:
+                raise ValueError(
+                    "LEDGERFLOW_ENVIRONMENT=production refuses the development issuer"
+                    " (LEDGERFLOW_AUTH_DEVELOPMENT_ISSUER_DIR): its key sits in a directory"
+                    " and signs any token; set LEDGERFLOW_AUTH_ISSUER and"
+                    " LEDGERFLOW_AUTH_JWKS_URL to trust a real identity provider"
+                )
+        if self.auth_development_issuer_dir is not None and self.auth_jwks_url:
+            raise ValueError(
+                "trust one issuer: LEDGERFLOW_AUTH_JWKS_URL or"
+                " LEDGERFLOW_AUTH_DEVELOPMENT_ISSUER_DIR, not both"
+            )
+        if bool(self.auth_issuer) != bool(self.auth_jwks_url):
+            raise ValueError(
+                "LEDGERFLOW_AUTH_ISSUER and LEDGERFLOW_AUTH_JWKS_URL go together: the issuer"
+                " whose tokens are accepted, and where its keys are published"
+            )
+        return self
 
     def third_party(self, party: ThirdParty) -> ThirdPartyClient:
         """How to reach `party` over HTTP."""

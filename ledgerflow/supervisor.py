@@ -4,7 +4,9 @@ Starts an embedded PostgreSQL when `DATABASE_URL` is not set, migrates the datab
 (`ledgerflow db migrate`), loads the reference data, then starts the simulators on free
 ports (unless a real provider's URL is configured), the API and every worker; writes
 every URL to `<data-dir>/urls.json`; restarts a child that dies; stops them all on
-Ctrl-C or SIGTERM.
+Ctrl-C or SIGTERM. Unless an identity provider is configured (`LEDGERFLOW_AUTH_JWKS_URL`),
+it is the token issuer: its key is made in `<data-dir>/issuer/` on the first start, and
+`ledgerflow token --data-dir <data-dir>` signs tokens the API accepts.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from typing import IO
 
 import psycopg
 
+from adapters.authentication import DevelopmentIssuer
 from adapters.postgres import create_database, with_database
+from ledgerflow.authentication import development_issuer_dir
 from ledgerflow.workers import workers
 from ledgerflow.workflows import WORKFLOWS
 
@@ -123,6 +127,10 @@ def run_platform(*, host: str, port: int, data_dir: Path) -> int:
         except EmbeddedPostgresMissing as error:
             print(f"ledgerflow: {error}", file=sys.stderr)
             return 1
+    issuer = None
+    if not env.get("LEDGERFLOW_AUTH_JWKS_URL"):
+        issuer = DevelopmentIssuer.ensure(development_issuer_dir(data_dir))
+        env["LEDGERFLOW_AUTH_DEVELOPMENT_ISSUER_DIR"] = str(issuer.directory)
     cli = [sys.executable, "-m", "ledgerflow.cli"]
     # The tables first, before any process that uses them (each refuses an older schema).
     migrated = subprocess.run(
@@ -186,6 +194,8 @@ def run_platform(*, host: str, port: int, data_dir: Path) -> int:
         print(f"  api        {urls['api']}  (docs: {urls['api']}/docs)")
         for name, url in simulators.items():
             print(f"  {name:<10} {url}")
+        if issuer is not None:
+            print(f"  tokens     ledgerflow token --data-dir {data_dir} --role operator")
         print(f"  urls.json  {data_dir / 'urls.json'}", flush=True)
         while not stopping:
             for child in children:

@@ -1,5 +1,5 @@
 """The HTTP API of this process: every workflow's routers, served by the platform opened in
-the app's lifespan.
+the app's lifespan, to the callers whose tokens the settings' issuer signed.
 
 Tests pass what `open_platform` takes (`clock`, `only`, `ports`); a workflow left out by
 `only` keeps its routes, which answer 500.
@@ -25,6 +25,7 @@ from api.app import ApiConfig
 from api.app import create_app as create_api
 from api.services import ApiServices, WorkflowServices
 from domain.clock import Clock
+from ledgerflow.authentication import trust
 from ledgerflow.bootstrap import Platform, platform_session
 from ledgerflow.ports import Ports
 from ledgerflow.settings import Settings, get_settings
@@ -62,6 +63,7 @@ def create_app(
     ports: Ports | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
+    trusted = trust(settings)
 
     @contextlib.asynccontextmanager
     async def open_services() -> AsyncIterator[ApiServices]:
@@ -75,6 +77,8 @@ def create_app(
             *(router for workflow in WORKFLOWS for router in ROUTERS[workflow.name]),
         ],
         open_services=open_services,
+        verifier=trusted.verifier,
+        jwks=trusted.jwks,
     )
 
 

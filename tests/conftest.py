@@ -2,7 +2,8 @@
 
 `database_url` is a fresh database created for this test run on `DATABASE_URL`'s server
 (or on an embedded PostgreSQL when `DATABASE_URL` is not set), migrated as
-`ledgerflow db migrate` does, and dropped afterwards.
+`ledgerflow db migrate` does, and dropped afterwards. `issuer` signs the tokens every call
+to the API carries (tests/issuer.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ import pytest
 
 from adapters.migrations import migrate
 from tests.databases import empty_database
+from tests.issuer import TokenIssuer
 from tests.services import amqp_url_or_fail, service_missing
+
+
+@pytest.fixture(scope="session")
+def issuer(tmp_path_factory: pytest.TempPathFactory) -> TokenIssuer:
+    return TokenIssuer.create(tmp_path_factory.mktemp("issuer"))
 
 
 @pytest.fixture(scope="session")

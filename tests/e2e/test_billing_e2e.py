@@ -24,6 +24,7 @@ import pytest
 
 from tests.e2e.processes import Processes, free_port, wait_for_http
 from tests.harness import eventually
+from tests.issuer import TokenIssuer
 
 pytestmark = pytest.mark.e2e
 
@@ -44,18 +45,19 @@ ENV = {
 
 @pytest.mark.parametrize("lookup_by_key", [True, False], ids=["lookup", "no-lookup"])
 def test_four_worker_processes_charge_every_invoice_at_most_once(
-    fresh_database_url: str, tmp_path: Path, lookup_by_key: bool
+    fresh_database_url: str, tmp_path: Path, lookup_by_key: bool, issuer: TokenIssuer
 ) -> None:
     sim_port, api_port = free_port(), free_port()
     sim_url, api_url = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{api_port}"
     env = {
         **ENV,
+        **issuer.env,
         "DATABASE_URL": fresh_database_url,
         "LEDGERFLOW_PAYMENT_PROVIDER_URL": sim_url,
         "LEDGERFLOW_PAYMENT_PROVIDER_HONOUR_IDEMPOTENCY_KEYS": "false",
         "LEDGERFLOW_PAYMENT_PROVIDER_LOOKUP_BY_KEY": str(lookup_by_key).lower(),
     }
-    with Processes(tmp_path / "logs", env) as processes:
+    with Processes(tmp_path / "logs", env) as processes, issuer.client(api_url) as api:
         simulator = processes.start(
             "simulator", "simulator", "payment-provider", "--port", str(sim_port)
         )
@@ -66,25 +68,25 @@ def test_four_worker_processes_charge_every_invoice_at_most_once(
             check=True,
             capture_output=True,
         )
-        api = processes.start("api", "api", "--port", str(api_port))
+        api_process = processes.start("api", "api", "--port", str(api_port))
         processes.start("projections", "worker", "projections")
         for n in range(WORKERS):
             processes.start(f"billing-{n}", "worker", "billing")
-        wait_for_http(f"{api_url}/rest/health", process=api)
+        wait_for_http(f"{api_url}/health", process=api_process)
         httpx.put(f"{sim_url}/__admin/faults", json=FAULTS).raise_for_status()
 
         # The read model may still be applying the data set: wait until it shows all of it.
         def all_pending() -> list[int] | None:
-            invoices = httpx.get(f"{api_url}/rest/v1/invoices").json()
+            invoices = api.get("/rest/v1/invoices").json()
             pending = [i["id"] for i in invoices if i["status"] == "PENDING"]
             return pending if len(pending) == 100 else None
 
         pending = eventually(all_pending, timeout=30, what="the data set's 100 pending invoices")
-        run = httpx.post(f"{api_url}/billing/runs", json={"period": "2026-12"}).json()
+        run = api.post("/billing/runs", json={"period": "2026-12"}).json()
 
         def settled() -> dict[str, int] | None:
             processes.check_alive()
-            progress = httpx.get(f"{api_url}/billing/runs/{run['id']}").json()
+            progress = api.get(f"/billing/runs/{run['id']}").json()
             counts: dict[str, int] = progress["counts"]
             done = sum(n for status, n in counts.items() if status != "charging")
             return counts if progress["selected"] == 100 and done == 100 else None
@@ -92,9 +94,9 @@ def test_four_worker_processes_charge_every_invoice_at_most_once(
         counts = eventually(settled, timeout=90, interval=0.5)
         stats = httpx.get(f"{sim_url}/__admin/stats").json()
         ledger = httpx.get(f"{sim_url}/__admin/ledger").json()["items"]
-        waiting = httpx.get(
-            f"{api_url}/invoices", params={"status": "needs_attention", "limit": 100}
-        ).json()["items"]
+        waiting = api.get("/invoices", params={"status": "needs_attention", "limit": 100}).json()[
+            "items"
+        ]
 
     charged = Counter(int(entry["request"]["invoice_id"]) for entry in ledger)
     assert max(charged.values()) == 1, [i for i, n in charged.items() if n > 1]

@@ -28,6 +28,7 @@ import pytest
 
 from tests.e2e.processes import Processes, free_port, wait_for_http
 from tests.harness import eventually
+from tests.issuer import TokenIssuer
 
 pytestmark = pytest.mark.e2e
 
@@ -88,9 +89,11 @@ def leased_by(conn: psycopg.Connection[Any], pid: int) -> int:
 
 
 @pytest.fixture()
-def platform(fresh_database_url: str, amqp_url: str, tmp_path: Path) -> Iterator[Processes]:
+def platform(
+    fresh_database_url: str, amqp_url: str, tmp_path: Path, issuer: TokenIssuer
+) -> Iterator[Processes]:
     asyncio.run(_queues(amqp_url, delete=True))
-    env = {"DATABASE_URL": fresh_database_url, "AMQP_URL": amqp_url, **ENV}
+    env = {"DATABASE_URL": fresh_database_url, "AMQP_URL": amqp_url, **ENV, **issuer.env}
     processes = Processes(tmp_path / "logs", env=env)
     try:
         yield processes
@@ -99,7 +102,7 @@ def platform(fresh_database_url: str, amqp_url: str, tmp_path: Path) -> Iterator
 
 
 def test_two_pollers_over_rabbitmq_decide_every_application_once_through_a_crash(
-    platform: Processes, fresh_database_url: str, amqp_url: str
+    platform: Processes, fresh_database_url: str, amqp_url: str, issuer: TokenIssuer
 ) -> None:
     partner_port, api_port = free_port(), free_port()
     partner_url, api_url = f"http://127.0.0.1:{partner_port}", f"http://127.0.0.1:{api_port}"
@@ -108,7 +111,7 @@ def test_two_pollers_over_rabbitmq_decide_every_application_once_through_a_crash
     with (
         platform.logs_on_failure(),
         httpx.Client(base_url=partner_url, timeout=10) as partner,
-        httpx.Client(base_url=api_url, timeout=15) as api,
+        issuer.client(api_url, timeout=15) as api,
         psycopg.connect(fresh_database_url, autocommit=True) as db,
     ):
         simulator = platform.start(

@@ -12,6 +12,7 @@ import pytest
 
 from tests.e2e.processes import Processes, free_port, wait_for_http
 from tests.harness import eventually
+from tests.issuer import TokenIssuer
 
 pytestmark = pytest.mark.e2e
 
@@ -30,11 +31,14 @@ WORKER_ENV = {
 }
 
 
-def test_a_killed_orders_worker_loses_no_order(database_url: str, tmp_path: Path) -> None:
+def test_a_killed_orders_worker_loses_no_order(
+    database_url: str, tmp_path: Path, issuer: TokenIssuer
+) -> None:
     api_port, exchange_port = free_port(), free_port()
     exchange_url = f"http://127.0.0.1:{exchange_port}"
     env = {
         "DATABASE_URL": database_url,
+        **issuer.env,
         "LEDGERFLOW_EXCHANGE_URL": exchange_url,
         "LEDGERFLOW_EXCHANGE_FILLS_PER_ORDER": "0",
         **WORKER_ENV,
@@ -45,7 +49,7 @@ def test_a_killed_orders_worker_loses_no_order(database_url: str, tmp_path: Path
         wait_for_http(f"{exchange_url}/__admin/faults")
         wait_for_http(f"http://127.0.0.1:{api_port}/health")
         processes.start("worker-1", "worker", "orders")
-        with httpx.Client(base_url=f"http://127.0.0.1:{api_port}", timeout=10) as api:
+        with issuer.client(f"http://127.0.0.1:{api_port}", timeout=10) as api:
             ids = []
             for _ in range(ORDERS):
                 created = api.post("/orders", json=BODY)

@@ -24,6 +24,7 @@ import pytest
 from domain.reimbursements.reference import reference_id
 from tests.e2e.processes import Processes, free_port, wait_for_http
 from tests.harness import eventually
+from tests.issuer import TokenIssuer
 
 pytestmark = pytest.mark.e2e
 
@@ -47,8 +48,9 @@ ENV = {
 
 
 @pytest.fixture()
-def platform(fresh_database_url: str, tmp_path: Path) -> Iterator[Processes]:
-    processes = Processes(tmp_path / "logs", env={"DATABASE_URL": fresh_database_url, **ENV})
+def platform(fresh_database_url: str, tmp_path: Path, issuer: TokenIssuer) -> Iterator[Processes]:
+    env = {"DATABASE_URL": fresh_database_url, **ENV, **issuer.env}
+    processes = Processes(tmp_path / "logs", env=env)
     try:
         yield processes
     finally:
@@ -56,7 +58,7 @@ def platform(fresh_database_url: str, tmp_path: Path) -> Iterator[Processes]:
 
 
 def test_every_approved_reimbursement_is_paid_once_through_faults_and_a_crash(
-    platform: Processes, fresh_database_url: str
+    platform: Processes, fresh_database_url: str, issuer: TokenIssuer
 ) -> None:
     rail_port, box_port, api_port = free_port(), free_port(), free_port()
     rail_url, box_url = f"http://127.0.0.1:{rail_port}", f"http://127.0.0.1:{box_port}"
@@ -66,7 +68,7 @@ def test_every_approved_reimbursement_is_paid_once_through_faults_and_a_crash(
         platform.logs_on_failure(),
         httpx.Client(base_url=rail_url, timeout=10) as rail,
         httpx.Client(base_url=box_url, timeout=10) as box,
-        httpx.Client(base_url=api_url, timeout=15) as api,
+        issuer.client(api_url, timeout=15) as api,
     ):
         rail_process = platform.start(
             "payment-rail", "simulator", "payment-rail", "--port", str(rail_port)

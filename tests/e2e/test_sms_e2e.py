@@ -27,6 +27,7 @@ import pytest
 
 from tests.e2e.processes import Processes, free_port, wait_for_http
 from tests.harness import eventually
+from tests.issuer import TokenIssuer
 
 pytestmark = pytest.mark.e2e
 
@@ -57,8 +58,8 @@ WORKER_ENV = {
 
 
 @pytest.fixture()
-def platform(fresh_database_url: str, tmp_path: Path) -> Iterator[Processes]:
-    processes = Processes(tmp_path / "logs", env={"DATABASE_URL": fresh_database_url})
+def platform(fresh_database_url: str, tmp_path: Path, issuer: TokenIssuer) -> Iterator[Processes]:
+    processes = Processes(tmp_path / "logs", env={"DATABASE_URL": fresh_database_url, **issuer.env})
     try:
         yield processes
     finally:
@@ -92,7 +93,7 @@ def listed_sent(api: httpx.Client) -> set[str]:
 
 
 def test_every_sms_is_sent_through_faults_and_a_killed_worker_with_bounded_duplicates(
-    platform: Processes, fresh_database_url: str
+    platform: Processes, fresh_database_url: str, issuer: TokenIssuer
 ) -> None:
     started = time.monotonic()
     sim_port, api_port = free_port(), free_port()
@@ -102,7 +103,7 @@ def test_every_sms_is_sent_through_faults_and_a_killed_worker_with_bounded_dupli
     with (
         platform.logs_on_failure(),
         httpx.Client(base_url=sim_url, timeout=10) as sim,
-        httpx.Client(base_url=api_url, timeout=15, limits=httpx.Limits(max_connections=32)) as api,
+        issuer.client(api_url, timeout=15, limits=httpx.Limits(max_connections=32)) as api,
         psycopg.connect(fresh_database_url, autocommit=True) as db,
     ):
         # The provider first: faulty, and not honouring idempotency keys.

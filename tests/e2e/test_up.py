@@ -1,5 +1,6 @@
 """`ledgerflow up` on a machine with nothing but Python: embedded PostgreSQL, simulators,
-API and workers as child processes, restarted when they die, stopped on SIGTERM."""
+API and workers as child processes, restarted when they die, stopped on SIGTERM; it is
+the token issuer, and `ledgerflow token` signs what its API accepts."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 
 from ledgerflow.supervisor import die_with_parent, free_port
@@ -64,11 +66,18 @@ def test_up_runs_the_platform_restarts_children_and_stops_cleanly(tmp_path: Path
         assert urls["api"] == f"http://127.0.0.1:{port}"
         expected = {name for cls in WORKFLOWS for name in cls.simulators}
         assert set(urls["simulators"]) == expected  # every third party has its simulator
-        api = httpx.Client(base_url=urls["api"], timeout=10)
-        eventually(lambda: _get(api, "/health") == 200, timeout=60)
+        public = httpx.Client(base_url=urls["api"], timeout=10)
+        eventually(lambda: _get(public, "/health") == 200, timeout=60)
+        assert public.get("/rest/v1/invoices").status_code == 401
+        keys = public.get("/.well-known/jwks.json").json()["keys"]
+        operator = _token(data_dir, "--role", "operator")
+        client = _token(data_dir, "--role", "client", "--scope", "sms:send sms:read")
+        assert {_kid(operator), _kid(client)} == {key["kid"] for key in keys}
+        api = httpx.Client(base_url=urls["api"], timeout=10, headers=_bearer(operator))
         # The first start loaded the reference data set (`ledgerflow seed antaeus`).
         eventually(lambda: len(api.get("/rest/v1/invoices").json()) == 1000, timeout=30)
 
+        api.headers.update(_bearer(client))
         sms = api.post(
             "/sms",
             json={"message_id": str(uuid.uuid4()), "phone_number": "+254712345678", "text": "up"},
@@ -123,6 +132,26 @@ def test_up_runs_the_platform_restarts_children_and_stops_cleanly(tmp_path: Path
         for log in sorted((data_dir / "logs").glob("*.log")):
             print(f"--- {log.name}\n", "".join(log.read_text().splitlines(True)[-15:]))
         raise
+
+
+def _token(data_dir: Path, *args: str) -> str:
+    """A token signed by the data dir's issuer, as a developer gets one."""
+    printed = subprocess.run(
+        [sys.executable, "-m", "ledgerflow.cli", "token", "--data-dir", str(data_dir), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return printed.stdout.strip()
+
+
+def _kid(token: str) -> str:
+    return str(jwt.get_unverified_header(token)["kid"])
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

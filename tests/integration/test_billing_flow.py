@@ -22,6 +22,7 @@ from tests.integration.billing_support import (
     start_run,
     wait_status,
 )
+from tests.issuer import TokenIssuer
 
 CALM = {
     "error_rate": 0,
@@ -51,8 +52,9 @@ def simulator() -> Iterator[httpx.Client]:
 
 
 @pytest.fixture(scope="module")
-def settings(billing_db: str, simulator: httpx.Client) -> Settings:
+def settings(billing_db: str, simulator: httpx.Client, issuer: TokenIssuer) -> Settings:
     return Settings(
+        **issuer.trusted,
         database_url=billing_db,
         payment_provider_url=str(simulator.base_url),
         worker_concurrency=20,
@@ -67,8 +69,8 @@ def settings(billing_db: str, simulator: httpx.Client) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def api(settings: Settings) -> Iterator[httpx.Client]:
-    with running(create_app(settings)) as url, httpx.Client(base_url=url, timeout=10) as client:
+def api(settings: Settings, issuer: TokenIssuer) -> Iterator[httpx.Client]:
+    with running(create_app(settings)) as url, issuer.client(url, timeout=10) as client:
         yield client
 
 

@@ -7,7 +7,6 @@ import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 
 from domain.billing.run import run_id_for
@@ -19,12 +18,13 @@ from ledgerflow.workflows.billing import BillingWorkflow
 from processes.billing.scheduler import MonthlyScheduler
 from simulators.registry import running
 from tests.integration.billing_support import module_database
+from tests.issuer import TokenIssuer
 
 
 @pytest.fixture(scope="module")
-def settings(server_url: str) -> Iterator[Settings]:
+def settings(server_url: str, issuer: TokenIssuer) -> Iterator[Settings]:
     for url in module_database(server_url):
-        yield Settings(database_url=url, billing_scheduler=False)
+        yield Settings(database_url=url, billing_scheduler=False, **issuer.trusted)
 
 
 async def _seed_twice_and_project(settings: Settings) -> tuple[int, int]:
@@ -38,10 +38,10 @@ async def _seed_twice_and_project(settings: Settings) -> tuple[int, int]:
 
 
 def test_the_antaeus_data_set_loads_once_and_reads_like_the_reference_and_our_own_api(
-    settings: Settings,
+    settings: Settings, issuer: TokenIssuer
 ) -> None:
     assert asyncio.run(_seed_twice_and_project(settings)) == (1100, 0)
-    with running(create_app(settings)) as url, httpx.Client(base_url=url) as api:
+    with running(create_app(settings)) as url, issuer.client(url) as api:
         assert api.get("/rest/health").json() == "ok"
         invoices = api.get("/rest/v1/invoices").json()
         customers = api.get("/rest/v1/customers").json()

@@ -18,6 +18,7 @@ from simulators import bank_partner
 from simulators.bank_partner import BankPartnerSettings
 from simulators.registry import running
 from tests.harness import eventually, workers
+from tests.issuer import TokenIssuer
 
 DECIDED = {"completed", "rejected"}
 
@@ -30,8 +31,9 @@ def partner() -> Iterator[httpx.Client]:
 
 
 @pytest.fixture(scope="module")
-def settings(database_url: str, partner: httpx.Client) -> Settings:
+def settings(database_url: str, partner: httpx.Client, issuer: TokenIssuer) -> Settings:
     return Settings(
+        **issuer.trusted,
         database_url=database_url,
         bank_partner_url=str(partner.base_url),
         lending_poll_interval_seconds=0.3,
@@ -45,9 +47,9 @@ def settings(database_url: str, partner: httpx.Client) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def api(settings: Settings) -> Iterator[httpx.Client]:
+def api(settings: Settings, issuer: TokenIssuer) -> Iterator[httpx.Client]:
     app = create_app(settings, only={"lending"})
-    with running(app) as url, httpx.Client(base_url=url, timeout=10) as client:
+    with running(app) as url, issuer.client(url, timeout=10) as client:
         yield client
 
 

@@ -24,12 +24,14 @@ from ledgerflow.workflows.billing import BillingWorkflow
 from simulators import sms_provider
 from simulators.registry import running
 from tests.harness import eventually, sms_status, workers
+from tests.issuer import TokenIssuer
 from tests.tcp_proxy import TcpProxy
 
 
-def test_health_follows_the_database(database_url: str) -> None:
+def test_health_follows_the_database(database_url: str, issuer: TokenIssuer) -> None:
     with TcpProxy(database_url) as proxy:
-        settings = Settings(database_url=proxy.url)
+        settings = Settings(database_url=proxy.url, **issuer.trusted)
+        # No token: the health check is public.
         with running(create_app(settings)) as url, httpx.Client(base_url=url, timeout=10) as api:
             assert api.get("/health").status_code == 200
             proxy.cut()
@@ -40,15 +42,18 @@ def test_health_follows_the_database(database_url: str) -> None:
             assert eventually(lambda: api.get("/health").status_code == 200, timeout=15)
 
 
-def test_the_clock_moves_for_every_process_in_test_mode(database_url: str) -> None:
-    on = Settings(database_url=database_url, test_mode=True)
-    off = Settings(database_url=database_url, test_mode=False)
+def test_the_clock_moves_for_every_process_in_test_mode(
+    database_url: str, issuer: TokenIssuer
+) -> None:
+    on = Settings(database_url=database_url, test_mode=True, **issuer.trusted)
+    off = Settings(database_url=database_url, test_mode=False, **issuer.trusted)
     with (
         running(create_app(on)) as first_url,
         running(create_app(on)) as second_url,
         running(create_app(off)) as production_url,
+        issuer.client(first_url) as first,
+        issuer.client(second_url) as second,
     ):
-        first, second = httpx.Client(base_url=first_url), httpx.Client(base_url=second_url)
         moved = first.put("/__admin/clock", json={"offset_seconds": 86400 * 30})
         assert moved.status_code == 200
 
@@ -57,14 +62,21 @@ def test_the_clock_moves_for_every_process_in_test_mode(database_url: str) -> No
             return (now - datetime.now(UTC)).days >= 29
 
         assert eventually(second_sees_it, timeout=5)
-        refused = httpx.put(f"{production_url}/__admin/clock", json={"offset_seconds": 5})
+        refused = httpx.put(
+            f"{production_url}/__admin/clock",
+            json={"offset_seconds": 5},
+            headers=issuer.headers(),
+        )
         assert refused.status_code == 403 and refused.json()["code"] == "test_mode_off"
         first.put("/__admin/clock", json={"offset_seconds": 0})
 
 
 @pytest.mark.parametrize("idle_poll_seconds", [3600.0])
 def test_new_work_is_picked_up_on_notify_not_by_polling(
-    fresh_database_url: str, idle_poll_seconds: float, monkeypatch: pytest.MonkeyPatch
+    fresh_database_url: str,
+    idle_poll_seconds: float,
+    monkeypatch: pytest.MonkeyPatch,
+    issuer: TokenIssuer,
 ) -> None:
     """With every idle poll an hour long, an SMS still goes out: only NOTIFY can have woken
     the idle worker and the projection."""
@@ -79,10 +91,12 @@ def test_new_work_is_picked_up_on_notify_not_by_polling(
         _with_idle_poll(follower.Follower.__init__, idle_poll_seconds),
     )
     with running(sms_provider.create_app()) as simulator_url:
-        settings = Settings(database_url=fresh_database_url, sms_provider_url=simulator_url)
+        settings = Settings(
+            database_url=fresh_database_url, sms_provider_url=simulator_url, **issuer.trusted
+        )
         with (
             running(create_app(settings)) as url,
-            httpx.Client(base_url=url) as api,
+            issuer.client(url) as api,
             workers(settings, "sms"),
         ):
             time.sleep(0.5)  # the worker is idle, in its hour-long wait
@@ -132,10 +146,13 @@ async def _followers_and_work(url: str) -> None:
         await store.close()
 
 
-def test_status_shows_each_followers_lag_and_the_work_waiting(fresh_database_url: str) -> None:
+def test_status_shows_each_followers_lag_and_the_work_waiting(
+    fresh_database_url: str, issuer: TokenIssuer
+) -> None:
     asyncio.run(_followers_and_work(fresh_database_url))
-    with running(create_app(Settings(database_url=fresh_database_url))) as url:
-        status = httpx.get(f"{url}/status").json()
+    settings = Settings(database_url=fresh_database_url, **issuer.trusted)
+    with running(create_app(settings)) as url:
+        status = httpx.get(f"{url}/status", headers=issuer.headers()).json()
     printed = subprocess.run(
         [sys.executable, "-m", "ledgerflow.cli", "status"],
         env={**os.environ, "DATABASE_URL": fresh_database_url, "COLUMNS": "120"},

@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 
@@ -21,6 +20,7 @@ from ledgerflow.web import create_app
 from processes.orders.application import OrdersApplication, OrdersService
 from simulators.registry import running
 from tests.harness import eventually
+from tests.issuer import TokenIssuer
 from tests.tcp_proxy import TcpProxy
 
 BODY = {
@@ -45,12 +45,12 @@ def proxy(fresh_database_url: str) -> Iterator[TcpProxy]:
 
 
 def test_the_database_cut_answers_the_contracts_500_and_writes_nothing(
-    proxy: TcpProxy, fresh_database_url: str
+    proxy: TcpProxy, fresh_database_url: str, issuer: TokenIssuer
 ) -> None:
-    settings = Settings(database_url=proxy.url, exchange_url="http://127.0.0.1:9")
+    settings = Settings(database_url=proxy.url, exchange_url="http://127.0.0.1:9", **issuer.trusted)
     with (
         running(create_app(settings, only={"orders"})) as url,
-        httpx.Client(base_url=url, timeout=30) as api,
+        issuer.client(url, timeout=30) as api,
     ):
         assert api.post("/orders", json=BODY).status_code == 201
         before = stored_events(fresh_database_url)

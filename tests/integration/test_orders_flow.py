@@ -18,6 +18,7 @@ from ledgerflow.web import create_app
 from simulators import exchange
 from simulators.registry import running
 from tests.harness import eventually, workers
+from tests.issuer import TokenIssuer
 
 CALM = {"error_rate": 0, "reset_rate": 0, "timeout_rate": 0, "lost_response_rate": 0}
 FAST = {
@@ -39,8 +40,9 @@ def simulator() -> Iterator[httpx.Client]:
 
 
 @pytest.fixture(scope="module")
-def settings(database_url: str, simulator: httpx.Client) -> Settings:
+def settings(database_url: str, simulator: httpx.Client, issuer: TokenIssuer) -> Settings:
     return Settings(
+        **issuer.trusted,
         database_url=database_url,
         exchange_url=str(simulator.base_url),
         worker_concurrency=50,
@@ -52,8 +54,8 @@ def settings(database_url: str, simulator: httpx.Client) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def api(settings: Settings) -> Iterator[httpx.Client]:
-    with running(create_app(settings)) as url, httpx.Client(base_url=url, timeout=10) as client:
+def api(settings: Settings, issuer: TokenIssuer) -> Iterator[httpx.Client]:
+    with running(create_app(settings)) as url, issuer.client(url, timeout=10) as client:
         yield client
 
 

@@ -23,6 +23,7 @@ from processes.orders.application import OrdersApplication, OrdersService
 from simulators import exchange
 from simulators.registry import running
 from tests.harness import eventually, workers
+from tests.issuer import TokenIssuer
 
 BODY = {"type": "limit", "side": "buy", "instrument": "US0378331005", "limit_price": "10.00"}
 
@@ -44,8 +45,9 @@ def simulator() -> Iterator[httpx.Client]:
 
 
 @pytest.fixture()
-def settings(fresh_database_url: str, simulator: httpx.Client) -> Settings:
+def settings(fresh_database_url: str, simulator: httpx.Client, issuer: TokenIssuer) -> Settings:
     return Settings(
+        **issuer.trusted,
         database_url=fresh_database_url,
         exchange_url=str(simulator.base_url),
         retry_base_seconds=0.02,
@@ -66,12 +68,12 @@ def stream_position(database_url: str) -> int:
 
 
 def test_reports_are_recorded_once_despite_duplicates_reordering_drops_and_restarts(
-    settings: Settings, simulator: httpx.Client
+    settings: Settings, simulator: httpx.Client, issuer: TokenIssuer
 ) -> None:
     assert settings.database_url
     with (
         running(create_app(settings)) as url,
-        httpx.Client(base_url=url, timeout=10) as api,
+        issuer.client(url, timeout=10) as api,
         workers(settings, "orders", "projections"),
     ):
         first = [api.post("/orders", json={**BODY, "quantity": 9}).json()["id"] for _ in range(8)]

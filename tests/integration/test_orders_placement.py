@@ -24,6 +24,7 @@ from api.orders import Orders, placement_router
 from ledgerflow.settings import Settings
 from ledgerflow.web import create_app
 from simulators.registry import running
+from tests.issuer import TokenIssuer
 
 ORDER = {
     "type": "limit",
@@ -45,17 +46,17 @@ def _by_fastapis_handler(app: FastAPI) -> FastAPI:
 
 
 @pytest.fixture(scope="module")
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, exchange_url="http://127.0.0.1:9")
+def settings(database_url: str, issuer: TokenIssuer) -> Settings:
+    return Settings(database_url=database_url, exchange_url="http://127.0.0.1:9", **issuer.trusted)
 
 
 @pytest.fixture(scope="module")
-def apis(settings: Settings) -> Iterator[tuple[httpx.Client, httpx.Client]]:
+def apis(settings: Settings, issuer: TokenIssuer) -> Iterator[tuple[httpx.Client, httpx.Client]]:
     with (
         running(create_app(settings, only={"orders"})) as served_url,
         running(_by_fastapis_handler(create_app(settings, only={"orders"}))) as reference_url,
-        httpx.Client(base_url=served_url, timeout=10) as served,
-        httpx.Client(base_url=reference_url, timeout=10) as reference,
+        issuer.client(served_url, timeout=10) as served,
+        issuer.client(reference_url, timeout=10) as reference,
     ):
         yield served, reference
 
@@ -143,7 +144,7 @@ def test_idempotent_retries_answer_alike(apis: tuple[httpx.Client, httpx.Client]
 
 
 async def bearer_token(request: Request) -> None:
-    """A stand-in for the platform's authentication: one fixed token."""
+    """A dependency of the app or of the router: one fixed token passes."""
     if request.headers.get("authorization") != "Bearer s3cret":
         raise HTTPException(status_code=401, detail="Not authenticated")
 

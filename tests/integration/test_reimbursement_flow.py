@@ -23,6 +23,7 @@ from ledgerflow.web import create_app
 from simulators import mailbox, payment_rail, sms_provider
 from simulators.registry import running
 from tests.harness import eventually, workers
+from tests.issuer import TokenIssuer
 
 NORDIC = reference_id("bank", "nordic-coop")
 NORDIC_ADMIN = reference_id("administrator", "nordic-admin-1")
@@ -58,9 +59,14 @@ def sms_simulator() -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="module")
 def settings(
-    database_url: str, rail: httpx.Client, mail: httpx.Client, sms_simulator: httpx.Client
+    database_url: str,
+    rail: httpx.Client,
+    mail: httpx.Client,
+    sms_simulator: httpx.Client,
+    issuer: TokenIssuer,
 ) -> Settings:
     return Settings(
+        **issuer.trusted,
         database_url=database_url,
         payment_rail_url=str(rail.base_url),
         mailbox_url=str(mail.base_url),
@@ -76,14 +82,14 @@ def settings(
 
 
 @pytest.fixture(scope="module")
-def api(settings: Settings) -> Iterator[httpx.Client]:
+def api(settings: Settings, issuer: TokenIssuer) -> Iterator[httpx.Client]:
     async def seed() -> int:
         async with platform_session(settings, only={"reimbursements"}) as platform:
             return await platform.workflows["reimbursements"].seed("demo-banks")
 
     assert asyncio.run(seed()) > 0
     assert asyncio.run(seed()) == 0  # idempotent
-    with running(create_app(settings)) as url, httpx.Client(base_url=url, timeout=10) as client:
+    with running(create_app(settings)) as url, issuer.client(url, timeout=10) as client:
         yield client
 
 

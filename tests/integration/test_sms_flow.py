@@ -18,6 +18,7 @@ from ledgerflow.web import create_app
 from simulators import sms_provider
 from simulators.registry import running
 from tests.harness import eventually, sms_status, workers
+from tests.issuer import TokenIssuer
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +28,9 @@ def simulator() -> Iterator[httpx.Client]:
 
 
 @pytest.fixture(scope="module")
-def settings(database_url: str, simulator: httpx.Client) -> Settings:
+def settings(database_url: str, simulator: httpx.Client, issuer: TokenIssuer) -> Settings:
     return Settings(
+        **issuer.trusted,
         database_url=database_url,
         sms_provider_url=str(simulator.base_url),
         worker_concurrency=20,
@@ -41,8 +43,8 @@ def settings(database_url: str, simulator: httpx.Client) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def api(settings: Settings) -> Iterator[httpx.Client]:
-    with running(create_app(settings)) as url, httpx.Client(base_url=url, timeout=10) as client:
+def api(settings: Settings, issuer: TokenIssuer) -> Iterator[httpx.Client]:
+    with running(create_app(settings)) as url, issuer.client(url, timeout=10) as client:
         yield client
 
 

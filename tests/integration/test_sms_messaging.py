@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Iterator
 
 import aio_pika
-import httpx
 import pytest
 
 from adapters.eventstore import open_application
@@ -22,6 +21,7 @@ from processes.sms.application import SmsApplication
 from simulators import sms_provider
 from simulators.registry import running
 from tests.harness import eventually, workers
+from tests.issuer import TokenIssuer
 
 QUEUE = command_queue_name("sms")
 
@@ -34,7 +34,7 @@ def simulator_url() -> Iterator[str]:
 
 @pytest.fixture(params=["postgres", "rabbitmq"])
 def settings(
-    request: pytest.FixtureRequest, fresh_database_url: str, simulator_url: str
+    request: pytest.FixtureRequest, fresh_database_url: str, simulator_url: str, issuer: TokenIssuer
 ) -> Settings:
     amqp_url = None
     if request.param == "rabbitmq":
@@ -45,6 +45,7 @@ def settings(
         amqp_url=amqp_url,
         sms_provider_url=simulator_url,
         retry_base_seconds=0.02,
+        **issuer.trusted,
     )
 
 
@@ -173,13 +174,15 @@ def _already_set() -> asyncio.Event:
     return event
 
 
-def test_the_api_and_the_queue_share_one_idempotency(settings: Settings) -> None:
+def test_the_api_and_the_queue_share_one_idempotency(
+    settings: Settings, issuer: TokenIssuer
+) -> None:
     """A command that came over HTTP and again over the queue is one SMS."""
     from ledgerflow.web import create_app
 
     assert settings.database_url
     message_id = f"both-{uuid.uuid4()}"
-    with running(create_app(settings)) as url, httpx.Client(base_url=url) as api:
+    with running(create_app(settings)) as url, issuer.client(url) as api:
         created = api.post("/sms", json=send_sms(message_id)).json()
         queue, bus = build_messaging(settings.database_url, settings.amqp_url)
 

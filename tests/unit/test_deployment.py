@@ -3,7 +3,8 @@ network to Terraform's registry here, so `compose.yaml`, the `Dockerfile` and
 `infrastructure/` are parsed, and what would otherwise fail only at deploy time is
 checked: every container runs a real `ledgerflow` command with real names, every
 setting is one the platform reads, every third party's URL reaches its simulator, every
-variable and module input is declared."""
+variable and module input is declared, and the Keycloak realm gives the tokens the
+platform's settings expect: its roles, its audience, the role's claims, its scopes."""
 
 from __future__ import annotations
 
@@ -18,14 +19,17 @@ import hcl2
 import typer.main
 import yaml
 
+from domain.access import TOKEN_ROLES, Role, Scope
 from ledgerflow.cli import app
 from ledgerflow.settings import Settings
 from ledgerflow.workers import workers
 from ledgerflow.workflows import WORKFLOWS
+from processes.reimbursements.demo_banks import demo_banks
 from simulators.registry import SIMULATORS
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRASTRUCTURE = ROOT / "infrastructure"
+REALM = INFRASTRUCTURE / "keycloak" / "ledgerflow-realm.json"
 ENVIRONMENTS = ("development", "staging", "production")
 
 
@@ -128,6 +132,83 @@ def test_compose_settings_are_real_and_reach_every_simulator() -> None:
 def _service_running(runs: dict[str, str], simulator: str) -> str:
     [service] = [name for name, runs_this in runs.items() if runs_this == simulator]
     return service
+
+
+# The identity provider (compose's Keycloak and its realm) ------------------------------
+
+
+def _realm() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(REALM.read_text())
+    return loaded
+
+
+def _access_token_mappers(mappers: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Protocol mappers that put a claim in the access token, by the claim they set."""
+    return {
+        mapper["config"].get("claim.name", mapper["protocolMapper"]): mapper
+        for mapper in mappers
+        if mapper["config"].get("access.token.claim") == "true"
+    }
+
+
+def test_the_realm_issues_the_tokens_the_platform_reads() -> None:
+    realm, defaults = _realm(), Settings()
+    assert {role["name"] for role in realm["roles"]["realm"]} == {r.value for r in TOKEN_ROLES}
+    [client] = [c for c in realm["clients"] if c["clientId"] == defaults.auth_audience]
+    claims = _access_token_mappers(client["protocolMappers"])
+    [audience] = [m for m in claims.values() if m["protocolMapper"] == "oidc-audience-mapper"]
+    assert audience["config"]["included.client.audience"] == defaults.auth_audience
+    for claim in ("member_id", "bank_id", "administrator_id"):  # user attributes -> claims
+        assert claims[claim]["protocolMapper"] == "oidc-usermodel-attribute-mapper"
+        assert claims[claim]["config"]["user.attribute"] == claim
+    scopes = {scope["name"]: scope for scope in realm["clientScopes"]}
+    granted = client["defaultClientScopes"] + client["optionalClientScopes"]
+    for scope in Scope:  # each a client scope, named in the `scope` claim when granted
+        assert scopes[scope.value]["attributes"]["include.in.token.scope"] == "true"
+        assert scope.value in client["optionalClientScopes"]
+    roles = _access_token_mappers(
+        [m for name in granted if name in scopes for m in scopes[name].get("protocolMappers", [])]
+    )
+    compose = _compose()["x-platform"]["environment"]
+    roles_claim = compose["LEDGERFLOW_AUTH_ROLES_CLAIM"]
+    assert roles[roles_claim]["protocolMapper"] == "oidc-usermodel-realm-role-mapper"
+    assert "sub" in {m["name"] for m in scopes["basic"]["protocolMappers"]}
+    assert "basic" in client["defaultClientScopes"]
+
+
+def test_the_realm_has_a_user_per_role_with_ids_of_the_demo_data_set() -> None:
+    users = {user["realmRoles"][0]: user for user in _realm()["users"]}
+    assert set(users) == {role.value for role in TOKEN_ROLES}
+    ids = {str(aggregate.id): aggregate for aggregate in demo_banks()}
+    member = users[Role.MEMBER]["attributes"]
+    assert type(ids[member["member_id"][0]]).__name__ == "BankMember"
+    admin = users[Role.BANK_ADMIN]["attributes"]
+    administrator = ids[admin["administrator_id"][0]]
+    assert str(administrator.bank_id) == admin["bank_id"][0]  # type: ignore[attr-defined]
+    for user in users.values():  # nothing left to fill in before a password grant
+        assert user["email"] and user["firstName"] and user["lastName"] and user["enabled"]
+
+
+def test_compose_trusts_its_keycloak_realm() -> None:
+    services, realm = _compose()["services"], _realm()
+    keycloak = services["keycloak"]
+    image, _, tag = keycloak["image"].rpartition(":")
+    assert image.endswith("keycloak/keycloak") and re.fullmatch(r"\d+\.\d+\.\d+", tag)
+    assert "--import-realm" in keycloak["command"]
+    [mount] = keycloak["volumes"]
+    source, target = mount.split(":")[:2]
+    assert (ROOT / source).resolve() == REALM.parent and target == "/opt/keycloak/data/import"
+    hostname = keycloak["environment"]["KC_HOSTNAME"]
+    port = int(keycloak["command"][2].split("=")[1])
+    for name, service in _platform_services().items():
+        environment = service.get("environment") or {}
+        if service["command"][0] not in ("api", "worker"):
+            continue
+        issuer = f"{hostname}/realms/{realm['realm']}"
+        assert environment["LEDGERFLOW_AUTH_ISSUER"] == issuer, name
+        jwks = f"http://keycloak:{port}/realms/{realm['realm']}/protocol/openid-connect/certs"
+        assert environment["LEDGERFLOW_AUTH_JWKS_URL"] == jwks, name
+    assert "keycloak" in services["api"]["depends_on"]
 
 
 # Dockerfile ----------------------------------------------------------------------------
@@ -266,8 +347,35 @@ def test_each_environment_sizes_the_same_configuration_with_real_settings() -> N
             assert not unknown, f"{environment}: {name} has no {unknown}"
         platform = values.get("platform", {})
         assert set(platform.get("settings", {})) <= _settings()
+        assert "authentication" not in values  # each environment's own, never committed
         assert set(platform.get("worker_replicas", {})) <= set(workers())
     assert files["production"].get("platform", {}).get("simulators") in (None, False)
+
+
+def test_kubernetes_settings_are_real_and_name_the_identity_provider() -> None:
+    module = _load(INFRASTRUCTURE / "modules" / "platform")
+    text = "\n".join(path.read_text() for path in (INFRASTRUCTURE / "modules").glob("*/*.tf"))
+    assert set(re.findall(r"\b(LEDGERFLOW_[A-Z0-9_]+)\b", text)) <= _settings()
+    [local] = module["locals"]
+    given = {
+        setting: re.sub(r"^\$\{var\.authentication\.(\w+)\}$", r"\1", value)
+        for setting, value in local["authentication"].items()
+        if setting.startswith("LEDGERFLOW_AUTH_")
+    }
+    assert given == {f"LEDGERFLOW_AUTH_{name.upper()}": name for name in given.values()}
+    attributes = set(
+        re.findall(
+            r"(\w+)\s+= (?:optional\()?string", _named(module, "variable")["authentication"]["type"]
+        )
+    )
+    assert attributes == set(given.values())
+    assert local["authentication"]["LEDGERFLOW_ENVIRONMENT"] == "${var.environment}"
+    # The defaults Terraform gives are the platform's own.
+    root = _named(_load(INFRASTRUCTURE), "variable")["authentication"]["type"]
+    defaults = Settings()
+    for name in ("audience", "roles_claim", "scope_claim"):
+        default = re.search(rf'{name}\s+= optional\(string, "([^"]*)"\)', root)
+        assert default and default[1] == getattr(defaults, f"auth_{name}"), name
 
 
 def test_every_kubernetes_container_runs_a_real_command() -> None:

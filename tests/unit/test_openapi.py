@@ -6,10 +6,12 @@ from typing import Any
 
 from ledgerflow.settings import Settings
 from ledgerflow.web import create_app
+from tests.issuer import TokenIssuer
 
 
-def openapi() -> dict[str, Any]:
-    return create_app(Settings(database_url="postgresql://unused/unused")).openapi()
+def openapi(issuer: TokenIssuer) -> dict[str, Any]:
+    settings = Settings(database_url="postgresql://unused/unused", **issuer.trusted)
+    return create_app(settings).openapi()
 
 
 def _has_example(schema: dict[str, Any], components: dict[str, Any]) -> bool:
@@ -23,8 +25,8 @@ def _has_example(schema: dict[str, Any], components: dict[str, Any]) -> bool:
     return bool(refs) and all(_has_example(s, components) for s in refs)
 
 
-def test_every_endpoint_has_examples_for_its_bodies() -> None:
-    spec = openapi()
+def test_every_endpoint_has_examples_for_its_bodies(issuer: TokenIssuer) -> None:
+    spec = openapi(issuer)
     components = spec["components"]["schemas"]
     missing = []
     for path, operations in spec["paths"].items():
@@ -43,9 +45,30 @@ def test_every_endpoint_has_examples_for_its_bodies() -> None:
     assert not missing, f"no example for: {missing}"
 
 
-def test_commands_document_their_errors() -> None:
-    paths = openapi()["paths"]
+def test_commands_document_their_errors(issuer: TokenIssuer) -> None:
+    paths = openapi(issuer)["paths"]
     assert {"200", "202", "409", "422"} <= set(paths["/sms"]["post"]["responses"])
     assert {"404", "409"} <= set(paths["/sms/{sms_id}/retry"]["post"]["responses"])
     assert "404" in paths["/sms/{sms_id}"]["get"]["responses"]
     assert "503" in paths["/health"]["get"]["responses"]
+
+
+def test_every_operation_but_the_public_ones_requires_the_bearer_scheme(
+    issuer: TokenIssuer,
+) -> None:
+    spec = openapi(issuer)
+    assert spec["components"]["securitySchemes"]["bearer"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": spec["components"]["securitySchemes"]["bearer"]["description"],
+    }
+    public = {("get", "/health"), ("get", "/.well-known/jwks.json")}
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if (method, path) in public:
+                assert operation["security"] == [], (method, path)
+            else:
+                assert operation["security"] == [{"bearer": []}], (method, path)
+                assert "401" in operation["responses"], (method, path)
+    assert public <= {(m, p) for p, ops in spec["paths"].items() for m in ops}

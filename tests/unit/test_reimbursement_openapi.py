@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from tests.issuer import TokenIssuer
 from tests.unit.test_openapi import openapi
 
 
-def test_reimbursement_endpoints_document_their_errors() -> None:
-    paths = openapi()["paths"]
+def test_reimbursement_endpoints_document_their_errors(issuer: TokenIssuer) -> None:
+    paths = openapi(issuer)["paths"]
     expected = {
         ("post", "/reimbursements"): {"201", "404", "422"},
         ("get", "/reimbursements/{reimbursement_id}"): {"200", "404"},

@@ -20,6 +20,15 @@ locals {
     )
   }
   reference_data = var.load_reference_data ? toset(["antaeus", "demo-banks"]) : toset([])
+  # Whose tokens the API accepts; production refuses test mode and any issuer of its own.
+  authentication = {
+    LEDGERFLOW_ENVIRONMENT      = var.environment
+    LEDGERFLOW_AUTH_ISSUER      = var.authentication.issuer
+    LEDGERFLOW_AUTH_JWKS_URL    = var.authentication.jwks_url
+    LEDGERFLOW_AUTH_AUDIENCE    = var.authentication.audience
+    LEDGERFLOW_AUTH_ROLES_CLAIM = var.authentication.roles_claim
+    LEDGERFLOW_AUTH_SCOPE_CLAIM = var.authentication.scope_claim
+  }
 }
 
 resource "kubernetes_namespace_v1" "ledgerflow" {
@@ -33,7 +42,7 @@ resource "kubernetes_config_map_v1" "settings" {
     name      = "ledgerflow-settings"
     namespace = kubernetes_namespace_v1.ledgerflow.metadata[0].name
   }
-  data = merge({ LEDGERFLOW_LOG_LEVEL = "INFO" }, local.third_party_urls, var.settings)
+  data = merge({ LEDGERFLOW_LOG_LEVEL = "INFO" }, local.third_party_urls, local.authentication, var.settings)
 
   lifecycle {
     precondition {

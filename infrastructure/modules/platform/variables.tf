@@ -37,6 +37,17 @@ variable "simulators" {
   type        = bool
 }
 
+variable "authentication" {
+  description = "The identity provider whose tokens the API accepts: LEDGERFLOW_AUTH_ISSUER, _JWKS_URL, _AUDIENCE, _ROLES_CLAIM, _SCOPE_CLAIM."
+  type = object({
+    issuer      = string
+    jwks_url    = string
+    audience    = optional(string, "ledgerflow")
+    roles_claim = optional(string, "roles")
+    scope_claim = optional(string, "scope")
+  })
+}
+
 variable "third_party_urls" {
   description = "Each third party's URL by simulator name, when simulators is false."
   type        = map(string)
