@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp
 
 from api import admin, health, status
+from api.body_limit import BodySizeLimit
 from api.errors import install_error_handlers
 from api.services import ApiServices
 
@@ -21,7 +22,9 @@ An event-sourced platform for reliable fintech workflows. Every state change is 
 event; `GET /{collection}/{id}/events` shows an aggregate's whole history.
 
 Errors answer `{"message": "...", "code": "snake_case"}`; validation errors (422) keep
-FastAPI's body, where `detail[*].loc` names the field and `msg` the rule.
+FastAPI's body, where `detail[*].loc` names the field, `msg` the rule and `type` its kind
+(never the value sent). A body over the size limit answers 413 (`payload_too_large`);
+a client over its rate limit, 429 (`rate_limited`) with `Retry-After` in seconds.
 """
 
 # An ASGI middleware class: built once around the app it wraps.
@@ -37,6 +40,8 @@ class ApiConfig:
     # FastAPI's native OpenTelemetry looks up its providers on every request; it is
     # switched on only where an operator asked for it.
     opentelemetry: bool = False
+    # A larger request body answers 413 (api/body_limit.py).
+    max_body_bytes: int = 64 * 1024
 
 
 def create_app(
@@ -46,7 +51,7 @@ def create_app(
     middleware: Sequence[AsgiMiddleware] = (),
 ) -> FastAPI:
     """The API serving `routers` (besides its own operations routes), with `middleware`
-    outermost first."""
+    outermost first (inside the body size limit, which refuses before anything else)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -71,5 +76,6 @@ def create_app(
     app.include_router(status.router)
     for layer in reversed(middleware):
         app.add_middleware(layer)
+    app.add_middleware(BodySizeLimit, max_bytes=config.max_body_bytes)
     app.include_router(admin.router)
     return app

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from adapters.postgres import create_database, drop_database, with_database
-from tests.services import amqp_url_or_fail, service_missing
+from tests.services import amqp_url_or_fail, redis_url_or_fail, service_missing
 
 
 @pytest.fixture(scope="session")
@@ -57,3 +57,8 @@ def fresh_database_url(server_url: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def amqp_url() -> str:
     return amqp_url_or_fail()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return redis_url_or_fail()
