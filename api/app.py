@@ -23,6 +23,7 @@ from api.authentication import (
     jwks_router,
     public_paths,
 )
+from api.body_limit import BodySizeLimit
 from api.errors import install_error_handlers
 from api.services import ApiServices
 
@@ -35,7 +36,9 @@ Every request but `GET /health` and these docs carries `Authorization: Bearer <t
 or with one refused, the answer is `401`.
 
 Errors answer `{"message": "...", "code": "snake_case"}`; validation errors (422) keep
-FastAPI's body, where `detail[*].loc` names the field and `msg` the rule.
+FastAPI's body, where `detail[*].loc` names the field, `msg` the rule and `type` its kind
+(never the value sent). A body over the size limit answers 413 (`payload_too_large`);
+a client over its rate limit, 429 (`rate_limited`) with `Retry-After` in seconds.
 """
 
 # An ASGI middleware class: built once around the app it wraps.
@@ -51,6 +54,8 @@ class ApiConfig:
     # FastAPI's native OpenTelemetry looks up its providers on every request; it is
     # switched on only where an operator asked for it.
     opentelemetry: bool = False
+    # A larger request body answers 413 (api/body_limit.py).
+    max_body_bytes: int = 64 * 1024
 
 
 def create_app(
@@ -62,8 +67,9 @@ def create_app(
     jwks: Mapping[str, Any] | None = None,
 ) -> FastAPI:
     """The API serving `routers` (besides its own operations routes) to the callers
-    `verifier` accepts, then through `middleware`, outermost first. With `jwks` it also
-    serves the keys of the issuer it runs as (public, as the docs are)."""
+    `verifier` accepts, then through the body size limit and `middleware`, outermost
+    first. With `jwks` it also serves the keys of the issuer it runs as (public, as the
+    docs are)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -90,8 +96,10 @@ def create_app(
         app.include_router(jwks_router(jwks))
     for layer in reversed(middleware):
         app.add_middleware(layer)
+    app.add_middleware(BodySizeLimit, max_bytes=config.max_body_bytes)
     public = public_paths(app, *([JWKS_PATH] if jwks is not None else []))
-    app.add_middleware(Authentication, verifier=verifier, public_paths=public)  # outermost
+    # Outermost: nothing answers a request before it is authenticated (a 413 included).
+    app.add_middleware(Authentication, verifier=verifier, public_paths=public)
     document_bearer(app, public)
     app.include_router(admin.router)
     return app

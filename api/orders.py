@@ -15,17 +15,19 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Request, Response
-from fastapi.exceptions import HTTPException, RequestValidationError
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PlainSerializer
 from pydantic.config import JsonDict
+from starlette.exceptions import HTTPException
 
 from api.audit import EventPublic
 from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, Orders
 from api.errors import responses
 from api.lean_route import LeanRoute
 from api.pages import Page
+from api.rate_limits import rate_limited
 from domain.orders.commands import OrderSide, OrderType, PlaceOrder
 from domain.orders.errors import OrderError
 
@@ -46,6 +48,7 @@ class PlacementRoute(LeanRoute):
         async def guarded(request: Request) -> Response:
             try:
                 return await handler(request)
+            # Starlette's: FastAPI raises it for a body it cannot read (a client's error).
             except (HTTPException, RequestValidationError, OrderError):
                 raise
             except Exception:
@@ -120,14 +123,17 @@ class PlacementError(BaseModel):
     response_model=OrderPublic,
     responses={
         200: {"model": OrderPublic, "description": "A retry: the same key and body"},
-        **responses(409),
+        **responses(409, 429),
         500: {"model": PlacementError, "description": "Internal error: nothing was recorded"},
     },
+    # A plain async dependency of the `Request`: the route stays lean.
+    dependencies=[Depends(rate_limited("orders"))],
     summary="Place a stock order",
     description="Answers 201 once the order is durably recorded; from then on its placement "
     "at the exchange is guaranteed (in the background, retried until placed). With an "
     "`Idempotency-Key` header, a retry with the same key and body answers the same order "
-    "(200); the same key with another body answers 409.",
+    "(200); the same key with another body answers 409. Each client's orders are limited "
+    "(429 with `Retry-After` beyond its rate limit).",
 )
 async def place_order(
     # A JSON body, an optional text header, a plain async dependency and a `Response`:

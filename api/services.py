@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from adapters.rate_limiter import RateLimiter
 from adapters.status import StatusReader
 from domain.clock import Clock
 from processes.billing.application import BillingService
@@ -52,3 +53,5 @@ class ApiServices:
     billing: BillingServices | None = None
     lending: LendingServices | None = None
     reimbursements: ReimbursementsServices | None = None
+    # Per-client limits of the endpoints that name one (api/rate_limits.py); `None`: none.
+    rate_limiter: RateLimiter | None = None

@@ -7,14 +7,16 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict
 from pydantic.config import JsonDict
 
 from api.audit import EventPublic
+from api.callers import client_of
 from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, Sms
 from api.errors import responses
 from api.pages import Page
+from api.rate_limits import rate_limited
 from domain.privacy import mask_phone_number
 from domain.sms.commands import SendSms
 
@@ -69,15 +71,18 @@ class SmsPublic(BaseModel):
     response_model=SmsPublic,
     responses={
         200: {"model": SmsPublic, "description": "The same request was already accepted"},
-        **responses(409),
+        **responses(403, 409, 429),
     },
     summary="Request an SMS",
     description="Accepts the SMS for sending and answers at once; it is sent in the "
     "background, with retries. The same `message_id` with the same body returns the "
-    "existing SMS (200); with a different body, 409.",
+    "existing SMS (200); with a different body, 409. A destination country the client "
+    "may not text answers 403 (`destination_country_not_allowed`); each client's "
+    "requests are limited (429 with `Retry-After` beyond its rate limit).",
+    dependencies=[Depends(rate_limited("sms"))],
 )
-async def request_sms(body: SmsCreate, sms: Sms, response: Response) -> SmsPublic:
-    accepted, created = await sms.service.send(body)
+async def request_sms(body: SmsCreate, sms: Sms, request: Request, response: Response) -> SmsPublic:
+    accepted, created = await sms.service.send(body, client=client_of(request))
     if not created:
         response.status_code = 200
     log.debug(

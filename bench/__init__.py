@@ -194,6 +194,15 @@ def wait_http(url: str, child: Child, timeout: float = 30.0) -> None:
     raise RuntimeError(f"{url} did not answer within {timeout}s (last: {last!r})")
 
 
+# The load generators are one client sending what the platform can take: far more than a
+# client's default rate limit. The limiter still counts every request (its own cost per
+# request: bench/rate_limits.py).
+ONE_CLIENT_LIMITS = {
+    "LEDGERFLOW_RATE_LIMIT_SMS": "100000/second",
+    "LEDGERFLOW_RATE_LIMIT_ORDERS": "100000/second",
+}
+
+
 def bare_app_command(port: int, database_url: str, shape: str) -> tuple[list[str], dict[str, str]]:
     """The command and environment of the bare baseline app (bench/bare_app.py) of `shape`."""
     args = [PYTHON, "-m", "uvicorn", "bench.bare_app:app", "--port", str(port)]

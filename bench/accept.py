@@ -15,6 +15,7 @@ from typing import Any
 
 from bench import (
     LEDGERFLOW,
+    ONE_CLIENT_LIMITS,
     Result,
     bare_app_command,
     children,
@@ -38,7 +39,7 @@ def _measure(
             args, env = bare_app_command(port, url, "sms")
         else:
             args = [LEDGERFLOW, "api", "--port", str(port)]
-            env = {"DATABASE_URL": url, **caller.env}
+            env = {"DATABASE_URL": url, **caller.env, **ONE_CLIENT_LIMITS}
             token = caller.token
         with children((args, env, logs / f"accept-{kind}.log")) as (child,):
             wait_http(f"http://127.0.0.1:{port}/health", child)

@@ -25,6 +25,7 @@ import psycopg
 
 from bench import (
     LEDGERFLOW,
+    ONE_CLIENT_LIMITS,
     Result,
     bare_app_command,
     bench_parser,
@@ -85,6 +86,7 @@ def platform(server: str, duration: int, warmup: int, fills: int) -> dict[str, A
             "DATABASE_URL": url,
             "LEDGERFLOW_EXCHANGE_URL": exchange_url,
             "LEDGERFLOW_EXCHANGE_FILLS_PER_ORDER": str(fills),
+            **ONE_CLIENT_LIMITS,
         }
         simulator = ([LEDGERFLOW, "simulator", "exchange", "--port", str(exchange_port)], env)
         specs = [

@@ -6,10 +6,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal, get_args
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.http import ThirdPartyClient
+from adapters.rate_limiter import parse_rate_limit
 
 # -- Third parties' HTTP clients ----------------------------------------------------------
 # One `ThirdPartyClient` per party, from LEDGERFLOW_<PARTY>_CLIENT_CERT, _CLIENT_KEY,
@@ -35,6 +36,66 @@ class ThirdPartySettings(ThirdPartyClient, BaseSettings):
 
 def third_parties_from_environment() -> dict[ThirdParty, ThirdPartyClient]:
     return {party: ThirdPartySettings.of(party) for party in THIRD_PARTIES}
+
+
+# -- Abuse limits and request hygiene -----------------------------------------------------
+# Per-client rate limits (adapters/rate_limiter.py, api/rate_limits.py), the SMS
+# destination countries each client may text (domain/sms/destinations.py) and the request
+# body size limit (api/body_limit.py), from LEDGERFLOW_ variables.
+
+
+class AbuseLimits(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEDGERFLOW_", extra="ignore", frozen=True)
+
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://host:port/db shared by every API process for the rate limits;"
+        " unset: each process counts in its own memory",
+    )
+    rate_limit_sms: str = Field(
+        default="100/second", description="POST /sms per client, in the limits notation"
+    )
+    rate_limit_orders: str = Field(
+        default="1000/second", description="POST /orders per client, in the limits notation"
+    )
+    rate_limit_lease_share: float = Field(
+        default=0.05,
+        gt=0,
+        le=1,
+        description="share of a window's limit a process takes from its storage at a time:"
+        " one Redis round trip per this many requests; a client at its limit may get up to"
+        " this share less per other API process (adapters/rate_limiter.py)",
+    )
+    sms_allowed_countries: dict[str, list[str]] | None = Field(
+        default=None,
+        description='JSON: {"client-a": ["KE", "TZ"], "*": ["KE"]}; "*" for the clients not'
+        " listed (without it they are not restricted); unset: every country allowed",
+    )
+    max_body_bytes: int = Field(default=64 * 1024, ge=1, description="larger bodies: 413")
+
+    @field_validator("rate_limit_sms", "rate_limit_orders")
+    @classmethod
+    def _notation(cls, value: str) -> str:
+        parse_rate_limit(value)  # ValueError when not the library's notation
+        return value
+
+    @field_validator("sms_allowed_countries")
+    @classmethod
+    def _countries(cls, value: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
+        if value is None:
+            return None
+        for codes in value.values():
+            for code in codes:
+                if not (len(code) == 2 and code.isalpha()) and code != "001":
+                    raise ValueError(
+                        f"{code!r} is not a country: ISO 3166 alpha-2 (KE) or 001 (non-geographic)"
+                    )
+        return {client: [code.upper() for code in codes] for client, codes in value.items()}
+
+    @property
+    def rate_limits(self) -> dict[str, str]:
+        """Endpoint (as api/rate_limits.py names it) -> its limit per client."""
+        return {"sms": self.rate_limit_sms, "orders": self.rate_limit_orders}
 
 
 class Settings(BaseSettings):
@@ -141,6 +202,9 @@ class Settings(BaseSettings):
     third_parties: dict[ThirdParty, ThirdPartyClient] = Field(
         default_factory=third_parties_from_environment
     )
+
+    # Rate limits, SMS destinations, body size (see "Abuse limits and request hygiene").
+    abuse_limits: AbuseLimits = Field(default_factory=AbuseLimits)
 
     # Test mode allows moving the platform clock for every process (PUT /__admin/clock).
     test_mode: bool = False

@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from fastapi import APIRouter, FastAPI
 
+from adapters.rate_limiter import RateLimiter, open_rate_limiter
 from adapters.status import StatusReader
 from api import banks as banks_api
 from api import billing as billing_api
@@ -64,14 +65,20 @@ def create_app(
 ) -> FastAPI:
     settings = settings or get_settings()
     trusted = trust(settings)
+    limits = settings.abuse_limits
 
     @contextlib.asynccontextmanager
     async def open_services() -> AsyncIterator[ApiServices]:
-        async with platform_session(settings, clock=clock, only=only, ports=ports) as platform:
-            yield api_services(platform)
+        async with (
+            platform_session(settings, clock=clock, only=only, ports=ports) as platform,
+            open_rate_limiter(
+                limits.redis_url, limits.rate_limits, limits.rate_limit_lease_share
+            ) as limiter,
+        ):
+            yield api_services(platform, limiter)
 
     return create_api(
-        ApiConfig(opentelemetry=settings.opentelemetry),
+        ApiConfig(opentelemetry=settings.opentelemetry, max_body_bytes=limits.max_body_bytes),
         routers=[
             *FIRST_ROUTERS,
             *(router for workflow in WORKFLOWS for router in ROUTERS[workflow.name]),
@@ -82,7 +89,7 @@ def create_app(
     )
 
 
-def api_services(platform: Platform) -> ApiServices:
+def api_services(platform: Platform, rate_limiter: RateLimiter | None = None) -> ApiServices:
     """What the routes use, from the workflows open in `platform`."""
     sms = _opened(platform, SmsWorkflow)
     orders = _opened(platform, OrdersWorkflow)
@@ -101,6 +108,7 @@ def api_services(platform: Platform) -> ApiServices:
             if reimbursements
             else None
         ),
+        rate_limiter=rate_limiter,
     )
 
 

@@ -17,7 +17,7 @@ import pytest
 from adapters.migrations import migrate
 from tests.databases import empty_database
 from tests.issuer import TokenIssuer
-from tests.services import amqp_url_or_fail, service_missing
+from tests.services import amqp_url_or_fail, redis_url_or_fail, service_missing
 
 
 @pytest.fixture(scope="session")
@@ -67,3 +67,8 @@ def empty_database_url(server_url: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def amqp_url() -> str:
     return amqp_url_or_fail()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return redis_url_or_fail()

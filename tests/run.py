@@ -4,6 +4,7 @@
   when it answers; otherwise the tests start an embedded one (tests/conftest.py).
 - RabbitMQ: `AMQP_URL`, or the broker on 127.0.0.1:5672; when it is not running and
   `rabbitmq-server` is installed, it is started here.
+- Redis: `LEDGERFLOW_REDIS_URL`, or the server on 127.0.0.1:6379; started here the same way.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 
 import psycopg
 
-from tests.services import DEFAULT_AMQP_URL, port_open
+from tests.services import DEFAULT_AMQP_URL, DEFAULT_REDIS_URL, port_open
 
 LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -40,9 +41,35 @@ def find_rabbitmq() -> None:
     subprocess.run(["rabbitmqctl", "await_startup", "--timeout", "120"], check=False)
 
 
+def find_redis() -> None:
+    url = os.environ.get("LEDGERFLOW_REDIS_URL", DEFAULT_REDIS_URL)
+    if port_open(url, 6379) or not shutil.which("redis-server"):
+        return
+    print("starting Redis...", flush=True)
+    subprocess.run(REDIS_SERVER, check=False)
+
+
+# In the background, on loopback, keeping nothing on disk.
+REDIS_SERVER = [
+    "redis-server",
+    "--daemonize",
+    "yes",
+    "--bind",
+    "127.0.0.1",
+    "-::1",
+    "--port",
+    "6379",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+]
+
+
 def main() -> int:
     find_postgres()
     find_rabbitmq()
+    find_redis()
     args = sys.argv[1:] or ["-q"]
     return subprocess.call([sys.executable, "-m", "pytest", *args])
 

@@ -1,4 +1,5 @@
-"""Finding the services the tests need: PostgreSQL (a fresh database per run) and RabbitMQ.
+"""Finding the services the tests need: PostgreSQL (a fresh database per run), RabbitMQ
+and Redis.
 
 Under `CI=true` a missing service fails the test with a message naming it; elsewhere it
 skips, so a laptop without RabbitMQ still runs the rest.
@@ -13,6 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def service_missing(name: str, detail: str) -> None:
@@ -36,4 +38,11 @@ def amqp_url_or_fail() -> str:
     url = os.environ.get("AMQP_URL", DEFAULT_AMQP_URL)
     if not port_open(url, 5672):
         service_missing("RabbitMQ", url)
+    return url
+
+
+def redis_url_or_fail() -> str:
+    url = os.environ.get("LEDGERFLOW_REDIS_URL", DEFAULT_REDIS_URL)
+    if not port_open(url, 6379):
+        service_missing("Redis", url)
     return url

@@ -23,7 +23,7 @@ def parse_amount(value: Any) -> Decimal:
     try:
         amount = Decimal(str(value).strip())
     except InvalidOperation:
-        raise ValueError(f"amount {value!r} is not a decimal number") from None
+        raise ValueError("amount is not a decimal number") from None
     if not amount.is_finite():
         raise ValueError("amount must be a finite number")
     exponent = amount.as_tuple().exponent

@@ -47,3 +47,17 @@ class SmsAlreadyFinal(SmsError, OutcomeNotApplicable):
 
     def __init__(self, status: str) -> None:
         super().__init__(f"the SMS is already {status}; no further attempts are recorded")
+
+
+class DestinationCountryNotAllowed(SmsError):
+    """The client may not text numbers of this country (names neither the number nor
+    the text: the reason is shown to clients and stored with dead letters)."""
+
+    code = "destination_country_not_allowed"
+    kind = ErrorKind.FORBIDDEN
+
+    def __init__(self, country: str, client: str | None) -> None:
+        who = f"client {client!r}" if client is not None else "a sender that names no client"
+        super().__init__(f"Sending SMS to country {country} is not allowed for {who}")
+        self.country = country
+        self.client = client

@@ -16,7 +16,8 @@ from adapters.sms_provider import HttpSmsProvider
 from domain.messaging import Message, MessageHandler, PoisonMessage, command_queue_name
 from domain.privacy import mask_phone_number
 from domain.sms.commands import SendSms
-from domain.sms.errors import MessageIdReused
+from domain.sms.destinations import AllowedCountries
+from domain.sms.errors import DestinationCountryNotAllowed, MessageIdReused
 from ledgerflow.ports import SmsPorts
 from ledgerflow.workflow import Workflow, describe_validation_error
 from processes.sms.application import SmsApplication, SmsService
@@ -39,7 +40,12 @@ class SmsWorkflow(Workflow):
     async def open(self) -> None:
         self.application = await self.core.open_application(SmsApplication)
         self.committer = GroupCommitter(self.application)
-        self.service = SmsService(self.application, self.committer.save, self.core.clock)
+        self.service = SmsService(
+            self.application,
+            self.committer.save,
+            self.core.clock,
+            AllowedCountries.of(self.core.settings.abuse_limits.sms_allowed_countries),
+        )
         self.queries = SmsQueries(self.core.pool)
 
     async def close(self) -> None:
@@ -64,8 +70,14 @@ class SmsWorkflow(Workflow):
             await self.core.run_work(self.application, self.committer, [dispatch], stop)
 
 
+# The header naming the client a queued `SendSms` is sent for (the sender's word: who may
+# publish on the queue is the broker's or the database's access control).
+CLIENT_HEADER = "client_id"
+
+
 def send_sms_handler(service: SmsService) -> MessageHandler:
-    """`SendSms` from the queue: same validation and idempotency as `POST /sms`."""
+    """`SendSms` from the queue: same validation, idempotency and destination rules as
+    `POST /sms`, for the client its `client_id` header names (none: the default rule)."""
 
     async def handle(message: Message) -> None:
         try:
@@ -73,9 +85,11 @@ def send_sms_handler(service: SmsService) -> MessageHandler:
         except ValidationError as error:
             raise PoisonMessage(f"invalid SendSms: {describe_validation_error(error)}") from error
         try:
-            sms, created = await service.send(command)
+            sms, created = await service.send(command, client=message.headers.get(CLIENT_HEADER))
         except MessageIdReused as error:
             raise PoisonMessage(str(error)) from error
+        except DestinationCountryNotAllowed as error:
+            raise PoisonMessage(f"{error.code}: {error}") from error
         log.info(
             "sms accepted from queue",
             extra={

@@ -12,6 +12,7 @@ from eventsourcing.persistence import IntegrityError
 from domain.clock import Clock
 from domain.sms.aggregate import Sms
 from domain.sms.commands import SendSms
+from domain.sms.destinations import AllowedCountries
 from domain.sms.errors import MessageIdReused, SmsNotFound
 from processes.audit import AuditEntry, audit_trail
 
@@ -30,19 +31,32 @@ class SmsApplication(Application[UUID]):
 
 
 class SmsService:
-    """Commands of the SMS workflow. `save` group-commits (adapters.eventstore)."""
+    """Commands of the SMS workflow. `save` group-commits (adapters.eventstore).
 
-    def __init__(self, application: SmsApplication, save: SaveAggregates, clock: Clock) -> None:
+    `send` is the one way in for `POST /sms` and the command queue alike, so the rules
+    on who may text where (`allowed_countries`) are checked here, once for both."""
+
+    def __init__(
+        self,
+        application: SmsApplication,
+        save: SaveAggregates,
+        clock: Clock,
+        allowed_countries: AllowedCountries | None = None,
+    ) -> None:
         self.application = application
         self._save = save
         self.clock = clock
+        self.allowed_countries = allowed_countries or AllowedCountries()
 
-    async def send(self, command: SendSms) -> tuple[Sms, bool]:
-        """Record the request; answer the SMS and whether this call created it.
+    async def send(self, command: SendSms, client: str | None = None) -> tuple[Sms, bool]:
+        """Record the request of `client` (`None`: a sender that names none); answer the
+        SMS and whether this call created it.
 
         The SMS id follows from the message id, so a repeat collides with the stored
         first version: the same body returns the existing SMS, another body conflicts.
+        A destination the client may not text is refused before anything is recorded.
         """
+        self.allowed_countries.check(client, command.phone_number)
         sms = Sms(
             message_id=command.message_id,
             phone_number=command.phone_number,

@@ -16,7 +16,8 @@ from adapters.messaging.factory import build_messaging
 from domain.messaging import Message, command_queue_name, dead_letter_queue_name
 from domain.sms.aggregate import SmsStatus, sms_id_for
 from domain.sms.errors import SmsNotFound
-from ledgerflow.settings import Settings
+from ledgerflow.settings import AbuseLimits, Settings
+from ledgerflow.workflows.sms import CLIENT_HEADER
 from processes.sms.application import SmsApplication
 from simulators import sms_provider
 from simulators.registry import running
@@ -196,3 +197,49 @@ def test_the_api_and_the_queue_share_one_idempotency(
             eventually(lambda: api.get(f"/sms/{created['id']}").json()["status"] == "sent")
         history = api.get(f"/sms/{created['id']}/events").json()
     assert [e["type"] for e in history] == ["SmsRequested", "SmsSent"]
+
+
+def test_a_destination_its_client_may_not_text_is_dead_lettered_with_the_rule(
+    settings: Settings,
+) -> None:
+    """The destination rules of `POST /sms` apply on the queue too, for the client a
+    message names in its header (none: the default rule)."""
+    assert settings.database_url
+    rules = AbuseLimits(sms_allowed_countries={"client-a": ["TZ"], "*": ["KE"]})
+    ruled = settings.model_copy(update={"abuse_limits": rules})
+    kenya, tanzania = "+254712345678", "+255712345678"
+    named_refused, named_allowed, unnamed_refused = (f"q-{uuid.uuid4()}" for _ in range(3))
+
+    def for_client(body: dict[str, object], client: str | None) -> Message:
+        headers = {CLIENT_HEADER: client} if client else {}
+        return Message(json.dumps(body).encode(), str(uuid.uuid4()), headers=headers)
+
+    async def send_all() -> None:
+        queue, bus = build_messaging(settings.database_url or "", settings.amqp_url)
+        try:
+            for item in [
+                for_client(send_sms(named_refused, phone_number=kenya), "client-a"),
+                for_client(send_sms(named_allowed, phone_number=tanzania), "client-a"),
+                for_client(send_sms(unnamed_refused, phone_number=tanzania), None),
+            ]:
+                await queue.send(QUEUE, item)
+        finally:
+            await queue.close()
+            await bus.close()
+
+    asyncio.run(send_all())
+    app = open_application(SmsApplication, settings.database_url)
+    try:
+        with workers(ruled, "ingester"):
+            eventually(lambda: _status(app, named_allowed) is not None)
+            dead = eventually(lambda: _dead_letters(ruled, 2), timeout=10)
+        refused = [_status(app, m) for m in (named_refused, unnamed_refused)]
+    finally:
+        app.close()
+
+    reasons = sorted(letter.reason for letter in dead)  # type: ignore[attr-defined]
+    assert refused == [None, None]
+    assert all(r.startswith("destination_country_not_allowed: ") for r in reasons)
+    assert any("KE" in r and "'client-a'" in r for r in reasons)
+    assert any("TZ" in r and "names no client" in r for r in reasons)
+    assert not any(kenya[4:] in r or tanzania[4:] in r for r in reasons)
