@@ -23,9 +23,7 @@ def client_of(request: HTTPConnection) -> str | None:
 
 
 def limit_identifiers(request: HTTPConnection) -> tuple[str, str]:
-    """Whom a request counts against: its principal's subject, or else its address."""
+    """Whom a request counts against: its principal's subject. Every limited route is
+    behind authentication; a request without a principal counts as one caller."""
     principal = principal_of(request)
-    if principal is not None:
-        return ("subject", principal.subject)
-    address = request.client.host if request.client is not None else "unknown"
-    return ("address", address)
+    return ("subject", principal.subject if principal is not None else "unauthenticated")

@@ -1,8 +1,6 @@
 """Per-client limits through the composition root, over HTTP: the rate limits of
 `POST /orders` and `POST /sms` in one process's memory and shared through the real Redis
-by two API instances, and the SMS destination countries each client may text.
-
-`TestPrincipal` stands in for the authentication middleware (tests/principals.py)."""
+by two API instances, and the SMS destination countries each client may text."""
 
 from __future__ import annotations
 
@@ -13,10 +11,17 @@ from contextlib import ExitStack, contextmanager
 import httpx
 import pytest
 
+from domain.access import Role, Scope
 from ledgerflow.settings import AbuseLimits, Settings
 from ledgerflow.web import create_app
 from simulators.registry import running
-from tests.principals import TestPrincipal, as_client
+from tests.issuer import TokenIssuer
+
+
+def as_client(issuer: TokenIssuer, client: str) -> dict[str, str]:
+    """The headers of `client`'s token, with every client scope."""
+    return issuer.headers(Role.CLIENT, subject=client, scopes=[scope.value for scope in Scope])
+
 
 ORDER = {"type": "market", "side": "buy", "instrument": "US0378331005", "quantity": 1}
 KENYA, TANZANIA = "+254712345678", "+255712345678"
@@ -27,14 +32,17 @@ def sms(phone_number: str = KENYA) -> dict[str, str]:
 
 
 @contextmanager
-def apis(database_url: str, count: int, **limits: object) -> Iterator[list[httpx.Client]]:
+def apis(
+    database_url: str, issuer: TokenIssuer, count: int, **limits: object
+) -> Iterator[list[httpx.Client]]:
     """`count` API instances (as separate processes would be) on one database."""
-    settings = Settings(database_url=database_url, abuse_limits=AbuseLimits(**limits))
+    settings = Settings(
+        database_url=database_url, abuse_limits=AbuseLimits(**limits), **issuer.trusted
+    )
     with ExitStack() as stack:
         clients = []
         for _ in range(count):
             app = create_app(settings, only={"orders", "sms"})
-            app.add_middleware(TestPrincipal)
             url = stack.enter_context(running(app))
             clients.append(stack.enter_context(httpx.Client(base_url=url, timeout=10)))
         yield clients
@@ -51,13 +59,18 @@ def storage(request: pytest.FixtureRequest) -> dict[str, object]:
     ("path", "body", "accepted"), [("/orders", lambda: ORDER, 201), ("/sms", sms, 202)]
 )
 def test_past_its_limit_a_client_gets_429_with_retry_after_and_others_pass(
-    database_url: str, storage: dict[str, object], path: str, body: object, accepted: int
+    database_url: str,
+    issuer: TokenIssuer,
+    storage: dict[str, object],
+    path: str,
+    body: object,
+    accepted: int,
 ) -> None:
     client, other = f"client-{uuid.uuid4()}", f"client-{uuid.uuid4()}"  # Redis outlives runs
     limits = {"rate_limit_orders": "3/minute", "rate_limit_sms": "3/minute", **storage}
-    with apis(database_url, 1, **limits) as (api,):
-        answers = [api.post(path, json=body(), headers=as_client(client)) for _ in range(4)]  # type: ignore[operator]
-        others = api.post(path, json=body(), headers=as_client(other))  # type: ignore[operator]
+    with apis(database_url, issuer, 1, **limits) as (api,):
+        answers = [api.post(path, json=body(), headers=as_client(issuer, client)) for _ in range(4)]  # type: ignore[operator]
+        others = api.post(path, json=body(), headers=as_client(issuer, other))  # type: ignore[operator]
 
     assert [a.status_code for a in answers] == [accepted] * 3 + [429]
     refused = answers[-1]
@@ -68,13 +81,13 @@ def test_past_its_limit_a_client_gets_429_with_retry_after_and_others_pass(
 
 @pytest.mark.parametrize("lease_share", [0.01, 0.5])  # leases of 1 and of 3
 def test_two_api_instances_on_redis_share_each_clients_limit(
-    database_url: str, redis_url: str, lease_share: float
+    database_url: str, issuer: TokenIssuer, redis_url: str, lease_share: float
 ) -> None:
     client = f"client-{uuid.uuid4()}"
     limits = {"rate_limit_orders": "6/minute", "rate_limit_lease_share": lease_share}
-    with apis(database_url, 2, redis_url=redis_url, **limits) as (first, second):
+    with apis(database_url, issuer, 2, redis_url=redis_url, **limits) as (first, second):
         statuses = [
-            api.post("/orders", json=ORDER, headers=as_client(client)).status_code
+            api.post("/orders", json=ORDER, headers=as_client(issuer, client)).status_code
             for api in [first, second] * 5
         ]
 
@@ -82,11 +95,13 @@ def test_two_api_instances_on_redis_share_each_clients_limit(
     assert statuses[-2:] == [429, 429]  # both instances refuse once it is spent
 
 
-def test_two_api_instances_without_redis_each_count_their_own(database_url: str) -> None:
+def test_two_api_instances_without_redis_each_count_their_own(
+    database_url: str, issuer: TokenIssuer
+) -> None:
     client = f"client-{uuid.uuid4()}"
-    with apis(database_url, 2, rate_limit_orders="3/minute") as (first, second):
+    with apis(database_url, issuer, 2, rate_limit_orders="3/minute") as (first, second):
         statuses = [
-            api.post("/orders", json=ORDER, headers=as_client(client)).status_code
+            api.post("/orders", json=ORDER, headers=as_client(issuer, client)).status_code
             for api in [first, second] * 4
         ]
 
@@ -95,13 +110,13 @@ def test_two_api_instances_without_redis_each_count_their_own(database_url: str)
 
 def test_a_destination_its_client_may_not_text_is_refused_with_the_rule(
     database_url: str,
+    issuer: TokenIssuer,
 ) -> None:
     rules = {"client-a": ["TZ"], "*": ["KE"]}
-    with apis(database_url, 1, sms_allowed_countries=rules) as (api,):
-        refused = api.post("/sms", json=sms(KENYA), headers=as_client("client-a"))
-        allowed = api.post("/sms", json=sms(TANZANIA), headers=as_client("client-a"))
-        by_default = api.post("/sms", json=sms(KENYA), headers=as_client("client-b"))
-        unnamed = api.post("/sms", json=sms(TANZANIA))
+    with apis(database_url, issuer, 1, sms_allowed_countries=rules) as (api,):
+        refused = api.post("/sms", json=sms(KENYA), headers=as_client(issuer, "client-a"))
+        allowed = api.post("/sms", json=sms(TANZANIA), headers=as_client(issuer, "client-a"))
+        by_default = api.post("/sms", json=sms(KENYA), headers=as_client(issuer, "client-b"))
 
     assert refused.status_code == 403
     assert refused.json() == {
@@ -110,4 +125,3 @@ def test_a_destination_its_client_may_not_text_is_refused_with_the_rule(
     }
     assert KENYA[4:] not in refused.text
     assert (allowed.status_code, by_default.status_code) == (202, 202)
-    assert unnamed.status_code == 403 and "TZ" in unnamed.json()["message"]

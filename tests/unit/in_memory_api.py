@@ -1,11 +1,14 @@
 """The API's own routers on the workflows' real application services over the library's
 in-memory event store: for tests of what the API answers (no database, no read models;
-list routes are not served). `TestPrincipal` stands in for the authentication middleware."""
+list routes are not served), behind the real authentication middleware trusting a test
+issuer: `as_client(name)` is the headers of a client's token."""
 
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,14 +19,19 @@ from fastapi import FastAPI
 from adapters.rate_limiter import RateLimiter
 from api.app import ApiConfig, create_app
 from api.services import ApiServices, WorkflowServices
+from domain.access import Role, Scope
 from domain.clock import ManualClock
+from ledgerflow.authentication import trust
+from ledgerflow.settings import Settings
 from ledgerflow.web import FIRST_ROUTERS, ROUTERS
 from ledgerflow.workflows import WORKFLOWS
 from processes.lending.application import LendingApplication, LendingService
 from processes.orders.application import OrdersApplication, OrdersService
 from processes.reimbursements.application import ReimbursementsApplication, ReimbursementsService
 from processes.sms.application import SmsApplication, SmsService
-from tests.principals import TestPrincipal
+from tests.issuer import TokenIssuer
+
+ISSUER = TokenIssuer.create(Path(tempfile.mkdtemp(prefix="ledgerflow-issuer-")))
 
 
 def _saving(application: Application[Any]) -> Any:
@@ -57,12 +65,21 @@ def in_memory_api(services: ApiServices, config: ApiConfig | None = None) -> Fas
         yield services
 
     routers = [*FIRST_ROUTERS, *(router for w in WORKFLOWS for router in ROUTERS[w.name])]
-    return create_app(config or ApiConfig(), routers, open_services, middleware=[TestPrincipal])
+    trusted = trust(Settings(database_url="postgresql://unused/unused", **ISSUER.trusted))
+    return create_app(config or ApiConfig(), routers, open_services, trusted.verifier)
+
+
+def as_client(client: str) -> dict[str, str]:
+    """The headers of `client`'s token, with every client scope."""
+    return ISSUER.headers(Role.CLIENT, subject=client, scopes=[scope.value for scope in Scope])
 
 
 @contextlib.asynccontextmanager
 async def client_of(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of `app` that calls as an operator unless a request says otherwise."""
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", headers=ISSUER.headers(Role.OPERATOR)
+        ) as client:
             yield client

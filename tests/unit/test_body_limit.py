@@ -13,7 +13,7 @@ import pytest
 
 from api.app import ApiConfig
 from simulators.registry import running
-from tests.unit.in_memory_api import client_of, in_memory_api, in_memory_services
+from tests.unit.in_memory_api import as_client, client_of, in_memory_api, in_memory_services
 
 LIMIT = 1024
 ORDER = {"type": "market", "side": "buy", "instrument": "US0378331005", "quantity": 1}
@@ -43,7 +43,7 @@ async def test_a_body_over_the_limit_is_refused_announced_or_streamed(
     path: str, small: dict[str, object]
 ) -> None:
     large = json.dumps({**small, "padding": "x" * 2000}).encode()
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", **as_client("client-a")}
     async with client_of(api()) as client:  # type: ignore[arg-type]
         announced = await client.post(path, content=large, headers=headers)
         streamed = await client.post(path, content=chunks(large), headers=headers)
@@ -65,7 +65,7 @@ def served() -> Iterator[str]:
 
 def test_a_real_server_refuses_both_ways_too(served: str) -> None:
     large = json.dumps(PADDED).encode()
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", **as_client("client-a")}
 
     def streamed() -> Iterator[bytes]:
         yield from (large[i : i + 100] for i in range(0, len(large), 100))
@@ -73,7 +73,7 @@ def test_a_real_server_refuses_both_ways_too(served: str) -> None:
     with httpx.Client(base_url=served) as client:
         assert_too_large(client.post("/sms", content=large, headers=headers))
         assert_too_large(client.post("/sms", content=streamed(), headers=headers))
-        assert client.post("/sms", json=SMS).status_code == 202
+        assert client.post("/sms", json=SMS, headers=as_client("client-a")).status_code == 202
 
 
 async def test_an_order_body_that_cannot_be_read_is_the_clients_error_not_a_500() -> None:
@@ -90,7 +90,10 @@ async def test_an_order_body_that_cannot_be_read_is_the_clients_error_not_a_500(
         "type": "http",
         "method": "POST",
         "path": "/orders",
-        "headers": [(b"content-type", b"application/json")],
+        "headers": [
+            (b"content-type", b"application/json"),
+            *((k.lower().encode(), v.encode()) for k, v in as_client("client-a").items()),
+        ],
         "query_string": b"",
     }
     async with app.router.lifespan_context(app):  # type: ignore[attr-defined]
