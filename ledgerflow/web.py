@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from fastapi import APIRouter, FastAPI
 
+from adapters.set_aside.desk import SetAsideDesk
 from adapters.status import StatusReader
 from api import banks as banks_api
 from api import billing as billing_api
@@ -88,6 +89,7 @@ def api_services(platform: Platform) -> ApiServices:
     return ApiServices(
         clock=platform.clock,
         status=StatusReader(platform.pool),
+        set_aside=SetAsideDesk(platform.pool),
         sms=WorkflowServices(sms.service, sms.queries) if sms else None,
         orders=WorkflowServices(orders.service, orders.queries) if orders else None,
         billing=WorkflowServices(billing.service, billing.queries) if billing else None,
