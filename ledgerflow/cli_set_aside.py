@@ -17,7 +17,7 @@ from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from adapters.set_aside.desk import (
     ItemState,
@@ -45,7 +45,16 @@ def cli_actor() -> str:
 
 
 def set_aside_table(items: Sequence[SetAsideItem]) -> Table:
-    table = Table("id", "follower", "log", "aggregate", "event", "error", "since", "waiting")
+    table = Table(
+        "id",
+        "follower",
+        "log",
+        Column("aggregate", min_width=36),  # an id whole, to copy
+        "event",
+        "error",
+        "since",
+        "waiting",
+    )
     for item in items:
         table.add_row(
             str(item.id),
