@@ -19,6 +19,7 @@ from eventsourcing.domain import Aggregate, CanMutateAggregate
 from eventsourcing.persistence import (
     IntegrityError,
     InterfaceError,
+    Notification,
     OperationalError,
     StoredEvent,
 )
@@ -271,3 +272,33 @@ def load_aggregates(
             aggregate = cast(CanMutateAggregate, to_domain_event(event)).mutate(aggregate)
         results.append(cast(Aggregate, aggregate))
     return results
+
+
+@retry((InterfaceError, OperationalError), max_attempts=3, wait=0.2)
+def select_notifications_by_id(
+    application: Application, notification_ids: Sequence[int]
+) -> list[Notification]:
+    """The events of `application`'s log with these notification ids, in log order (a
+    follower's set-aside events, read again to retry them)."""
+    recorder = application.recorder
+    if not isinstance(recorder, PostgresApplicationRecorder):  # open_application's store
+        raise TypeError(f"{application.name} does not store its events in PostgreSQL")
+    statement = SQL(
+        "SELECT notification_id, originator_id, originator_version, topic, state"
+        " FROM {schema}.{table} WHERE notification_id = ANY(%s) ORDER BY notification_id"
+    ).format(
+        schema=Identifier(recorder.datastore.schema),
+        table=Identifier(recorder.events_table_name),
+    )
+    with recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
+        cursor.execute(statement, (list(notification_ids),))
+        return [
+            Notification(
+                id=row["notification_id"],
+                originator_id=row["originator_id"],
+                originator_version=row["originator_version"],
+                topic=row["topic"],
+                state=bytes(row["state"]),
+            )
+            for row in cursor.fetchall()
+        ]

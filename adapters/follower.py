@@ -7,23 +7,51 @@ library's own runner commits once per event; batching is what makes a rebuild fa
 
 Only one process runs a given follower at a time (a PostgreSQL advisory lock held by
 its LISTEN connection); a second one waits as a hot standby.
+
+An event the follower cannot apply (any error but the platform's own: a lost
+connection, a serialization failure, a deadlock, a lock timeout) stops its aggregate
+only: the follower finds it in the batch (`adapters.set_aside.isolation`), sets the
+aggregate aside with the error, applies the rest, and records the aggregate's later
+events as waiting behind it, until an operator has the item retried or skipped
+(`adapters.set_aside`). The follower carries out those requests itself, at the start of
+a catch-up: it is the only writer of what it maintains.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
+from uuid import UUID
 
 import psycopg
 from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Notification
 from psycopg import AsyncConnection, AsyncCursor
 from psycopg.sql import SQL, Identifier
 from psycopg_pool import AsyncConnectionPool
+
+from adapters.eventstore import select_notifications_by_id
+from adapters.set_aside.errors import TRANSIENT, describe, is_transient
+from adapters.set_aside.isolation import LogEntry, isolate
+from adapters.set_aside.ledger import (
+    CHANNEL as SET_ASIDE_CHANNEL,
+)
+from adapters.set_aside.ledger import (
+    RETRY,
+    SKIP,
+    FollowerLedger,
+    FollowerState,
+    Outcome,
+    Request,
+    Resolution,
+)
+from domain.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
 
@@ -76,15 +104,19 @@ class Follower:
         *,
         batch_size: int = 500,
         idle_poll_seconds: float = 1.0,
+        clock: Clock | None = None,
     ) -> None:
         self.application = application
         self.processor = processor
         self.pool = pool
         self.batch_size = batch_size
         self.idle_poll_seconds = idle_poll_seconds
+        self.clock: Clock = clock or SystemClock()
         self.upstream = application.name
+        self.ledger = FollowerLedger(processor.name, self.upstream)
         self._recorder: Any = application.recorder
         self._topics = processor.topics if isinstance(processor, ReadsTopics) else ()
+        self._blocked: set[UUID] = set()  # aggregates set aside, as of this catch-up
 
     @property
     def name(self) -> str:
@@ -112,8 +144,14 @@ class Follower:
         return int(await asyncio.to_thread(self._recorder.max_notification_id) or 0)
 
     async def catch_up(self, progress: Progress | None = None) -> int:
-        """Apply every event recorded so far; answer how many were applied."""
-        position = await self.position()
+        """Carry out operators' requests, then apply every event recorded so far; answer
+        how many events were applied (set-aside and waiting ones are not)."""
+        state = await self._state()
+        if state.requests_waiting:
+            await self._carry_out_requests()
+            state = await self._state()
+        position = state.position
+        self._blocked = set(state.blocked)
         head = await self.head() if progress else 0
         applied = 0
         while True:
@@ -124,61 +162,169 @@ class Follower:
             read = False
             while (part := await asyncio.to_thread(next, parts, None)) is not None:
                 read = True
-                events, reached = part
-                await self._apply(events, position, reached)
-                applied += len(events)
+                entries, reached = part
+                applied += await self._apply(entries, position, reached)
                 position = reached
                 if progress:
                     progress(position, max(head, position))
             if not read:
                 return applied
 
-    async def _apply(self, events: Sequence[Event], position: int, reached: int) -> None:
-        """Apply events and move the position from `position` to `reached`, atomically."""
+    async def _state(self) -> FollowerState:
+        async with self.pool.connection() as conn:
+            return await self.ledger.state(conn)
+
+    async def _apply(self, entries: Sequence[LogEntry], position: int, reached: int) -> int:
+        """Apply entries and move the position from `position` to `reached`, atomically;
+        answer how many were applied. Entries of aggregates set aside wait; when the
+        batch fails, it is applied again in parts, to set aside only what fails."""
+        waiting: list[LogEntry] = []
+        candidates: list[LogEntry] = []
+        for entry in entries:
+            (waiting if entry.aggregate_id in self._blocked else candidates).append(entry)
+        failed: Exception | None = None
+        if all(entry.error is None for entry in candidates):
+            try:
+                async with self._transaction(applying=bool(candidates)) as (_, cur):
+                    if candidates:
+                        await self._apply_whole(cur, candidates)
+                    await self.ledger.wait(cur, waiting)
+                    await self._move(cur, position, reached)
+                return len(candidates)
+            except _Unapplied as unapplied:
+                failed = unapplied.error
+        async with self._transaction(applying=True) as (conn, cur):
+            isolated = await isolate(
+                candidates, functools.partial(self._attempt, conn, cur), failed_with=failed
+            )
+            await self.ledger.set_aside(cur, isolated.failed, self.clock.now())
+            await self.ledger.wait(cur, [*waiting, *isolated.waiting])
+            await self._move(cur, position, reached)
+        for failure in isolated.failed:
+            self._blocked.add(failure.entry.aggregate_id)
+            log.warning(
+                "event set aside",
+                extra={
+                    "follower": self.name,
+                    "upstream": self.upstream,
+                    "notification_id": failure.entry.notification_id,
+                    "aggregate_id": str(failure.entry.aggregate_id),
+                    "version": failure.entry.version,
+                    "error": describe(failure.error).type,
+                },
+            )
+        return len(isolated.applied)
+
+    @contextlib.asynccontextmanager
+    async def _transaction(
+        self, *, applying: bool
+    ) -> AsyncIterator[tuple[AsyncConnection[Any], AsyncCursor[Any]]]:
         async with self.pool.connection() as conn, conn.transaction():
             cur = conn.cursor()
-            if events:
+            if applying:
                 # Read models start empty and grow fast. A generic plan cached while a
                 # table was small (hash join on a sequential scan) stays until the next
                 # ANALYZE: a billing run's attempt updates scanned their whole table,
                 # 114 us a row instead of 10. Plan each statement for the table as it is.
                 await cur.execute("SET LOCAL plan_cache_mode = force_custom_plan")
-                await self.processor.apply(cur, events)
-            await cur.execute(
-                "UPDATE ledgerflow_positions SET position = %s, updated_at = now()"
-                " WHERE follower = %s AND upstream = %s AND position = %s",
-                (reached, self.name, self.upstream, position),
-            )
-            if cur.rowcount != 1:
-                raise FollowerConflict(f"{self.name}: position moved by another runner")
+            yield conn, cur
 
-    def _parts(self, position: int) -> Iterator[tuple[list[Event], int]]:
+    async def _apply_whole(self, cur: AsyncCursor[Any], entries: Sequence[LogEntry]) -> None:
+        try:
+            await self.processor.apply(cur, [entry.event for entry in entries])
+        except Exception as error:
+            if is_transient(error):
+                raise
+            raise _Unapplied(error) from error
+
+    async def _attempt(
+        self, conn: AsyncConnection[Any], cur: AsyncCursor[Any], entries: Sequence[LogEntry]
+    ) -> None:
+        """Apply a part of a batch in a savepoint: undone alone when it fails."""
+        async with conn.transaction():
+            await self.processor.apply(cur, [entry.event for entry in entries])
+
+    async def _move(self, cur: AsyncCursor[Any], position: int, reached: int) -> None:
+        await cur.execute(
+            "UPDATE ledgerflow_positions SET position = %s, updated_at = now()"
+            " WHERE follower = %s AND upstream = %s AND position = %s",
+            (reached, self.name, self.upstream, position),
+        )
+        if cur.rowcount != 1:
+            raise FollowerConflict(f"{self.name}: position moved by another runner")
+
+    async def _carry_out_requests(self) -> None:
+        async with self.pool.connection() as conn:
+            requests = await self.ledger.requests(conn)
+        for request in requests:
+            await self._carry_out(request)
+
+    async def _carry_out(self, request: Request) -> None:
+        """An operator's request, in one transaction: a retry applies the set-aside event
+        and those waiting behind it, in order, as far as they go; a skip closes the item."""
+        async with self._transaction(applying=request.action == RETRY) as (conn, cur):
+            item = await self.ledger.lock_item(cur, request.item_id)
+            now = self.clock.now()
+            if item.resolved:  # closed meanwhile, by a rebuild
+                await self.ledger.done(cur, request, now, Outcome.SUPERSEDED)
+                return
+            if request.action == SKIP:
+                await self.ledger.resolve(
+                    cur, item, Resolution.SKIPPED, request.actor, now, request.reason
+                )
+                await self.ledger.done(cur, request, now, Outcome.SKIPPED)
+                return
+            entries = await asyncio.to_thread(self._read_entries, item.notification_ids)
+            isolated = await isolate(entries, functools.partial(self._attempt, conn, cur))
+            applied = len(isolated.applied)
+            if not isolated.failed:
+                await self.ledger.resolve(cur, item, Resolution.RETRIED, request.actor, now)
+                await self.ledger.done(cur, request, now, Outcome.APPLIED, applied=applied)
+                return
+            failure = isolated.failed[0]  # one aggregate: nothing is tried after it
+            error = str(describe(failure.error))
+            await self.ledger.failed_again(cur, item, failure, now)
+            await self.ledger.done(cur, request, now, Outcome.FAILED, applied=applied, error=error)
+
+    def _read_entries(self, notification_ids: Sequence[int]) -> list[LogEntry]:
+        found = select_notifications_by_id(self.application, notification_ids)
+        return [self._entry(notification) for notification in found]
+
+    def _parts(self, position: int) -> Iterator[tuple[list[LogEntry], int]]:
         """The next batch after `position` (read when the first part is asked for; none:
-        nothing new) as (events, position reached) parts of at most `batch_size` weight
+        nothing new) as (entries, position reached) parts of at most `batch_size` weight
         (one part unless the processor weighs its events), each decoded when it is asked
         for; the last part reaches the batch's end, which may lie past its last event
         (skipped topics)."""
         notifications, last_id = self._read_batch(position)
         if last_id is None:
             return
-        to_event = self.application.mapper.to_domain_event
         if not isinstance(self.processor, WeighsEvents):
-            yield [to_event(notification) for notification in notifications], last_id
+            yield [self._entry(notification) for notification in notifications], last_id
             return
-        part: list[Event] = []
+        part: list[LogEntry] = []
         weight, previous_id = 0, last_id
         for notification in notifications:
-            event = to_event(notification)
-            event_weight = self.processor.weight(event)
-            if part and weight + event_weight > self.batch_size:
+            entry = self._entry(notification)
+            entry_weight = _weight(self.processor, entry)
+            if part and weight + entry_weight > self.batch_size:
                 yield part, previous_id
                 part, weight = [], 0
-            part.append(event)
-            weight += event_weight
+            part.append(entry)
+            weight += entry_weight
             previous_id = notification.id
         yield part, last_id
 
-    def _read_batch(self, position: int) -> tuple[Sequence[Any], int | None]:
+    def _entry(self, notification: Notification) -> LogEntry:
+        """The notification decoded; an event that cannot be decoded is set aside like
+        one that cannot be applied (its aggregate is the stored row's)."""
+        try:
+            event = self.application.mapper.to_domain_event(notification)
+        except Exception as error:
+            return _log_entry(notification, None, error)
+        return _log_entry(notification, event, None)
+
+    def _read_batch(self, position: int) -> tuple[Sequence[Notification], int | None]:
         """The next batch's notifications (undecoded) and the position the batch reaches
         (None: nothing new)."""
         if self._topics:
@@ -190,7 +336,7 @@ class Follower:
             return [], None
         return notifications, notifications[-1].id
 
-    def _read_topics(self, position: int) -> tuple[Sequence[Any], int | None]:
+    def _read_topics(self, position: int) -> tuple[Sequence[Notification], int | None]:
         # Up to the head read first: the store appends under a table lock, so every id
         # below a committed one is committed too, and a batch with no event of interest
         # still moves the position past the events it skipped.
@@ -203,11 +349,13 @@ class Follower:
         reached = notifications[-1].id if len(notifications) == self.batch_size else head
         return notifications, reached
 
-    async def rebuild(self, progress: Progress | None = None) -> int:
-        """Forget the read model and apply the whole log again."""
+    async def rebuild(self, progress: Progress | None = None, *, actor: str = "rebuild") -> int:
+        """Forget the read model and apply the whole log again. Items set aside before
+        are closed (`actor` rebuilt them): what still fails is set aside anew."""
         await self.setup()
         async with self.pool.connection() as conn, conn.transaction():
             await self.processor.reset(conn)
+            await self.ledger.close_for_rebuild(conn, actor, self.clock.now())
             await conn.execute(
                 "UPDATE ledgerflow_positions SET position = 0, updated_at = now()"
                 " WHERE follower = %s AND upstream = %s",
@@ -218,6 +366,37 @@ class Follower:
     @property
     def channel(self) -> str:
         return str(self._recorder.channel_name)
+
+
+class _Unapplied(Exception):
+    """The processor failed on a batch applied whole (the error is the event's)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _log_entry(
+    notification: Notification, event: Event | None, error: Exception | None
+) -> LogEntry:
+    aggregate_id = notification.originator_id
+    return LogEntry(
+        notification.id,
+        aggregate_id if isinstance(aggregate_id, UUID) else UUID(aggregate_id),
+        notification.originator_version,
+        notification.topic,
+        event,
+        error,
+    )
+
+
+def _weight(processor: WeighsEvents, entry: LogEntry) -> int:
+    if entry.error is not None:
+        return 1
+    try:
+        return processor.weight(entry.event)
+    except Exception:  # the event fails again when applied, and is set aside there
+        return 1
 
 
 async def run_followers(
@@ -240,6 +419,11 @@ async def run_followers(
     applies a batch instead of the handful of events one commit brings (fewer
     statements and commits per event, on both sides). A lone event after a quiet spell
     is applied at once.
+
+    An operator's request about a set-aside item (NOTIFY on `SET_ASIDE_CHANNEL`) wakes
+    every follower of the group. A follower failing in a way nothing set aside (a fault
+    of its own bookkeeping) is logged and tried again at the next wake-up: the others
+    go on.
     """
     if not followers:
         return
@@ -252,7 +436,7 @@ async def run_followers(
             async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
                 if not await _lead(conn, lock_key, stop):
                     return
-                by_channel: dict[str, list[Follower]] = {}
+                by_channel: dict[str, list[Follower]] = {SET_ASIDE_CHANNEL: list(followers)}
                 for follower in followers:
                     by_channel.setdefault(follower.channel, []).append(follower)
                 for channel in by_channel:
@@ -262,7 +446,7 @@ async def run_followers(
                 loop = asyncio.get_running_loop()
                 while not stop.is_set():
                     for follower in woken:
-                        await follower.catch_up()
+                        await _catch_up(follower, group)
                     caught_up_at = loop.time()
                     channels = await _notified_or_stopped(conn, stop, idle)
                     early = caught_up_at + min_interval - loop.time()
@@ -270,15 +454,34 @@ async def run_followers(
                         await _sleep_or_stop(stop, early)
                         channels |= await _notified_or_stopped(conn, stop, 0)
                     woken = (
-                        [f for channel in channels for f in by_channel.get(channel, [])]
+                        list(
+                            dict.fromkeys(
+                                f for channel in channels for f in by_channel.get(channel, [])
+                            )
+                        )
                         if channels
                         else followers
                     )
-        except (psycopg.OperationalError, OSError) as error:
+        except TRANSIENT as error:
             log.warning(
-                "followers lost their connection", extra={"group": group, "error": str(error)}
+                "followers lost their connection or a service",
+                extra={"group": group, "error": str(error)},
             )
             await _sleep_or_stop(stop, 1.0)
+
+
+async def _catch_up(follower: Follower, group: str) -> None:
+    try:
+        await follower.catch_up()
+    except FollowerConflict:
+        raise
+    except TRANSIENT:
+        raise
+    except Exception:
+        log.exception(
+            "follower failed; tried again at the next wake-up",
+            extra={"group": group, "follower": follower.name},
+        )
 
 
 async def _lead(conn: AsyncConnection[Any], lock_key: int, stop: asyncio.Event) -> bool:

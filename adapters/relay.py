@@ -4,6 +4,10 @@ A follower like any other: its position advances in PostgreSQL only after the bu
 durably taken every message of the batch, so each event is published at least once, in
 log order (hence in order per aggregate). Consumers deduplicate on the message id,
 which names the event (`<aggregate id>:<version>`).
+
+An event that cannot be made into a message is the event's fault: the follower sets its
+aggregate aside. The bus failing to take messages never is: the batch is published again
+later (`RetryLater`).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any
 
 from psycopg import AsyncConnection, AsyncCursor
 
+from adapters.set_aside.errors import RetryLater
 from domain.messaging import EventBus, Message
 
 ToMessage = Callable[[Any], Message | None]
@@ -29,4 +34,7 @@ class EventRelay:
 
     async def apply(self, cur: AsyncCursor[Any], events: Sequence[Any]) -> None:
         messages = [m for m in map(self.to_message, events) if m is not None]
-        await self.bus.publish_many(messages)
+        try:
+            await self.bus.publish_many(messages)
+        except Exception as error:
+            raise RetryLater(f"{self.name}: the bus did not take the messages") from error

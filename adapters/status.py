@@ -4,9 +4,11 @@ Both answers come from the platform's own tables, so any process can give them:
 - each follower's position (`ledgerflow_positions`) against the head of the log it
   follows (the event store names an application's log `<application>_events`);
 - the work table's rows by kind: due now, being attempted, due later, and how many of
-  them last failed.
+  them last failed;
+- how many aggregates each follower has set aside (`adapters.set_aside`: the items
+  themselves are the `SetAsideDesk`'s to read).
 
-`StatusReader` hands both (and whether the database answers at all) to the API.
+`StatusReader` hands these (and whether the database answers at all) to the API.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class FollowerLag:
     position: int
     head: int
     updated_at: datetime
+    set_aside: int = 0  # aggregates it set aside, their events not applied
 
     @property
     def behind(self) -> int:
@@ -72,6 +75,13 @@ async def follower_lags(pool: AsyncConnectionPool[Any]) -> list[FollowerLag]:
             " ORDER BY upstream, follower"
         )
         positions = await cur.fetchall()
+        set_aside: dict[tuple[str, str], int] = {}
+        if await _exists(conn, "ledgerflow_set_aside"):
+            cur = await conn.execute(
+                "SELECT follower, upstream, count(*) FROM ledgerflow_set_aside"
+                " WHERE resolved_at IS NULL GROUP BY follower, upstream"
+            )
+            set_aside = {(row[0], row[1]): int(row[2]) for row in await cur.fetchall()}
         heads: dict[str, int] = {}
         for upstream in sorted({row[1] for row in positions}):
             table = f"{upstream.lower()}_events"
@@ -84,7 +94,14 @@ async def follower_lags(pool: AsyncConnectionPool[Any]) -> list[FollowerLag]:
                 row = await cur.fetchone()
                 heads[upstream] = int(row[0]) if row else 0
     return [
-        FollowerLag(follower, upstream, int(position), heads.get(upstream, 0), updated_at)
+        FollowerLag(
+            follower,
+            upstream,
+            int(position),
+            heads.get(upstream, 0),
+            updated_at,
+            set_aside.get((follower, upstream), 0),
+        )
         for follower, upstream, position, updated_at in positions
     ]
 

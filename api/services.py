@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from adapters.rate_limiter import RateLimiter
+from adapters.set_aside.desk import SetAsideDesk
 from adapters.status import StatusReader
 from domain.clock import Clock
 from processes.billing.application import BillingService
@@ -48,6 +49,7 @@ ReimbursementsServices = WorkflowServices[ReimbursementsService, ReimbursementsQ
 class ApiServices:
     clock: Clock
     status: StatusReader
+    set_aside: SetAsideDesk
     sms: SmsServices | None = None
     orders: OrdersServices | None = None
     billing: BillingServices | None = None

@@ -1,4 +1,5 @@
-"""`GET /status`: how far each follower is behind its log, and the work waiting by kind."""
+"""`GET /status`: how far each follower is behind its log, what it set aside, and the work
+waiting by kind. The set-aside items' own routes (`api.set_aside`) live under it."""
 
 from __future__ import annotations
 
@@ -8,9 +9,15 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
+from adapters.set_aside.desk import ItemState
+from api import set_aside
 from api.deps import Services
+from api.set_aside import ITEM_EXAMPLE, SetAsideItemPublic
 
 router = APIRouter(tags=["operations"])
+router.include_router(set_aside.router)
+
+LISTED_SET_ASIDE = 100
 
 STATUS_EXAMPLE: JsonDict = {
     "at": "2026-12-01T00:00:30Z",
@@ -22,8 +29,10 @@ STATUS_EXAMPLE: JsonDict = {
             "head": 310150,
             "behind": 48,
             "updated_at": "2026-12-01T00:00:29.950000Z",
+            "set_aside": 0,
         }
     ],
+    "set_aside": [ITEM_EXAMPLE],
     "work": [
         {
             "kind": "billing.charge",
@@ -46,6 +55,7 @@ class FollowerPublic(BaseModel):
     head: int = Field(description="The last event recorded in that log.")
     behind: int = Field(description="Events recorded and not applied yet.")
     updated_at: datetime = Field(description="When it last committed its position.")
+    set_aside: int = Field(description="Aggregates it set aside: their events wait.")
 
 
 class WorkPublic(BaseModel):
@@ -66,19 +76,25 @@ class StatusPublic(BaseModel):
 
     at: datetime = Field(description="The platform's time of the answer.")
     followers: list[FollowerPublic]
+    set_aside: list[SetAsideItemPublic] = Field(
+        description=f"Open set-aside items, oldest first (the first {LISTED_SET_ASIDE}:"
+        " `GET /status/set-aside` has them all)."
+    )
     work: list[WorkPublic]
 
 
 @router.get(
     "/status",
     response_model=StatusPublic,
-    summary="Followers' lag behind their logs and the work waiting, for operators",
+    summary="Followers' lag behind their logs, what they set aside, and the work waiting",
 )
 async def status(services: Services) -> StatusPublic:
     now = services.clock.now()
     lags, backlog = await services.status.follower_lags(), await services.status.work_backlog(now)
+    items = await services.set_aside.items(state=ItemState.OPEN, limit=LISTED_SET_ASIDE)
     return StatusPublic(
         at=now,
         followers=[FollowerPublic.model_validate(lag) for lag in lags],
+        set_aside=[SetAsideItemPublic.of(item) for item in items],
         work=[WorkPublic.model_validate(kind) for kind in backlog],
     )

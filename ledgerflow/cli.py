@@ -1,5 +1,6 @@
 """The `ledgerflow` command: run the platform, a worker, a simulator, migrate the database,
-rebuild projections, show the platform's status, sign a development token."""
+rebuild projections, show the platform's status, decide on set-aside events, sign a
+development token."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from ledgerflow.cli_set_aside import cli_actor, set_aside_app, set_aside_table
 from ledgerflow.logs import configure_logging
 from ledgerflow.priority import lower_cpu_priority
 from ledgerflow.settings import Settings
@@ -37,6 +39,7 @@ db_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(db_app, name="db")
+app.add_typer(set_aside_app, name="set-aside")
 
 
 @app.command()
@@ -187,10 +190,11 @@ def seed(name: Annotated[str, typer.Argument(help="a data set, e.g. antaeus")]) 
 
 @app.command()
 def status() -> None:
-    """How far each follower is behind its log, and the work waiting by kind."""
+    """How far each follower is behind its log, what it set aside, and the work waiting."""
     from rich.console import Console
     from rich.table import Table
 
+    from adapters.set_aside.desk import SetAsideDesk, SetAsideItem
     from adapters.status import follower_lags, work_backlog
     from ledgerflow.bootstrap import platform_session
 
@@ -198,12 +202,15 @@ def status() -> None:
     configure_logging("WARNING")
     require_current_schema(settings)
 
-    async def run() -> tuple[Table, Table]:
+    async def run() -> tuple[Table, list[SetAsideItem], Table]:
         async with platform_session(settings, only=()) as platform:
             now = platform.clock.now()
             lags = await follower_lags(platform.pool)
+            items = await SetAsideDesk(platform.pool).items()
             backlog = await work_backlog(platform.pool, now)
-        followers = Table("follower", "log", "position", "head", "behind", "updated at")
+        followers = Table(
+            "follower", "log", "position", "head", "behind", "updated at", "set aside"
+        )
         for lag in lags:
             followers.add_row(
                 lag.follower,
@@ -212,6 +219,7 @@ def status() -> None:
                 str(lag.head),
                 str(lag.behind),
                 lag.updated_at.isoformat(timespec="seconds"),
+                str(lag.set_aside),
             )
         work = Table("work", "due", "in flight", "scheduled", "failing", "oldest due")
         for kind in backlog:
@@ -224,11 +232,12 @@ def status() -> None:
                 str(kind.failing),
                 oldest,
             )
-        return followers, work
+        return followers, items, work
 
-    followers, work = asyncio.run(run())
+    followers, items, work = asyncio.run(run())
     console = Console()
     console.print(followers)
+    console.print(set_aside_table(items) if items else "nothing set aside")
     console.print(work if work.row_count else "no work waiting")
 
 
@@ -236,12 +245,15 @@ def status() -> None:
 def rebuild(
     name: Annotated[str | None, typer.Argument(help="One read model; all when omitted.")] = None,
 ) -> None:
-    """Drop read models and rebuild them from the event log, with a progress bar."""
+    """Drop read models and rebuild them from the event log, with a progress bar. What
+    cannot be applied is set aside (its aggregate's later events wait) and listed at the
+    end; the rebuild goes on."""
     settings = Settings()
     configure_logging("WARNING")
     require_current_schema(settings)
 
     async def run() -> None:
+        from adapters.set_aside.desk import SetAsideDesk
         from ledgerflow.bootstrap import platform_session
 
         async with platform_session(settings) as platform:
@@ -250,6 +262,7 @@ def rebuild(
             if not chosen:
                 names = ", ".join(f.name for f in followers)
                 raise typer.BadParameter(f"unknown projection {name!r}; choose from {names}")
+            set_aside = 0
             with Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
@@ -262,9 +275,20 @@ def rebuild(
                     def advance(position: int, head: int, task: TaskID = task) -> None:
                         progress.update(task, completed=position, total=max(head, 1))
 
-                    applied = await follower.rebuild(advance)
+                    applied = await follower.rebuild(advance, actor=cli_actor())
                     progress.update(task, completed=progress.tasks[task].total)
-                    progress.console.print(f"{follower.name}: {applied} events applied")
+                    # Earlier items were closed by the rebuild: the open ones are its own.
+                    items = await SetAsideDesk(platform.pool).items(follower=follower.name)
+                    progress.console.print(
+                        f"{follower.name}: {applied} events applied, {len(items)} set aside"
+                    )
+                    if items:
+                        progress.console.print(set_aside_table(items))
+                        set_aside += len(items)
+            if set_aside:
+                progress.console.print(
+                    f"{set_aside} aggregates set aside: fix, then `ledgerflow set-aside retry`"
+                )
 
     asyncio.run(run())
 

@@ -14,6 +14,7 @@ from typing import TypeVar
 from fastapi import APIRouter, FastAPI
 
 from adapters.rate_limiter import RateLimiter, open_rate_limiter
+from adapters.set_aside.desk import SetAsideDesk
 from adapters.status import StatusReader
 from api import banks as banks_api
 from api import billing as billing_api
@@ -99,6 +100,7 @@ def api_services(platform: Platform, rate_limiter: RateLimiter | None = None) ->
     return ApiServices(
         clock=platform.clock,
         status=StatusReader(platform.pool),
+        set_aside=SetAsideDesk(platform.pool),
         sms=WorkflowServices(sms.service, sms.queries) if sms else None,
         orders=WorkflowServices(orders.service, orders.queries) if orders else None,
         billing=WorkflowServices(billing.service, billing.queries) if billing else None,

@@ -54,7 +54,7 @@ class Core:
     def follower(
         self, application: Application, processor: EventProcessor, batch_size: int = 500
     ) -> Follower:
-        return Follower(application, processor, self.pool, batch_size=batch_size)
+        return Follower(application, processor, self.pool, batch_size=batch_size, clock=self.clock)
 
     def http_client(self, party: ThirdParty, concurrency: int | None = None) -> httpx.AsyncClient:
         """The client of `party`, with at most `concurrency` calls in flight."""
