@@ -101,9 +101,9 @@ class RecordSubmissionRefused(BaseModel):
 class RecordSubmissionAttemptFailed(BaseModel):
     """A submission did not get through to the partner (it was unavailable, or the answer
     was lost): attempt `attempt` of the round's assessment, and why. The poller sends the
-    first failure, a new kind of error, every tenth, and the last one before the partner
-    accepts the submission or the application is flagged; a repeat or an earlier attempt
-    is a no-op."""
+    first failure, a new kind of error, every tenth, and the last one before the
+    submission gets through, is refused, or the application is flagged; a repeat or an
+    earlier attempt is a no-op."""
 
     model_config = ConfigDict(extra="forbid")
 
