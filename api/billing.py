@@ -234,7 +234,9 @@ async def invoice_events(invoice_id: int, billing: Billing) -> list[EventPublic]
     responses={200: {"model": BillingRunPublic, "description": "The period's run already exists"}},
     summary="Start the billing run of a period by hand",
     description="The run's id follows from the period: a second start answers the same run "
-    "(200). Its pending invoices are selected and charged in the background.",
+    "(200). Its pending invoices are selected and charged in the background. The period "
+    "must be from the month the platform began billing to the current one (in the billing "
+    "timezone): otherwise 422 `period_out_of_range`.",
 )
 async def start_run(
     body: BillingRunCreate, billing: Billing, response: Response

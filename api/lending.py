@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from api.audit import EventPublic
@@ -41,6 +41,9 @@ APPLICATION_EXAMPLE: JsonDict = {
     "status": "completed",
     "job_id": "0f3c9a51-7e2b-4c8d-a1f6-93b2d4e5c7a8",
     "note": None,
+    "attempts": 1,
+    "last_error": "ProviderUnavailable: bank partner answered 503 to the submission: "
+    "Service Unavailable",
     "submitted_at": "2026-11-21T10:00:00Z",
     "decided_at": "2026-11-21T10:00:12Z",
 }
@@ -58,6 +61,11 @@ class ApplicationPublic(BaseModel):
     status: ApplicationStatusName
     job_id: str | None
     note: str | None
+    attempts: int = Field(
+        description="Submission attempts that did not get through to the partner so far "
+        "(this round: an operator's retry starts counting again); 0 when the first did."
+    )
+    last_error: str | None = Field(description="Why the last of those attempts failed.")
     submitted_at: datetime
     decided_at: datetime | None
 
@@ -76,6 +84,8 @@ class ApplicationPublic(BaseModel):
             status=application.status,
             job_id=application.job_id,
             note=application.note,
+            attempts=application.attempts,
+            last_error=application.last_error,
             submitted_at=application.submitted_at,
             decided_at=application.decided_at,
         )
@@ -89,7 +99,9 @@ class ApplicationPublic(BaseModel):
     description="Records the application (status `pending`) and answers at once; the "
     "poller service submits it to the bank partner under this id and polls its job until "
     "it is `completed` or `rejected`. `failed`: the partner refused the submission; "
-    "`needs_attention`: still pending past the deadline.",
+    "`needs_attention`: no decision by the deadline (the note says whether the partner "
+    "ever accepted the submission). `attempts` and `last_error` show submissions that did "
+    "not get through.",
 )
 async def submit_application(body: ApplicationCreate, lending: Lending) -> ApplicationPublic:
     application = await lending.service.submit(body)

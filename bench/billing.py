@@ -76,7 +76,8 @@ async def _start_run(url: str) -> float:
     open; answers when it started (`time.perf_counter()`)."""
     async with platform_session(Settings(database_url=url), only={"billing"}) as platform:
         started = time.perf_counter()
-        await platform.get(BillingWorkflow).service.start_run("2026-12", "manual")
+        service = platform.get(BillingWorkflow).service
+        await service.start_run(service.current_period(), "manual")
         return started
 
 

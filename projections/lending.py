@@ -24,6 +24,8 @@ COLUMNS = (
     "status",
     "job_id",
     "note",
+    "attempts",
+    "last_error",
     "submitted_at",
     "decided_at",
     "updated_at",
@@ -43,6 +45,8 @@ class ApplicationRow:
     status: str
     job_id: str | None
     note: str | None
+    attempts: int
+    last_error: str | None
     submitted_at: datetime
     decided_at: datetime | None
     updated_at: datetime
@@ -66,6 +70,8 @@ class LendingView(RowPerAggregate):
                 "status": "pending",
                 "job_id": None,
                 "note": None,
+                "attempts": 0,
+                "last_error": None,
                 "submitted_at": event.submitted_at,
                 "decided_at": None,
             }
@@ -78,10 +84,12 @@ class LendingView(RowPerAggregate):
             }
         if isinstance(event, LoanApplication.SubmissionRefused):
             return {"status": "failed", "note": event.error, "decided_at": event.at}
+        if isinstance(event, LoanApplication.SubmissionAttemptFailed):
+            return {"attempts": event.attempt, "last_error": event.error}
         if isinstance(event, LoanApplication.ApplicationFlagged):
             return {"status": "needs_attention", "note": event.reason}
-        if isinstance(event, LoanApplication.PollingResumed):
-            return {"status": "pending", "note": None}
+        if isinstance(event, LoanApplication.PollingResumed):  # a new round
+            return {"status": "pending", "note": None, "attempts": 0, "last_error": None}
         return {}
 
 

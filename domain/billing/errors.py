@@ -34,6 +34,16 @@ class BillingRunNotFound(BillingError):
         super().__init__(f"billing run {run_id} does not exist")
 
 
+class PeriodOutOfRange(BillingError):
+    """A run for a month before the platform began billing, or one still to come."""
+
+    code = "period_out_of_range"
+    kind = ErrorKind.INVALID
+
+    def __init__(self, first: str, current: str) -> None:
+        super().__init__(f"period must be between {first} and {current}")
+
+
 class InvoiceNotResolvable(BillingError):
     """An operator resolution on an invoice that does not wait for one."""
 

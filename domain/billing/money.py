@@ -20,3 +20,9 @@ def period_of(moment: datetime, timezone: str = "UTC") -> str:
     """The billing period (calendar month) `moment` falls in, in `timezone`."""
     local = moment.astimezone(ZoneInfo(timezone))
     return f"{local.year:04d}-{local.month:02d}"
+
+
+def next_period(period: str) -> str:
+    """The calendar month after `period`."""
+    year, month = (int(part) for part in check_period(period).split("-"))
+    return f"{year + month // 12:04d}-{month % 12 + 1:02d}"

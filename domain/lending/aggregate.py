@@ -1,10 +1,14 @@
 """The `LoanApplication` aggregate: one customer's request for a loan, and its assessment.
 
 Lifecycle: pending -> completed | rejected (the partner's decision), pending -> failed
-(the partner refused the submission itself), pending -> needs_attention (still pending
-past the deadline); an operator can send a flagged application back to pending (polled
-again), and a decision that arrives late for a flagged one is still recorded. The id is
-ours and is also the id the partner knows the application by.
+(the partner refused the submission itself), pending -> needs_attention (no decision by
+the deadline); an operator can send a flagged application back to pending (polled again,
+a new round), and a decision that arrives late for a flagged one is still recorded. The
+id is ours and is also the id the partner knows the application by.
+
+Submission attempts that did not get through are recorded as the poller reports them
+(not each one: see `RecordSubmissionAttemptFailed`): `attempts` is the number of the
+round's last failed one, `last_error` why it failed. A new round starts counting again.
 """
 
 from __future__ import annotations
@@ -50,6 +54,12 @@ class LoanApplication(Aggregate):
         error: str
         at: datetime
 
+    class SubmissionAttemptFailed(Aggregate.Event):
+        round: int
+        attempt: int
+        error: str
+        at: datetime
+
     class ApplicationFlagged(Aggregate.Event):
         reason: str
         at: datetime
@@ -83,6 +93,8 @@ class LoanApplication(Aggregate):
         self.note: str | None = None
         self.decided_at: datetime | None = None
         self.round = 1
+        self.attempts = 0  # failed submission attempts of the round, as last reported
+        self.last_error: str | None = None
 
     # Commands -------------------------------------------------------------------------
 
@@ -100,6 +112,15 @@ class LoanApplication(Aggregate):
             return False
         self.check_not_final()
         self._refused(error=error, at=at)
+        return True
+
+    def record_submission_failure(self, round: int, attempt: int, error: str, at: datetime) -> bool:
+        """Record a failed submission attempt; answers False (nothing recorded) for a
+        repeat, an attempt older than the last recorded, one of an earlier round, or one
+        reported after the application ended (the outcome stands)."""
+        if self.status in FINAL or round != self.round or attempt <= self.attempts:
+            return False
+        self._submission_failed(round=round, attempt=attempt, error=error, at=at)
         return True
 
     def flag(self, reason: str, at: datetime) -> bool:
@@ -139,6 +160,11 @@ class LoanApplication(Aggregate):
         self.note = error
         self.decided_at = at
 
+    @event(SubmissionAttemptFailed)
+    def _submission_failed(self, round: int, attempt: int, error: str, at: datetime) -> None:
+        self.attempts = attempt
+        self.last_error = error
+
     @event(ApplicationFlagged)
     def _flagged(self, reason: str, at: datetime) -> None:
         self.status = ApplicationStatus.NEEDS_ATTENTION
@@ -149,3 +175,5 @@ class LoanApplication(Aggregate):
         self.status = ApplicationStatus.PENDING
         self.round = round
         self.note = None
+        self.attempts = 0
+        self.last_error = None

@@ -98,8 +98,25 @@ class RecordSubmissionRefused(BaseModel):
     error: str = Field(max_length=500)
 
 
+class RecordSubmissionAttemptFailed(BaseModel):
+    """A submission did not get through to the partner (it was unavailable, or the answer
+    was lost): attempt `attempt` of the round's assessment, and why. The poller sends the
+    first failure, a new kind of error, every tenth, and the last one before the
+    submission gets through, is refused, or the application is flagged; a repeat or an
+    earlier attempt is a no-op."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["RecordSubmissionAttemptFailed"] = "RecordSubmissionAttemptFailed"
+    application_id: UUID
+    round: int = Field(ge=1)
+    attempt: int = Field(ge=1)
+    error: str = Field(max_length=500)
+
+
 class FlagApplication(BaseModel):
-    """Still pending past the deadline: an operator should look."""
+    """No decision past the deadline (never accepted, or still pending): an operator
+    should look."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -109,7 +126,10 @@ class FlagApplication(BaseModel):
 
 
 PollerResult = Annotated[
-    RecordApplicationDecision | RecordSubmissionRefused | FlagApplication,
+    RecordApplicationDecision
+    | RecordSubmissionRefused
+    | RecordSubmissionAttemptFailed
+    | FlagApplication,
     Field(discriminator="type"),
 ]
 POLLER_RESULT: TypeAdapter[PollerResult] = TypeAdapter(PollerResult)

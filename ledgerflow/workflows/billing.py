@@ -36,8 +36,19 @@ class BillingWorkflow(Workflow):
     async def open(self) -> None:
         self.application = await self.core.open_application(BillingApplication)
         self.committer = GroupCommitter(self.application)
-        self.service = BillingService(self.application, self.committer.save, self.core.clock)
+        self.service = BillingService(
+            self.application,
+            self.committer.save,
+            self.core.clock,
+            self.core.settings.billing_timezone,
+        )
         self.queries = BillingQueries(self.core.pool)
+        # The platform's first start records when billing began; later starts read it.
+        try:
+            await self.service.calendar()
+        except BaseException:
+            await self.close()
+            raise
 
     async def close(self) -> None:
         await self.committer.close()
@@ -88,10 +99,7 @@ class BillingWorkflow(Workflow):
             ]
             if settings.billing_scheduler:
                 scheduler = MonthlyScheduler(
-                    self.service,
-                    self.core.clock,
-                    timezone=settings.billing_timezone,
-                    interval=settings.billing_scheduler_interval_seconds,
+                    self.service, interval=settings.billing_scheduler_interval_seconds
                 )
                 tasks.append(scheduler.run(stop))
             try:

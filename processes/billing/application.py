@@ -1,4 +1,5 @@
-"""The billing application service: issue, read, resolve invoices; start billing runs."""
+"""The billing application service: issue, read, resolve invoices; start billing runs
+for the periods the billing calendar allows."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
+from domain.billing.calendar import CALENDAR_ID, BillingCalendar
 from domain.billing.customer import Customer
 from domain.billing.dataset import CustomerRecord, InvoiceRecord
 from domain.billing.errors import BillingRunNotFound, InvoiceNotFound
 from domain.billing.invoice import Invoice, invoice_id_for
+from domain.billing.money import period_of
 from domain.billing.run import BillingRun, run_id_for
 from domain.clock import Clock
 from domain.money import to_amount
@@ -39,6 +42,13 @@ class BillingApplication(Application[UUID]):
             raise BillingRunNotFound(run_id) from None
         return run
 
+    def find_calendar(self) -> BillingCalendar | None:
+        try:
+            calendar: BillingCalendar = self.repository.get(CALENDAR_ID)
+        except AggregateNotFoundError:
+            return None
+        return calendar
+
     def save_new(self, aggregates: Sequence[Aggregate]) -> int:
         """Save new aggregates in one transaction; on a collision, one by one, skipping
         those that exist (loading a data set twice adds nothing). Answers how many were new."""
@@ -58,12 +68,42 @@ class BillingApplication(Application[UUID]):
 
 
 class BillingService:
-    """Commands of the billing workflow. `save` group-commits (adapters.eventstore)."""
+    """Commands of the billing workflow. `save` group-commits (adapters.eventstore);
+    periods are calendar months in `timezone` (where "the first" is)."""
 
-    def __init__(self, application: BillingApplication, save: SaveAggregates, clock: Clock) -> None:
+    def __init__(
+        self,
+        application: BillingApplication,
+        save: SaveAggregates,
+        clock: Clock,
+        timezone: str = "UTC",
+    ) -> None:
         self.application = application
         self._save = save
         self.clock = clock
+        self.timezone = timezone
+        self._calendar: BillingCalendar | None = None  # never changes once recorded
+
+    def current_period(self) -> str:
+        return period_of(self.clock.now(), self.timezone)
+
+    async def calendar(self) -> BillingCalendar:
+        """When billing began: read, or recorded now when no process has yet (the
+        calendar's id is fixed: of two processes recording it at once, one collides and
+        reads the other's)."""
+        if self._calendar is None:
+            calendar = await asyncio.to_thread(self.application.find_calendar)
+            if calendar is None:
+                calendar = BillingCalendar.begin(self.clock.now(), self.timezone)
+                try:
+                    await self._save(calendar)
+                except IntegrityError:
+                    recorded = await asyncio.to_thread(self.application.find_calendar)
+                    if recorded is None:  # the collision was not with a calendar
+                        raise
+                    calendar = recorded
+            self._calendar = calendar
+        return self._calendar
 
     async def load(
         self, records: Iterable[CustomerRecord | InvoiceRecord], chunk: int = 500
@@ -94,7 +134,10 @@ class BillingService:
         return created
 
     async def start_run(self, period: str, trigger: str) -> tuple[BillingRun, bool]:
-        """Start the period's run; a second start answers the same run (and False)."""
+        """Start the period's run; a second start answers the same run (and False).
+        Raises `PeriodOutOfRange` for a month before billing began, or one to come."""
+        calendar = await self.calendar()
+        calendar.check_period(period, self.current_period())
         run = BillingRun(period=period, trigger=trigger, at=self.clock.now())
         try:
             await self._save(run)

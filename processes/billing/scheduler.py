@@ -1,8 +1,11 @@
 """The monthly scheduler: the period's run is started on the first of the month.
 
 It asks "has this month's run started?" on every tick, so a platform that was down over
-the first starts the missed run when it comes back. Several workers may tick at once:
-the run's id follows from the period, so they all land on the same run.
+the first starts the missed run when it comes back. It never starts a month the
+platform did not see begin: the billing calendar names the first month it starts by
+itself (a platform first started mid-month starts nothing until the next first). Several
+workers may tick at once: the run's id follows from the period, so they all land on the
+same run.
 """
 
 from __future__ import annotations
@@ -11,31 +14,29 @@ import asyncio
 import contextlib
 import logging
 
-from domain.billing.money import period_of
-from domain.clock import Clock
 from processes.billing.application import BillingService
 
 log = logging.getLogger(__name__)
 
 
 class MonthlyScheduler:
-    def __init__(
-        self, service: BillingService, clock: Clock, *, timezone: str = "UTC", interval: float = 30
-    ) -> None:
+    def __init__(self, service: BillingService, *, interval: float = 30) -> None:
         self.service = service
-        self.clock = clock
-        self.timezone = timezone
         self.interval = interval
-        self._started: str | None = None
+        self._settled: str | None = None  # the period this scheduler is done with
 
     async def tick(self) -> str | None:
-        """Start the current period's run when it has not started; answers the period
-        started by this call, if any."""
-        period = period_of(self.clock.now(), self.timezone)
-        if period == self._started:
+        """Start the current period's run when it is due and has not started; answers
+        the period started by this call, if any."""
+        period = self.service.current_period()
+        if period == self._settled:
+            return None
+        calendar = await self.service.calendar()
+        if not calendar.is_scheduled(period):
+            self._settled = period
             return None
         run, created = await self.service.start_run(period, "schedule")
-        self._started = period
+        self._settled = period
         if created:
             log.info("billing run started", extra={"period": period, "run_id": str(run.id)})
             return period

@@ -16,6 +16,7 @@ from domain.lending.commands import (
     FlagApplication,
     PollerResult,
     RecordApplicationDecision,
+    RecordSubmissionAttemptFailed,
     RecordSubmissionRefused,
     SubmitApplication,
 )
@@ -84,6 +85,10 @@ class LendingService:
                 changed = application.record_decision(result.status, result.job_id, now)
             elif isinstance(result, RecordSubmissionRefused):
                 changed = application.record_refusal(result.error, now)
+            elif isinstance(result, RecordSubmissionAttemptFailed):
+                changed = application.record_submission_failure(
+                    result.round, result.attempt, result.error, now
+                )
             elif isinstance(result, FlagApplication):
                 changed = application.flag(result.reason, now)
             if not changed:

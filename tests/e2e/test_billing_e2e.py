@@ -17,11 +17,13 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
+from domain.billing.money import period_of
 from tests.e2e.processes import Processes, free_port, wait_for_http
 from tests.harness import eventually
 from tests.issuer import TokenIssuer
@@ -82,7 +84,9 @@ def test_four_worker_processes_charge_every_invoice_at_most_once(
             return pending if len(pending) == 100 else None
 
         pending = eventually(all_pending, timeout=30, what="the data set's 100 pending invoices")
-        run = api.post("/billing/runs", json={"period": "2026-12"}).json()
+        # The current month: the only one a platform that began billing today may bill.
+        period = period_of(datetime.now(UTC))
+        run = api.post("/billing/runs", json={"period": period}).json()
 
         def settled() -> dict[str, int] | None:
             processes.check_alive()

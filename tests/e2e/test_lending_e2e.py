@@ -7,7 +7,8 @@ exchange, results come back on `ledgerflow.commands.lending`. Then:
 
 - every application is `completed` or `rejected`, as the partner decided it;
 - each has exactly one `ApplicationDecided` event and one submission in the partner's
-  ledger (a re-submission by the other poller is answered "already used", no effect);
+  ledger (a re-submission by the other poller is answered "already used", no effect),
+  and its `attempts` are its last recorded failed submission's;
 - killing a poller with SIGKILL while it holds work loses nothing: its leases expire and
   the other poller carries on.
 """
@@ -184,7 +185,12 @@ def test_two_pollers_over_rabbitmq_decide_every_application_once_through_a_crash
             assert final["status"] == outcomes[application_id]["outcome"]
             assert final["job_id"] == outcomes[application_id]["job_id"]
             events = api.get(f"/applications/{application_id}/events").json()
-            assert [e["type"] for e in events] == ["ApplicationSubmitted", "ApplicationDecided"]
+            failed = [e["data"] for e in events if e["type"] == "SubmissionAttemptFailed"]
+            assert [e["type"] for e in events if e["type"] != "SubmissionAttemptFailed"] == [
+                "ApplicationSubmitted",
+                "ApplicationDecided",
+            ]
+            assert final["attempts"] == (failed[-1]["attempt"] if failed else 0)
             assert ledger[application_id] == 1
         row = db.execute("SELECT count(*) FROM ledgerflow_work").fetchone()
         assert row is not None and row[0] == 0  # polling stopped for every application

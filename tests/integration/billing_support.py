@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +17,7 @@ import httpx
 from adapters.migrations import migrate
 from adapters.postgres import create_database, drop_database, with_database
 from domain.billing.dataset import CustomerRecord, InvoiceRecord
+from domain.clock import ManualClock
 from ledgerflow.bootstrap import platform_session
 from ledgerflow.settings import Settings
 from ledgerflow.workflows.billing import BillingWorkflow
@@ -55,8 +58,27 @@ def issue(
     return invoices
 
 
+# Test databases that start many runs say billing began long ago, so each run can have
+# a month of its own (a run bills a month from the first one to the current one).
+BILLING_BEGAN = datetime(2000, 1, 1, tzinfo=UTC)
+_months_since_billing_began = itertools.count(1)
+
+
+def begin_billing(database_url: str, at: datetime = BILLING_BEGAN) -> None:
+    """Open the billing workflow for the first time at `at`: billing began then."""
+
+    async def first_start() -> None:
+        settings = Settings(database_url=database_url, billing_scheduler=False)
+        async with platform_session(settings, only={"billing"}, clock=ManualClock(at)):
+            pass
+
+    asyncio.run(first_start())
+
+
 def new_period() -> str:
-    return f"{random.randrange(2100, 9999)}-{random.randrange(1, 13):02d}"
+    """A month after `BILLING_BEGAN` no earlier call answered."""
+    n = next(_months_since_billing_began)
+    return f"{BILLING_BEGAN.year + n // 12:04d}-{n % 12 + 1:02d}"
 
 
 def start_run(api: httpx.Client, period: str | None = None) -> dict[str, Any]:

@@ -5,16 +5,20 @@ outcome of a charge, operator resolutions, and two workers racing on one run."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
+from domain.billing.money import next_period, period_of
 from ledgerflow.settings import Settings
 from ledgerflow.web import create_app
 from simulators import payment_provider
 from simulators.registry import running
 from tests.harness import eventually, workers
 from tests.integration.billing_support import (
+    BILLING_BEGAN,
+    begin_billing,
     charges_by_invoice,
     event_types,
     issue,
@@ -42,7 +46,9 @@ DUNNING_SECONDS = [0.3, 0.6]
 
 @pytest.fixture(scope="module")
 def billing_db(server_url: str) -> Iterator[str]:
-    yield from module_database(server_url)
+    for url in module_database(server_url):
+        begin_billing(url, BILLING_BEGAN)
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +131,26 @@ def test_a_charged_invoice_is_paid_once_and_the_run_counts_it(
         "amount": {"value": 292.97, "currency": "USD"},
         "status": "PAID",
     }
+
+
+def test_a_run_bills_a_month_from_when_billing_began_to_the_current_one(
+    api: httpx.Client,
+) -> None:
+    current = period_of(datetime.now(UTC))  # the billing timezone is UTC
+    for period in ("9999-12", "1999-01", "1999-12", next_period(current)):
+        answer = api.post("/billing/runs", json={"period": period})
+        assert answer.status_code == 422, answer.text
+        assert answer.json() == {
+            "message": f"period must be between 2000-01 and {current}",
+            "code": "period_out_of_range",
+        }
+    for malformed in ("2026-13", "2026-1", "December"):
+        answer = api.post("/billing/runs", json={"period": malformed})
+        assert answer.status_code == 422, answer.text
+        detail = answer.json()["detail"][0]
+        assert detail["loc"] == ["body", "period"] and "YYYY-MM" in detail["msg"]
+    for period in ("2000-01", current):  # both bounds are billable
+        assert api.post("/billing/runs", json={"period": period}).status_code in (200, 202)
 
 
 def test_a_declined_invoice_follows_the_dunning_schedule_then_is_uncollectible(

@@ -1,14 +1,18 @@
 """The reference data set and the reference-compatible `/rest` reads; the monthly
-scheduler moved by a manual clock."""
+scheduler moved by a manual clock, from the platform's very first start."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
+from domain.billing.dataset import CustomerRecord, InvoiceRecord
+from domain.billing.errors import BillingRunNotFound
+from domain.billing.invoice import InvoiceStatus
 from domain.billing.run import run_id_for
 from domain.clock import ManualClock
 from ledgerflow.bootstrap import platform_session
@@ -85,23 +89,86 @@ def test_the_antaeus_data_set_loads_once_and_reads_like_the_reference_and_our_ow
         assert bad.status_code == 422 and "status" in bad.text
 
 
-async def _scheduled_periods(settings: Settings) -> list[str | None]:
-    clock = ManualClock(datetime(2026, 11, 30, 23, 59, tzinfo=UTC))
+@pytest.fixture()
+def scheduler_settings(fresh_database_url: str) -> Settings:
+    """A platform never started before: its first start is the test's."""
+    return Settings(database_url=fresh_database_url, billing_scheduler=False)
+
+
+async def _first_start_mid_month(settings: Settings) -> list[str | None]:
+    clock = ManualClock(datetime(2026, 11, 15, 9, 30, tzinfo=UTC))
     async with platform_session(settings, only={"billing"}, clock=clock) as platform:
         service = platform.get(BillingWorkflow).service
-        first = MonthlyScheduler(service, clock)
-        other_worker = MonthlyScheduler(service, clock)
-        started = [await first.tick(), await first.tick()]  # down over Nov 1: missed run
+        await service.load(
+            [CustomerRecord(1, "EUR"), InvoiceRecord(1, 1, Decimal(10), "EUR", paid=False)]
+        )
+        scheduler = MonthlyScheduler(service)
+        started = [await scheduler.tick()]  # November began without the platform
+        with pytest.raises(BillingRunNotFound):
+            await service.get_run(run_id_for("2026-11"))
+        assert (await service.get_invoice(1)).status is InvoiceStatus.PENDING
+        clock.advance(timedelta(days=15, hours=14, minutes=30))  # Dec 1, 00:00 UTC
+        started += [await scheduler.tick(), await scheduler.tick()]
+        assert (await service.get_run(run_id_for("2026-12"))).trigger == "schedule"
+    return started
+
+
+def test_a_first_start_mid_month_runs_nothing_until_the_next_first(
+    scheduler_settings: Settings,
+) -> None:
+    assert asyncio.run(_first_start_mid_month(scheduler_settings)) == [None, "2026-12", None]
+
+
+async def _first_start_on_the_first(settings: Settings, start: datetime) -> list[str | None]:
+    clock = ManualClock(start)
+    async with platform_session(settings, only={"billing"}, clock=clock) as platform:
+        service = platform.get(BillingWorkflow).service
+        scheduler = MonthlyScheduler(service)
+        started = [await scheduler.tick()]
+        clock.advance(timedelta(hours=4))
+        started.append(await scheduler.tick())
+    return started
+
+
+def test_a_first_start_on_the_first_runs_that_month(scheduler_settings: Settings) -> None:
+    on_the_first = datetime(2026, 11, 1, 18, 0, tzinfo=UTC)
+    assert asyncio.run(_first_start_on_the_first(scheduler_settings, on_the_first)) == [
+        "2026-11",
+        None,
+    ]
+
+
+def test_the_first_is_the_first_in_the_billing_timezone(scheduler_settings: Settings) -> None:
+    # Nov 1, 02:00 UTC is Oct 31, 22:00 in New York: not a first there. Four hours later
+    # it is Nov 1, 02:00 in New York, whose run is due.
+    settings = scheduler_settings.model_copy(update={"billing_timezone": "America/New_York"})
+    late_on_the_31st = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
+    assert asyncio.run(_first_start_on_the_first(settings, late_on_the_31st)) == [
+        None,
+        "2026-11",
+    ]
+
+
+async def _restarts(settings: Settings) -> list[str | None]:
+    clock = ManualClock(datetime(2026, 10, 20, 12, 0, tzinfo=UTC))
+    async with platform_session(settings, only={"billing"}, clock=clock) as platform:
+        started = [await MonthlyScheduler(platform.get(BillingWorkflow).service).tick()]
+    # Down over Nov 1, back on Nov 30 at 23:59: November's run is genuinely missed.
+    clock.advance(timedelta(days=41, hours=11, minutes=59))
+    async with platform_session(settings, only={"billing"}, clock=clock) as platform:
+        service = platform.get(BillingWorkflow).service
+        first, other_worker = MonthlyScheduler(service), MonthlyScheduler(service)
+        started += [await first.tick(), await first.tick()]
         clock.advance(timedelta(minutes=1))  # the first of December, 00:00 UTC
         started += [await other_worker.tick(), await first.tick()]
         run = await service.get_run(run_id_for("2026-12"))
         assert run.trigger == "schedule"
-        local = MonthlyScheduler(service, clock, timezone="America/New_York")
-        started.append(await local.tick())  # still November there: that run exists
+        calendar = await service.calendar()
+        assert (calendar.first_period, calendar.first_scheduled_period) == ("2026-10", "2026-11")
     return started
 
 
-def test_the_scheduler_starts_each_month_once_and_a_missed_one_on_return(
-    settings: Settings,
+def test_a_restart_catches_up_a_missed_first_and_starts_each_month_once(
+    scheduler_settings: Settings,
 ) -> None:
-    assert asyncio.run(_scheduled_periods(settings)) == ["2026-11", None, "2026-12", None, None]
+    assert asyncio.run(_restarts(scheduler_settings)) == [None, "2026-11", None, "2026-12", None]

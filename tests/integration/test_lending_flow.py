@@ -140,8 +140,76 @@ def test_lost_answers_and_errors_still_give_one_submission_and_one_decision_each
     keys = Counter(entry["key"] for entry in partner.get("/__admin/ledger").json()["items"])
     assert all(keys[i] == 1 for i in ids)
     for application_id in ids:
-        types = [e["type"] for e in api.get(f"/applications/{application_id}/events").json()]
-        assert types == ["ApplicationSubmitted", "ApplicationDecided"]
+        events = api.get(f"/applications/{application_id}/events").json()
+        failed = [e for e in events if e["type"] == "SubmissionAttemptFailed"]
+        assert [e["type"] for e in events if e not in failed] == [
+            "ApplicationSubmitted",
+            "ApplicationDecided",
+        ]
+        shown = api.get(f"/applications/{application_id}").json()
+        assert shown["attempts"] == (failed[-1]["data"]["attempt"] if failed else 0)
+
+
+def test_submissions_that_do_not_get_through_show_their_attempts_then_it_is_decided(
+    api: httpx.Client, partner: httpx.Client, platform_workers: None
+) -> None:
+    partner.put("/__admin/faults", json={"error_rate": 1.0})
+    application_id = api.post("/applications", json=new_application()).json()["id"]
+
+    def failing(body: dict[str, Any]) -> bool:
+        return (
+            body["status"] == "pending"
+            and body["attempts"] >= 1
+            and "503" in str(body["last_error"])
+        )
+
+    def listed() -> list[dict[str, Any]]:
+        page = api.get("/applications", params={"status": "pending", "limit": 500}).json()
+        return [item for item in page["items"] if item["id"] == application_id]
+
+    eventually(lambda: failing(api.get(f"/applications/{application_id}").json()))
+    eventually(lambda: any(failing(item) for item in listed()), what="the list to show them")
+
+    partner.put("/__admin/faults", json={"error_rate": 0})
+    assert eventually(lambda: status(api, application_id) in DECIDED, timeout=60)
+    decided = api.get(f"/applications/{application_id}").json()
+    events = api.get(f"/applications/{application_id}/events").json()
+    failed = [e["data"] for e in events if e["type"] == "SubmissionAttemptFailed"]
+    # Every failed attempt is counted, not every one is an event: the last is exact.
+    assert decided["attempts"] == failed[-1]["attempt"] >= 1
+    assert len(failed) <= 2 + decided["attempts"] // 10
+    assert decided["last_error"] == failed[-1]["error"]
+    assert "ProviderUnavailable" in decided["last_error"] and decided["note"] is None
+    assert [e["type"] for e in events][-1] == "ApplicationDecided"
+    ledger = partner.get("/__admin/ledger").json()["items"]
+    assert [entry["key"] for entry in ledger].count(application_id) == 1
+
+
+def test_a_submission_never_accepted_by_the_deadline_is_flagged_with_the_reason(
+    api: httpx.Client, partner: httpx.Client, platform_workers: None
+) -> None:
+    partner.put("/__admin/faults", json={"error_rate": 1.0})
+    application_id = api.post("/applications", json=new_application()).json()["id"]
+    assert eventually(lambda: status(api, application_id) == "needs_attention", timeout=60)
+    flagged = eventually(
+        lambda: (
+            (body := api.get(f"/applications/{application_id}").json())["note"]
+            and body["attempts"] >= 1
+            and f"({body['attempts']} attempt" in body["note"]
+            and body
+        ),
+        what="the flag and the last failed attempt",
+    )
+    assert flagged["note"].startswith(
+        "the bank partner never accepted the submission: ProviderUnavailable: bank partner "
+        "answered 503 to the submission"
+    )
+    assert flagged["last_error"] in flagged["note"]
+
+    partner.put("/__admin/faults", json={"error_rate": 0})
+    resumed = api.post(f"/applications/{application_id}/retry").json()
+    assert (resumed["status"], resumed["attempts"], resumed["last_error"]) == ("pending", 0, None)
+    assert eventually(lambda: status(api, application_id) in DECIDED, timeout=60)
 
 
 def test_still_pending_past_the_deadline_needs_attention_and_can_be_polled_again(
@@ -151,7 +219,8 @@ def test_still_pending_past_the_deadline_needs_attention_and_can_be_polled_again
     application_id = api.post("/applications", json=new_application()).json()["id"]
     assert eventually(lambda: status(api, application_id) == "needs_attention", timeout=60)
     flagged = api.get(f"/applications/{application_id}").json()
-    assert "no decision" in flagged["note"]
+    assert flagged["note"].startswith("no decision from the bank partner in time")
+    assert (flagged["attempts"], flagged["last_error"]) == (0, None)
     retried = api.post(f"/applications/{application_id}/retry")
     assert retried.status_code == 202 and retried.json()["status"] == "pending"
     again = api.post(f"/applications/{application_id}/retry")

@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from alembic import command as alembic
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -27,12 +28,14 @@ from adapters.migrations import (
     migrate,
     schema_state_of,
 )
+from adapters.migrations.revisions import alembic_config
 from adapters.postgres import SCHEMA_LOCK_KEY
 from adapters.status import work_backlog
 from adapters.work import WorkStore
 from domain.sms.commands import SendSms
 from ledgerflow.bootstrap import platform_session
 from ledgerflow.settings import Settings
+from ledgerflow.workflows.lending import LendingWorkflow
 from ledgerflow.workflows.sms import SmsWorkflow
 from tests.databases import empty_database
 from tests.harness import eventually
@@ -269,8 +272,9 @@ def test_migrating_twice_changes_nothing(empty_database_url: str) -> None:
     [head] = head_revisions()
     status = _ledgerflow(url, "db", "status")
     assert status.returncode == 1 and "database: not migrated" in status.stdout
-    assert f"pending: {', '.join(schema_state_of(url).pending)}" in status.stdout
-    assert schema_state_of(url).pending[-1] == head
+    pending = schema_state_of(url).pending  # every revision, the first to the head
+    assert pending[0] == "0001" and pending[-1] == head
+    assert f"pending: {', '.join(pending)}" in status.stdout
 
     first = _ledgerflow(url, "db", "migrate")
     assert first.returncode == 0, first.stderr
@@ -326,3 +330,35 @@ def _waiting_for_the_lock(conn: psycopg.Connection[Any]) -> int:
         (SCHEMA_LOCK_KEY,),
     ).fetchone()
     return int(row[0]) if row else 0
+
+
+# (f) Revisions after the first, each from the one before -------------------------------
+
+
+def test_loan_applications_from_before_the_attempts_columns_show_no_failed_attempts(
+    empty_database_url: str, head_catalog: Catalog
+) -> None:
+    url = empty_database_url
+    alembic.upgrade(alembic_config(url), "0002")  # the revision before the columns
+    application_id = uuid.uuid4()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO lending_applications (id, first_name, last_name, amount, currency,"
+            " term_months, email, status, submitted_at, updated_at, version)"
+            " VALUES (%s, 'Amina', 'Okafor', 15000, 'EUR', 36, 'a@example.com', 'pending',"
+            " %s, %s, 1)",
+            (application_id, T0, T0),
+        )
+
+    migrate(url)
+
+    assert _catalog(url)["lending_applications"] == head_catalog["lending_applications"]
+
+    async def listed() -> list[tuple[uuid.UUID, int, str | None]]:
+        async with platform_session(Settings(database_url=url), only={"lending"}) as platform:
+            page = await platform.get(LendingWorkflow).queries.list(
+                status=None, limit=10, cursor=None
+            )
+        return [(row.id, row.attempts, row.last_error) for row in page.items]
+
+    assert asyncio.run(listed()) == [(application_id, 0, None)]

@@ -66,6 +66,34 @@ def test_only_a_flagged_application_is_polled_again() -> None:
     assert (resumed.first_name, resumed.last_name) == ("Amina", "Okafor")
 
 
+def test_failed_submissions_are_counted_once_each_and_per_round() -> None:
+    application = new_application()
+    assert (application.attempts, application.last_error) == (0, None)
+    assert application.record_submission_failure(1, 1, "503", T0) is True
+    assert application.record_submission_failure(1, 1, "503", T0) is False  # a repeat
+    assert application.record_submission_failure(1, 10, "reset", T0) is True
+    assert application.record_submission_failure(1, 4, "503", T0) is False  # older
+    assert application.record_submission_failure(2, 11, "503", T0) is False  # not this round
+    assert (application.attempts, application.last_error) == (10, "reset")
+    events = application.collect_events()
+    assert [type(e).__name__ for e in events].count("SubmissionAttemptFailed") == 2
+    assert [
+        (e.round, e.attempt, e.error)
+        for e in events
+        if isinstance(e, LoanApplication.SubmissionAttemptFailed)
+    ] == [(1, 1, "503"), (1, 10, "reset")]
+    # Reported after the flag (results may arrive in any order): still counted.
+    application.flag("the bank partner never accepted the submission: reset (11 attempts)", T0)
+    assert application.record_submission_failure(1, 11, "reset", T0) is True
+    application.resume_polling(T0)  # a new round counts again
+    assert (application.attempts, application.last_error, application.round) == (0, None, 2)
+    assert application.record_submission_failure(1, 12, "503", T0) is False
+    assert application.record_submission_failure(2, 1, "503", T0) is True
+    application.record_decision("completed", "job-1", T0)
+    assert application.record_submission_failure(2, 2, "late", T0) is False  # it ended
+    assert (application.attempts, application.last_error) == (1, "503")
+
+
 @pytest.fixture(params=["memory", "postgres"])
 def lending_app(request: pytest.FixtureRequest) -> Iterator[LendingApplication]:
     """The same test body against the in-memory store and against PostgreSQL."""
@@ -79,6 +107,7 @@ def lending_app(request: pytest.FixtureRequest) -> Iterator[LendingApplication]:
 
 def test_the_aggregate_round_trips_through_an_event_store(lending_app: LendingApplication) -> None:
     application = new_application()
+    application.record_submission_failure(1, 2, "ProviderUnavailable: 503", T0)
     application.flag("late", T0 + timedelta(seconds=30))
     application.record_decision("completed", "job-9", T0 + timedelta(seconds=31))
     lending_app.save(application)
@@ -89,6 +118,7 @@ def test_the_aggregate_round_trips_through_an_event_store(lending_app: LendingAp
         Decimal("15000.00"),
         T0,
     )
+    assert (copy.attempts, copy.last_error) == (2, "ProviderUnavailable: 503")
     assert uuid4() != copy.id
 
 
@@ -135,6 +165,20 @@ class ApplicationLifecycle(RuleBasedStateMachine):
             return
         assert application.version == version
 
+    @rule(attempt=st.integers(min_value=1, max_value=30), error=st.sampled_from(["503", "reset"]))
+    def submission_failure(self, attempt: int, error: str) -> None:
+        application = self.application
+        before = (application.attempts, application.last_error, application.version)
+        recorded = application.record_submission_failure(
+            application.round, attempt, error, self._tick()
+        )
+        counts = application.status not in FINAL and attempt > before[0]
+        assert recorded is counts
+        if not recorded:
+            assert (application.attempts, application.last_error, application.version) == before
+        else:
+            assert (application.attempts, application.last_error) == (attempt, error)
+
     @rule()
     def flag(self) -> None:
         was_pending = self.application.status is ApplicationStatus.PENDING
@@ -172,10 +216,19 @@ class ApplicationLifecycle(RuleBasedStateMachine):
         for event in self.application.pending_events:
             copy = event.mutate(copy)
         assert copy is not None
-        assert (copy.status, copy.job_id, copy.round, copy.version) == (
+        assert (
+            copy.status,
+            copy.job_id,
+            copy.round,
+            copy.attempts,
+            copy.last_error,
+            copy.version,
+        ) == (
             self.application.status,
             self.application.job_id,
             self.application.round,
+            self.application.attempts,
+            self.application.last_error,
             self.application.version,
         )
 

@@ -28,6 +28,7 @@ from domain.work import (
 from processes.lending.integration import ToAssess
 from processes.lending.poller import (
     ASSESS,
+    REPORT_EVERY,
     ApplicationPolling,
     AssessPayload,
     Decided,
@@ -36,6 +37,7 @@ from processes.lending.poller import (
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 INTERVAL = timedelta(seconds=2)
+UNAVAILABLE = "bank partner answered 503 to the submission: Service Unavailable"
 
 
 class FakePartner:
@@ -201,3 +203,99 @@ def test_parking_at_the_deadline_flags_the_application(
     assert body["type"] == "FlagApplication" and "deadline passed" in str(body["reason"])
     assert queue.sent[0][1].message_id == f"{application_id}:flag:1"
     assert policy.record(item(application_id), Parked("x"), T0) == []
+
+
+def failed_attempts(queue: FakeQueue) -> list[tuple[int, str]]:
+    """The failed submissions the poller reported: (attempt, error)."""
+    return [
+        (int(str(body["attempt"])), str(body["error"]))
+        for body in queue.bodies()
+        if body["type"] == "RecordSubmissionAttemptFailed"
+    ]
+
+
+def test_failed_submissions_are_reported_boundedly_and_exactly_once_one_gets_through(
+    policy: ApplicationPolling, partner: FakePartner, queue: FakeQueue
+) -> None:
+    application_id = uuid.uuid4()
+    partner.submit_errors += [ProviderUnavailable(UNAVAILABLE)] * 24
+    partner.submit_errors[12] = OutcomeUnknown("no answer after sending")  # a new kind
+    for attempt in range(1, 25):
+        outcome = asyncio.run(policy.attempt(item(application_id, attempt)))
+        assert isinstance(outcome, TransientFailure)
+    assert outcome.error == f"ProviderUnavailable: {UNAVAILABLE}"
+    unavailable = f"ProviderUnavailable: {UNAVAILABLE}"
+    # The first, a new kind of error, every tenth; not each of the 24.
+    assert failed_attempts(queue) == [
+        (1, unavailable),
+        (REPORT_EVERY, unavailable),
+        (13, "OutcomeUnknown: no answer after sending"),
+        (2 * REPORT_EVERY, unavailable),
+    ]
+    assert all(body["round"] == 1 for body in queue.bodies())
+    assert queue.sent[0][1].message_id == f"{application_id}:submission-failed:1:1"
+
+    # The 25th gets through: the last failure is reported, so the count is exact.
+    assert asyncio.run(policy.attempt(item(application_id, 25))) == Pending(INTERVAL)
+    assert failed_attempts(queue)[-1] == (24, unavailable)
+    partner.jobs.append(Job("job-3", application_id, "completed"))
+    assert asyncio.run(policy.attempt(item(application_id, 25))) == Succeeded(
+        Decided("completed", "job-3")
+    )
+    assert [body["type"] for body in queue.bodies()][-1] == "RecordApplicationDecision"
+    assert len(failed_attempts(queue)) == 5
+    assert len(partner.submitted) == 25 and partner.polls == 1
+
+
+def test_a_flag_says_the_partner_never_accepted_the_submission_when_none_got_through(
+    policy: ApplicationPolling, partner: FakePartner, queue: FakeQueue
+) -> None:
+    application_id = uuid.uuid4()
+    partner.submit_errors += [ProviderUnavailable(UNAVAILABLE)] * 3
+    for attempt in (1, 2, 3):
+        asyncio.run(policy.attempt(item(application_id, attempt)))
+    deadline = Parked("deadline 2026-11-01T09:02:00+00:00 passed")
+    asyncio.run(policy.parked(item(application_id, 3), deadline))
+    unavailable = f"ProviderUnavailable: {UNAVAILABLE}"
+    assert failed_attempts(queue) == [(1, unavailable), (3, unavailable)]
+    flag = queue.bodies()[-1]
+    assert flag["type"] == "FlagApplication"
+    assert flag["reason"] == (
+        f"the bank partner never accepted the submission: {unavailable} (3 attempts)"
+    )
+
+
+def test_a_flag_says_no_decision_in_time_when_the_partner_had_the_application(
+    policy: ApplicationPolling, partner: FakePartner, queue: FakeQueue
+) -> None:
+    application_id = uuid.uuid4()
+    partner.submit_errors.append(ProviderUnavailable(UNAVAILABLE))
+    asyncio.run(policy.attempt(item(application_id, 1)))
+    assert asyncio.run(policy.attempt(item(application_id, 2))) == Pending(INTERVAL)
+    assert asyncio.run(policy.attempt(item(application_id, 2))) == Pending(INTERVAL)  # polled
+    deadline = Parked("deadline 2026-11-01T09:02:00+00:00 passed")
+    asyncio.run(policy.parked(item(application_id, 2), deadline))
+    assert [body["type"] for body in queue.bodies()] == [
+        "RecordSubmissionAttemptFailed",
+        "FlagApplication",
+    ]
+    assert queue.bodies()[-1]["reason"] == (
+        "no decision from the bank partner in time: deadline 2026-11-01T09:02:00+00:00 passed"
+    )
+
+
+def test_a_refusal_after_failed_submissions_reports_the_last_failure_first(
+    policy: ApplicationPolling, partner: FakePartner, queue: FakeQueue
+) -> None:
+    application_id = uuid.uuid4()
+    partner.submit_errors += [ProviderUnavailable(UNAVAILABLE)] * 2
+    partner.submit_errors.append(ProviderRejected("the request payload is not valid."))
+    for attempt in (1, 2):
+        asyncio.run(policy.attempt(item(application_id, attempt)))
+    assert isinstance(asyncio.run(policy.attempt(item(application_id, 3))), PermanentFailure)
+    assert [body["type"] for body in queue.bodies()] == [
+        "RecordSubmissionAttemptFailed",
+        "RecordSubmissionAttemptFailed",
+        "RecordSubmissionRefused",
+    ]
+    assert [attempt for attempt, _ in failed_attempts(queue)] == [1, 2]

@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from domain.lending.commands import POLLER_RESULT, RecordApplicationDecision, SubmitApplication
+from domain.lending.commands import (
+    POLLER_RESULT,
+    RecordApplicationDecision,
+    RecordSubmissionAttemptFailed,
+    SubmitApplication,
+)
 
 
 def body(**changes: Any) -> dict[str, Any]:
@@ -65,5 +70,10 @@ def test_poller_results_are_told_apart_by_type() -> None:
         ).model_dump_json()
     )
     assert isinstance(result, RecordApplicationDecision)
+    failed = POLLER_RESULT.validate_json(
+        b'{"type": "RecordSubmissionAttemptFailed", "round": 1, "attempt": 3, "error": "503",'
+        b' "application_id": "5b0e7c2a-4d1f-4a8e-9c3b-2f6d8e1a7b90"}'
+    )
+    assert isinstance(failed, RecordSubmissionAttemptFailed) and failed.attempt == 3
     with pytest.raises(ValidationError):
         POLLER_RESULT.validate_json(b'{"type": "Unknown"}')
