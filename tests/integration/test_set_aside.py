@@ -54,6 +54,7 @@ from processes.sms.application import SmsApplication
 from projections.orders import OrdersView
 from simulators.registry import running
 from tests.harness import eventually, workers
+from tests.issuer import TokenIssuer
 
 WITH_PHONE = reference_id("account", "nordic-m-1-acct")  # of the demo banks
 
@@ -115,9 +116,9 @@ def unknown_topic() -> str:
 
 
 @pytest.fixture()
-def platform(fresh_database_url: str) -> Iterator[tuple[str, httpx.Client]]:
+def platform(fresh_database_url: str, issuer: TokenIssuer) -> Iterator[tuple[str, httpx.Client]]:
     """The API and the projections worker on a fresh database, the demo banks loaded."""
-    settings = Settings(database_url=fresh_database_url)
+    settings = Settings(database_url=fresh_database_url, **issuer.trusted)
 
     async def seed() -> None:
         async with platform_session(settings, only={"reimbursements"}) as opened:
@@ -126,7 +127,7 @@ def platform(fresh_database_url: str) -> Iterator[tuple[str, httpx.Client]]:
     asyncio.run(seed())
     with (
         running(create_app(settings)) as url,
-        httpx.Client(base_url=url, timeout=10) as api,
+        issuer.client(url, timeout=10) as api,
         workers(settings, "projections"),
     ):
         yield fresh_database_url, api

@@ -48,6 +48,7 @@ def in_memory_services(rate_limiter: RateLimiter | None = None) -> ApiServices:
     return ApiServices(
         clock=clock,
         status=None,  # no operations routes here
+        set_aside=None,
         sms=WorkflowServices(SmsService(sms, _saving(sms), clock), None),
         orders=WorkflowServices(OrdersService(orders, _saving(orders), clock), None),
         lending=WorkflowServices(LendingService(lending, _saving(lending), clock), None),
