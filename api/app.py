@@ -23,6 +23,7 @@ from api.authentication import (
     jwks_router,
     public_paths,
 )
+from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.services import ApiServices
 
@@ -77,6 +78,8 @@ def create_app(
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by api/docs.py, with assets of its own
+        redoc_url=None,
         telemetry={"tracing": enabled, "metrics": enabled, "logs": enabled},
     )
     install_error_handlers(app)
@@ -90,8 +93,14 @@ def create_app(
         app.include_router(jwks_router(jwks))
     for layer in reversed(middleware):
         app.add_middleware(layer)
-    public = public_paths(app, *([JWKS_PATH] if jwks is not None else []))
-    app.add_middleware(Authentication, verifier=verifier, public_paths=public)  # outermost
+    docs = install_docs(app)
+    public = public_paths(app, *docs.pages, *([JWKS_PATH] if jwks is not None else []))
+    app.add_middleware(  # outermost
+        Authentication,
+        verifier=verifier,
+        public_paths=public,
+        public_prefixes=[docs.assets_prefix],
+    )
     document_bearer(app, public)
     app.include_router(admin.router)
     return app
