@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import Browser, Page, Route, sync_playwright
 
-from tests.services import service_missing
+from tests.services import unavailable
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Headless, and nothing of its own on the network: no QUIC, no component updates, no
@@ -50,7 +50,7 @@ def chromium_or_fail() -> Path:
         _apt_get("update")
         _apt_get("install", "-y", "chromium")
     if not CHROMIUM.exists():
-        service_missing("chromium", f"{CHROMIUM} is missing: apt-get install -y chromium")
+        unavailable(f"chromium is not installed ({CHROMIUM}): apt-get install -y chromium")
     return CHROMIUM
 
 
