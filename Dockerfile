@@ -1,5 +1,5 @@
 # One image for every process of the platform: the API, each worker, each simulator,
-# `ledgerflow db migrate` and `ledgerflow seed`. compose.yaml and the Kubernetes
+# `ledgerflow db migrate` and `ledgerflow seed`. docker-compose.yml and the Kubernetes
 # deployments (infrastructure/) choose the command; the image's entrypoint is the
 # `ledgerflow` CLI.
 #

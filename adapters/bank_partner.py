@@ -1,4 +1,5 @@
-"""`BankPartner` over HTTP, against CONTRACTS.md section 2 (the partner's real contract).
+"""`BankPartner` over HTTP, against the partner's real contract (docs/third-parties.md,
+"Bank partner").
 
 - `POST /api/applications`: 201 submitted; 400 "the application ID is already used" is a
   success too (our earlier submission got through but its answer was lost); any other

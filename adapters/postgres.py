@@ -23,11 +23,20 @@ def create_database(server_url: str, dbname: str) -> None:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
 
 
+def analyst_role(dbname: str) -> str:
+    """The role that reads the database's analytics views (made by migration 0002, which
+    names it the same way): roles are cluster-wide, so it carries the database's name."""
+    return f"{dbname[:55]}_analyst"
+
+
 def drop_database(server_url: str, dbname: str) -> None:
+    """Drop the database, then its analyst role, which nothing else refers to once the
+    database is gone (roles outlive databases)."""
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname))
         )
+        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(analyst_role(dbname))))
 
 
 def eventsourcing_env(url: str, *, pool_size: int, max_overflow: int) -> dict[str, str]:

@@ -24,6 +24,7 @@ from api.authentication import (
     public_paths,
 )
 from api.body_limit import BodySizeLimit
+from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.services import ApiServices
 
@@ -83,6 +84,8 @@ def create_app(
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by api/docs.py, with assets of its own
+        redoc_url=None,
         telemetry={"tracing": enabled, "metrics": enabled, "logs": enabled},
     )
     install_error_handlers(app)
@@ -97,9 +100,15 @@ def create_app(
     for layer in reversed(middleware):
         app.add_middleware(layer)
     app.add_middleware(BodySizeLimit, max_bytes=config.max_body_bytes)
-    public = public_paths(app, *([JWKS_PATH] if jwks is not None else []))
+    docs = install_docs(app)
+    public = public_paths(app, *docs.pages, *([JWKS_PATH] if jwks is not None else []))
     # Outermost: nothing answers a request before it is authenticated (a 413 included).
-    app.add_middleware(Authentication, verifier=verifier, public_paths=public)
+    app.add_middleware(
+        Authentication,
+        verifier=verifier,
+        public_paths=public,
+        public_prefixes=[docs.assets_prefix],
+    )
     document_bearer(app, public)
     app.include_router(admin.router)
     return app

@@ -2,13 +2,13 @@
 else answers.
 
 `Authentication` is a pure ASGI middleware, the API's outermost: a request to a public
-path (`GET`/`HEAD` only) passes as it is; any other request without a token, or with
-one its verifier refuses, is answered `401` here, with `WWW-Authenticate: Bearer` and
-the platform's error body; an accepted one goes on with its caller, a
-`domain.access.Principal`, in the ASGI scope's state (`request.state.principal`), for
-the layers and routes behind it. No route depends on it: a FastAPI dependency per
-request would cost more than the check itself, whose common case (a token seen before)
-is a hash and a dictionary lookup.
+path, or under a public prefix (the docs' assets), `GET`/`HEAD` only, passes as it is;
+any other request without a token, or with one its verifier refuses, is answered `401`
+here, with `WWW-Authenticate: Bearer` and the platform's error body; an accepted one goes
+on with its caller, a `domain.access.Principal`, in the ASGI scope's state
+(`request.state.principal`), for the layers and routes behind it. No route depends on
+it: a FastAPI dependency per request would cost more than the check itself, whose common
+case (a token seen before) is a hash and a dictionary lookup.
 
 `document_bearer` gives the OpenAPI its HTTP bearer scheme, so `/docs` can "Authorize".
 """
@@ -39,17 +39,24 @@ class Verifier(Protocol):
 
 
 class Authentication:
-    def __init__(self, app: ASGIApp, verifier: Verifier, public_paths: Collection[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        verifier: Verifier,
+        public_paths: Collection[str],
+        public_prefixes: Collection[str] = (),
+    ) -> None:
         self.app = app
         self.verifier = verifier
         self.public_paths = frozenset(public_paths)
+        self.public_prefixes = tuple(public_prefixes)  # each ends with "/"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind != "http" and kind != "websocket":  # lifespan
             await self.app(scope, receive, send)
             return
-        if scope["path"] in self.public_paths and scope.get("method", "GET") in PUBLIC_METHODS:
+        if self._public(scope["path"]) and scope.get("method", "GET") in PUBLIC_METHODS:
             await self.app(scope, receive, send)
             return
         token = bearer_token(scope["headers"])
@@ -70,6 +77,9 @@ class Authentication:
             scope["state"] = state = {}
         state["principal"] = principal
         await self.app(scope, receive, send)
+
+    def _public(self, path: str) -> bool:
+        return path in self.public_paths or path.startswith(self.public_prefixes)
 
 
 def bearer_token(headers: Collection[tuple[bytes, bytes]]) -> bytes | None:
@@ -107,10 +117,9 @@ async def _refuse(scope: Scope, send: Send, status: int, message: str, code: str
 
 
 def public_paths(app: FastAPI, *more: str) -> frozenset[str]:
-    """What answers without a token: the health check, the docs and their OpenAPI, and
-    `more` (e.g. the development issuer's JWKS)."""
-    docs = (app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
-    return frozenset({"/health", *(path for path in docs if path), *more})
+    """What answers without a token: the health check, the OpenAPI, and `more` (the docs'
+    pages, the development issuer's JWKS)."""
+    return frozenset({"/health", *([app.openapi_url] if app.openapi_url else []), *more})
 
 
 def document_bearer(app: FastAPI, public: Collection[str]) -> None:
@@ -160,6 +169,9 @@ def jwks_router(jwks: Mapping[str, Any]) -> APIRouter:
         JWKS_PATH,
         responses={200: {"content": {"application/json": {"example": document}}}},
         summary="The development issuer's public keys",
+        description="The JWKS whose keys sign the tokens `ledgerflow token` makes, served "
+        "when the API is its own issuer (`ledgerflow up`); public, as a real identity "
+        "provider's keys are.",
     )
     async def issuer_keys() -> JSONResponse:
         return JSONResponse(document)

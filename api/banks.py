@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, Reimbursements
 from api.errors import responses
 from api.pages import Page
-from api.reimbursements import PaymentStatusName, ReimbursementSummary, StatusName
+from api.reimbursements import PaymentStatusName, ReimbursementSummaryPage, StatusName
 from api.services import ReimbursementsServices
 
 router = APIRouter(prefix="/banks", tags=["reimbursements"])
@@ -129,12 +129,31 @@ class AccountPublic(BaseModel):
         )
 
 
-@router.get("", response_model=Page[BankPublic], responses=responses(400), summary="List banks")
+class BankPage(Page[BankPublic]):
+    """A page of banks."""
+
+
+class AdministratorPage(Page[AdministratorPublic]):
+    """A page of a bank's administrators."""
+
+
+class AccountPage(Page[AccountPublic]):
+    """A page of a bank's accounts, each with its member."""
+
+
+@router.get(
+    "",
+    response_model=BankPage,
+    responses=responses(400),
+    summary="List banks",
+    description="The banks of the reference data (`ledgerflow seed demo-banks`), from the "
+    "read model; page with `limit` and `cursor`.",
+)
 async def list_banks(
     reimbursements: Reimbursements, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None
-) -> Page[BankPublic]:
+) -> BankPage:
     page = await reimbursements.queries.banks(limit=limit, cursor=cursor)
-    return Page[BankPublic].model_validate(page)
+    return BankPage.model_validate(page)
 
 
 async def _check_bank(reimbursements: ReimbursementsServices, bank_id: UUID) -> None:
@@ -145,45 +164,51 @@ async def _check_bank(reimbursements: ReimbursementsServices, bank_id: UUID) -> 
 
 @router.get(
     "/{bank_id}/administrators",
-    response_model=Page[AdministratorPublic],
+    response_model=AdministratorPage,
     responses=responses(400, 404),
     summary="A bank's administrators",
+    description="The administrators who decide the bank's reimbursements; 404 for an unknown bank.",
 )
 async def list_administrators(
     bank_id: UUID,
     reimbursements: Reimbursements,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
-) -> Page[AdministratorPublic]:
+) -> AdministratorPage:
     await _check_bank(reimbursements, bank_id)
     page = await reimbursements.queries.administrators(bank_id, limit=limit, cursor=cursor)
-    return Page[AdministratorPublic].model_validate(page)
+    return AdministratorPage.model_validate(page)
 
 
 @router.get(
     "/{bank_id}/accounts",
-    response_model=Page[AccountPublic],
+    response_model=AccountPage,
     responses=responses(400, 404),
     summary="A bank's accounts, each with its member",
+    description="The accounts held at the bank, each with its owner's name and contact "
+    "details; 404 for an unknown bank.",
 )
 async def list_accounts(
     bank_id: UUID,
     reimbursements: Reimbursements,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
-) -> Page[AccountPublic]:
+) -> AccountPage:
     await _check_bank(reimbursements, bank_id)
     page = await reimbursements.queries.accounts(bank_id, limit=limit, cursor=cursor)
-    return Page[AccountPublic](
+    return AccountPage(
         items=[AccountPublic.of(row) for row in page.items], next_cursor=page.next_cursor
     )
 
 
 @router.get(
     "/{bank_id}/reimbursements",
-    response_model=Page[ReimbursementSummary],
+    response_model=ReimbursementSummaryPage,
     responses=responses(400, 404),
     summary="A bank's reimbursements, oldest first, by status (the administrators' list)",
+    description="Reads the `reimbursements_view` read model: filter by `status` (e.g. "
+    "`pending`, the administrators' work list) and `payment_status`; 404 for an unknown "
+    "bank.",
 )
 async def bank_reimbursements(
     bank_id: UUID,
@@ -194,9 +219,9 @@ async def bank_reimbursements(
     ] = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
-) -> Page[ReimbursementSummary]:
+) -> ReimbursementSummaryPage:
     await _check_bank(reimbursements, bank_id)
     page = await reimbursements.queries.of_bank(
         bank_id, status=status, payment_status=payment_status, limit=limit, cursor=cursor
     )
-    return Page[ReimbursementSummary].model_validate(page)
+    return ReimbursementSummaryPage.model_validate(page)

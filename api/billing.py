@@ -165,11 +165,22 @@ class BillingRunPublic(BaseModel):
     waiting: int = Field(description="Selected invoices not charged yet.")
 
 
+class InvoicePage(Page[InvoicePublic]):
+    """A page of invoices, each with its charge attempts."""
+
+
+class BillingRunPage(Page[BillingRunPublic]):
+    """A page of billing runs, in the order they started."""
+
+
 @router.get(
     "/invoices",
-    response_model=Page[InvoicePublic],
+    response_model=InvoicePage,
     responses=responses(400),
     summary="List invoices with their charge attempts (e.g. ?status=needs_attention)",
+    description="Reads the billing read model (`billing_invoices` and its charge attempts), "
+    "a fraction of a second behind the events: filter by `status` or `customer_id`, page "
+    "with `limit` and `cursor`. `?status=needs_attention` is the operators' work list.",
 )
 async def list_invoices(
     billing: Billing,
@@ -177,12 +188,12 @@ async def list_invoices(
     customer_id: Annotated[int | None, Query(description="Only this customer's.")] = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
-) -> Page[InvoicePublic]:
+) -> InvoicePage:
     page = await billing.queries.list_invoices(
         status=status, customer_id=customer_id, limit=limit, cursor=cursor
     )
     attempts = await billing.queries.attempts_of([row.id for row in page.items])
-    return Page[InvoicePublic](
+    return InvoicePage(
         items=[InvoicePublic.of_row(row, attempts.get(row.id, [])) for row in page.items],
         next_cursor=page.next_cursor,
     )
@@ -193,6 +204,9 @@ async def list_invoices(
     response_model=InvoicePublic,
     responses=responses(404),
     summary="Read one invoice (always current: read from its events)",
+    description="The invoice by its reference id (an integer, as in the reference data "
+    "set), as its events make it now: status, dunning cycle, attempts, the reason it needs "
+    "attention; 404 for an unknown id.",
 )
 async def get_invoice(invoice_id: int, billing: Billing) -> InvoicePublic:
     return InvoicePublic.of_aggregate(await billing.service.get_invoice(invoice_id))
@@ -220,6 +234,8 @@ async def resolve_invoice(
     response_model=list[EventPublic],
     responses=responses(404),
     summary="The invoice's audit trail: every event, in order",
+    description="Every event of the invoice in version order: each charge attempted (its "
+    "idempotency key and attempt number), its outcome, dunning, operator resolutions.",
 )
 async def invoice_events(invoice_id: int, billing: Billing) -> list[EventPublic]:
     return [
@@ -249,15 +265,17 @@ async def start_run(
 
 @router.get(
     "/billing/runs",
-    response_model=Page[BillingRunPublic],
+    response_model=BillingRunPage,
     responses=responses(400),
     summary="Billing runs in the order they started, with their progress",
+    description="Each run (scheduled on the first of the month, or started by hand) with "
+    "its invoices counted by status from the read model; page with `limit` and `cursor`.",
 )
 async def list_runs(
     billing: Billing, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None
-) -> Page[BillingRunPublic]:
+) -> BillingRunPage:
     page = await billing.queries.list_runs(limit=limit, cursor=cursor)
-    return Page[BillingRunPublic](
+    return BillingRunPage(
         items=[_progress_public(run) for run in page.items], next_cursor=page.next_cursor
     )
 
@@ -267,6 +285,9 @@ async def list_runs(
     response_model=BillingRunPublic,
     responses=responses(404),
     summary="A billing run's progress: its invoices counted by status",
+    description="How many pending invoices the run selected, how many of them are in each "
+    "status now (read model) and how many are still waiting to be charged; 404 for an "
+    "unknown run.",
 )
 async def get_run(run_id: UUID, billing: Billing) -> BillingRunPublic:
     return await _run_public(billing, run_id)

@@ -73,18 +73,32 @@ def _json(text: str) -> Response:
     "/health",
     response_model=str,
     responses={200: {"content": {"application/json": {"example": "ok"}}}},
+    summary="The reference's health check",
+    description='Answers `"ok"`, as the reference invoice service does.',
 )
 async def health() -> str:
     return "ok"
 
 
-@router.get("/v1/invoices", response_model=list[ReferenceInvoice])
+@router.get(
+    "/v1/invoices",
+    response_model=list[ReferenceInvoice],
+    summary="Every invoice, in the reference's shape",
+    description="A bare array, unpaginated, ordered by id; an invoice that is not paid shows "
+    "`PENDING`, and its amount's value is a JSON number with two decimals.",
+)
 async def invoices(billing: Billing) -> Response:
     rows = await billing.queries.reference_invoices()
     return _json("[" + ", ".join(_invoice_json(row) for row in rows) + "]")
 
 
-@router.get("/v1/invoices/{invoice_id}", response_model=ReferenceInvoice, responses=responses(404))
+@router.get(
+    "/v1/invoices/{invoice_id}",
+    response_model=ReferenceInvoice,
+    responses=responses(404),
+    summary="One invoice, in the reference's shape",
+    description="`PAID` or `PENDING` (every other status); 404 for an unknown id.",
+)
 async def invoice(invoice_id: int, billing: Billing) -> Response:
     rows = await billing.queries.reference_invoices(invoice_id)
     if not rows:
@@ -92,14 +106,23 @@ async def invoice(invoice_id: int, billing: Billing) -> Response:
     return _json(_invoice_json(rows[0]))
 
 
-@router.get("/v1/customers", response_model=list[ReferenceCustomer])
+@router.get(
+    "/v1/customers",
+    response_model=list[ReferenceCustomer],
+    summary="Every customer, in the reference's shape",
+    description="A bare array, unpaginated, ordered by id: each customer's id and currency.",
+)
 async def customers(billing: Billing) -> Response:
     rows = await billing.queries.reference_customers()
     return _json("[" + ", ".join(_customer_json(row) for row in rows) + "]")
 
 
 @router.get(
-    "/v1/customers/{customer_id}", response_model=ReferenceCustomer, responses=responses(404)
+    "/v1/customers/{customer_id}",
+    response_model=ReferenceCustomer,
+    responses=responses(404),
+    summary="One customer, in the reference's shape",
+    description="Its id and currency; 404 for an unknown id.",
 )
 async def customer(customer_id: int, billing: Billing) -> Response:
     rows = await billing.queries.reference_customers(customer_id)

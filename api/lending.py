@@ -109,10 +109,16 @@ async def submit_application(body: ApplicationCreate, lending: Lending) -> Appli
     return ApplicationPublic.of(application)
 
 
+class ApplicationPage(Page[ApplicationPublic]):
+    """A page of loan applications, oldest first."""
+
+
 @router.get(
     "",
-    response_model=Page[ApplicationPublic],
+    response_model=ApplicationPage,
     summary="List applications, oldest first",
+    description="Reads the `lending_applications` read model, a fraction of a second "
+    "behind the events: filter by `status`, page with `limit` and `cursor`.",
     responses=responses(400),
 )
 async def list_applications(
@@ -122,9 +128,9 @@ async def list_applications(
     ] = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
-) -> Page[ApplicationPublic]:
+) -> ApplicationPage:
     page = await lending.queries.list(status=status, limit=limit, cursor=cursor)
-    return Page[ApplicationPublic](
+    return ApplicationPage(
         items=[ApplicationPublic.of(row) for row in page.items], next_cursor=page.next_cursor
     )
 
@@ -134,6 +140,8 @@ async def list_applications(
     response_model=ApplicationPublic,
     responses=responses(404),
     summary="Read one application (always current: read from its events)",
+    description="The application as its events make it now: the partner's job id and "
+    "decision once they are known; 404 for an unknown id.",
 )
 async def get_application(application_id: UUID, lending: Lending) -> ApplicationPublic:
     return ApplicationPublic.of(await lending.service.get(application_id))
@@ -145,6 +153,9 @@ async def get_application(application_id: UUID, lending: Lending) -> Application
     status_code=202,
     responses=responses(404, 409),
     summary="Poll an application that needs attention again (operator action)",
+    description="Sends a `needs_attention` application (still undecided at its deadline) "
+    "back to `pending`: the poller asks the bank partner again, with a new deadline. 409 "
+    "when the application is not flagged.",
 )
 async def retry_application(application_id: UUID, lending: Lending) -> ApplicationPublic:
     application = await lending.service.resume_polling(application_id)
@@ -157,6 +168,8 @@ async def retry_application(application_id: UUID, lending: Lending) -> Applicati
     response_model=list[EventPublic],
     responses=responses(404),
     summary="The application's audit trail: every event, in order",
+    description="Every event of the application in version order: submitted, decided, "
+    "refused by the partner, flagged, polling resumed.",
 )
 async def application_events(application_id: UUID, lending: Lending) -> list[EventPublic]:
     return [

@@ -111,6 +111,10 @@ class OrderPublic(BaseModel):
     average_price: PriceText | None = Field(description="Of the fills so far (4 decimals).")
 
 
+class OrderPage(Page[OrderPublic]):
+    """A page of orders, oldest first."""
+
+
 class PlacementError(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [PLACEMENT_FAILED]})
 
@@ -156,8 +160,10 @@ async def place_order(
 
 @router.get(
     "",
-    response_model=Page[OrderPublic],
+    response_model=OrderPage,
     summary="List orders, oldest first",
+    description="Reads the `orders_view` read model, a few milliseconds behind the events: "
+    "filter by `status` (and `accepted_before`), page with `limit` and `cursor`.",
     responses=responses(400),
 )
 async def list_orders(
@@ -174,11 +180,11 @@ async def list_orders(
     ] = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
-) -> Page[OrderPublic]:
+) -> OrderPage:
     page = await orders.queries.list(
         status=status, accepted_before=accepted_before, limit=limit, cursor=cursor
     )
-    return Page[OrderPublic].model_validate(page)
+    return OrderPage.model_validate(page)
 
 
 @router.get(
@@ -186,6 +192,8 @@ async def list_orders(
     response_model=OrderPublic,
     responses=responses(404),
     summary="Read one order (always current: read from its events)",
+    description="The order as its events make it now: placement attempts, the exchange's "
+    "order id, fills and their average price; 404 for an unknown id.",
 )
 async def get_order(order_id: UUID, orders: Orders) -> OrderPublic:
     return OrderPublic.model_validate(await orders.service.get(order_id))
@@ -196,6 +204,8 @@ async def get_order(order_id: UUID, orders: Orders) -> OrderPublic:
     response_model=list[EventPublic],
     responses=responses(404),
     summary="The order's audit trail: every event, in order",
+    description="Every event of the order in version order: accepted, each placement "
+    "attempt that failed, placed, each fill.",
 )
 async def order_events(order_id: UUID, orders: Orders) -> list[EventPublic]:
     return [EventPublic.model_validate(entry) for entry in await orders.service.history(order_id)]

@@ -112,6 +112,10 @@ class ReimbursementPublic(ReimbursementSummary):
     notifications: dict[str, str]
 
 
+class ReimbursementSummaryPage(Page[ReimbursementSummary]):
+    """A page of reimbursements, oldest first."""
+
+
 @router.post(
     "",
     status_code=201,
@@ -136,6 +140,8 @@ async def submit_reimbursement(
     response_model=ReimbursementPublic,
     responses=responses(404),
     summary="Read one reimbursement (always current: read from its events)",
+    description="The reimbursement as its events make it now: the decision, the payment "
+    "round and its status at the rail, each notification's outcome; 404 for an unknown id.",
 )
 async def get_reimbursement(
     reimbursement_id: UUID, reimbursements: Reimbursements
@@ -186,7 +192,11 @@ async def deny_reimbursement(
     status_code=202,
     response_model=ReimbursementPublic,
     responses=responses(404, 409),
-    summary="Start a failed payment again, with a new idempotency key (operator action)",
+    summary="Start a failed payment again (operator action)",
+    description="Starts a new payment round of an approved reimbursement whose payment "
+    "failed. After a definitive failure it is a new payment, with a new idempotency key; "
+    "after an unknown outcome it keeps the failed round's key, so the rail answers with "
+    "that payment rather than paying twice. 409 when the payment has not failed.",
 )
 async def retry_payment(
     reimbursement_id: UUID, reimbursements: Reimbursements
@@ -204,6 +214,8 @@ async def retry_payment(
     response_model=list[EventPublic],
     responses=responses(404),
     summary="The reimbursement's audit trail: every event, in order",
+    description="Every event of the reimbursement in version order: submitted, decided, "
+    "each notification and payment attempt with its outcome, operator retries.",
 )
 async def reimbursement_events(
     reimbursement_id: UUID, reimbursements: Reimbursements
@@ -214,17 +226,19 @@ async def reimbursement_events(
 
 @members.get(
     "/{member_id}/reimbursements",
-    response_model=Page[ReimbursementSummary],
+    response_model=ReimbursementSummaryPage,
     responses=responses(400, 404),
     summary="A member's reimbursements, oldest first",
+    description="Reads the `reimbursements_view` read model, a fraction of a second "
+    "behind the events; 404 for an unknown member.",
 )
 async def member_reimbursements(
     member_id: UUID,
     reimbursements: Reimbursements,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
-) -> Page[ReimbursementSummary]:
+) -> ReimbursementSummaryPage:
     service = reimbursements.service
     await service.check_exists(service.application.get_member, member_id)
     page = await reimbursements.queries.of_member(member_id, limit=limit, cursor=cursor)
-    return Page[ReimbursementSummary].model_validate(page)
+    return ReimbursementSummaryPage.model_validate(page)

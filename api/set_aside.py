@@ -76,7 +76,7 @@ ACTION_EXAMPLE: JsonDict = {
 }
 
 
-class EventPublic(BaseModel):
+class SetAsideEventPublic(BaseModel):
     notification_id: int = Field(description="The event's place in its workflow's log.")
     version: int = Field(description="The aggregate's version the event made.")
     topic: str = Field(description="The event's type, as stored.")
@@ -94,7 +94,7 @@ class SetAsideItemPublic(BaseModel):
     follower: str = Field(description="The read model, planner or relay that stopped.")
     log: str = Field(description="The workflow whose event log it follows.")
     aggregate_id: UUID = Field(description="The aggregate whose events it stopped applying.")
-    event: EventPublic = Field(description="The event it could not apply.")
+    event: SetAsideEventPublic = Field(description="The event it could not apply.")
     error: ErrorPublic
     failures: int = Field(description="1, plus each retry that failed again.")
     since: datetime = Field(description="When it was set aside.")
@@ -113,7 +113,7 @@ class SetAsideItemPublic(BaseModel):
             follower=item.follower,
             log=item.log,
             aggregate_id=item.aggregate_id,
-            event=EventPublic(
+            event=SetAsideEventPublic(
                 notification_id=item.notification_id, version=item.version, topic=item.topic
             ),
             error=ErrorPublic(type=item.error_type, message=item.error),
@@ -165,7 +165,7 @@ class SetAsideDetailPublic(SetAsideItemPublic):
         }
     )
 
-    waiting_events: list[EventPublic] = Field(description="In log order.")
+    waiting_events: list[SetAsideEventPublic] = Field(description="In log order.")
     actions: list[ActionPublic] = Field(description="Operators' requests, oldest first.")
 
 
@@ -189,6 +189,9 @@ class SkipRequest(BaseModel):
     "",
     response_model=SetAsideListPublic,
     summary="Events followers set aside, oldest first",
+    description="An event a read model, a process manager's planner or the relay could not "
+    "apply stops its aggregate in that follower alone; its later events wait behind it. "
+    "Open items wait for an operator to retry them after a fix, or to skip them.",
 )
 async def list_set_aside(
     services: Services,
@@ -206,6 +209,8 @@ async def list_set_aside(
     "/{item_id}",
     response_model=SetAsideDetailPublic,
     summary="One set-aside item, the events waiting behind it and operators' requests",
+    description="The item's error, the aggregate's events waiting behind it in log order, and "
+    "every request operators made about it with what came of it.",
     responses=responses(404),
 )
 async def read_set_aside(item_id: int, services: Services) -> SetAsideDetailPublic:
@@ -217,6 +222,9 @@ async def read_set_aside(item_id: int, services: Services) -> SetAsideDetailPubl
     status_code=202,
     response_model=SetAsideDetailPublic,
     summary="Apply a set-aside event and those waiting behind it again, after a fix",
+    description="The request is recorded with who made it (202) and carried out by the "
+    "follower itself, the only writer of what it keeps, at its next catch-up; the item then "
+    "shows the outcome. Failing again keeps it open with the new error.",
     responses=responses(404, 409),
 )
 async def retry_set_aside(item_id: int, services: Services, actor: Actor) -> SetAsideDetailPublic:
@@ -229,6 +237,8 @@ async def retry_set_aside(item_id: int, services: Services, actor: Actor) -> Set
     status_code=202,
     response_model=SetAsideDetailPublic,
     summary="Never apply a set-aside event nor those waiting behind it, for a reason",
+    description="Recorded with who asked and why (202), and carried out by the follower at "
+    "its next catch-up: the aggregate's events are passed over for good in that follower.",
     responses=responses(404, 409),
 )
 async def skip_set_aside(
@@ -247,7 +257,7 @@ async def _detail(services: Services, item_id: int) -> SetAsideDetailPublic:
     return SetAsideDetailPublic(
         **SetAsideItemPublic.of(item).model_dump(),
         waiting_events=[
-            EventPublic(notification_id=w.notification_id, version=w.version, topic=w.topic)
+            SetAsideEventPublic(notification_id=w.notification_id, version=w.version, topic=w.topic)
             for w in waiting
         ],
         actions=[ActionPublic.model_validate(action) for action in actions],

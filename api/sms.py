@@ -65,6 +65,10 @@ class SmsPublic(BaseModel):
     finished_at: datetime | None
 
 
+class SmsPage(Page[SmsPublic]):
+    """A page of SMS, oldest first."""
+
+
 @router.post(
     "",
     status_code=202,
@@ -97,16 +101,22 @@ async def request_sms(body: SmsCreate, sms: Sms, request: Request, response: Res
 
 
 @router.get(
-    "", response_model=Page[SmsPublic], summary="List SMS, oldest first", responses=responses(400)
+    "",
+    response_model=SmsPage,
+    responses=responses(400),
+    summary="List SMS, oldest first",
+    description="Reads the `sms_view` read model, a few milliseconds behind the events: "
+    "filter by `status`, page with `limit` and the `next_cursor` of the page before "
+    "(400 for a cursor this API did not issue).",
 )
 async def list_sms(
     sms: Sms,
     status: Annotated[SmsStatusName | None, Query(description="Only SMS in this status.")] = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
-) -> Page[SmsPublic]:
+) -> SmsPage:
     page = await sms.queries.list(status=status, limit=limit, cursor=cursor)
-    return Page[SmsPublic].model_validate(page)
+    return SmsPage.model_validate(page)
 
 
 @router.get(
@@ -114,6 +124,8 @@ async def list_sms(
     response_model=SmsPublic,
     responses=responses(404),
     summary="Read one SMS (always current: read from its events)",
+    description="The SMS as its events make it now, including a write made a moment ago; "
+    "404 for an unknown id.",
 )
 async def get_sms(sms_id: UUID, sms: Sms) -> SmsPublic:
     return SmsPublic.model_validate(await sms.service.get(sms_id))
@@ -125,6 +137,8 @@ async def get_sms(sms_id: UUID, sms: Sms) -> SmsPublic:
     status_code=202,
     responses=responses(404, 409),
     summary="Send a parked SMS again (operator action)",
+    description="Puts a `parked` SMS back to `requested`, with a new retry budget; its "
+    "attempt numbers keep counting. 409 when the SMS is not parked.",
 )
 async def retry_sms(sms_id: UUID, sms: Sms) -> SmsPublic:
     retried = await sms.service.retry(sms_id)
@@ -137,6 +151,8 @@ async def retry_sms(sms_id: UUID, sms: Sms) -> SmsPublic:
     response_model=list[EventPublic],
     responses=responses(404),
     summary="The SMS's audit trail: every event, in order",
+    description="Every event of the SMS in version order (`SmsRequested`, each failed "
+    "attempt, `SmsSent`, ...), with when it was recorded and its data.",
 )
 async def sms_events(sms_id: UUID, sms: Sms) -> list[EventPublic]:
     return [EventPublic.model_validate(entry) for entry in await sms.service.history(sms_id)]

@@ -87,6 +87,10 @@ class StatusPublic(BaseModel):
     "/status",
     response_model=StatusPublic,
     summary="Followers' lag behind their logs, what they set aside, and the work waiting",
+    description="Each follower (read model, process manager, relay) against the head of "
+    "the log it follows (`behind`: events not applied yet) and the events it set aside, and "
+    "the outbound calls waiting by kind: due, in flight, scheduled later, failing, and the "
+    "oldest due.",
 )
 async def status(services: Services) -> StatusPublic:
     now = services.clock.now()

@@ -2,8 +2,8 @@
 
 `python -m bench.lending [--quick | --smoke]`. The bank partner simulator, the relay, the
 ingester and one poller (`ledgerflow worker lending`) run as processes on a fresh
-database, messaging on PostgreSQL. N applications are submitted at once (the issue's
-figure: 2,000, the partner deciding in 5 to 20 s, a 2 s interval). Then:
+database, messaging on PostgreSQL. N applications are submitted at once (the target
+load: 2,000, the partner deciding in 5 to 20 s, a 2 s interval). Then:
 
 - requests per application: every request the partner received (submissions and polls),
   per application, against the minimum a fixed interval allows: one submission plus

@@ -10,7 +10,7 @@ again) and the mailbox run as processes, with one `ledgerflow worker reimburseme
 - Ours: N reimbursements are submitted and approved through the application service;
   the clock runs from the first approval until all N are recorded `paid`, every one
   also mailed (and texted where a phone is on file) and polled at the configured
-  interval (2 s in the full run, the conventions' polling interval).
+  interval (2 s in the full run, the platform's polling interval for partners and rails).
 """
 
 from __future__ import annotations

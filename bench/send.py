@@ -111,7 +111,7 @@ def run(
             env = {
                 "DATABASE_URL": url,
                 "LEDGERFLOW_SMS_PROVIDER_URL": base_url,
-                # The conventions' 100 calls in flight, shared by the worker processes.
+                # The benchmarks' fixed 100 calls in flight, shared by the worker processes.
                 "LEDGERFLOW_WORKER_CONCURRENCY": str(in_flight // sms_workers),
             }
             specs: list[tuple[list[str], dict[str, str], Any]] = [

@@ -1,8 +1,9 @@
 """Messaging ports: commands arrive on a `CommandQueue`, integration events leave on an `EventBus`.
 
 Both are abstract here; PostgreSQL and RabbitMQ adapters live in `adapters/messaging/`.
-Names follow CONVENTIONS.md: queue `ledgerflow.commands.<workflow>` with a dead-letter
-queue `<queue>.dead`, exchange `ledgerflow.events`, routing key `<workflow>.<EventName>`.
+The names are the same on both (docs/third-parties.md, "Messaging"): queue
+`ledgerflow.commands.<workflow>` with a dead-letter queue `<queue>.dead`, exchange
+`ledgerflow.events`, routing key `<workflow>.<EventName>`.
 """
 
 from __future__ import annotations

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import re
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_serializer, field_validator
 
 CENT = Decimal("0.01")
 AMOUNT = re.compile(r"^[0-9]{1,13}\.[0-9]{2}$")
@@ -20,9 +21,10 @@ class Money(BaseModel):
         json_schema_extra={"examples": [{"amount": "15000.00", "currency": "EUR"}]},
     )
 
-    amount: Decimal = Field(
-        description='A JSON string with exactly two decimals, e.g. "15000.00".',
-        json_schema_extra={"type": "string", "pattern": AMOUNT.pattern},
+    # One schema for what is read and what is written (a string either way), so the
+    # OpenAPI has one `Money`, not `Money-Input` and `Money-Output`.
+    amount: Annotated[Decimal, WithJsonSchema({"type": "string", "pattern": AMOUNT.pattern})] = (
+        Field(description='A JSON string with exactly two decimals, e.g. "15000.00".')
     )
     currency: str = Field(description="ISO 4217 code, three capital letters.")
 

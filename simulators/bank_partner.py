@@ -1,4 +1,5 @@
-"""Bank partner simulator: speaks CONTRACTS.md section 2 exactly.
+"""Bank partner simulator: speaks the partner's contract exactly (docs/third-parties.md,
+"Bank partner").
 
 - `POST /api/applications`, JSON `{"id": "<uuid>", "first_name": "...", "last_name":
   "..."}` -> `201 {"id", "first_name", "last_name", "status": "pending"}`.

@@ -1,4 +1,4 @@
-"""The one control surface every simulator shares (see /work/shared/SIMULATORS.md).
+"""The one control surface every simulator shares (docs/third-parties.md, "Simulators").
 
 A simulator is a FastAPI app built by `Simulator.create_app()`. The simulator only writes
 its contract routes and calls `Simulator.record(...)` when a request had an effect; this

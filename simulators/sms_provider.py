@@ -1,6 +1,7 @@
 """SMS provider simulator: the invented contract our `HttpSmsProvider` adapter speaks.
 
-The real provider's contract is unknown (CONTRACTS.md section 1), so this one is assumed:
+The real provider's contract is not known (docs/third-parties.md, "SMS provider"), so this
+one is assumed:
 
 - `POST /v1/messages`, JSON `{"to": "+254712345678", "text": "..."}`, optional header
   `Idempotency-Key`.

@@ -6,7 +6,7 @@ from domain.messaging import CommandQueue, EventBus
 
 
 def build_messaging(database_url: str, amqp_url: str | None) -> tuple[CommandQueue, EventBus]:
-    """The `(CommandQueue, EventBus)` pair for this process (CONVENTIONS: Messaging).
+    """The `(CommandQueue, EventBus)` pair for this process (names: `domain.messaging`).
 
     Nothing connects until first use, so building is cheap and never fails on I/O.
     """

@@ -1,1 +1,1 @@
-"""Loan applications assessed by a bank partner (CONTRACTS.md section 2)."""
+"""Loan applications assessed by a bank partner (docs/third-parties.md, "Bank partner")."""

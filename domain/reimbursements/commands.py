@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 from domain.money import CENT
 
@@ -58,9 +58,9 @@ class SubmitReimbursement(BaseModel):
     )
 
     bank_account_id: UUID = Field(description="The account paid; its owner is the member.")
-    amount: Decimal = Field(
-        description='Positive, at most two decimals, as a string: "129.90".',
-        json_schema_extra={"type": "string", "examples": ["129.90"]},
+    # Documented as the string it should be (pydantic would say "a number or a string").
+    amount: Annotated[Decimal, WithJsonSchema({"type": "string", "examples": ["129.90"]})] = Field(
+        description='Positive, at most two decimals, as a string: "129.90".'
     )
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR.")
     description: str = Field(min_length=1, max_length=MAX_DESCRIPTION)

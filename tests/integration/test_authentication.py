@@ -26,7 +26,16 @@ from ledgerflow.web import create_app
 from simulators.registry import running
 from tests.issuer import TokenIssuer
 
-PUBLIC = ["/health", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"]
+PUBLIC = [
+    "/health",
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/redoc",
+    "/openapi.json",
+    "/docs-assets/swagger-ui-bundle.js",  # the docs' own scripts and styles
+    "/docs-assets/swagger-ui.css",
+    "/docs-assets/redoc.standalone.js",
+]
 
 
 @pytest.fixture(scope="module")
@@ -155,3 +164,4 @@ def test_the_public_routes_answer_without_a_token(api_url: str, issuer: TokenIss
         assert api.post("/health").status_code == 401
         assert api.get("/health/").status_code == 401
         assert api.get("/docs/extra").status_code == 401
+        assert api.post("/docs-assets/swagger-ui.css").status_code == 401

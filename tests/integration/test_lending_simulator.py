@@ -1,5 +1,6 @@
-"""Contract tests of the bank partner simulator: every row of CONTRACTS.md section 2,
-over a real port, with the simulator's clock moved by the test (no waiting)."""
+"""Contract tests of the bank partner simulator: every row of the partner's contract
+(docs/third-parties.md, "Bank partner"), over a real port, with the simulator's clock
+moved by the test (no waiting)."""
 
 from __future__ import annotations
 

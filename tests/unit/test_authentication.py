@@ -272,3 +272,19 @@ async def test_the_middleware_hands_the_principal_on_and_lets_public_gets_pass(
         assert refused.status_code == 401
         assert refused.json()["code"] == "invalid_token"
         assert refused.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
+
+
+async def test_paths_under_a_public_prefix_pass_and_the_prefix_alone_does_not(
+    issuer: TokenIssuer,
+) -> None:
+    verifier = verifier_of(issuer, CountingKeys(issuer), FakeTime())
+    app = Authentication(
+        Echo(), verifier, public_paths={"/docs"}, public_prefixes=["/docs-assets/"]
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as api:
+        assert (await api.get("/docs-assets/swagger-ui.css")).status_code == 200
+        assert (await api.head("/docs-assets/redoc.standalone.js")).status_code == 200
+        assert (await api.post("/docs-assets/swagger-ui.css")).status_code == 401
+        assert (await api.get("/docs-assets")).status_code == 401
+        assert (await api.get("/docs-assetsx/a.js")).status_code == 401
+        assert (await api.get("/docs/extra")).status_code == 401

@@ -1,19 +1,23 @@
 """The deployment files, checked where they cannot run: there is no Docker engine and no
-network to Terraform's registry here, so `compose.yaml`, the `Dockerfile` and
+network to Terraform's registry here, so `docker-compose.yml`, the `Dockerfile` and
 `infrastructure/` are parsed, and what would otherwise fail only at deploy time is
 checked: every container runs a real `ledgerflow` command with real names, every
 setting is one the platform reads, every third party's URL reaches its simulator, every
-variable and module input is declared, and the Keycloak realm gives the tokens the
-platform's settings expect: its roles, its audience, the role's claims, its scopes."""
+variable and module input is declared, the Keycloak realm gives the tokens the
+platform's settings expect: its roles, its audience, the role's claims, its scopes, and
+the CI workflow runs the README's test command against the services it needs."""
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import hcl2
 import typer.main
@@ -80,11 +84,11 @@ def _third_parties() -> dict[str, str]:
     return {name: var for cls in WORKFLOWS for name, var in cls.simulators.items()}
 
 
-# compose.yaml ------------------------------------------------------------------------
+# docker-compose.yml ------------------------------------------------------------------
 
 
 def _compose() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     return loaded
 
 
@@ -94,6 +98,12 @@ def _platform_services() -> dict[str, dict[str, Any]]:
         for name, service in _compose()["services"].items()
         if str(service.get("image", "")).startswith("ledgerflow")
     }
+
+
+def test_the_compose_file_has_the_name_compose_reads_first() -> None:
+    # `docker compose` would read a `compose.yaml` before `docker-compose.yml`.
+    assert (ROOT / "docker-compose.yml").is_file()
+    assert not [name for name in ("compose.yaml", "compose.yml") if (ROOT / name).exists()]
 
 
 def test_every_compose_service_of_ours_runs_a_real_command() -> None:
@@ -437,3 +447,79 @@ def test_kubernetes_migrates_the_database_before_any_process_uses_it() -> None:
     }
     for name, resource in users.items():
         assert after_migrate in resource.get("depends_on", []), f"{name} may start first"
+
+
+# .github/workflows/ci.yml -------------------------------------------------------------
+
+CI_WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
+# Each service the tests need: its image, port, health check and the setting naming it.
+CI_SERVICES = {
+    "postgres": ("postgres:", 5432, "pg_isready", "DATABASE_URL"),
+    "rabbitmq": ("rabbitmq:", 5672, "rabbitmq-diagnostics", "AMQP_URL"),
+    "redis": ("redis:", 6379, "redis-cli ping", "LEDGERFLOW_REDIS_URL"),
+}
+
+
+def _ci_job() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(CI_WORKFLOW.read_text())
+    triggers = loaded.get("on", loaded.get(True))  # YAML 1.1 reads a bare `on` as true
+    assert triggers and {"push", "pull_request"} <= set(triggers)
+    [job] = loaded["jobs"].values()
+    return dict(job)
+
+
+def test_ci_workflow_is_valid_against_githubs_schema() -> None:
+    checked = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "check_jsonschema",
+            "--builtin-schema",
+            "vendor.github-workflows",
+            str(CI_WORKFLOW),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_ci_runs_the_readmes_test_command_against_its_services() -> None:
+    job = _ci_job()
+    readme = (ROOT / "README.md").read_text()
+    assert "make test " in readme  # the README's test command, as CI runs it
+    [step] = [step for step in job["steps"] if "make test" in step.get("run", "")]
+    assert step["run"].split()[:2] == ["make", "test"]
+    env = {**job.get("env", {}), **step.get("env", {})}
+    assert env.get("CI") == "true"  # a missing service fails its tests, never skips
+    in_container = "container" in job  # then services are reached by name, not localhost
+    for name, (image, port, health, setting) in CI_SERVICES.items():
+        service = job["services"][name]
+        assert service["image"].startswith(image), name
+        assert f"{port}:{port}" in [str(mapping) for mapping in service["ports"]], name
+        options = " ".join(service["options"].split())
+        assert f'--health-cmd "{health}' in options and "--health-retries" in options, name
+        url = urlsplit(env[setting])
+        assert (url.hostname, url.port) == ((name if in_container else "localhost"), port)
+        service_env = service.get("env", {})
+        if name == "postgres":
+            assert (url.username, url.password) == (
+                service_env["POSTGRES_USER"],
+                service_env["POSTGRES_PASSWORD"],
+            )
+        if name == "rabbitmq":  # RabbitMQ's `guest` cannot log in from another host
+            assert (url.username, url.password) == (
+                service_env["RABBITMQ_DEFAULT_USER"],
+                service_env["RABBITMQ_DEFAULT_PASS"],
+            )
+
+
+def test_ci_installs_debians_chromium_before_the_tests() -> None:
+    job = _ci_job()
+    # A Debian image, so `chromium` is the browser at /usr/bin/chromium (Ubuntu's is a snap).
+    assert job["container"]["image"].endswith("-bookworm")
+    runs = [step.get("run", "") for step in job["steps"]]
+    installs = next(i for i, run in enumerate(runs) if "apt-get install" in run)
+    assert "chromium" in runs[installs].split()
+    assert installs < next(i for i, run in enumerate(runs) if "make test" in run)

@@ -1,7 +1,9 @@
-"""`/docs`: every endpoint documents an example and every status it can answer."""
+"""`/docs`: every endpoint documents an example and every status it can answer, says what
+it does, and every schema has a name a client's code generator can use as it is."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ledgerflow.settings import Settings
@@ -43,6 +45,25 @@ def test_every_endpoint_has_examples_for_its_bodies(issuer: TokenIssuer) -> None
                 if not _has_example(content.get("schema", {}), components):
                     missing.append(f"{method.upper()} {path} {status}")
     assert not missing, f"no example for: {missing}"
+
+
+def test_every_operation_has_a_summary_and_a_description(issuer: TokenIssuer) -> None:
+    spec = openapi(issuer)
+    undocumented = [
+        f"{method.upper()} {path}"
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+        if not operation.get("summary", "").strip() or not operation.get("description", "").strip()
+    ]
+    assert not undocumented, f"no summary or no description: {undocumented}"
+
+
+def test_every_schema_has_a_plain_name(issuer: TokenIssuer) -> None:
+    # Not `Page_SmsPublic_`, `Money-Input` or a module path of pydantic's collision names.
+    names = openapi(issuer)["components"]["schemas"]
+    unclean = [name for name in names if not re.fullmatch(r"[A-Z][A-Za-z0-9]*", name)]
+    assert not unclean, unclean
+    assert {"SmsPage", "ReimbursementSummaryPage", "Money"} <= set(names)
 
 
 def test_commands_document_their_errors(issuer: TokenIssuer) -> None:
