@@ -6,16 +6,19 @@ Both answers come from the platform's own tables, so any process can give them:
 - the work table's rows by kind: due now, being attempted, due later, and how many of
   them last failed;
 - how many aggregates each follower has set aside (`adapters.set_aside`: the items
-  themselves are the `SetAsideDesk`'s to read).
+  themselves are the `SetAsideDesk`'s to read);
+- of each kind of work, the due row that has waited longest, with its last error.
 
 `StatusReader` hands these (and whether the database answers at all) to the API.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from psycopg.rows import class_row
 from psycopg.sql import SQL, Identifier
@@ -45,6 +48,18 @@ class WorkBacklog:
     scheduled: int  # due later: a retry after backoff, a poll, a dunning cycle
     failing: int  # of all of them, those whose last attempt failed
     oldest_due_at: datetime | None  # when the longest-waiting due row became due
+
+
+@dataclass(frozen=True)
+class DueWork:
+    """The due row of a kind that has waited longest: what to look at first."""
+
+    kind: str
+    id: UUID
+    aggregate_id: UUID
+    attempt: int  # the number its next attempt gets
+    due_since: datetime
+    last_error: str | None
 
 
 @dataclass(frozen=True)
@@ -127,6 +142,32 @@ async def work_backlog(pool: AsyncConnectionPool[Any], now: datetime) -> list[Wo
              ORDER BY kind
             """,
             {"now": now},
+        )
+        return await cur.fetchall()
+
+
+async def oldest_due_work(
+    pool: AsyncConnectionPool[Any], now: datetime, kinds: Sequence[str]
+) -> list[DueWork]:
+    """Of each of `kinds`, the due row that has waited longest (the index's first)."""
+    async with pool.connection() as conn:
+        if not kinds or not await _exists(conn, "ledgerflow_work"):
+            return []
+        cur = conn.cursor(row_factory=class_row(DueWork))
+        await cur.execute(
+            """
+            SELECT w.kind, w.id, w.aggregate_id, w.next_attempt AS attempt,
+                   w.available_at AS due_since, w.last_error
+              FROM unnest(%(kinds)s::text[]) AS kinds(kind)
+             CROSS JOIN LATERAL (
+                   SELECT *, greatest(due_at, lease_expires_at) AS available_at
+                     FROM ledgerflow_work
+                    WHERE kind = kinds.kind AND greatest(due_at, lease_expires_at) <= %(now)s
+                    ORDER BY greatest(due_at, lease_expires_at)
+                    LIMIT 1) w
+             ORDER BY w.kind
+            """,
+            {"kinds": list(kinds), "now": now},
         )
         return await cur.fetchall()
 

@@ -23,6 +23,7 @@ from rich.progress import (
 )
 
 from ledgerflow.cli_set_aside import cli_actor, set_aside_app, set_aside_table
+from ledgerflow.data_dir import DEFAULT_DATA_DIR, DataDir, settings_with_database
 from ledgerflow.logs import configure_logging
 from ledgerflow.priority import lower_cpu_priority
 from ledgerflow.settings import Settings
@@ -74,7 +75,10 @@ def api(
     configure_logging(settings.log_level)
     name_connections("api")
     require_current_schema(settings)
+    from ledgerflow.metrics import serve_metrics
     from ledgerflow.web import create_app
+
+    serve_metrics(settings, "api")
 
     uvicorn.run(
         create_app(settings),
@@ -103,6 +107,9 @@ def worker(
     configure_logging(settings.log_level)
     name_connections(f"worker {name}")
     require_current_schema(settings)
+    from ledgerflow.metrics import serve_metrics
+
+    serve_metrics(settings, f"worker-{name}")
     # Workers are behind the API by design (placement, projections, relays are all
     # asynchronous): when CPU is short they wait and the endpoints keep their latency.
     lower_cpu_priority(settings.worker_nice)
@@ -168,7 +175,10 @@ def token(
 
 
 @app.command()
-def seed(name: Annotated[str, typer.Argument(help="a data set, e.g. antaeus")]) -> None:
+def seed(
+    name: Annotated[str, typer.Argument(help="a data set, e.g. antaeus")],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
     """Load a data set (idempotent: loading it again adds nothing)."""
     from ledgerflow.bootstrap import platform_session
     from ledgerflow.workflows import WORKFLOWS
@@ -176,7 +186,7 @@ def seed(name: Annotated[str, typer.Argument(help="a data set, e.g. antaeus")]) 
     owners = {seed: cls.name for cls in WORKFLOWS for seed in cls.seeds}
     if name not in owners:
         raise typer.BadParameter(f"unknown data set {name!r}; choose from {', '.join(owners)}")
-    settings = Settings()
+    settings = settings_with_database(data_dir)
     configure_logging(settings.log_level)
     require_current_schema(settings)
 
@@ -189,66 +199,30 @@ def seed(name: Annotated[str, typer.Argument(help="a data set, e.g. antaeus")]) 
 
 
 @app.command()
-def status() -> None:
-    """How far each follower is behind its log, what it set aside, and the work waiting."""
+def status(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """How far each follower is behind its log and what it set aside, the work waiting
+    (its longest-waiting call and last error), and what waits for an operator."""
     from rich.console import Console
-    from rich.table import Table
 
-    from adapters.set_aside.desk import SetAsideDesk, SetAsideItem
-    from adapters.status import follower_lags, work_backlog
-    from ledgerflow.bootstrap import platform_session
+    from ledgerflow.cli_status import status_report
 
-    settings = Settings()
+    settings = settings_with_database(data_dir)
     configure_logging("WARNING")
     require_current_schema(settings)
-
-    async def run() -> tuple[Table, list[SetAsideItem], Table]:
-        async with platform_session(settings, only=()) as platform:
-            now = platform.clock.now()
-            lags = await follower_lags(platform.pool)
-            items = await SetAsideDesk(platform.pool).items()
-            backlog = await work_backlog(platform.pool, now)
-        followers = Table(
-            "follower", "log", "position", "head", "behind", "updated at", "set aside"
-        )
-        for lag in lags:
-            followers.add_row(
-                lag.follower,
-                lag.log,
-                str(lag.position),
-                str(lag.head),
-                str(lag.behind),
-                lag.updated_at.isoformat(timespec="seconds"),
-                str(lag.set_aside),
-            )
-        work = Table("work", "due", "in flight", "scheduled", "failing", "oldest due")
-        for kind in backlog:
-            oldest = kind.oldest_due_at.isoformat(timespec="seconds") if kind.oldest_due_at else ""
-            work.add_row(
-                kind.kind,
-                str(kind.due),
-                str(kind.in_flight),
-                str(kind.scheduled),
-                str(kind.failing),
-                oldest,
-            )
-        return followers, items, work
-
-    followers, items, work = asyncio.run(run())
     console = Console()
-    console.print(followers)
-    console.print(set_aside_table(items) if items else "nothing set aside")
-    console.print(work if work.row_count else "no work waiting")
+    for part in asyncio.run(status_report(settings)):
+        console.print(part)
 
 
 @projections_app.command("rebuild")
 def rebuild(
     name: Annotated[str | None, typer.Argument(help="One read model; all when omitted.")] = None,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
 ) -> None:
     """Drop read models and rebuild them from the event log, with a progress bar. What
     cannot be applied is set aside (its aggregate's later events wait) and listed at the
     end; the rebuild goes on."""
-    settings = Settings()
+    settings = settings_with_database(data_dir)
     configure_logging("WARNING")
     require_current_schema(settings)
 
@@ -294,12 +268,12 @@ def rebuild(
 
 
 @db_app.command("migrate")
-def db_migrate() -> None:
+def db_migrate(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Bring the database's tables to this release (idempotent; safe from several
     processes at once). Every other command refuses to start until it has run."""
     from adapters.migrations import SchemaMismatch, head_revisions, migrate
 
-    settings = Settings()
+    settings = settings_with_database(data_dir)
     configure_logging(settings.log_level)
     try:
         migrate(_database_url(settings))
@@ -309,12 +283,12 @@ def db_migrate() -> None:
 
 
 @db_app.command("status")
-def db_status() -> None:
+def db_status(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """The database's revision, this release's, and what `db migrate` would apply; exits
     1 unless they are the same."""
     from adapters.migrations import schema_state_of
 
-    settings = Settings()
+    settings = settings_with_database(data_dir)
     configure_logging("WARNING")
     state = schema_state_of(_database_url(settings))
     typer.echo(f"database: {', '.join(sorted(state.stored)) or 'not migrated'}")

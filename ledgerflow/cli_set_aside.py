@@ -13,11 +13,11 @@ import getpass
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
-from rich.table import Column, Table
 
 from adapters.set_aside.desk import (
     ItemState,
@@ -26,8 +26,9 @@ from adapters.set_aside.desk import (
     SetAsideItem,
 )
 from domain.errors import DomainError
+from ledgerflow.cli_tables import Rows
+from ledgerflow.data_dir import DEFAULT_DATA_DIR, DataDir, settings_with_database
 from ledgerflow.logs import configure_logging
-from ledgerflow.settings import Settings
 
 T = TypeVar("T")
 
@@ -44,19 +45,13 @@ def cli_actor() -> str:
     return f"cli:{getpass.getuser()}"
 
 
-def set_aside_table(items: Sequence[SetAsideItem]) -> Table:
-    table = Table(
-        "id",
-        "follower",
-        "log",
-        Column("aggregate", min_width=36),  # an id whole, to copy
-        "event",
-        "error",
-        "since",
-        "waiting",
+def set_aside_table(items: Sequence[SetAsideItem]) -> Rows:
+    table = Rows(
+        ("id", "follower", "log", "aggregate", "event", "error", "since", "waiting"),
+        title="set aside",
     )
     for item in items:
-        table.add_row(
+        table.add(
             str(item.id),
             item.follower,
             item.log,
@@ -74,30 +69,36 @@ def list_items(
     state: Annotated[ItemState, typer.Option(help="open, closed or all.")] = ItemState.OPEN,
     follower: Annotated[str | None, typer.Option(help="Only this follower's.")] = None,
     limit: Annotated[int, typer.Option(min=1)] = 100,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
 ) -> None:
     """Set-aside items, oldest first."""
-    items = _with_desk(lambda desk, _: desk.items(state=state, follower=follower, limit=limit))
+    items = _with_desk(
+        data_dir, lambda desk, _: desk.items(state=state, follower=follower, limit=limit)
+    )
     console = Console()
     console.print(set_aside_table(items) if items else f"no {state.value} set-aside items")
 
 
 @set_aside_app.command("show")
-def show(item_id: Annotated[int, typer.Argument(help="The item's id.")]) -> None:
+def show(
+    item_id: Annotated[int, typer.Argument(help="The item's id.")],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
     """One item: its event, error, the events waiting behind it and every request."""
 
     async def read(desk: SetAsideDesk) -> tuple[SetAsideItem, list[SetAsideAction], int]:
         item = await desk.item(item_id)
         return item, await desk.actions(item_id), len(await desk.waiting(item_id))
 
-    item, actions, waiting = _with_desk(lambda desk, _: read(desk))
+    item, actions, waiting = _with_desk(data_dir, lambda desk, _: read(desk))
     console = Console()
     console.print(set_aside_table([item]))
     if item.resolution:
         reason = f": {item.reason}" if item.reason else ""
         console.print(f"{item.resolution} by {item.resolved_by} at {item.resolved_at}{reason}")
-    history = Table("action", "by", "reason", "requested", "done", "outcome", "applied", "error")
+    history = Rows(("action", "by", "reason", "requested", "done", "outcome", "applied", "error"))
     for action in actions:
-        history.add_row(
+        history.add(
             action.action,
             action.actor,
             action.reason or "",
@@ -117,6 +118,7 @@ def retry(
         str | None, typer.Option(help="Retry every open item of this follower.")
     ] = None,
     wait: Annotated[float, typer.Option(help="Seconds to wait for the outcome.")] = 30.0,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
 ) -> None:
     """Apply set-aside events again, with the events waiting behind them, after a fix."""
     if not item_ids and not follower:
@@ -126,7 +128,7 @@ def retry(
     async def ask(desk: SetAsideDesk, item_id: int, now: datetime) -> SetAsideAction:
         return await desk.retry(item_id, actor=actor, now=now)
 
-    _decide(item_ids or [], follower, wait, ask)
+    _decide(data_dir, item_ids or [], follower, wait, ask)
 
 
 @set_aside_app.command("skip")
@@ -134,6 +136,7 @@ def skip(
     item_ids: Annotated[list[int], typer.Argument(help="Items to skip.")],
     reason: Annotated[str, typer.Option(help="Why their events are never applied.")],
     wait: Annotated[float, typer.Option(help="Seconds to wait for the outcome.")] = 30.0,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
 ) -> None:
     """Never apply set-aside events nor those waiting behind them, for a reason."""
     if not reason.strip():
@@ -143,13 +146,15 @@ def skip(
     async def ask(desk: SetAsideDesk, item_id: int, now: datetime) -> SetAsideAction:
         return await desk.skip(item_id, actor=actor, now=now, reason=reason)
 
-    _decide(item_ids, None, wait, ask)
+    _decide(data_dir, item_ids, None, wait, ask)
 
 
 Ask = Callable[[SetAsideDesk, int, datetime], Awaitable[SetAsideAction]]
 
 
-def _decide(item_ids: list[int], follower: str | None, wait: float, ask: Ask) -> None:
+def _decide(
+    data_dir: Path, item_ids: list[int], follower: str | None, wait: float, ask: Ask
+) -> None:
     """Ask for each item, then say what came of each; exit 1 if any was refused or
     failed again."""
 
@@ -168,7 +173,7 @@ def _decide(item_ids: list[int], follower: str | None, wait: float, ask: Ask) ->
                 refused.append((f"item {item_id}: refused: {error}", False))
         return refused + await _outcomes(desk, requested, wait)
 
-    lines = _with_desk(run)
+    lines = _with_desk(data_dir, run)
     for line, _ in lines:
         typer.echo(line)
     if not all(ok for _, ok in lines):
@@ -213,12 +218,14 @@ def _outcome(item_id: int, action: SetAsideAction) -> tuple[str, bool]:
     return f"item {item_id}: {action.outcome}", action.outcome != "superseded"
 
 
-def _with_desk(use: Callable[[SetAsideDesk, Callable[[], datetime]], Awaitable[T]]) -> T:
+def _with_desk(
+    data_dir: Path, use: Callable[[SetAsideDesk, Callable[[], datetime]], Awaitable[T]]
+) -> T:
     """Run `use` with the desk and the platform's clock, on this release's database."""
     from ledgerflow.bootstrap import platform_session
     from ledgerflow.cli import require_current_schema  # the CLI's entry point imports this
 
-    settings = Settings()
+    settings = settings_with_database(data_dir)
     configure_logging("WARNING")
     require_current_schema(settings)
 

@@ -237,6 +237,19 @@ class Settings(BaseSettings):
     opentelemetry: bool = Field(
         default=False, description="FastAPI's native OpenTelemetry (OTEL_* variables)"
     )
+    # Prometheus metrics, on a port of the process's own: never the API's public one.
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="serve this process's metrics at http://<host>:<port>/metrics (0: a free"
+        " port, logged; unset: none, unless `ledgerflow up` gives the process one)",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="the interface the metrics are served on (0.0.0.0 in a container, for"
+        " the scraper inside the cluster)",
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_combinations(self) -> Settings:

@@ -2,10 +2,13 @@
 
 Starts an embedded PostgreSQL when `DATABASE_URL` is not set, migrates the database
 (`ledgerflow db migrate`), loads the reference data, then starts the simulators on free
-ports (unless a real provider's URL is configured), the API and every worker; writes
-every URL to `<data-dir>/urls.json`; restarts a child that dies; stops them all on
-Ctrl-C or SIGTERM. Unless an identity provider is configured (`LEDGERFLOW_AUTH_JWKS_URL`),
-it is the token issuer: its key is made in `<data-dir>/issuer/` on the first start, and
+ports (unless a real provider's URL is configured), the API and every worker, each
+serving its metrics on a loopback port of its own; writes every URL to
+`<data-dir>/urls.json` (the metrics' under "metrics", by process) and the database's to
+`<data-dir>/database.url` (its owner's alone), where `ledgerflow status` and the other
+commands find it; restarts a child that dies; stops them all on Ctrl-C or SIGTERM.
+Unless an identity provider is configured (`LEDGERFLOW_AUTH_JWKS_URL`), it is the token
+issuer: its key is made in `<data-dir>/issuer/` on the first start, and
 `ledgerflow token --data-dir <data-dir>` signs tokens the API accepts.
 """
 
@@ -27,6 +30,7 @@ import psycopg
 from adapters.authentication import DevelopmentIssuer
 from adapters.postgres import create_database, with_database
 from ledgerflow.authentication import development_issuer_dir
+from ledgerflow.data_dir import forget_database_url, write_database_url
 from ledgerflow.workers import workers
 from ledgerflow.workflows import WORKFLOWS
 
@@ -36,6 +40,7 @@ class Child:
     name: str
     argv: list[str]
     log_path: Path
+    env: dict[str, str] = field(default_factory=dict)  # its own, over the platform's
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     started_at: float = 0.0
@@ -46,7 +51,7 @@ class Child:
             self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             self.argv,
-            env=env,
+            env={**env, **self.env},
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -164,17 +169,27 @@ def run_platform(*, host: str, port: int, data_dir: Path) -> int:
             )
         )
     urls["simulators"] = simulators
-    children.append(
-        Child(
-            "api", [*cli, "api", "--host", host, "--port", str(port)], data_dir / "logs" / "api.log"
-        )
-    )
-    for name in workers():
+    served = [
+        ("api", [*cli, "api", "--host", host, "--port", str(port)]),
+        *((f"worker-{name}", [*cli, "worker", name]) for name in workers()),
+    ]
+    metrics: dict[str, str] = {}
+    for name, argv in served:
+        # Each its own metrics port on the loopback, kept across restarts.
+        metrics_port = free_port()
+        metrics[name] = f"http://127.0.0.1:{metrics_port}/metrics"
         children.append(
             Child(
-                f"worker-{name}", [*cli, "worker", name], data_dir / "logs" / f"worker-{name}.log"
+                name,
+                argv,
+                data_dir / "logs" / f"{name}.log",
+                env={
+                    "LEDGERFLOW_METRICS_PORT": str(metrics_port),
+                    "LEDGERFLOW_METRICS_HOST": "127.0.0.1",
+                },
             )
         )
+    urls["metrics"] = metrics
 
     stopping = False
 
@@ -188,6 +203,7 @@ def run_platform(*, host: str, port: int, data_dir: Path) -> int:
         for child in children:
             child.start(env)
         (data_dir / "urls.json").write_text(json.dumps(urls, indent=2) + "\n")
+        write_database_url(data_dir, env["DATABASE_URL"])
         write_pids(data_dir, children)
         wait_for_port(port)
         print(f"ledgerflow is up (logs in {data_dir / 'logs'})")
@@ -196,6 +212,8 @@ def run_platform(*, host: str, port: int, data_dir: Path) -> int:
             print(f"  {name:<10} {url}")
         if issuer is not None:
             print(f"  tokens     ledgerflow token --data-dir {data_dir} --role operator")
+        print(f'  metrics    {len(metrics)} processes\' URLs in urls.json ("metrics")')
+        print(f"  status     ledgerflow status --data-dir {data_dir}")
         print(f"  urls.json  {data_dir / 'urls.json'}", flush=True)
         while not stopping:
             for child in children:
@@ -219,6 +237,7 @@ def run_platform(*, host: str, port: int, data_dir: Path) -> int:
                 child.process.terminate()
         for child in reversed(children):
             child.stop()
+        forget_database_url(data_dir)
         if embedded is not None:
             embedded.stop()
     return 0

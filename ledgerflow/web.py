@@ -25,6 +25,7 @@ from api import reimbursements as reimbursements_api
 from api import sms as sms_api
 from api.app import ApiConfig
 from api.app import create_app as create_api
+from api.metrics import RequestMetrics
 from api.services import ApiServices, WorkflowServices
 from domain.clock import Clock
 from ledgerflow.authentication import trust
@@ -78,7 +79,7 @@ def create_app(
         ):
             yield api_services(platform, limiter)
 
-    return create_api(
+    app = create_api(
         ApiConfig(opentelemetry=settings.opentelemetry, max_body_bytes=limits.max_body_bytes),
         routers=[
             *FIRST_ROUTERS,
@@ -88,6 +89,9 @@ def create_app(
         verifier=trusted.verifier,
         jwks=trusted.jwks,
     )
+    if settings.metrics_port is not None:  # outermost: 401s and 413s are counted too
+        app.add_middleware(RequestMetrics)
+    return app
 
 
 def api_services(platform: Platform, rate_limiter: RateLimiter | None = None) -> ApiServices:

@@ -1,7 +1,8 @@
 """The platform's long-running workers (`ledgerflow worker NAME`).
 
 - one per workflow (`sms`, `orders`, ...): its process managers and work engine;
-- `projections`: every read model; `relay`: every integration event to the bus;
+- `projections`: every read model, and the platform's state as metrics (lag, backlog,
+  parked items: `ledgerflow.metrics`); `relay`: every integration event to the bus;
 - `ingester`: every command queue and inbound stream.
 
 Each runs until `stop` is set, in as many processes as wanted: followers elect one
@@ -19,6 +20,7 @@ from adapters.follower import run_followers
 from adapters.messaging.factory import build_messaging
 from adapters.relay import EventRelay
 from ledgerflow.bootstrap import platform_session
+from ledgerflow.metrics import platform_status_metrics
 from ledgerflow.settings import Settings
 from ledgerflow.workflows import WORKFLOWS
 
@@ -32,13 +34,14 @@ async def run_workflow_worker(name: str, settings: Settings, stop: asyncio.Event
 
 async def run_projections(settings: Settings, stop: asyncio.Event) -> None:
     async with platform_session(settings) as platform:
-        await run_followers(
-            platform.projections(),
-            stop,
-            platform.database_url,
-            group="projections",
-            min_interval=settings.projection_min_interval_seconds,
-        )
+        with platform_status_metrics(platform):
+            await run_followers(
+                platform.projections(),
+                stop,
+                platform.database_url,
+                group="projections",
+                min_interval=settings.projection_min_interval_seconds,
+            )
 
 
 async def run_relay(settings: Settings, stop: asyncio.Event) -> None:

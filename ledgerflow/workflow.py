@@ -29,6 +29,7 @@ from domain.messaging import MessageHandler
 from domain.work import RetrySettings
 from ledgerflow.ports import Ports
 from ledgerflow.settings import Settings, ThirdParty
+from projections.parked import ParkedRows
 
 A = TypeVar("A", bound=Application)
 
@@ -117,6 +118,8 @@ class Workflow:
     simulators: ClassVar[Mapping[str, str]] = {}
     # Data sets `ledgerflow seed NAME` loads -> whether `ledgerflow up` loads it too.
     seeds: ClassVar[Mapping[str, bool]] = {}
+    # The rows of its read models that wait for an operator (`ledgerflow status`, metrics).
+    parked: ClassVar[Sequence[ParkedRows]] = ()
 
     def __init__(self, core: Core, ports: Ports) -> None:
         self.core = core

@@ -11,6 +11,7 @@ from uuid import UUID
 
 from domain.lending.aggregate import LoanApplication
 from projections.pagination import Page, keyset_page
+from projections.parked import ParkedRows
 from projections.rows import RowPerAggregate
 
 COLUMNS = (
@@ -30,6 +31,15 @@ COLUMNS = (
     "decided_at",
     "updated_at",
     "version",
+)
+
+# No decision by the deadline: an operator polls again.
+PARKED = ParkedRows(
+    "lending",
+    "needs_attention",
+    "lending_applications",
+    "status = 'needs_attention'",
+    "coalesce(note, last_error)",
 )
 
 

@@ -19,6 +19,7 @@ from psycopg import AsyncCursor
 from domain.reimbursements.aggregate import Reimbursement
 from domain.reimbursements.reference import Bank, BankAccount, BankAdministrator, BankMember
 from projections.pagination import Page, keyset_page
+from projections.parked import ParkedRows
 from projections.rows import RowPerAggregate, insert_rows
 
 TABLES = (
@@ -44,6 +45,11 @@ COLUMNS = (
     "decided_at",
     "updated_at",
     "version",
+)
+
+# An approved reimbursement whose payment failed: an operator retries it.
+PARKED = ParkedRows(
+    "reimbursements", "payment_failed", "reimbursements_view", "payment_status = 'failed'"
 )
 
 

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from domain.sms.aggregate import Sms
 from projections.pagination import Page, keyset_page
+from projections.parked import ParkedRows
 from projections.rows import RowPerAggregate
 
 COLUMNS = (
@@ -28,6 +29,9 @@ COLUMNS = (
     "updated_at",
     "version",
 )
+
+# Out of retries, waiting for an operator's retry.
+PARKED = ParkedRows("sms", "parked", "sms_view", "status = 'parked'", "last_error")
 
 
 @dataclass(frozen=True)

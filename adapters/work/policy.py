@@ -22,6 +22,7 @@ from eventsourcing.utils import get_topic
 from pydantic import TypeAdapter
 from typing_extensions import TypeVar
 
+from adapters.work.metrics import count_decision, measured_call
 from adapters.work.schema import LeasedWork, StoredPayload
 from domain.clock import Clock
 from domain.work import (
@@ -96,8 +97,9 @@ class BoundPolicy(Generic[P, R, F]):
             first_due_at=work.first_due_at,
             deadline=work.deadline,
         )
-        outcome = await self.policy.attempt(item)
+        outcome = await measured_call(self.kind, self.policy.attempt(item))
         decision = decide(item, outcome, self.policy.retry, clock.now(), rng)
+        count_decision(self.kind, decision)
         if isinstance(decision, Parked) and isinstance(self.policy, ParkedHook):
             await self.policy.parked(item, decision)
         if isinstance(decision, Dropped):

@@ -21,12 +21,14 @@ from processes.billing.integration import billing_integration_message
 from processes.billing.scheduler import MonthlyScheduler
 from processes.billing.selection import SelectionPolicy
 from projections.billing import BillingQueries, BillingView
+from projections.billing.schema import PARKED
 
 
 class BillingWorkflow(Workflow):
     name = "billing"
     simulators = {"payment-provider": "LEDGERFLOW_PAYMENT_PROVIDER_URL"}
     seeds = {"antaeus": True}
+    parked = (PARKED,)
 
     application: BillingApplication
     committer: GroupCommitter

@@ -38,7 +38,7 @@ from processes.lending.integration import (
     to_assess_binding_keys,
 )
 from processes.lending.poller import ApplicationPolling
-from projections.lending import LendingQueries, LendingView
+from projections.lending import PARKED, LendingQueries, LendingView
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ POLLER_SUBSCRIPTION = "lending-poller"
 class LendingWorkflow(Workflow):
     name = "lending"
     simulators = {"bank-partner": "LEDGERFLOW_BANK_PARTNER_URL"}
+    parked = (PARKED,)
 
     application: LendingApplication
     committer: GroupCommitter

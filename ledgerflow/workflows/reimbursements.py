@@ -27,7 +27,7 @@ from processes.reimbursements.application import (
 from processes.reimbursements.demo_banks import DEMO_BANKS, demo_banks
 from processes.reimbursements.notify import MailNotification, SmsNotification
 from processes.reimbursements.payment import PaymentCheck, PaymentStart
-from projections.reimbursements import ReimbursementsQueries, ReimbursementsView
+from projections.reimbursements import PARKED, ReimbursementsQueries, ReimbursementsView
 
 
 class ReimbursementsWorkflow(Workflow):
@@ -37,6 +37,7 @@ class ReimbursementsWorkflow(Workflow):
         "mailbox": "LEDGERFLOW_MAILBOX_URL",
     }
     seeds = {DEMO_BANKS: True}
+    parked = (PARKED,)
 
     application: ReimbursementsApplication
     committer: GroupCommitter

@@ -23,7 +23,7 @@ from ledgerflow.workflow import Workflow, describe_validation_error
 from processes.sms.application import SmsApplication, SmsService
 from processes.sms.dispatch import SmsDispatch
 from processes.sms.integration import sms_integration_message
-from projections.sms import SmsQueries, SmsView
+from projections.sms import PARKED, SmsQueries, SmsView
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 class SmsWorkflow(Workflow):
     name = "sms"
     simulators = {"sms-provider": "LEDGERFLOW_SMS_PROVIDER_URL"}
+    parked = (PARKED,)
 
     application: SmsApplication
     committer: GroupCommitter

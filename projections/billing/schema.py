@@ -3,6 +3,8 @@ and the columns the projection writes; the migrations (adapters/migrations) crea
 
 from __future__ import annotations
 
+from projections.parked import ParkedRows
+
 VIEW_NAME = "billing_view"
 
 TABLES = ("billing_customers", "billing_invoices", "billing_charge_attempts", "billing_runs")
@@ -34,4 +36,13 @@ ATTEMPT_COLUMNS = (
     "outcome",
     "detail",
     "finished_at",
+)
+
+# Refused, or the charge's outcome unknown: an operator retries, marks paid or writes off.
+PARKED = ParkedRows(
+    "billing",
+    "needs_attention",
+    "billing_invoices",
+    "status = 'needs_attention'",
+    "nullif(concat_ws(': ', reason, last_error), '')",
 )

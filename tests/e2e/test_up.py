@@ -18,6 +18,7 @@ import jwt
 import pytest
 
 from ledgerflow.supervisor import die_with_parent, free_port
+from ledgerflow.workers import workers
 from ledgerflow.workflows import WORKFLOWS
 from tests.harness import eventually
 
@@ -84,6 +85,45 @@ def test_up_runs_the_platform_restarts_children_and_stops_cleanly(tmp_path: Path
         ).json()
         eventually(lambda: api.get(f"/sms/{sms['id']}").json()["status"] == "sent", timeout=30)
 
+        # Each process serves its metrics on a loopback port of its own.
+        expected_metrics = {"api"} | {f"worker-{name}" for name in workers()}
+        assert set(urls["metrics"]) == expected_metrics
+        assert all(url.startswith("http://127.0.0.1:") for url in urls["metrics"].values())
+        assert len({url for url in urls["metrics"].values()}) == len(expected_metrics)
+        requests = eventually(
+            lambda: _metric_lines(
+                urls["metrics"]["api"],
+                "ledgerflow_http_request_duration_seconds_count",
+                'route="/sms"',
+                'method="POST"',
+                'status="202"',
+            ),
+            timeout=30,
+        )
+        assert float(requests[0].rsplit(" ", 1)[1]) >= 1
+        assert eventually(
+            lambda: _metric_lines(urls["metrics"]["worker-sms"], 'outcome="succeeded"'), timeout=30
+        )
+        assert eventually(
+            lambda: _metric_lines(
+                urls["metrics"]["worker-projections"], "ledgerflow_status_up 1.0"
+            ),
+            timeout=30,
+        )
+
+        # `ledgerflow status` finds the database through the data dir, and fits 60 columns.
+        assert (data_dir / "database.url").stat().st_mode & 0o777 == 0o600
+        status = subprocess.run(
+            [sys.executable, "-m", "ledgerflow.cli", "status", "--data-dir", str(data_dir)],
+            env={**env, "COLUMNS": "60"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert status.returncode == 0, status.stderr
+        assert "sms_view" in status.stdout and "…" not in status.stdout
+        assert max(len(line) for line in status.stdout.splitlines()) <= 60
+
         # Every worker of every workflow runs: their connections stay well under
         # PostgreSQL's default limit of 100.
         connections = _connections(data_dir)
@@ -125,6 +165,7 @@ def test_up_runs_the_platform_restarts_children_and_stops_cleanly(tmp_path: Path
         assert not any(_alive(pid) for pid in restarted.values())
         output = up.stdout.read() if up.stdout else ""
         assert "ledgerflow is up" in output and "worker-sms exited" in output
+        assert not (data_dir / "database.url").exists()  # its server stopped with it
     except BaseException:
         if up.poll() is None:
             up.kill()
@@ -170,6 +211,15 @@ def _connections(data_dir: Path) -> int:
             "SELECT count(*) FROM pg_stat_activity WHERE datname = 'ledgerflow'"
         ).fetchone()
     return int(row[0]) - 1 if row else 0  # less this one
+
+
+def _metric_lines(url: str, *texts: str) -> list[str]:
+    """The lines of the metrics at `url` that contain each of `texts`."""
+    try:
+        served = httpx.get(url, timeout=5).text
+    except httpx.HTTPError:
+        return []
+    return [line for line in served.splitlines() if all(text in line for text in texts)]
 
 
 def _get(client: httpx.Client, path: str) -> int:

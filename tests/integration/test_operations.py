@@ -11,13 +11,16 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from adapters.work import WorkStore
 from domain.billing.dataset import CustomerRecord, InvoiceRecord
 from ledgerflow.bootstrap import platform_session
+from ledgerflow.data_dir import write_database_url
 from ledgerflow.settings import Settings
 from ledgerflow.web import create_app
 from ledgerflow.workflows.billing import BillingWorkflow
@@ -178,5 +181,53 @@ def test_status_shows_each_followers_lag_and_the_work_waiting(
         str(view["head"]),
         "1",
     ]
-    [work_line] = [line for line in printed.stdout.splitlines() if "test.kind" in line]
+    # (Its row in the work table, not in the block of the longest-waiting call.)
+    [work_line] = [
+        line for line in printed.stdout.splitlines() if "test.kind" in line and "│ 1 " in line
+    ]
     assert [cell.strip() for cell in work_line.split("│")[1:6]] == ["test.kind", "1", "1", "2", "1"]
+
+
+def test_status_finds_the_database_of_up_and_wraps_in_a_narrow_terminal(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    asyncio.run(_followers_and_work(fresh_database_url))
+    with psycopg.connect(fresh_database_url, autocommit=True) as conn:
+        parked_id = uuid.uuid4()
+        conn.execute(
+            "INSERT INTO sms_view (id, message_id, phone_number, text, status, attempts,"
+            " last_error, requested_at, updated_at, version)"
+            " VALUES (%s, 'm-1', '+254712345678', 'hi', 'parked', 9,"
+            " 'provider answered 503 for 120 s', now(), now(), 4)",
+            (parked_id,),
+        )
+        row = conn.execute(
+            "SELECT id FROM ledgerflow_work WHERE lease_owner IS NULL AND due_at <= now()"
+        ).fetchone()
+        assert row is not None
+        due_id = row[0]
+    environment = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+
+    def status(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "ledgerflow.cli", "status", *args],
+            env={**environment, "COLUMNS": "60"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    missing = status("--data-dir", str(tmp_path))
+    assert missing.returncode == 1
+    assert "DATABASE_URL is not set" in missing.stderr and "database.url" in missing.stderr
+
+    write_database_url(tmp_path, fresh_database_url)  # as `ledgerflow up` does
+    assert (tmp_path / "database.url").stat().st_mode & 0o777 == 0o600
+    printed = status("--data-dir", str(tmp_path))
+    assert printed.returncode == 0, printed.stderr
+    lines = printed.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 60, printed.stdout
+    assert "…" not in printed.stdout  # wrapped, never cut
+    # Whole, to copy: the follower, the due call waiting longest, the parked SMS and why.
+    for text in ("billing_view", str(due_id), str(parked_id), "provider answered 503 for 120 s"):
+        assert any(text in line for line in lines), f"{text!r} not whole in:\n{printed.stdout}"

@@ -4,8 +4,10 @@ network to Terraform's registry here, so `docker-compose.yml`, the `Dockerfile` 
 checked: every container runs a real `ledgerflow` command with real names, every
 setting is one the platform reads, every third party's URL reaches its simulator, every
 variable and module input is declared, the Keycloak realm gives the tokens the
-platform's settings expect: its roles, its audience, the role's claims, its scopes, and
-the CI workflow runs the README's test command against the services it needs."""
+platform's settings expect (its roles, its audience, the role's claims, its scopes),
+Prometheus scrapes every process on its metrics port, which no load balancer exposes, for
+a dashboard that charts the series the platform exports, and the CI workflow runs the
+README's test command against the services it needs."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import subprocess
 import sys
 import tomllib
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,12 +26,17 @@ import hcl2
 import typer.main
 import yaml
 
+from adapters.status import FollowerLag, WorkBacklog
+from adapters.status_metrics import PlatformStatus, PlatformStatusCollector
+from adapters.work.metrics import OUTBOUND_CALLS, WORK_PARKED
+from api.metrics import HTTP_REQUESTS
 from domain.access import TOKEN_ROLES, Role, Scope
 from ledgerflow.cli import app
 from ledgerflow.settings import Settings
 from ledgerflow.workers import workers
 from ledgerflow.workflows import WORKFLOWS
 from processes.reimbursements.demo_banks import demo_banks
+from projections.parked import ParkedSummary
 from simulators.registry import SIMULATORS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -523,3 +531,145 @@ def test_ci_installs_debians_chromium_before_the_tests() -> None:
     installs = next(i for i, run in enumerate(runs) if "apt-get install" in run)
     assert "chromium" in runs[installs].split()
     assert installs < next(i for i, run in enumerate(runs) if "make test" in run)
+
+
+# Metrics: Prometheus and Grafana (compose), scrape annotations (Kubernetes) -----------
+
+MONITORING = INFRASTRUCTURE / "monitoring"
+DASHBOARD = MONITORING / "grafana" / "dashboards" / "ledgerflow.json"
+SAMPLE_SUFFIXES = {"histogram": ("_bucket", "_count", "_sum"), "counter": ("_total",)}
+
+
+def _exported_families() -> dict[str, set[str]]:
+    """Every metric family the platform exports -> the names of its samples."""
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    state = PlatformStatus(
+        at=at,
+        lags=[FollowerLag("sms_view", "sms", 1, 2, at)],
+        backlog=[WorkBacklog("sms.send", 1, 1, 1, 1, at)],
+        parked=[ParkedSummary("sms", "parked", 1, None, None, None)],
+    )
+    families = [
+        *HTTP_REQUESTS.describe(),
+        *OUTBOUND_CALLS.describe(),
+        *WORK_PARKED.describe(),
+        *PlatformStatusCollector(lambda: state).collect(),
+    ]
+    return {
+        family.name: {family.name + suffix for suffix in SAMPLE_SUFFIXES.get(family.type, ("",))}
+        for family in families
+    }
+
+
+def _served_processes() -> set[str]:
+    """The compose services that run a process serving metrics: the API and the workers."""
+    return {
+        name
+        for name, service in _platform_services().items()
+        if service["command"][0] in ("api", "worker")
+    }
+
+
+def test_prometheus_scrapes_every_platform_process_on_its_metrics_port() -> None:
+    config = yaml.safe_load((MONITORING / "prometheus.yml").read_text())
+    [job] = config["scrape_configs"]
+    [discovery] = job["dns_sd_configs"]
+    assert job["metrics_path"] == "/metrics"
+    assert set(discovery["names"]) == _served_processes()
+    platform = _platform_services()
+    for name in discovery["names"]:
+        environment = platform[name]["environment"]
+        assert environment["LEDGERFLOW_METRICS_PORT"] == str(discovery["port"]), name
+        assert environment["LEDGERFLOW_METRICS_HOST"] == "0.0.0.0", name  # reachable in the network
+    for name, service in platform.items():  # never published beyond the network
+        published = [str(port).rsplit(":", 1)[-1] for port in service.get("ports", [])]
+        assert str(discovery["port"]) not in published, f"{name} publishes its metrics port"
+
+
+def test_compose_runs_prometheus_and_grafana_pinned_and_provisioned() -> None:
+    services = _compose()["services"]
+    prometheus, grafana = services["prometheus"], services["grafana"]
+    for service in (prometheus, grafana):
+        image, _, tag = service["image"].rpartition(":")
+        assert image and re.fullmatch(r"v?\d+\.\d+\.\d+", tag), service["image"]
+        for volume in service["volumes"]:
+            source = volume.split(":")[0]
+            if source.startswith("./"):
+                assert (ROOT / source).exists(), f"{source}: not in the repository"
+    mounts = {v.split(":")[1]: (ROOT / v.split(":")[0]).resolve() for v in prometheus["volumes"]}
+    [config] = [arg.split("=", 1)[1] for arg in prometheus["command"] if "config.file" in arg]
+    assert mounts[config] == MONITORING / "prometheus.yml"
+    mounts = {
+        v.split(":")[1]: (ROOT / v.split(":")[0]).resolve()
+        for v in grafana["volumes"]
+        if v.startswith("./")
+    }
+    provisioning = mounts["/etc/grafana/provisioning"]
+    [provider] = yaml.safe_load((provisioning / "dashboards" / "ledgerflow.yml").read_text())[
+        "providers"
+    ]
+    assert mounts[provider["options"]["path"]] == DASHBOARD.parent
+    [source] = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())[
+        "datasources"
+    ]
+    assert source["url"] == "http://prometheus:9090" and "prometheus" in services
+    dashboard = json.loads(DASHBOARD.read_text())
+    assert {t["datasource"]["uid"] for p in _panels(dashboard) for t in p["targets"]} == {
+        source["uid"]
+    }
+
+
+def _panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
+    return [panel for panel in dashboard["panels"] if panel["type"] != "row"]
+
+
+def test_the_dashboard_charts_every_series_the_platform_exports_and_no_other() -> None:
+    families = _exported_families()
+    exported = set().union(*families.values())
+    queried: set[str] = set()
+    for panel in _panels(json.loads(DASHBOARD.read_text())):
+        for target in panel["targets"]:
+            names = set(re.findall(r"\bledgerflow_\w+", target["expr"]))
+            assert names, f"{panel['title']}: a query of no ledgerflow series"
+            assert names <= exported, f"{panel['title']}: no series {names - exported}"
+            queried |= names
+    for family, samples in families.items():
+        assert samples & queried, f"no panel shows {family}"
+
+
+def test_kubernetes_pods_serve_metrics_that_the_load_balancer_does_not_expose() -> None:
+    module = _load(INFRASTRUCTURE / "modules" / "platform")
+    [local] = module["locals"]
+    port = local["metrics_port"]
+    settings = _resources(module, "kubernetes_config_map_v1")["settings"]["data"]
+    assert "LEDGERFLOW_METRICS_PORT = tostring(local.metrics_port)" in settings
+    assert 'LEDGERFLOW_METRICS_HOST = "0.0.0.0"' in settings
+    annotations = local["scrape_annotations"]
+    assert annotations == {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(port),
+        "prometheus.io/path": "/metrics",
+    }
+    deployments = _resources(module, "kubernetes_deployment_v1")
+    for name in ("api", "worker"):
+        [template] = deployments[name]["spec"][0]["template"]
+        assert template["metadata"][0]["annotations"] == "${local.scrape_annotations}", name
+        [container] = _containers(deployments[name])
+        ports = {p.get("name"): p["container_port"] for p in container["port"]}
+        assert ports["metrics"] == "${local.metrics_port}", name
+    [balancer] = _resources(module, "kubernetes_service_v1")["api"]["spec"]
+    assert balancer["type"] == "LoadBalancer"
+    assert [p["target_port"] for p in balancer["port"]] == [8000]  # the API's port alone
+    # The cluster's scrape job keys on the annotations the pods carry.
+    scrape = yaml.safe_load((MONITORING / "prometheus-kubernetes.yml").read_text())
+    [job] = scrape["scrape_configs"]
+    keyed = {
+        label
+        for rule in job["relabel_configs"]
+        for label in rule["source_labels"]
+        if label.startswith("__meta_kubernetes_pod_annotation_")
+    }
+    assert keyed == {
+        "__meta_kubernetes_pod_annotation_" + re.sub(r"[^a-zA-Z0-9_]", "_", key)
+        for key in annotations
+    }

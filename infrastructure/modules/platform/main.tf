@@ -1,10 +1,21 @@
 # The platform on Kubernetes, one process per container as `ledgerflow up` runs it: the
 # database migrated first, then the API behind a load balancer, every worker, and
 # (outside production) the simulators. Settings reach every container from one config
-# map, secrets from one secret.
+# map, secrets from one secret. The API and every worker serve their metrics on the
+# `metrics` port of their pod, inside the cluster only (the load balancer's service
+# forwards the API's port alone); the pods' annotations tell Prometheus to scrape it
+# (infrastructure/monitoring/prometheus-kubernetes.yml).
 
 locals {
   namespace = "ledgerflow-${var.environment}"
+  # Each process's metrics (LEDGERFLOW_METRICS_PORT), and the annotations that have
+  # Prometheus scrape them.
+  metrics_port = 9100
+  scrape_annotations = {
+    "prometheus.io/scrape" = "true"
+    "prometheus.io/port"   = "9100"
+    "prometheus.io/path"   = "/metrics"
+  }
   # Each third party's simulator and the setting that points the platform at it.
   third_parties = {
     "sms-provider"     = "LEDGERFLOW_SMS_PROVIDER_URL"
@@ -42,7 +53,16 @@ resource "kubernetes_config_map_v1" "settings" {
     name      = "ledgerflow-settings"
     namespace = kubernetes_namespace_v1.ledgerflow.metadata[0].name
   }
-  data = merge({ LEDGERFLOW_LOG_LEVEL = "INFO" }, local.third_party_urls, local.authentication, var.settings)
+  data = merge(
+    {
+      LEDGERFLOW_LOG_LEVEL    = "INFO"
+      LEDGERFLOW_METRICS_PORT = tostring(local.metrics_port)
+      LEDGERFLOW_METRICS_HOST = "0.0.0.0" # the pod's address, for the cluster's Prometheus
+    },
+    local.third_party_urls,
+    local.authentication,
+    var.settings,
+  )
 
   lifecycle {
     precondition {
@@ -152,7 +172,8 @@ resource "kubernetes_deployment_v1" "api" {
     }
     template {
       metadata {
-        labels = { app = "api" }
+        labels      = { app = "api" }
+        annotations = local.scrape_annotations
       }
       spec {
         container {
@@ -160,7 +181,12 @@ resource "kubernetes_deployment_v1" "api" {
           image = var.image
           args  = ["api", "--host", "0.0.0.0", "--port", "8000"]
           port {
+            name           = "http"
             container_port = 8000
+          }
+          port {
+            name           = "metrics"
+            container_port = local.metrics_port
           }
           env_from {
             config_map_ref {
@@ -220,7 +246,8 @@ resource "kubernetes_deployment_v1" "worker" {
     }
     template {
       metadata {
-        labels = { app = "worker-${each.key}" }
+        labels      = { app = "worker-${each.key}" }
+        annotations = local.scrape_annotations
       }
       spec {
         # A stopped worker finishes the calls in flight and records them first.
@@ -229,6 +256,10 @@ resource "kubernetes_deployment_v1" "worker" {
           name  = "worker"
           image = var.image
           args  = ["worker", each.key]
+          port {
+            name           = "metrics"
+            container_port = local.metrics_port
+          }
           env_from {
             config_map_ref {
               name = kubernetes_config_map_v1.settings.metadata[0].name
