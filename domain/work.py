@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Generic, Protocol, TypeAlias, runtime_checkable
 from uuid import UUID
@@ -93,6 +93,34 @@ class RetrySettings:
         return self.budget is not None and now >= first_due_at + self.budget
 
 
+@dataclass(frozen=True)
+class FailureStreak:
+    """Attempts in a row that failed with the same kind of error (the error's text before
+    its first ":", e.g. `ProviderUnavailable`), kept on the work row: a long outage updates
+    the row, and only the streak's first failure (and, once it ends, its last) is an event.
+    """
+
+    count: int
+    first_error: str
+    first_failed_at: datetime
+    last_error: str
+    last_failed_at: datetime
+
+    @classmethod
+    def begin(cls, error: str, at: datetime) -> FailureStreak:
+        return cls(1, error, at, error, at)
+
+    def after(self, error: str, at: datetime) -> FailureStreak:
+        """The streak once another attempt failed with `error`: longer, or a new one."""
+        if error_kind(error) != error_kind(self.last_error):
+            return FailureStreak.begin(error, at)
+        return replace(self, count=self.count + 1, last_error=error, last_failed_at=at)
+
+
+def error_kind(error: str) -> str:
+    return error.split(":", 1)[0].strip()
+
+
 # What the engine hands an attempt -----------------------------------------------------------
 
 
@@ -107,6 +135,7 @@ class WorkItem(Generic[P_co]):
     payload: P_co
     first_due_at: datetime  # the retry budget runs from here
     deadline: datetime | None = None
+    streak: FailureStreak | None = None  # the attempts before this one that failed in a row
 
 
 # What an attempt answers ------------------------------------------------------------------
@@ -169,6 +198,13 @@ class RetryScheduled(Generic[F_co]):
     error: str
     retry_at: datetime
     cause: F_co | None = None
+    streak: FailureStreak | None = None  # with this failure
+
+    @property
+    def begins_streak(self) -> bool:
+        """Whether this failure is the first of its streak (worth an event): a repeat of
+        the same kind of error only updates the work row."""
+        return self.streak is None or self.streak.count == 1
 
 
 @dataclass(frozen=True)
@@ -185,6 +221,7 @@ class Parked(Generic[F_co]):
 
     error: str
     cause: F_co | None = None
+    streak: FailureStreak | None = None  # with this failure (None: a poll's deadline)
 
 
 @dataclass(frozen=True)
@@ -210,13 +247,20 @@ def decide(
     if isinstance(outcome, Obsolete):
         return Dropped(outcome.reason)
     cause = outcome.cause if isinstance(outcome, TransientFailure) else None
+    streak = None
+    if isinstance(outcome, TransientFailure):
+        streak = (
+            item.streak.after(outcome.error, now)
+            if item.streak is not None
+            else FailureStreak.begin(outcome.error, now)
+        )
     if item.deadline is not None and now >= item.deadline:
-        return Parked(f"deadline {item.deadline.isoformat()} passed", cause)
+        return Parked(f"deadline {item.deadline.isoformat()} passed", cause, streak)
     if isinstance(outcome, Pending):
         return PollScheduled(now + outcome.check_again_in)
     if retry.spent(item.first_due_at, now):
-        return Parked(outcome.error, cause)
-    return RetryScheduled(outcome.error, now + retry.delay(item.attempt, rng), cause)
+        return Parked(outcome.error, cause, streak)
+    return RetryScheduled(outcome.error, now + retry.delay(item.attempt, rng), cause, streak)
 
 
 # The policy, as the engine sees it ----------------------------------------------------------
@@ -260,6 +304,22 @@ class ParkedHook(Protocol[P_contra, F_contra]):
     event store of its own, which reports by message): raising keeps the row."""
 
     async def parked(self, item: WorkItem[P_contra], decision: Parked[F_contra]) -> None: ...
+
+
+@runtime_checkable
+class CallsThirdParty(Protocol):
+    """A policy whose calls go to one third party: that party's health (domain/health.py)
+    decides whether its work is leased, and every attempt's outcome is an observation."""
+
+    third_party: str
+
+
+@runtime_checkable
+class RecordsEveryFailure(Protocol):
+    """A policy whose every failed attempt is an event, streak or not: attempts that can
+    move money (a charge, a payment) each stay on the record."""
+
+    records_every_failure: bool
 
 
 @runtime_checkable

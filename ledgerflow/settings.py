@@ -145,7 +145,29 @@ class Settings(BaseSettings):
         description="work that may give up (SMS, mail, payment start, charges) is retried for"
         " this long after it first became due, then parked for an operator",
     )
+    sms_retry_budget_seconds: float = Field(
+        default=86400.0,
+        gt=0,
+        description="an SMS is retried for this long after it was requested (attempts"
+        " unlimited), then parked for an operator",
+    )
     outbound_timeout_seconds: float = Field(default=5.0, gt=0)
+
+    # Third parties' health: a breaker per party, shared by every worker process.
+    breaker_consecutive_failures: int = Field(
+        default=10, ge=1, description="failed calls in a row that open a party's breaker"
+    )
+    breaker_failure_ratio: float = Field(
+        default=0.6, gt=0, le=1, description="or this share of a window's calls failing"
+    )
+    breaker_minimum_calls: int = Field(
+        default=20, ge=1, description="calls a window needs before its ratio counts"
+    )
+    breaker_window_seconds: float = Field(default=10.0, gt=0)
+    breaker_open_seconds: float = Field(
+        default=5.0, gt=0, description="an open breaker's wait before each round of probes"
+    )
+    breaker_probes: int = Field(default=2, ge=1, description="calls in a round of probes")
 
     # Third parties: when unset, `ledgerflow up` starts the simulator and fills it in.
     sms_provider_url: str = "http://127.0.0.1:8101"

@@ -24,7 +24,9 @@ from adapters.follower import EventProcessor, Follower, run_followers
 from adapters.http import build_async_client
 from adapters.relay import ToMessage
 from adapters.work import AnyWorkPolicy, WorkEngine, WorkScheduler, WorkStore
+from adapters.work.health import HealthStore
 from domain.clock import Clock
+from domain.health import BreakerSettings
 from domain.messaging import MessageHandler
 from domain.work import RetrySettings
 from ledgerflow.ports import Ports
@@ -65,14 +67,26 @@ class Core:
             max_connections=concurrency or self.settings.worker_concurrency,
         )
 
-    def retry(self, *, budget: bool = True) -> RetrySettings:
+    def retry(self, *, budget: bool | float = True) -> RetrySettings:
         """The backoff of the settings, for at most their retry budget after the work first
-        became due; `budget=False`: for as long as it takes (never parked)."""
+        became due (or `budget` seconds); `budget=False`: for as long as it takes."""
         settings = self.settings
+        seconds = settings.retry_budget_seconds if budget is True else budget
         return RetrySettings(
-            budget=timedelta(seconds=settings.retry_budget_seconds) if budget else None,
+            budget=timedelta(seconds=seconds) if seconds is not False else None,
             base=timedelta(seconds=settings.retry_base_seconds),
             cap=timedelta(seconds=settings.retry_cap_seconds),
+        )
+
+    def breaker(self) -> BreakerSettings:
+        settings = self.settings
+        return BreakerSettings(
+            consecutive_failures=settings.breaker_consecutive_failures,
+            failure_ratio=settings.breaker_failure_ratio,
+            minimum_calls=settings.breaker_minimum_calls,
+            window=timedelta(seconds=settings.breaker_window_seconds),
+            open_for=timedelta(seconds=settings.breaker_open_seconds),
+            probes=settings.breaker_probes,
         )
 
     async def run_work(
@@ -96,6 +110,7 @@ class Core:
             conninfo=self.database_url,
             concurrency=concurrency or settings.worker_concurrency,
             lease_seconds=settings.work_lease_seconds,
+            health=HealthStore(self.pool, self.breaker()),
         )
         await asyncio.gather(
             run_followers(

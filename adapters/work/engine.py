@@ -4,6 +4,10 @@ Each attempt runs as its own asyncio task (many in flight per process). Its deci
 recorded as an event on the aggregate (outcomes batched into one trip to a worker thread,
 then group-committed), then its row is ended: deleted when complete, parked or dropped,
 rescheduled with backoff otherwise. NOTIFYs from the scheduler wake idle workers.
+
+Work for a third party is leased only while that party's breaker (adapters/work/health.py,
+shared by every process) is closed; while it is open, a round of a few probes goes out
+each time one is due, and the first probe that gets through closes it for everyone.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import logging
 import os
 import random
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Sequence
 from datetime import datetime, timedelta
@@ -24,6 +29,7 @@ from eventsourcing.persistence import IntegrityError
 
 from adapters.batching import AsyncBatcher
 from adapters.eventstore import GroupCommitter
+from adapters.work.health import HealthStore, Observation
 from adapters.work.policy import AnyWorkPolicy, Attempted, BoundPolicy
 from adapters.work.schema import WORK_CHANNEL, LeasedWork
 from adapters.work.store import WorkStore
@@ -50,6 +56,8 @@ class WorkEngine:
         lease_seconds: float = 30.0,
         idle_poll_seconds: float = 1.0,
         rng: random.Random | None = None,
+        health: HealthStore | None = None,
+        health_refresh_seconds: float = 0.2,
     ) -> None:
         self.store = store
         self.policies = {policy.kind: BoundPolicy(policy) for policy in policies}
@@ -61,6 +69,14 @@ class WorkEngine:
         self.idle_poll_seconds = idle_poll_seconds
         self.rng = rng or random.Random()
         self.owner = worker_identity()
+        self.health = health
+        self.health_refresh = health_refresh_seconds  # of the process's monotonic time
+        self._parties: dict[str, list[str]] = {}  # third party -> its kinds
+        for kind, bound in self.policies.items():
+            if bound.third_party is not None:
+                self._parties.setdefault(bound.third_party, []).append(kind)
+        self._blocked: dict[str, datetime] = {}  # party -> when its next probes are due
+        self._health_read_at: float | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._outcomes: AsyncBatcher[Attempted, None] = AsyncBatcher(
@@ -82,6 +98,8 @@ class WorkEngine:
                 await asyncio.wait(self._tasks, timeout=self.lease.total_seconds())
             await self._outcomes.close()
             await self.store.close()
+            if self.health is not None:
+                await self.health.close()
 
     def _can_take_work(self) -> bool:
         """Lease when idle or when a tenth of the slots are free: at saturation one lease
@@ -92,15 +110,50 @@ class WorkEngine:
     async def _fill(self) -> int:
         if not self._can_take_work():
             return 0
+        now = self.clock.now()
         free = self.concurrency - len(self._tasks)
-        leased = await self.store.lease(
-            list(self.policies), self.owner, self.clock.now(), self.lease, free
-        )
+        kinds, probes = await self._leasable(now)
+        leased = []
+        if kinds:
+            leased = await self.store.lease(kinds, self.owner, now, self.lease, free)
+        for party in probes:
+            room = min(self.concurrency - len(self._tasks) - len(leased), self._probes)
+            if room > 0:
+                probed = await self.store.lease(
+                    self._parties[party], self.owner, now, self.lease, room
+                )
+                if probed:
+                    log.info("probing a third party", extra={"party": party, "calls": len(probed)})
+                leased += probed
         for work in leased:
             task = asyncio.create_task(self._perform(work), name=f"work-{work.id}")
             self._tasks.add(task)
             task.add_done_callback(self._done)
         return len(leased)
+
+    @property
+    def _probes(self) -> int:
+        return self.health.settings.probes if self.health else 0
+
+    async def _leasable(self, now: datetime) -> tuple[list[str], list[str]]:
+        """The kinds whose parties admit calls, and the parties this worker probes now."""
+        if self.health is None or not self._parties:
+            return list(self.policies), []
+        read_at = self._health_read_at
+        if read_at is None or time.monotonic() - read_at >= self.health_refresh:
+            states = await self.health.read(self._parties)
+            self._blocked = {
+                party: health.retry_at or now
+                for party, health in states.items()
+                if not health.admits(now)
+            }
+            self._health_read_at = time.monotonic()
+        due = [party for party, at in self._blocked.items() if now >= at]
+        probes = [party for party in due if await self.health.claim_probes(party, now)]
+        if due:  # claimed here or by another worker: its next round is due later
+            self._health_read_at = None
+        blocked = {kind for party in self._blocked for kind in self._parties[party]}
+        return [kind for kind in self.policies if kind not in blocked], probes
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -108,11 +161,16 @@ class WorkEngine:
 
     async def _wait_for_work(self, stop: asyncio.Event) -> None:
         timeout = self.idle_poll_seconds
+        now = self.clock.now()
+        blocked = {kind for party in self._blocked for kind in self._parties[party]}
+        open_kinds = [kind for kind in self.policies if kind not in blocked]
         if self._can_take_work():  # nothing was due: sleep until the next due row
-            next_due = await self.store.next_due_at(list(self.policies))
+            next_due = await self.store.next_due_at(open_kinds) if open_kinds else None
             if next_due is not None:
-                until = (next_due - self.clock.now()).total_seconds()
+                until = (next_due - now).total_seconds()
                 timeout = max(0.0, min(timeout, until))
+        for due in self._blocked.values():  # wake for the next round of probes
+            timeout = max(0.0, min(timeout, (due - now).total_seconds() + 0.001))
         if timeout <= 0:
             return
         self._wake.clear()
@@ -139,12 +197,27 @@ class WorkEngine:
         policy = self.policies[work.kind]
         try:
             attempted = await policy.attempt(work, self.clock, self.rng)
+            if policy.third_party is not None and attempted.answered is not None:
+                await self._observe(policy.third_party, attempted)
             await self._outcomes.submit(attempted)
         except Exception:
             # Nothing is lost: the lease expires and another attempt is made.
             log.exception(
                 "work attempt crashed", extra={"work_id": str(work.id), "kind": work.kind}
             )
+
+    async def _observe(self, party: str, attempted: Attempted) -> None:
+        if self.health is None:
+            return
+        observation = Observation(
+            party, bool(attempted.answered), attempted.error, self.clock.now()
+        )
+        try:
+            await self.health.observe(observation)
+        except Exception as error:  # health is advice: the outcome is recorded regardless
+            log.warning("health not recorded", extra={"party": party, "error": repr(error)})
+        if not attempted.answered:
+            self._health_read_at = None  # look again before leasing more for it
 
     async def _record_batch(self, outcomes: list[Attempted]) -> list[BaseException | None]:
         """Applies a batch of outcomes to their aggregates in one trip to a thread, saves
@@ -210,7 +283,7 @@ class WorkEngine:
         decision = outcome.decision
         if isinstance(decision, RetryScheduled):
             return self.store.reschedule(
-                outcome.work, self.owner, decision.retry_at, decision.error
+                outcome.work, self.owner, decision.retry_at, decision.error, decision.streak
             )
         if isinstance(decision, PollScheduled):
             return self.store.poll_later(outcome.work, self.owner, decision.poll_at)

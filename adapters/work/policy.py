@@ -26,12 +26,17 @@ from adapters.work.metrics import count_decision, measured_call
 from adapters.work.schema import LeasedWork, StoredPayload
 from domain.clock import Clock
 from domain.work import (
+    CallsThirdParty,
     Decision,
     Dropped,
+    Obsolete,
     Parked,
     ParkedHook,
     PlansFromEvents,
     PollScheduled,
+    RecordsEveryFailure,
+    RetryScheduled,
+    TransientFailure,
     WorkItem,
     WorkPolicy,
     decide,
@@ -75,6 +80,10 @@ class Attempted:
     work: LeasedWork
     decision: Decision[object, object]
     record: Callable[[datetime], Sequence[Aggregate]] | None
+    # What the attempt tells of its third party's health: True it answered (a refusal is
+    # an answer), False it failed transiently, None no call was made (obsolete).
+    answered: bool | None = None
+    error: str | None = None
 
 
 class BoundPolicy(Generic[P, R, F]):
@@ -84,6 +93,10 @@ class BoundPolicy(Generic[P, R, F]):
         self.policy = policy
         self.kind = policy.kind
         self.payloads = PayloadCodec(policy.payload_type)
+        self.third_party = policy.third_party if isinstance(policy, CallsThirdParty) else None
+        self.records_every_failure = (
+            isinstance(policy, RecordsEveryFailure) and policy.records_every_failure
+        )
 
     async def attempt(self, work: LeasedWork, clock: Clock, rng: random.Random) -> Attempted:
         """One attempt of a leased row: decoded, made, decided (parked: the policy's hook
@@ -96,8 +109,13 @@ class BoundPolicy(Generic[P, R, F]):
             payload=self.payloads.load(work.payload),
             first_due_at=work.first_due_at,
             deadline=work.deadline,
+            streak=work.streak,
         )
         outcome = await measured_call(self.kind, self.policy.attempt(item))
+        answered = (
+            None if isinstance(outcome, Obsolete) else not isinstance(outcome, TransientFailure)
+        )
+        error = outcome.error if isinstance(outcome, TransientFailure) else None
         decision = decide(item, outcome, self.policy.retry, clock.now(), rng)
         count_decision(self.kind, decision)
         if isinstance(decision, Parked) and isinstance(self.policy, ParkedHook):
@@ -108,5 +126,12 @@ class BoundPolicy(Generic[P, R, F]):
                 extra={"work_id": str(item.id), "kind": item.kind, "reason": decision.reason},
             )
         if isinstance(decision, PollScheduled | Dropped):  # nothing new: not an event
-            return Attempted(work, decision, None)
-        return Attempted(work, decision, partial(self.policy.record, item, decision))
+            return Attempted(work, decision, None, answered, error)
+        if (
+            isinstance(decision, RetryScheduled)
+            and not decision.begins_streak
+            and not self.records_every_failure
+        ):  # another failure like the last: the row's streak counts it
+            return Attempted(work, decision, None, answered, error)
+        record = partial(self.policy.record, item, decision)
+        return Attempted(work, decision, record, answered, error)

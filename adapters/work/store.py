@@ -18,7 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from adapters.batching import AsyncBatcher
 from adapters.work.schema import LeasedWork
-from domain.work import WorkItem
+from domain.work import FailureStreak, WorkItem
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class _End:
     due_at: datetime | None
     error: str | None
     poll: bool = False  # a poll gives its attempt number back: polls are not attempts
+    streak: FailureStreak | None = None
 
 
 class WorkStore:
@@ -59,7 +60,9 @@ class WorkStore:
                          LIMIT %(limit)s) due
                  WHERE w.id = due.id
              RETURNING w.id, w.kind, w.aggregate_id, w.payload, w.next_attempt - 1 AS attempt,
-                       coalesce(w.first_due_at, w.due_at) AS first_due_at, w.deadline
+                       coalesce(w.first_due_at, w.due_at) AS first_due_at, w.deadline,
+                       w.failures, w.first_error, w.first_failed_at, w.last_error,
+                       w.last_failed_at
                 """,
                 {
                     "owner": owner,
@@ -79,6 +82,7 @@ class WorkStore:
                 payload=row["payload"],
                 first_due_at=row["first_due_at"],
                 deadline=row["deadline"],
+                streak=_streak(row),
             )
             for row in rows
         ]
@@ -97,9 +101,17 @@ class WorkStore:
         """The work is done (or parked, or dropped): the row goes."""
         await self._ends.submit(_End(work.id, owner, None, None))
 
-    async def reschedule(self, work: LeasedWork, owner: str, due_at: datetime, error: str) -> None:
-        """Another attempt is due at `due_at`; the lease is given up."""
-        await self._ends.submit(_End(work.id, owner, due_at, error))
+    async def reschedule(
+        self,
+        work: LeasedWork,
+        owner: str,
+        due_at: datetime,
+        error: str,
+        streak: FailureStreak | None = None,
+    ) -> None:
+        """Another attempt is due at `due_at`; the lease is given up; the row keeps the
+        failure streak so far."""
+        await self._ends.submit(_End(work.id, owner, due_at, error, streak=streak))
 
     async def poll_later(self, work: LeasedWork, owner: str, poll_at: datetime) -> None:
         """Nothing new yet: look again at `poll_at`."""
@@ -112,7 +124,18 @@ class WorkStore:
         """Every attempt that ended meanwhile, in one transaction (only by its lease holder)."""
         finished = [end for end in ends if end.due_at is None]
         rescheduled = [
-            (end.due_at, end.error, int(end.poll), end.id, end.owner)
+            {
+                "due_at": end.due_at,
+                "error": end.error,
+                "poll": int(end.poll),
+                "failed": end.streak is not None,  # a poll leaves the streak as it was
+                "failures": end.streak.count if end.streak else 0,
+                "first_error": end.streak.first_error if end.streak else None,
+                "first_failed_at": end.streak.first_failed_at if end.streak else None,
+                "last_failed_at": end.streak.last_failed_at if end.streak else None,
+                "id": end.id,
+                "owner": end.owner,
+            }
             for end in ends
             if end.due_at is not None
         ]
@@ -130,10 +153,29 @@ class WorkStore:
                 )
             if rescheduled:
                 await cur.executemany(
-                    "UPDATE ledgerflow_work SET due_at = %s, lease_owner = NULL,"
-                    " lease_expires_at = NULL, last_error = coalesce(%s, last_error),"
-                    " next_attempt = next_attempt - %s"
-                    " WHERE id = %s AND lease_owner = %s",
+                    "UPDATE ledgerflow_work SET due_at = %(due_at)s, lease_owner = NULL,"
+                    " lease_expires_at = NULL, last_error = coalesce(%(error)s, last_error),"
+                    " next_attempt = next_attempt - %(poll)s,"
+                    " failures = CASE WHEN %(failed)s THEN %(failures)s ELSE failures END,"
+                    " first_error = CASE WHEN %(failed)s THEN %(first_error)s"
+                    "   ELSE first_error END,"
+                    " first_failed_at = CASE WHEN %(failed)s THEN %(first_failed_at)s"
+                    "   ELSE first_failed_at END,"
+                    " last_failed_at = CASE WHEN %(failed)s THEN %(last_failed_at)s"
+                    "   ELSE last_failed_at END"
+                    " WHERE id = %(id)s AND lease_owner = %(owner)s",
                     rescheduled,
                 )
         return [None] * len(ends)
+
+
+def _streak(row: dict[str, Any]) -> FailureStreak | None:
+    if not row["failures"]:
+        return None
+    return FailureStreak(
+        count=row["failures"],
+        first_error=row["first_error"] or "",
+        first_failed_at=row["first_failed_at"],
+        last_error=row["last_error"] or "",
+        last_failed_at=row["last_failed_at"],
+    )

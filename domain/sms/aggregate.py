@@ -12,6 +12,7 @@ import hashlib
 import json
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -53,10 +54,21 @@ class Sms(Aggregate):
         requested_at: datetime
 
     class SmsSendAttemptFailed(Aggregate.Event):
+        """A failed attempt: the first of a streak of failures of one kind, or the last of
+        one (`failures`: how many in a row so far; the attempts between are on the work
+        row, not in the log)."""
+
         attempt: int
         error: str
         at: datetime
         next_attempt_at: datetime
+        failures: int
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["failures"] = 1  # stored before streaks: an event per failed attempt
 
     class SmsSent(Aggregate.Event):
         attempt: int
@@ -128,10 +140,21 @@ class Sms(Aggregate):
         )
 
     def record_transient_failure(
-        self, attempt: int, error: str, at: datetime, next_attempt_at: datetime
+        self,
+        attempt: int,
+        error: str,
+        at: datetime,
+        next_attempt_at: datetime,
+        failures: int = 1,
     ) -> None:
         self.check_in_progress()
-        self._attempt_failed(attempt=attempt, error=error, at=at, next_attempt_at=next_attempt_at)
+        self._attempt_failed(
+            attempt=attempt,
+            error=error,
+            at=at,
+            next_attempt_at=next_attempt_at,
+            failures=failures,
+        )
 
     def record_rejection(self, attempt: int, error: str, at: datetime) -> None:
         self.check_in_progress()
@@ -173,7 +196,7 @@ class Sms(Aggregate):
 
     @event(SmsSendAttemptFailed)
     def _attempt_failed(
-        self, attempt: int, error: str, at: datetime, next_attempt_at: datetime
+        self, attempt: int, error: str, at: datetime, next_attempt_at: datetime, failures: int
     ) -> None:
         self.attempts = max(self.attempts, attempt)
         self.status = SmsStatus.SENDING

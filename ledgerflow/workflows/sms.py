@@ -67,7 +67,8 @@ class SmsWorkflow(Workflow):
             ports = self.ports.sms or SmsPorts(
                 provider=HttpSmsProvider(client, self.core.settings.sms_provider_url)
             )
-            dispatch = SmsDispatch(self.application, ports.provider, self.core.retry())
+            budget = self.core.settings.sms_retry_budget_seconds
+            dispatch = SmsDispatch(self.application, ports.provider, self.core.retry(budget=budget))
             await self.core.run_work(self.application, self.committer, [dispatch], stop)
 
 

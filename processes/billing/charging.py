@@ -164,6 +164,8 @@ _RESOLVED_BY_OPERATOR = (Invoice.InvoiceMarkedPaid, Invoice.InvoiceWrittenOff)
 
 class ChargePolicy:
     kind = CHARGE
+    third_party = "payment-provider"
+    records_every_failure = True  # a charge can move money: each attempt is on record
     payload_type = ChargePayload
     plans_from = (
         BillingRun.InvoicesSelected,

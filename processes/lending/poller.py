@@ -116,6 +116,9 @@ class FailedSubmissions:
 
 class ApplicationPolling:
     kind = ASSESS
+    third_party = "bank-partner"
+    # Its failures reach the platform by message, bounded by `FailedSubmissions`.
+    records_every_failure = True
     payload_type = AssessPayload
 
     def __init__(

@@ -59,6 +59,7 @@ class OrderPlaced:
 
 class OrderPlacement:
     kind = PLACE_ORDER
+    third_party = "exchange"
     payload_type = PlacementPayload
     # Only acceptance plans work: placement's own outcome (placed, rejected) is recorded
     # as the engine ends the work row, and no one else settles an order's placement.

@@ -158,6 +158,7 @@ class _Notification:
 
 class MailNotification(_Notification):
     kind = SEND_MAIL
+    third_party = "mailbox"
     channel = Channel.EMAIL
     include_payment_failed = True
 

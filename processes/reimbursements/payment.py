@@ -60,6 +60,8 @@ class PaymentStart:
     """Answers the rail's payment (its status so far) as its result."""
 
     kind = START_PAYMENT
+    third_party = "payment-rail"
+    records_every_failure = True  # a payment moves money: each attempt is on record
     payload_type = StartPayload
     plans_from = (Reimbursement.ReimbursementApproved, Reimbursement.PaymentRetryRequested)
 
@@ -147,6 +149,8 @@ class PaymentCheck:
     """Answers the payment once its status is final; `Pending` until then."""
 
     kind = CHECK_PAYMENT
+    third_party = "payment-rail"
+    records_every_failure = True
     payload_type = CheckPayload
     plans_from = (Reimbursement.PaymentSubmitted,)
 

@@ -57,6 +57,7 @@ class SmsAccepted:
 
 class SmsDispatch:
     kind = SEND_SMS
+    third_party = "sms-provider"
     payload_type = SendPayload
     plans_from = (
         Sms.SmsRequested,
@@ -125,6 +126,7 @@ class SmsDispatch:
         self, item: WorkItem[SendPayload], decision: Decision[SmsAccepted], at: datetime
     ) -> Sequence[Sms]:
         sms = self.application.get_sms(item.aggregate_id)
+        self._close_streak(sms, item, decision, at)
         match decision:
             case Completed(outcome=Succeeded(result=accepted)):
                 sms.record_sent(item.attempt, accepted.provider_message_id, at)
@@ -132,6 +134,29 @@ class SmsDispatch:
                 sms.record_rejection(item.attempt, error, at)
             case RetryScheduled(error=error, retry_at=retry_at):
                 sms.record_transient_failure(item.attempt, error, at, retry_at)
+            case Parked(error=error, streak=streak) if streak is not None and streak.count > 1:
+                # The failures since the streak's first event, summed up before parking.
+                sms.record_transient_failure(item.attempt, error, at, at, streak.count)
+                sms.park(item.attempt, error, at)
             case Parked(error=error):
                 sms.park(item.attempt, error, at)
         return [sms]
+
+    @staticmethod
+    def _close_streak(
+        sms: Sms, item: WorkItem[SendPayload], decision: Decision[SmsAccepted], at: datetime
+    ) -> None:
+        """Before what ends a streak of failures (a success, a refusal, another kind of
+        error), its last failure: the log tells how long it lasted and how it ended. A
+        streak of one has its event already; a park sums up the streak it ends."""
+        streak = item.streak
+        if streak is None or streak.count < 2:
+            return
+        continued = isinstance(decision, RetryScheduled | Parked) and (
+            decision.streak is not None and decision.streak.count > 1
+        )
+        if continued:
+            return
+        sms.record_transient_failure(
+            item.attempt - 1, streak.last_error, streak.last_failed_at, at, streak.count
+        )

@@ -173,7 +173,13 @@ def test_an_installation_from_before_migrations_is_adopted_with_its_rows(
     migrate(url)
 
     assert _stored(url) == head_revisions()
-    assert _rows(url, tables) == before
+    after = _rows(url, tables)
+    for row in after["ledgerflow_work"]:  # 0005 added the failure streak, empty
+        streak = [
+            row.pop(c) for c in ("failures", "first_error", "first_failed_at", "last_failed_at")
+        ]
+        assert streak == [0, None, None, None]
+    assert after == before
     assert _catalog(url) == head_catalog
 
     async def send_and_list() -> set[str]:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from domain.work import (
     Completed,
     Dropped,
+    FailureStreak,
     NoPayload,
     Obsolete,
     Parked,
@@ -68,7 +69,8 @@ def test_decisions() -> None:
     retry = decide(item(3), TransientFailure("503"), RETRY, NOW, rng)
     assert isinstance(retry, RetryScheduled) and retry.retry_at >= NOW
     late = NOW + BUDGET
-    assert decide(item(8), TransientFailure("503", "why"), RETRY, late, rng) == Parked("503", "why")
+    parked = decide(item(8), TransientFailure("503", "why"), RETRY, late, rng)
+    assert parked == Parked("503", "why", FailureStreak.begin("503", late))
 
 
 @given(
@@ -85,7 +87,7 @@ def test_a_transient_failure_parks_exactly_when_the_budget_is_spent(
     if elapsed < BUDGET:  # however many attempts were made
         assert isinstance(decision, RetryScheduled) and decision.retry_at >= NOW + elapsed
     else:
-        assert decision == Parked("503")
+        assert decision == Parked("503", streak=FailureStreak.begin("503", NOW + elapsed))
 
 
 @given(

@@ -20,6 +20,7 @@ from domain.work import (
     Completed,
     Decision,
     Dropped,
+    FailureStreak,
     Obsolete,
     Outcome,
     Parked,
@@ -114,5 +115,6 @@ def test_the_policys_own_budget_decides_and_its_hook_hears_of_parking_first() ->
     assert isinstance(retried.decision, RetryScheduled) and within.parked_with == []
     spent = Scripted(failure, RetrySettings(budget=timedelta(minutes=2)))
     parked = run(spent, leased(), now=T0 + timedelta(minutes=2))
-    assert parked.decision == Parked("503", 42) == spent.parked_with[0]
+    streak = FailureStreak.begin("503", T0 + timedelta(minutes=2))
+    assert parked.decision == Parked("503", 42, streak) == spent.parked_with[0]
     assert parked.record is not None
