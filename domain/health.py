@@ -49,7 +49,7 @@ class Health:
     retry_at: datetime | None = None
     last_error: str | None = None
 
-    def admits(self, now: datetime) -> bool:
+    def admits(self) -> bool:
         """Whether calls go out freely (closed)."""
         return self.state is BreakerState.CLOSED
 

@@ -145,7 +145,7 @@ class WorkEngine:
             self._blocked = {
                 party: health.retry_at or now
                 for party, health in states.items()
-                if not health.admits(now)
+                if not health.admits()
             }
             self._health_read_at = time.monotonic()
         due = [party for party, at in self._blocked.items() if now >= at]
