@@ -7,7 +7,8 @@ Both answers come from the platform's own tables, so any process can give them:
   them last failed;
 - how many aggregates each follower has set aside (`adapters.set_aside`: the items
   themselves are the `SetAsideDesk`'s to read);
-- of each kind of work, the due row that has waited longest, with its last error.
+- of each kind of work, the due row that has waited longest, with its last error;
+- each third party's breaker (`adapters.work.health`): closed, open or half-open.
 
 `StatusReader` hands these (and whether the database answers at all) to the API.
 """
@@ -23,6 +24,9 @@ from uuid import UUID
 from psycopg.rows import class_row
 from psycopg.sql import SQL, Identifier
 from psycopg_pool import AsyncConnectionPool
+
+from adapters.work.health import third_party_health
+from domain.health import Health
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,9 @@ class StatusReader:
 
     async def work_backlog(self, now: datetime) -> list[WorkBacklog]:
         return await work_backlog(self.pool, now)
+
+    async def third_parties(self) -> list[Health]:
+        return await third_party_health(self.pool)
 
 
 async def follower_lags(pool: AsyncConnectionPool[Any]) -> list[FollowerLag]:

@@ -25,6 +25,8 @@ from prometheus_client.registry import Collector
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.status import FollowerLag, WorkBacklog, follower_lags, work_backlog
+from adapters.work.health import third_party_health
+from domain.health import BreakerState, Health
 from projections.parked import ParkedRows, ParkedSummary, parked_summaries
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,7 @@ class PlatformStatus:
     lags: Sequence[FollowerLag]
     backlog: Sequence[WorkBacklog]
     parked: Sequence[ParkedSummary]
+    third_parties: Sequence[Health] = ()
 
 
 async def read_platform_status(
@@ -46,6 +49,7 @@ async def read_platform_status(
         lags=await follower_lags(pool),
         backlog=await work_backlog(pool, now),
         parked=await parked_summaries(pool, parked),
+        third_parties=await third_party_health(pool),
     )
 
 
@@ -133,4 +137,19 @@ def status_metrics(status: PlatformStatus) -> Iterator[Metric]:
     )
     for summary in status.parked:
         parked.add_metric([summary.workflow, summary.state], summary.count)
-    yield from (lag, set_aside, backlog, failing, oldest, parked)
+    breaker = GaugeMetricFamily(
+        "ledgerflow_third_party_breaker",
+        "Each third party's circuit breaker: 1 for the state it is in (closed: calls go out;"
+        " open: its work waits; half_open: probes go out), 0 for the others",
+        labels=["party", "state"],
+    )
+    failures = GaugeMetricFamily(
+        "ledgerflow_third_party_consecutive_failures",
+        "Calls to a third party that failed in a row (0 after one that got an answer)",
+        labels=["party"],
+    )
+    for health in status.third_parties:
+        for state in BreakerState:
+            breaker.add_metric([health.party, state.value], int(health.state is state))
+        failures.add_metric([health.party], health.consecutive_failures)
+    yield from (lag, set_aside, backlog, failing, oldest, parked, breaker, failures)

@@ -13,6 +13,7 @@ from adapters.set_aside.desk import ItemState
 from api import set_aside
 from api.deps import Services
 from api.set_aside import ITEM_EXAMPLE, SetAsideItemPublic
+from domain.health import BreakerState
 
 router = APIRouter(tags=["operations"])
 router.include_router(set_aside.router)
@@ -43,6 +44,16 @@ STATUS_EXAMPLE: JsonDict = {
             "oldest_due_at": "2026-12-01T00:00:02Z",
         }
     ],
+    "third_parties": [
+        {
+            "party": "payment-provider",
+            "state": "open",
+            "consecutive_failures": 14,
+            "changed_at": "2026-12-01T00:00:21Z",
+            "retry_at": "2026-12-01T00:00:31Z",
+            "last_error": "ProviderUnavailable: 503 Service Unavailable",
+        }
+    ],
 }
 
 
@@ -71,6 +82,22 @@ class WorkPublic(BaseModel):
     )
 
 
+class ThirdPartyPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # read from a `Health` as it is
+
+    party: str = Field(description="The third party, e.g. sms-provider.")
+    state: BreakerState = Field(
+        description="closed: calls go out; open: it fails most calls, its work waits;"
+        " half_open: a few probe calls go out, the first that succeeds closes it."
+    )
+    consecutive_failures: int = Field(description="Calls that failed in a row.")
+    changed_at: datetime | None = Field(description="When it last opened or closed.")
+    retry_at: datetime | None = Field(
+        description="While open or half-open: when the next round of probes may go out."
+    )
+    last_error: str | None = Field(description="Why the last failed call failed.")
+
+
 class StatusPublic(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [STATUS_EXAMPLE]})
 
@@ -81,6 +108,9 @@ class StatusPublic(BaseModel):
         " `GET /status/set-aside` has them all)."
     )
     work: list[WorkPublic]
+    third_parties: list[ThirdPartyPublic] = Field(
+        description="Each third party's circuit breaker, shared by every worker."
+    )
 
 
 @router.get(
@@ -90,7 +120,7 @@ class StatusPublic(BaseModel):
     description="Each follower (read model, process manager, relay) against the head of "
     "the log it follows (`behind`: events not applied yet) and the events it set aside, and "
     "the outbound calls waiting by kind: due, in flight, scheduled later, failing, and the "
-    "oldest due.",
+    "oldest due; and each third party's circuit breaker (closed, open, half_open).",
 )
 async def status(services: Services) -> StatusPublic:
     now = services.clock.now()
@@ -101,4 +131,8 @@ async def status(services: Services) -> StatusPublic:
         followers=[FollowerPublic.model_validate(lag) for lag in lags],
         set_aside=[SetAsideItemPublic.of(item) for item in items],
         work=[WorkPublic.model_validate(kind) for kind in backlog],
+        third_parties=[
+            ThirdPartyPublic.model_validate(health)
+            for health in await services.status.third_parties()
+        ],
     )

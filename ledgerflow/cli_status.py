@@ -3,7 +3,8 @@
 Each follower's lag and what it set aside (each item's id and error, for `ledgerflow
 set-aside`), the work waiting by kind and, of each kind, the due call that has waited
 longest (its aggregate, its work id, its last error), and, per workflow, what waits for
-an operator in its read model with the latest one's id and reason.
+an operator in its read model with the latest one's id and reason, and each third
+party's circuit breaker.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from adapters.status import (
     oldest_due_work,
     work_backlog,
 )
+from adapters.work.health import third_party_health
+from domain.health import Health
 from ledgerflow.bootstrap import platform_session
 from ledgerflow.cli_set_aside import set_aside_table
 from ledgerflow.cli_tables import Rows
@@ -40,6 +43,7 @@ async def status_report(settings: Settings) -> list[RenderableType]:
         parked = await parked_summaries(
             platform.pool, [rows for workflow in WORKFLOWS for rows in workflow.parked]
         )
+        parties = await third_party_health(platform.pool)
     waiting = [summary for summary in parked if summary.count]
     return [
         followers_table(lags) if lags else "no follower has run yet",
@@ -47,6 +51,7 @@ async def status_report(settings: Settings) -> list[RenderableType]:
         work_table(backlog) if backlog else "no work waiting",
         *([oldest_due_table(oldest)] if oldest else []),
         parked_table(waiting) if waiting else "nothing waits for an operator",
+        health_table(parties) if parties else "no third party called yet",
     ]
 
 
@@ -114,6 +119,23 @@ def parked_table(parked: Sequence[ParkedSummary]) -> Rows:
             summary.latest_id or "",
             _time(summary.latest_at) if summary.latest_at else "",
             summary.latest_reason or "",
+        )
+    return table
+
+
+def health_table(parties: Sequence[Health]) -> Rows:
+    table = Rows(
+        ("third party", "breaker", "failures in a row", "since", "probes at", "last error"),
+        title="third parties (open: their work waits, a few probes go out)",
+    )
+    for health in parties:
+        table.add(
+            health.party,
+            health.state.value,
+            str(health.consecutive_failures),
+            _time(health.changed_at) if health.changed_at else "",
+            _time(health.retry_at) if health.retry_at and health.state != "closed" else "",
+            health.last_error or "",
         )
     return table
 

@@ -62,12 +62,6 @@ class HealthStore:
             rows = {row["party"]: _health(row) for row in await cur.fetchall()}
         return {party: rows.get(party, Health(party)) for party in wanted}
 
-    async def all(self) -> list[Health]:
-        async with self.pool.connection() as conn:
-            cur = conn.cursor(row_factory=dict_row)
-            await cur.execute(f"SELECT * FROM {TABLE} ORDER BY party")
-            return [_health(row) for row in await cur.fetchall()]
-
     async def observe(self, observation: Observation) -> None:
         await self._observations.submit(observation)
 
@@ -99,6 +93,18 @@ class HealthStore:
                 if folded != health:
                     await _store(cur, folded)
         return [None] * len(observations)
+
+
+async def third_party_health(pool: AsyncConnectionPool[Any]) -> list[Health]:
+    """Every party's breaker that has seen a call, by name (for status and metrics)."""
+    async with pool.connection() as conn:
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute("SELECT to_regclass(%s) IS NOT NULL AS present", (TABLE,))
+        present = await cur.fetchone()
+        if not (present and present["present"]):
+            return []
+        await cur.execute(f"SELECT * FROM {TABLE} ORDER BY party")
+        return [_health(row) for row in await cur.fetchall()]
 
 
 async def _locked(cur: AsyncCursor[dict[str, Any]], party: str) -> Health:

@@ -18,7 +18,9 @@ import psycopg
 import pytest
 
 from adapters.work import WorkStore
+from adapters.work.health import HealthStore, Observation
 from domain.billing.dataset import CustomerRecord, InvoiceRecord
+from domain.health import BreakerSettings
 from ledgerflow.bootstrap import platform_session
 from ledgerflow.data_dir import write_database_url
 from ledgerflow.settings import Settings
@@ -147,6 +149,11 @@ async def _followers_and_work(url: str) -> None:
         await store.reschedule(failed, "worker", now + timedelta(minutes=1), "503 from the party")
         await store.poll_later(polled, "worker", now + timedelta(minutes=1))
         await store.close()
+        # A third party failing twice in a row, enough to open its breaker.
+        health = HealthStore(platform.pool, BreakerSettings(consecutive_failures=2))
+        for _ in range(2):
+            await health.observe(Observation("test-party", False, "503 from the party", now))
+        await health.close()
 
 
 def test_status_shows_each_followers_lag_and_the_work_waiting(
@@ -171,6 +178,13 @@ def test_status_shows_each_followers_lag_and_the_work_waiting(
     assert work["kind"] == "test.kind"
     assert (work["due"], work["in_flight"], work["scheduled"], work["failing"]) == (1, 1, 2, 1)
     assert datetime.fromisoformat(work["oldest_due_at"]) < datetime.fromisoformat(status["at"])
+    [party] = status["third_parties"]
+    assert (party["party"], party["state"], party["consecutive_failures"]) == (
+        "test-party",
+        "open",
+        2,
+    )
+    assert party["last_error"] == "503 from the party"
     # `ledgerflow status` prints the same, as tables.
     assert printed.returncode == 0, printed.stderr
     [view_line] = [line for line in printed.stdout.splitlines() if "billing_view" in line]
@@ -186,6 +200,8 @@ def test_status_shows_each_followers_lag_and_the_work_waiting(
         line for line in printed.stdout.splitlines() if "test.kind" in line and "│ 1 " in line
     ]
     assert [cell.strip() for cell in work_line.split("│")[1:6]] == ["test.kind", "1", "1", "2", "1"]
+    [party_line] = [line for line in printed.stdout.splitlines() if "test-party" in line]
+    assert [cell.strip() for cell in party_line.split("│")[1:4]] == ["test-party", "open", "2"]
 
 
 def test_status_finds_the_database_of_up_and_wraps_in_a_narrow_terminal(

@@ -22,6 +22,7 @@ from adapters.status_metrics import PlatformStatus, PlatformStatusCollector
 from adapters.work.metrics import measured_call
 from api.metrics import UNMATCHED, RequestMetrics, RouteTemplates
 from api.services import ApiServices
+from domain.health import BreakerState, Health
 from domain.work import PermanentFailure, Succeeded
 from projections.parked import ParkedSummary
 from tests.unit.in_memory_api import in_memory_api
@@ -162,6 +163,7 @@ def status() -> PlatformStatus:
         lags=[FollowerLag("sms_view", "sms", 90, 100, NOW, set_aside=2)],
         backlog=[WorkBacklog("sms.send", 3, 2, 1, 1, NOW - timedelta(seconds=42))],
         parked=[ParkedSummary("sms", "parked", 5, str(uuid.uuid4()), "503", NOW)],
+        third_parties=[Health("sms-provider", BreakerState.OPEN, consecutive_failures=12)],
     )
 
 
@@ -186,6 +188,10 @@ def test_the_platforms_state_is_read_when_scraped_and_kept_briefly() -> None:
     assert value(found, "ledgerflow_work_failing", kind="sms.send") == 1
     assert value(found, "ledgerflow_work_oldest_due_age_seconds", kind="sms.send") == 42
     assert value(found, "ledgerflow_parked", workflow="sms", state="parked") == 5
+    breaker = "ledgerflow_third_party_breaker"
+    assert value(found, breaker, party="sms-provider", state="open") == 1
+    assert value(found, breaker, party="sms-provider", state="closed") == 0
+    assert value(found, "ledgerflow_third_party_consecutive_failures", party="sms-provider") == 12
     samples(registry)
     assert len(reads) == 1  # within the cache
     clock[0] = 5.0
