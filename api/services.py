@@ -13,6 +13,7 @@ from typing import Generic, TypeVar
 from adapters.rate_limiter import RateLimiter
 from adapters.set_aside.desk import SetAsideDesk
 from adapters.status import StatusReader
+from adapters.work.parked import ParkedWorkDesk
 from domain.clock import Clock
 from processes.billing.application import BillingService
 from processes.lending.application import LendingService
@@ -57,3 +58,5 @@ class ApiServices:
     reimbursements: ReimbursementsServices | None = None
     # Per-client limits of the endpoints that name one (api/rate_limits.py); `None`: none.
     rate_limiter: RateLimiter | None = None
+    # Every parked item of a kind retried at once (`None`: no kind here can be).
+    parked: ParkedWorkDesk | None = None

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from adapters.set_aside.desk import ItemState
+from adapters.work.parked import ParkedWorkDesk
 from api import set_aside
+from api.callers import principal_of
 from api.deps import Services
+from api.errors import responses
 from api.set_aside import ITEM_EXAMPLE, SetAsideItemPublic
+from domain.access import Actor
 from domain.health import BreakerState
 
 router = APIRouter(tags=["operations"])
@@ -136,3 +140,38 @@ async def status(services: Services) -> StatusPublic:
             for health in await services.status.third_parties()
         ],
     )
+
+
+class RetriedParkedPublic(BaseModel):
+    model_config = ConfigDict(
+        from_attributes=True,  # read from a `RetriedParked` as it is
+        json_schema_extra={"examples": [{"kind": "sms.send", "retried": 1840, "skipped": 2}]},
+    )
+
+    kind: str = Field(description="The kind of work retried, e.g. sms.send.")
+    retried: int = Field(description="Parked items sent back to be tried again.")
+    skipped: int = Field(
+        description="Items listed as parked that no longer were when their turn came"
+        " (retried meanwhile): not retried twice."
+    )
+
+
+@router.post(
+    "/status/work/{kind}/retry-parked",
+    response_model=RetriedParkedPublic,
+    responses=responses(404),
+    summary="Retry every parked item of a kind of work (an operator action)",
+    description="Every item of the kind that waits for an operator (its retry budget was "
+    "spent) is sent back to be tried again, each retry an event on its aggregate naming "
+    "the caller. Answers how many were retried. Kinds that can be: `sms.send`; another "
+    "answers 404 `unknown_parked_kind`.",
+)
+async def retry_parked(
+    request: Request,
+    services: Services,
+    kind: str = Path(description="The kind of work, e.g. sms.send.", examples=["sms.send"]),
+) -> RetriedParkedPublic:
+    principal = principal_of(request)
+    actor = principal.actor if principal else Actor("none", "unauthenticated")
+    desk = services.parked or ParkedWorkDesk(services.status.pool, {})
+    return RetriedParkedPublic.model_validate(await desk.retry_all(kind, actor))

@@ -23,6 +23,7 @@ from rich.progress import (
 )
 
 from ledgerflow.cli_set_aside import cli_actor, set_aside_app, set_aside_table
+from ledgerflow.cli_work import work_app
 from ledgerflow.data_dir import DEFAULT_DATA_DIR, DataDir, settings_with_database
 from ledgerflow.logs import configure_logging
 from ledgerflow.priority import lower_cpu_priority
@@ -41,6 +42,7 @@ db_app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 app.add_typer(set_aside_app, name="set-aside")
+app.add_typer(work_app, name="work")
 
 
 @app.command()

@@ -25,6 +25,7 @@ from adapters.http import build_async_client
 from adapters.relay import ToMessage
 from adapters.work import AnyWorkPolicy, WorkEngine, WorkScheduler, WorkStore
 from adapters.work.health import HealthStore
+from adapters.work.parked import ParkedKind
 from domain.clock import Clock
 from domain.health import BreakerSettings
 from domain.messaging import MessageHandler
@@ -158,6 +159,12 @@ class Workflow:
 
     def command_handlers(self) -> Mapping[str, MessageHandler]:
         """Command queue name -> handler (run by `ledgerflow worker ingester`)."""
+        return {}
+
+    def parked_work(self) -> Mapping[str, ParkedKind]:
+        """Kinds of work whose parked items an operator may retry all at once
+        (`POST /status/work/{kind}/retry-parked`), with where they show and how each is
+        retried."""
         return {}
 
     def ingesters(self, stop: asyncio.Event) -> Sequence[Awaitable[None]]:

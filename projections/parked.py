@@ -68,3 +68,14 @@ async def parked_summaries(
                 )
             )
     return summaries
+
+
+async def parked_ids(pool: AsyncConnectionPool[Any], rows: ParkedRows) -> list[str]:
+    """The ids of every row waiting for an operator, the longest-waiting first."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            SQL("SELECT id::text FROM {} WHERE {} ORDER BY updated_at").format(
+                Identifier(rows.table), SQL(rows.condition)
+            )
+        )
+        return [row[0] for row in await cur.fetchall()]

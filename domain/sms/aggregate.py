@@ -17,6 +17,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.access import Actor
 from domain.sms.errors import SmsAlreadyFinal, SmsNotRetryable
 
 SMS_NAMESPACE = UUID("6f1c0a52-52c4-4f0e-9d0e-0c8b7d3f5a11")
@@ -91,6 +92,14 @@ class Sms(Aggregate):
         round: int
         next_attempt: int
         at: datetime
+        # Who asked, `{"role", "subject"}` (domain.access.Actor); None: not recorded.
+        actor: dict[str, str] | None
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["actor"] = None  # stored before retries named who asked
 
     @staticmethod
     def create_id(message_id: str, **_: object) -> UUID:
@@ -164,10 +173,15 @@ class Sms(Aggregate):
         self.check_in_progress()
         self._parked(attempt=attempt, error=error, at=at)
 
-    def retry(self, at: datetime) -> None:
+    def retry(self, at: datetime, actor: Actor | None = None) -> None:
         if self.status is not SmsStatus.PARKED:
             raise SmsNotRetryable(self.status.value)
-        self._retry_requested(round=self.round + 1, next_attempt=self.attempts + 1, at=at)
+        self._retry_requested(
+            round=self.round + 1,
+            next_attempt=self.attempts + 1,
+            at=at,
+            actor={"role": actor.role, "subject": actor.subject} if actor else None,
+        )
 
     # Guards ---------------------------------------------------------------------------
 
@@ -220,7 +234,9 @@ class Sms(Aggregate):
         self.finished_at = at
 
     @event(SmsRetryRequested)
-    def _retry_requested(self, round: int, next_attempt: int, at: datetime) -> None:
+    def _retry_requested(
+        self, round: int, next_attempt: int, at: datetime, actor: dict[str, str] | None
+    ) -> None:
         self.round = round
         self.status = SmsStatus.REQUESTED
         self.next_attempt_at = None

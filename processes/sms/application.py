@@ -9,6 +9,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
+from domain.access import Actor
 from domain.clock import Clock
 from domain.sms.aggregate import Sms
 from domain.sms.commands import SendSms
@@ -76,9 +77,9 @@ class SmsService:
     async def get(self, sms_id: UUID) -> Sms:
         return await asyncio.to_thread(self.application.get_sms, sms_id)
 
-    async def retry(self, sms_id: UUID) -> Sms:
+    async def retry(self, sms_id: UUID, actor: Actor | None = None) -> Sms:
         sms = await self.get(sms_id)
-        sms.retry(self.clock.now())
+        sms.retry(self.clock.now(), actor)
         await self._save(sms)
         return sms
 

@@ -4,7 +4,11 @@ the projection, the relay on the PostgreSQL event bus and the simulator on a rea
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 
@@ -243,3 +247,65 @@ def test_health_answers_while_the_database_does(api: httpx.Client) -> None:
     post = docs["paths"]["/sms"]["post"]
     assert {"202", "200", "409", "422"} <= set(post["responses"])
     assert docs["components"]["schemas"]["SmsCreate"].get("examples")
+
+
+def test_an_operator_retries_every_parked_sms_at_once(
+    api: httpx.Client,
+    simulator: httpx.Client,
+    platform_workers: None,
+    settings: Settings,
+    issuer: TokenIssuer,
+) -> None:
+    simulator.put("/__admin/faults", json={"error_rate": 1.0})
+    ids = [api.post("/sms", json=new_sms()).json()["id"] for _ in range(3)]
+    for sms_id in ids:
+        assert eventually(lambda sms_id=sms_id: sms_status(api, sms_id) == "parked")
+
+    def listed_parked() -> bool:  # the read model the action lists them from
+        listed = api.get("/sms", params={"status": "parked", "limit": 200}).json()["items"]
+        return set(ids) <= {item["id"] for item in listed}
+
+    assert eventually(listed_parked)
+    simulator.put("/__admin/faults", json={"error_rate": 0.0})
+    assert api.post("/status/work/billing.nothing/retry-parked").json()["code"] == (
+        "unknown_parked_kind"
+    )
+    operator = issuer.headers(subject="ops-amina")
+    answer = api.post("/status/work/sms.send/retry-parked", headers=operator)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["kind"] == "sms.send" and answer.json()["retried"] >= 3
+    for sms_id in ids:
+        assert eventually(lambda sms_id=sms_id: sms_status(api, sms_id) == "sent")
+        [retry] = [
+            e for e in api.get(f"/sms/{sms_id}/events").json() if e["type"] == "SmsRetryRequested"
+        ]
+        assert retry["data"]["actor"] == {"role": "operator", "subject": "ops-amina"}
+    # Nothing is parked any more: the same action again retries none of them.
+    assert eventually(lambda: not listed_parked())
+
+
+def test_the_command_line_retries_every_parked_sms_as_its_user(
+    api: httpx.Client, simulator: httpx.Client, platform_workers: None, settings: Settings
+) -> None:
+    simulator.put("/__admin/faults", json={"error_rate": 1.0})
+    sms_id = api.post("/sms", json=new_sms()).json()["id"]
+    assert eventually(lambda: sms_status(api, sms_id) == "parked")
+    assert eventually(
+        lambda: sms_id in {i["id"] for i in api.get("/sms?status=parked&limit=200").json()["items"]}
+    )
+    simulator.put("/__admin/faults", json={"error_rate": 0.0})
+    printed = subprocess.run(
+        [sys.executable, "-m", "ledgerflow.cli", "work", "retry-parked", "sms.send"],
+        env={**os.environ, "DATABASE_URL": str(settings.database_url)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert printed.returncode == 0, printed.stderr
+    user = getpass.getuser()
+    assert printed.stdout.startswith("sms.send: ") and f"(by operator:{user})" in printed.stdout
+    assert eventually(lambda: sms_status(api, sms_id) == "sent")
+    [retry] = [
+        e for e in api.get(f"/sms/{sms_id}/events").json() if e["type"] == "SmsRetryRequested"
+    ]
+    assert retry["data"]["actor"] == {"role": "operator", "subject": user}
