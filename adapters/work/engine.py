@@ -142,18 +142,22 @@ class WorkEngine:
         read_at = self._health_read_at
         if read_at is None or time.monotonic() - read_at >= self.health_refresh:
             states = await self.health.read(self._parties)
-            self._blocked = {
+            blocked = {
                 party: health.retry_at or now
                 for party, health in states.items()
                 if not health.admits()
             }
+            for party in set(self._blocked) - set(blocked):  # closed again: drain at once
+                hastened = await self.store.hasten(self._parties[party], now)
+                log.info("third party answers again", extra={"party": party, "due": hastened})
+            self._blocked = blocked
             self._health_read_at = time.monotonic()
         due = [party for party, at in self._blocked.items() if now >= at]
         probes = [party for party in due if await self.health.claim_probes(party, now)]
         if due:  # claimed here or by another worker: its next round is due later
             self._health_read_at = None
-        blocked = {kind for party in self._blocked for kind in self._parties[party]}
-        return [kind for kind in self.policies if kind not in blocked], probes
+        waiting = {kind for party in self._blocked for kind in self._parties[party]}
+        return [kind for kind in self.policies if kind not in waiting], probes
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)

@@ -65,12 +65,14 @@ def breaker_state(url: str, party: str) -> str | None:
 def test_two_worker_processes_share_one_breaker(fresh_database_url: str) -> None:
     """Worker A meets the outage and opens the breaker; worker B, started afterwards with
     its own connections (as another process), calls nothing while it is open; a probe
-    that gets through closes it for both, and the backlog is sent."""
+    that gets through closes it for both, and the backlog is sent, the work that failed
+    at once rather than when its backoff runs out."""
     url = fresh_database_url
     settings = Settings(
         database_url=url,
-        retry_base_seconds=0.01,
-        retry_cap_seconds=0.05,
+        # Backoffs far longer than the test: what failed is due again once it closes.
+        retry_base_seconds=120,
+        retry_cap_seconds=600,
         breaker_consecutive_failures=5,
         breaker_open_seconds=2.0,
         breaker_probes=1,
