@@ -35,7 +35,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 # Every benchmark, one after another (ARGS=--quick for short runs).
-BENCHMARKS := bench.run bench.orders bench.lending bench.reimbursements bench.billing
+BENCHMARKS := bench.run bench.orders bench.lending bench.reimbursements bench.billing bench.outage
 
 bench: $(STAMP)
 	set -e; for module in $(BENCHMARKS); do $(BIN)/python -m $$module $(ARGS); done

@@ -101,10 +101,15 @@ class WorkStore:
         """Work of `kinds` waiting out a backoff after failures is due now: its third party
         answers again, so the backlog drains at once rather than as backoffs run out."""
         async with self.pool.connection() as conn:
+            # Rows locked meanwhile (leased, ended) are skipped, never waited for: locking
+            # them in this statement's order would deadlock with other workers' ends.
             cur = await conn.execute(
-                "UPDATE ledgerflow_work SET due_at = %(now)s"
-                " WHERE kind = ANY(%(kinds)s) AND failures > 0 AND due_at > %(now)s"
-                " AND lease_owner IS NULL",
+                "UPDATE ledgerflow_work w SET due_at = %(now)s"
+                " FROM (SELECT id FROM ledgerflow_work"
+                "        WHERE kind = ANY(%(kinds)s) AND failures > 0 AND due_at > %(now)s"
+                "          AND lease_owner IS NULL"
+                "          FOR UPDATE SKIP LOCKED) backed_off"
+                " WHERE w.id = backed_off.id",
                 {"kinds": list(kinds), "now": now},
             )
             return cur.rowcount
