@@ -175,6 +175,8 @@ class WorkEngine:
                 timeout = max(0.0, min(timeout, until))
         for due in self._blocked.values():  # wake for the next round of probes
             timeout = max(0.0, min(timeout, (due - now).total_seconds() + 0.001))
+        if self._blocked:  # and look often whether another worker's probe closed it
+            timeout = min(timeout, self.health_refresh)
         if timeout <= 0:
             return
         self._wake.clear()
@@ -222,6 +224,9 @@ class WorkEngine:
             log.warning("health not recorded", extra={"party": party, "error": repr(error)})
         if not attempted.answered:
             self._health_read_at = None  # look again before leasing more for it
+        elif party in self._blocked:  # a probe got through: it closed, lease at once
+            self._health_read_at = None
+            self._wake.set()
 
     async def _record_batch(self, outcomes: list[Attempted]) -> list[BaseException | None]:
         """Applies a batch of outcomes to their aggregates in one trip to a thread, saves

@@ -161,11 +161,15 @@ class WorkStore:
             if finished:
                 # One statement of arrays: a third of the client's and half of the server's
                 # CPU per row of a statement per row (measured on batches of 100), the
-                # arrays in binary (psycopg dumps those in C).
+                # arrays in binary (psycopg dumps those in C). A row locked meanwhile is
+                # being cancelled by its scheduler (the aggregate's end was just recorded):
+                # it goes anyway, and waiting for it would deadlock with that cancel.
                 await cur.execute(
-                    "DELETE FROM ledgerflow_work w"
-                    " USING unnest(%b::uuid[], %b::text[]) AS ended(id, owner)"
-                    " WHERE w.id = ended.id AND w.lease_owner = ended.owner",
+                    "DELETE FROM ledgerflow_work WHERE id IN ("
+                    " SELECT w.id FROM ledgerflow_work w"
+                    "   JOIN unnest(%b::uuid[], %b::text[]) AS ended(id, owner)"
+                    "     ON w.id = ended.id AND w.lease_owner = ended.owner"
+                    "    FOR UPDATE OF w SKIP LOCKED)",
                     ([end.id for end in finished], [end.owner for end in finished]),
                 )
             if rescheduled:
