@@ -67,6 +67,13 @@ class ThirdPartyClient(BaseModel):
         return self
 
 
+# An idle connection is dropped before the party's server drops it: servers commonly keep
+# one for 5 s (uvicorn, gunicorn), and a request sent on a connection the server has just
+# closed fails unanswered. After a quiet spell (a breaker open for 5 s) every pooled
+# connection was at that edge, and the burst of such failures opened the breaker again.
+KEEPALIVE_SECONDS = 4.0
+
+
 def build_async_client(
     party: ThirdPartyClient, *, timeout_seconds: float, max_connections: int
 ) -> httpx.AsyncClient:
@@ -79,7 +86,9 @@ def build_async_client(
         proxy=party.proxy,  # when None, the environment's (trust_env)
         trust_env=True,
         limits=httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            keepalive_expiry=KEEPALIVE_SECONDS,
         ),
         timeout=httpx.Timeout(timeout_seconds),
     )

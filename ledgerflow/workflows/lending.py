@@ -25,6 +25,7 @@ from adapters.lending_poller import work_intake
 from adapters.messaging.factory import build_messaging
 from adapters.relay import ToMessage
 from adapters.work import WorkEngine, WorkStore
+from adapters.work.health import HealthStore
 from domain.lending.commands import POLLER_RESULT
 from domain.lending.errors import ApplicationAlreadyFinal, ApplicationNotFound
 from domain.messaging import Message, MessageHandler, PoisonMessage, command_queue_name
@@ -107,6 +108,7 @@ class LendingWorkflow(Workflow):
                     conninfo=core.database_url,
                     concurrency=settings.worker_concurrency,
                     lease_seconds=settings.work_lease_seconds,
+                    health=HealthStore(core.pool, core.breaker()),
                 )
                 intake = work_intake(core.pool, policy, ToAssess.model_validate_json)
                 await asyncio.gather(

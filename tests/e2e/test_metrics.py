@@ -24,7 +24,7 @@ pytestmark = pytest.mark.e2e
 
 ENV = {
     # An SMS whose provider keeps failing is parked within a second.
-    "LEDGERFLOW_RETRY_BUDGET_SECONDS": "1",
+    "LEDGERFLOW_SMS_RETRY_BUDGET_SECONDS": "1",
     "LEDGERFLOW_RETRY_BASE_SECONDS": "0.05",
     "LEDGERFLOW_RETRY_CAP_SECONDS": "0.2",
     "LEDGERFLOW_LOG_LEVEL": "WARNING",
@@ -158,6 +158,13 @@ def test_the_api_and_the_workers_serve_their_metrics_on_ports_of_their_own(
         assert value(state, backlog, kind="test.kind", state="scheduled") == 0
         waited = value(state, "ledgerflow_work_oldest_due_age_seconds", kind="test.kind")
         assert waited is not None and waited >= 60
+        # The SMS provider's breaker: in exactly one state.
+        breaker = "ledgerflow_third_party_breaker"
+        states = [
+            value(state, breaker, party="sms-provider", state=s)
+            for s in ("closed", "open", "half_open")
+        ]
+        assert sorted(states) == [0, 0, 1], states
         for workflow, waiting in (
             ("billing", "needs_attention"),
             ("lending", "needs_attention"),
