@@ -234,6 +234,20 @@ class Dropped:
 Decision: TypeAlias = Completed[R] | RetryScheduled[F] | PollScheduled | Parked[F] | Dropped
 
 
+def streak_ended(item: WorkItem[P], decision: Decision[R, F]) -> FailureStreak | None:
+    """The streak of failures before this attempt that `decision` ends (a success, a
+    refusal, another kind of error), when it has failures not on record: a streak of one
+    is its own first event. A policy records its last failure before the decision, so
+    the log tells how long it lasted and how it ended."""
+    streak = item.streak
+    if streak is None or streak.count < 2:
+        return None
+    goes_on = isinstance(decision, RetryScheduled | Parked) and (
+        decision.streak is not None and decision.streak.count > 1
+    )
+    return None if goes_on else streak
+
+
 def decide(
     item: WorkItem[P],
     outcome: Outcome[R, F],

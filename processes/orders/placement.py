@@ -1,8 +1,9 @@
 """The placement process manager: every accepted order is placed at the exchange.
 
 The exchange's refusals are transient by contract, so an order is retried with capped
-backoff until placed: it is never parked (its retry budget is None; operators see
-long-unplaced orders in the list, `GET /orders?status=accepted&accepted_before=...`).
+backoff until placed (a streak of failures of one kind is its first and its last failure
+in the log, the count on the work row): it is never parked (its retry budget is None;
+operators see long-unplaced orders in the list, `GET /orders?status=accepted&...`).
 Only a refusal for good (the exchange answering that the order itself is invalid)
 rejects it. The idempotency key is the order's id, identical for every attempt, so a
 retry after a lost answer does not place the order twice.
@@ -30,6 +31,7 @@ from domain.work import (
     Succeeded,
     WorkItem,
     WorkRequest,
+    streak_ended,
 )
 from processes.orders.application import OrdersApplication
 from processes.outbound import outcome_of, work_id
@@ -113,6 +115,11 @@ class OrderPlacement:
         self, item: WorkItem[PlacementPayload], decision: Decision[OrderPlaced], at: datetime
     ) -> Sequence[Order]:
         order = self.application.get_order(item.aggregate_id)
+        ended = streak_ended(item, decision)
+        if ended is not None:  # the attempts between are on the work row, not in the log
+            order.record_placement_failure(
+                item.attempt - 1, ended.last_error, ended.last_failed_at, at
+            )
         match decision:
             case Completed(outcome=Succeeded(result=placed)):
                 order.record_placed(item.attempt, placed.exchange_order_id, at)

@@ -29,6 +29,7 @@ from domain.work import (
     Succeeded,
     WorkItem,
     WorkRequest,
+    streak_ended,
 )
 from processes.outbound import outcome_of, work_id
 from processes.sms.application import SmsApplication
@@ -126,7 +127,11 @@ class SmsDispatch:
         self, item: WorkItem[SendPayload], decision: Decision[SmsAccepted], at: datetime
     ) -> Sequence[Sms]:
         sms = self.application.get_sms(item.aggregate_id)
-        self._close_streak(sms, item, decision, at)
+        ended = streak_ended(item, decision)
+        if ended is not None:
+            sms.record_transient_failure(
+                item.attempt - 1, ended.last_error, ended.last_failed_at, at, ended.count
+            )
         match decision:
             case Completed(outcome=Succeeded(result=accepted)):
                 sms.record_sent(item.attempt, accepted.provider_message_id, at)
@@ -141,22 +146,3 @@ class SmsDispatch:
             case Parked(error=error):
                 sms.park(item.attempt, error, at)
         return [sms]
-
-    @staticmethod
-    def _close_streak(
-        sms: Sms, item: WorkItem[SendPayload], decision: Decision[SmsAccepted], at: datetime
-    ) -> None:
-        """Before what ends a streak of failures (a success, a refusal, another kind of
-        error), its last failure: the log tells how long it lasted and how it ended. A
-        streak of one has its event already; a park sums up the streak it ends."""
-        streak = item.streak
-        if streak is None or streak.count < 2:
-            return
-        continued = isinstance(decision, RetryScheduled | Parked) and (
-            decision.streak is not None and decision.streak.count > 1
-        )
-        if continued:
-            return
-        sms.record_transient_failure(
-            item.attempt - 1, streak.last_error, streak.last_failed_at, at, streak.count
-        )
