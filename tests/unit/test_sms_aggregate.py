@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.application import Application
+from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from adapters.eventstore import open_application
+from domain.access import Actor
 from domain.sms.aggregate import Sms, SmsStatus, request_fingerprint, sms_id_for
 from domain.sms.errors import SmsAlreadyFinal, SmsNotRetryable
 from domain.work import OutcomeNotApplicable
@@ -191,3 +195,35 @@ class SmsLifecycle(RuleBasedStateMachine):
 
 
 TestSmsLifecycle = SmsLifecycle.TestCase
+
+
+def _as_version_1(
+    app: Application, event: DomainEventProtocol[UUID], drop: str
+) -> DomainEventProtocol[UUID]:
+    """`event` as it was stored before its version 2 added the field `drop`."""
+    stored = app.mapper.to_stored_event(event)
+    state = json.loads(stored.state)
+    assert state.pop("class_version") == 2
+    del state[drop]
+    return app.mapper.to_domain_event(dataclasses.replace(stored, state=json.dumps(state).encode()))
+
+
+def test_events_stored_before_streaks_and_actors_still_read() -> None:
+    """Version 1 of `SmsSendAttemptFailed` was an event per attempt (no `failures`: one),
+    version 1 of `SmsRetryRequested` named nobody (`actor`: None)."""
+    app = SmsApplication()
+    try:
+        sms = new_sms()
+        sms.record_transient_failure(1, "ProviderUnavailable: 503", T0, T0, failures=7)
+        sms.park(2, "ProviderUnavailable: 503", T0)
+        sms.retry(T0, Actor("operator", "amina"))
+        failed, _, retried = sms.collect_events()[1:]
+        old_failure = _as_version_1(app, failed, "failures")
+        assert isinstance(old_failure, Sms.SmsSendAttemptFailed) and old_failure.failures == 1
+        old_retry = _as_version_1(app, retried, "actor")
+        assert isinstance(old_retry, Sms.SmsRetryRequested) and old_retry.actor is None
+        new_retry = app.mapper.to_domain_event(app.mapper.to_stored_event(retried))
+        assert isinstance(new_retry, Sms.SmsRetryRequested)
+        assert new_retry.actor == {"role": "operator", "subject": "amina"}
+    finally:
+        app.close()

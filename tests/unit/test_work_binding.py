@@ -5,6 +5,7 @@ and only decisions worth an event are left to record."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import uuid
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from domain.work import (
     Outcome,
     Parked,
     Pending,
+    PermanentFailure,
     PollScheduled,
     RetryScheduled,
     RetrySettings,
@@ -32,6 +34,7 @@ from domain.work import (
     TransientFailure,
     WorkItem,
     WorkRequest,
+    streak_ended,
 )
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -118,3 +121,62 @@ def test_the_policys_own_budget_decides_and_its_hook_hears_of_parking_first() ->
     streak = FailureStreak.begin("503", T0 + timedelta(minutes=2))
     assert parked.decision == Parked("503", 42, streak) == spent.parked_with[0]
     assert parked.record is not None
+
+
+def streaked(count: int, error: str = "ProviderUnavailable: 503") -> WorkItem[object]:
+    """A leased row whose last `count` attempts failed with `error`."""
+    return dataclasses.replace(
+        leased(), streak=FailureStreak(count, error, T0, error, T0 + timedelta(seconds=count))
+    )
+
+
+def test_a_failure_like_the_last_only_counts_on_the_row_and_its_party_hears_of_it() -> None:
+    failure: TransientFailure[int] = TransientFailure("ProviderUnavailable: 503 again")
+    policy = Scripted(failure, RetrySettings(budget=None))
+    first = run(policy, leased())
+    assert isinstance(first.decision, RetryScheduled) and first.decision.begins_streak
+    assert first.record is not None  # the first of a streak is an event
+    assert (first.answered, first.error) == (False, failure.error)
+
+    again = run(policy, streaked(4))
+    assert isinstance(again.decision, RetryScheduled) and again.record is None
+    assert again.decision.streak is not None and again.decision.streak.count == 5
+    assert again.decision.streak.first_failed_at == T0  # the streak goes on from its start
+
+    other = run(
+        Scripted(TransientFailure("OutcomeUnknown: reset"), RetrySettings(None)), streaked(4)
+    )
+    assert isinstance(other.decision, RetryScheduled) and other.decision.begins_streak
+    assert other.record is not None  # another kind of error: a new streak, an event
+
+
+def test_money_moving_policies_record_every_failure() -> None:
+    class EveryAttempt(Scripted):
+        records_every_failure = True
+
+    attempted = run(
+        EveryAttempt(TransientFailure("ProviderUnavailable: 503"), RetrySettings(None)), streaked(9)
+    )
+    assert isinstance(attempted.decision, RetryScheduled) and attempted.record is not None
+
+
+def test_what_ends_a_streak_names_it_so_its_last_failure_is_recorded() -> None:
+    row = streaked(4)
+    assert row.streak is not None
+    assert streak_ended(row, Completed(Succeeded("ok"))) == row.streak
+    assert streak_ended(leased(), Completed(Succeeded("ok"))) is None  # no streak
+    assert streak_ended(streaked(1), Completed(Succeeded("ok"))) is None  # its own event
+    goes_on = RetryScheduled(
+        "ProviderUnavailable: 503", T0, streak=row.streak.after("ProviderUnavailable: x", T0)
+    )
+    assert streak_ended(row, goes_on) is None
+    new_kind = RetryScheduled(
+        "OutcomeUnknown: x", T0, streak=FailureStreak.begin("OutcomeUnknown: x", T0)
+    )
+    assert streak_ended(row, new_kind) == row.streak
+
+
+def test_a_refusal_is_an_answer_and_obsolete_work_tells_nothing_of_its_party() -> None:
+    refused = run(Scripted(PermanentFailure("400"), RetrySettings(None)), leased())
+    assert (refused.answered, refused.error) == (True, None)
+    assert run(Scripted(Obsolete("gone"), RetrySettings(None)), leased()).answered is None
