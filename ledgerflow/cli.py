@@ -214,6 +214,36 @@ def status(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
         console.print(part)
 
 
+@app.command()
+def attention(
+    workflow: Annotated[str | None, typer.Option(help="Only this workflow's.")] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(help="parked, needs_attention, payment_failed, set_aside or dead_letter."),
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="A part of the reason or the error.")] = None,
+    retry: Annotated[bool, typer.Option("--retry", help="Retry what the filter selects.")] = False,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Everything waiting for an operator across the workflows, with reason, age and last
+    error (as `GET /status/attention`); `--retry` retries what the filter selects."""
+    from rich.console import Console
+
+    from adapters.attention import AttentionFilter, AttentionKind
+    from ledgerflow.cli_attention import run_attention
+
+    settings = settings_with_database(data_dir)
+    configure_logging("WARNING")
+    require_current_schema(settings)
+    try:
+        only = AttentionFilter(workflow, AttentionKind(kind) if kind else None, reason)
+    except ValueError:
+        _fail(f"unknown kind {kind!r}: {', '.join(k.value for k in AttentionKind)}")
+    console = Console()
+    for part in run_attention(settings, only, retry):
+        console.print(part)
+
+
 @projections_app.command("rebuild")
 def rebuild(
     name: Annotated[str | None, typer.Argument(help="One read model; all when omitted.")] = None,

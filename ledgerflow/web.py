@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from fastapi import APIRouter, FastAPI
 
+from adapters.attention import AttentionReader
 from adapters.rate_limiter import RateLimiter, open_rate_limiter
 from adapters.set_aside.desk import SetAsideDesk
 from adapters.status import StatusReader
@@ -39,6 +40,7 @@ from ledgerflow.workflows.lending import LendingWorkflow
 from ledgerflow.workflows.orders import OrdersWorkflow
 from ledgerflow.workflows.reimbursements import ReimbursementsWorkflow
 from ledgerflow.workflows.sms import SmsWorkflow
+from projections.overview import OverviewReader
 
 W = TypeVar("W", bound=Workflow)
 
@@ -115,6 +117,10 @@ def api_services(platform: Platform, rate_limiter: RateLimiter | None = None) ->
             else None
         ),
         rate_limiter=rate_limiter,
+        attention=AttentionReader(
+            platform.pool, [rows for workflow in WORKFLOWS for rows in workflow.parked]
+        ),
+        overview=OverviewReader(platform.pool),
     )
 
 
