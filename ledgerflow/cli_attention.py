@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from adapters.attention import AttentionFilter, AttentionItem
+from api.console.formatting import age
 from api.operator_actions import RetryOutcome, retry_all, retry_of
 from domain.access import Actor, Role
 from ledgerflow.bootstrap import platform_session
@@ -58,20 +59,6 @@ def retried_table(outcomes: Sequence[RetryOutcome]) -> Rows:
         item = outcome.item
         table.add(item.workflow, item.kind.value, item.key, outcome.error or "retried")
     return table
-
-
-def age(now: datetime, since: datetime) -> str:
-    """How long something has waited, in its largest unit or two: 45s, 3m 20s, 2h 5m, 4d 1h."""
-    seconds = max(0, int((now - since).total_seconds()))
-    for unit, next_unit, size, next_size in (
-        ("d", "h", 86_400, 3_600),
-        ("h", "m", 3_600, 60),
-        ("m", "s", 60, 1),
-    ):
-        if seconds >= size:
-            rest = (seconds % size) // next_size
-            return f"{seconds // size}{unit}" + (f" {rest}{next_unit}" if rest else "")
-    return f"{seconds}s"
 
 
 def run_attention(settings: Settings, only: AttentionFilter, retry: bool) -> list[Rows | str]:

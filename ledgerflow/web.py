@@ -82,7 +82,15 @@ def create_app(
             yield api_services(platform, limiter)
 
     app = create_api(
-        ApiConfig(opentelemetry=settings.opentelemetry, max_body_bytes=limits.max_body_bytes),
+        ApiConfig(
+            opentelemetry=settings.opentelemetry,
+            max_body_bytes=limits.max_body_bytes,
+            console_secret=(
+                settings.console_secret.get_secret_value().encode()
+                if settings.console_secret
+                else None
+            ),
+        ),
         routers=[
             *FIRST_ROUTERS,
             *(router for workflow in WORKFLOWS for router in ROUTERS[workflow.name]),
