@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -42,12 +43,26 @@ class Found:
 
 
 @dataclass(frozen=True)
+class TimelineEvent:
+    type: str
+    version: int
+    recorded_at: datetime
+    data: dict[str, Any]  # as JSON, as `GET /{collection}/{id}/events` answers it
+
+    @property
+    def actor(self) -> dict[str, Any] | None:
+        """Who caused it, when the event records that."""
+        actor = self.data.get("actor")
+        return actor if isinstance(actor, dict) else None
+
+
+@dataclass(frozen=True)
 class Timeline:
     workflow: str
     key: str
     aggregate_id: UUID
     state: dict[str, Any]  # as JSON: what its own route answers
-    events: list[dict[str, Any]]  # as JSON, oldest first
+    events: list[TimelineEvent]  # oldest first
     work: list[AggregateWork]
 
 
@@ -127,7 +142,11 @@ async def timeline(services: ApiServices, workflow: str, key: str) -> Timeline:
     except ValueError:  # not an id of that workflow's kind
         raise UnknownAggregate(f"{key!r} names no aggregate of {workflow}") from None
     work = await services.status.work_of(found.aggregate_id)
-    events = [EventPublic.model_validate(event).model_dump(mode="json") for event in found.events]
+    events = [
+        TimelineEvent(entry.type, entry.version, entry.recorded_at, public["data"])
+        for entry in found.events
+        for public in [EventPublic.model_validate(entry).model_dump(mode="json")]
+    ]
     return Timeline(
         workflow, key, found.aggregate_id, found.state.model_dump(mode="json"), events, work
     )
