@@ -44,6 +44,7 @@ class AttentionItem:
     reason: str | None
     last_error: str | None
     since: datetime  # when it started waiting
+    source: str = ""  # where it waits: a read model's table, a follower, a queue
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,9 @@ async def _parked(conn: AsyncConnection[Any], rows: ParkedRows, limit: int) -> l
         (limit,),
     )
     return [
-        AttentionItem(rows.workflow, AttentionKind(rows.state), key, aggregate, reason, error, at)
+        AttentionItem(
+            rows.workflow, AttentionKind(rows.state), key, aggregate, reason, error, at, rows.table
+        )
         for key, aggregate, reason, error, at in await cur.fetchall()
     ]
 
@@ -135,6 +138,7 @@ async def _set_aside(conn: AsyncConnection[Any], limit: int) -> list[AttentionIt
             f"{follower} could not apply {topic.rpartition('.')[2]}",
             f"{error_type}: {error}",
             at,
+            follower,
         )
         for item_id, log, follower, aggregate_id, topic, error_type, error, at in (
             await cur.fetchall()
@@ -150,7 +154,9 @@ async def _dead_letters(conn: AsyncConnection[Any], limit: int) -> list[Attentio
         (limit,),
     )
     return [
-        AttentionItem(workflow_of(queue), AttentionKind.DEAD_LETTER, str(key), None, why, None, at)
+        AttentionItem(
+            workflow_of(queue), AttentionKind.DEAD_LETTER, str(key), None, why, None, at, queue
+        )
         for key, queue, why, at in await cur.fetchall()
     ]
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from adapters.attention import AttentionFilter, AttentionItem, AttentionKind
+from adapters.messaging.postgres.dead_letters import replayable
 from api.callers import principal_of
 from api.deps import Services
 from api.operator_actions import attention_of, retry_all, retry_of
@@ -30,6 +31,8 @@ ATTENTION_EXAMPLE: JsonDict = {
     "last_error": "provider answered 503",
     "since": "2026-12-01T09:30:00Z",
     "retryable": True,
+    "source": "sms_view",
+    "replayable": False,
 }
 
 
@@ -47,6 +50,11 @@ class AttentionItemPublic(BaseModel):
     last_error: str | None
     since: datetime = Field(description="When it started waiting.")
     retryable: bool = Field(description="Whether `POST /status/attention/retry` retries it.")
+    source: str = Field(description="Where it waits: a read model, a follower, a queue.")
+    replayable: bool = Field(
+        description="A dead letter `POST /status/dead-letters/{key}/replay` puts back on its "
+        "command queue (a bus subscriber's can only be discarded)."
+    )
 
     @classmethod
     def of(cls, item: AttentionItem) -> AttentionItemPublic:
@@ -59,6 +67,8 @@ class AttentionItemPublic(BaseModel):
             last_error=item.last_error,
             since=item.since,
             retryable=retry_of(item.workflow, item.kind) is not None,
+            source=item.source,
+            replayable=item.kind is AttentionKind.DEAD_LETTER and replayable(item.source),
         )
 
 

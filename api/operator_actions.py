@@ -15,6 +15,7 @@ from typing import TypeVar
 from uuid import UUID
 
 from adapters.attention import AttentionFilter, AttentionItem, AttentionKind, AttentionReader
+from adapters.messaging.postgres.dead_letters import DeadLetterDesk
 from api.services import ApiServices
 from domain.access import Actor
 from domain.billing.commands import ResolutionAction
@@ -117,6 +118,24 @@ async def skip_set_aside(services: ApiServices, item_id: int, reason: str, actor
     now = services.clock.now()
     await services.set_aside.skip(item_id, actor=actor_name(actor), now=now, reason=reason)
     log.info("%s skipped set-aside item %s", actor_name(actor), item_id)
+
+
+async def replay_dead_letter(services: ApiServices, letter_id: int, actor: Actor) -> str:
+    """Put a dead-lettered command back on its queue; answers the queue."""
+    queue = await dead_letters_of(services).replay(letter_id)
+    log.info("%s replayed dead letter %s onto %s", actor_name(actor), letter_id, queue)
+    return queue
+
+
+async def discard_dead_letter(services: ApiServices, letter_id: int, actor: Actor) -> None:
+    await dead_letters_of(services).discard(letter_id)
+    log.info("%s discarded dead letter %s", actor_name(actor), letter_id)
+
+
+def dead_letters_of(services: ApiServices) -> DeadLetterDesk:
+    if services.dead_letters is None:
+        raise LookupError("this process does not keep dead letters")
+    return services.dead_letters
 
 
 def attention_of(services: ApiServices) -> AttentionReader:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from adapters.attention import AttentionReader
+from adapters.messaging.postgres.dead_letters import DeadLetterDesk
 from adapters.rate_limiter import RateLimiter
 from adapters.set_aside.desk import SetAsideDesk
 from adapters.status import StatusReader
@@ -62,3 +63,4 @@ class ApiServices:
     # What waits for operators, and each workflow's read model at a glance (the console).
     attention: AttentionReader | None = None
     overview: OverviewReader | None = None
+    dead_letters: DeadLetterDesk | None = None  # those PostgreSQL keeps

@@ -22,6 +22,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from ledgerflow.cli_attention import dead_letter_app
 from ledgerflow.cli_set_aside import cli_actor, set_aside_app, set_aside_table
 from ledgerflow.data_dir import DEFAULT_DATA_DIR, DataDir, settings_with_database
 from ledgerflow.logs import configure_logging
@@ -41,6 +42,7 @@ db_app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 app.add_typer(set_aside_app, name="set-aside")
+app.add_typer(dead_letter_app, name="dead-letter")
 
 
 @app.command()

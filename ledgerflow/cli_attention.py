@@ -1,41 +1,62 @@
 """`ledgerflow attention`: everything waiting for an operator, across the workflows (the
 list `GET /status/attention` and the console show), and `--retry` to retry what the
-filter selects through each workflow's own service, as the API does."""
+filter selects through each workflow's own service, as the API does; `ledgerflow
+dead-letter replay|discard ID...` decides on dead letters.
+
+The API's modules are imported when a command runs, not when the CLI starts.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from adapters.attention import AttentionFilter, AttentionItem
-from api.console.formatting import age
-from api.operator_actions import RetryOutcome, retry_all, retry_of
+import typer
+
 from domain.access import Actor, Role
-from ledgerflow.bootstrap import platform_session
+from domain.errors import DomainError
 from ledgerflow.cli_set_aside import cli_actor
 from ledgerflow.cli_tables import Rows
+from ledgerflow.data_dir import DEFAULT_DATA_DIR, DataDir, settings_with_database
+from ledgerflow.logs import configure_logging
 from ledgerflow.settings import Settings
-from ledgerflow.web import api_services
+
+if TYPE_CHECKING:
+    from adapters.attention import AttentionFilter, AttentionItem
+    from api.operator_actions import RetryOutcome
+    from api.services import ApiServices
 
 
 async def waiting(
     settings: Settings, only: AttentionFilter
 ) -> tuple[datetime, list[AttentionItem]]:
+    from api.operator_actions import attention_of
+    from ledgerflow.bootstrap import platform_session
+    from ledgerflow.web import api_services
+
     async with platform_session(settings, only=()) as platform:
-        services = api_services(platform)
-        assert services.attention is not None  # api_services always reads it
-        return platform.clock.now(), await services.attention.items(only)
+        items = await attention_of(api_services(platform)).items(only)
+        return platform.clock.now(), items
 
 
 async def retry_waiting(settings: Settings, only: AttentionFilter) -> list[RetryOutcome]:
     """Retry what `only` selects, as the operator running the command."""
+    from api.operator_actions import retry_all
+    from ledgerflow.bootstrap import platform_session
+    from ledgerflow.web import api_services
+
     async with platform_session(settings) as platform:
         actor = Actor(Role.OPERATOR.value, cli_actor())
         return await retry_all(api_services(platform), only, actor)
 
 
 def attention_table(items: Sequence[AttentionItem], now: datetime) -> Rows:
+    from api.console.formatting import age
+    from api.operator_actions import retry_of
+
     table = Rows(
         ("workflow", "kind", "key", "waiting", "reason", "last error", "retry"),
         title="waiting for an operator, oldest first",
@@ -47,7 +68,7 @@ def attention_table(items: Sequence[AttentionItem], now: datetime) -> Rows:
             item.key,
             age(now, item.since),
             item.reason or "",
-            item.last_error or "",
+            (item.last_error or "") if item.last_error != item.reason else "",
             "yes" if retry_of(item.workflow, item.kind) else "",
         )
     return table
@@ -67,3 +88,65 @@ def run_attention(settings: Settings, only: AttentionFilter, retry: bool) -> lis
         return [retried_table(outcomes) if outcomes else "nothing to retry"]
     now, items = asyncio.run(waiting(settings, only))
     return [attention_table(items, now) if items else "nothing waits for an operator"]
+
+
+dead_letter_app = typer.Typer(
+    help="Dead letters PostgreSQL keeps (listed by `ledgerflow attention --kind dead_letter`):"
+    " replay them onto their command queue after a fix, or discard them.",
+    no_args_is_help=True,
+)
+
+DeadLetterAction = Callable[["ApiServices", int, Actor], Awaitable[str | None]]
+
+
+def _on_dead_letters(data_dir: Path, act: DeadLetterAction, ids: list[int]) -> None:
+    from ledgerflow.bootstrap import platform_session
+    from ledgerflow.cli import require_current_schema  # the CLI's entry point imports this
+    from ledgerflow.web import api_services
+
+    settings = settings_with_database(data_dir)
+    configure_logging("WARNING")
+    require_current_schema(settings)
+    actor = Actor(Role.OPERATOR.value, cli_actor())
+
+    async def run() -> list[tuple[str, bool]]:
+        outcomes = []
+        async with platform_session(settings, only=()) as platform:
+            services = api_services(platform)
+            for letter_id in ids:
+                try:
+                    done = await act(services, letter_id, actor)
+                except DomainError as error:
+                    outcomes.append((f"{letter_id}: {error}", False))
+                else:
+                    outcomes.append((f"{letter_id}: {done or 'done'}", True))
+        return outcomes
+
+    outcomes = asyncio.run(run())
+    for line, _ in outcomes:
+        typer.echo(line)
+    if not all(ok for _, ok in outcomes):
+        raise typer.Exit(1)
+
+
+@dead_letter_app.command("replay")
+def replay(ids: list[int], data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Put dead-lettered commands back on their queues."""
+    from api.operator_actions import replay_dead_letter
+
+    async def act(services: ApiServices, letter_id: int, actor: Actor) -> str:
+        return f"back on {await replay_dead_letter(services, letter_id, actor)}"
+
+    _on_dead_letters(data_dir, act, ids)
+
+
+@dead_letter_app.command("discard")
+def discard(ids: list[int], data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Drop dead letters for good."""
+    from api.operator_actions import discard_dead_letter
+
+    async def act(services: ApiServices, letter_id: int, actor: Actor) -> str:
+        await discard_dead_letter(services, letter_id, actor)
+        return "discarded"
+
+    _on_dead_letters(data_dir, act, ids)

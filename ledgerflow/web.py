@@ -14,6 +14,7 @@ from typing import TypeVar
 from fastapi import APIRouter, FastAPI
 
 from adapters.attention import AttentionReader
+from adapters.messaging.postgres.dead_letters import DeadLetterDesk
 from adapters.rate_limiter import RateLimiter, open_rate_limiter
 from adapters.set_aside.desk import SetAsideDesk
 from adapters.status import StatusReader
@@ -129,6 +130,7 @@ def api_services(platform: Platform, rate_limiter: RateLimiter | None = None) ->
             platform.pool, [rows for workflow in WORKFLOWS for rows in workflow.parked]
         ),
         overview=OverviewReader(platform.pool),
+        dead_letters=DeadLetterDesk(platform.pool),
     )
 
 

@@ -28,6 +28,8 @@ from api.console.session import CSRF_FIELD, CSRF_HEADER, ConsoleSessions, needs_
 from api.console.timeline import LOOKUPS, by_client_key, timeline
 from api.operator_actions import (
     attention_of,
+    discard_dead_letter,
+    replay_dead_letter,
     resolve_invoice,
     retry,
     retry_all,
@@ -271,6 +273,28 @@ def console_router(verifier: Verifier, sessions: ConsoleSessions) -> APIRouter:
         outcome = await _outcome(
             skip_set_aside(_services(request), int(key), reason, seen.principal.actor),
             f"Skip of set-aside item {key} requested.",
+        )
+        return _done(request, outcome)
+
+    @router.post("/actions/replay")
+    async def replay(request: Request) -> Response:
+        seen, form = await acting(request)
+        key = form.get("key", "")
+
+        async def put_back() -> None:
+            await replay_dead_letter(_services(request), int(key), seen.principal.actor)
+
+        return _done(
+            request, await _outcome(put_back(), f"Dead letter {key} is back on its queue.")
+        )
+
+    @router.post("/actions/discard")
+    async def discard(request: Request) -> Response:
+        seen, form = await acting(request)
+        key = form.get("key", "")
+        outcome = await _outcome(
+            discard_dead_letter(_services(request), int(key), seen.principal.actor),
+            f"Dead letter {key} discarded.",
         )
         return _done(request, outcome)
 

@@ -92,28 +92,72 @@ def test_a_parked_sms_waits_with_its_reason_and_a_filter_retries_it(
     assert eventually(lambda: listed() == [])
 
 
-def test_a_dead_letter_waits_and_is_not_retried_by_a_filter(
-    api: httpx.Client, database_url: str
-) -> None:
+def dead_letter(database_url: str, queue: str) -> str:
     with psycopg.connect(database_url, autocommit=True) as conn:
         row = conn.execute(
             "INSERT INTO ledgerflow_dead_letters (queue, message_id, body, reason)"
-            " VALUES ('ledgerflow.commands.sms', %s, %s, 'not JSON') RETURNING id",
-            (f"dead-{uuid.uuid4()}", b"{"),
+            " VALUES (%s, %s, %s, 'not JSON') RETURNING id",
+            (queue, f"dead-{uuid.uuid4()}", b"{"),
         ).fetchone()
     assert row is not None
-    [item] = [i for i in attention(api, kind="dead_letter") if i["key"] == str(row[0])]
-    assert item["workflow"] == "sms" and item["reason"] == "not JSON"
-    assert item["retryable"] is False and item["aggregate_id"] is None
+    return str(row[0])
+
+
+def queued(database_url: str, queue: str) -> list[bytes]:
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT body FROM ledgerflow_queue_messages WHERE queue = %s", (queue,)
+        ).fetchall()
+    return [bytes(row[0]) for row in rows]
+
+
+def test_a_dead_letter_waits_and_is_replayed_or_discarded_not_retried(
+    api: httpx.Client, database_url: str
+) -> None:
+    # A queue no consumer reads, so the replayed message stays there to be seen.
+    queue = f"ledgerflow.commands.idle{uuid.uuid4().hex[:8]}"
+    command = dead_letter(database_url, f"{queue}.dead")
+    [item] = [i for i in attention(api, kind="dead_letter") if i["key"] == command]
+    assert item["workflow"] == queue.removeprefix("ledgerflow.commands.")
+    assert item["reason"] == "not JSON" and item["source"] == f"{queue}.dead"
+    assert item["retryable"] is False and item["replayable"] is True
+    assert item["aggregate_id"] is None
 
     retried = api.post("/status/attention/retry", params={"kind": "dead_letter"}).json()
     assert retried["retried"] == []
 
+    replayed = api.post(f"/status/dead-letters/{command}/replay")
+    assert replayed.status_code == 200 and replayed.json() == {"id": int(command), "queue": queue}
+    assert queued(database_url, queue) == [b"{"]
+    assert [i for i in attention(api, kind="dead_letter") if i["key"] == command] == []
+    assert api.post(f"/status/dead-letters/{command}/replay").status_code == 404
 
-def test_the_command_line_lists_the_same(api: httpx.Client, settings: Settings) -> None:
-    env = {"DATABASE_URL": settings.database_url}
+    event = dead_letter(database_url, "reimbursements_notifier.dead")  # a bus subscriber's
+    [item] = [i for i in attention(api, kind="dead_letter") if i["key"] == event]
+    assert item["workflow"] == "messaging" and item["replayable"] is False
+    refused = api.post(f"/status/dead-letters/{event}/replay")
+    assert refused.status_code == 409 and refused.json()["code"] == "dead_letter_not_replayable"
+    discarded = api.post(f"/status/dead-letters/{event}/discard")
+    assert discarded.status_code == 200 and discarded.json() == {
+        "id": int(event),
+        "discarded": True,
+    }
+    assert [i for i in attention(api, kind="dead_letter") if i["key"] == event] == []
+    assert api.post(f"/status/dead-letters/{event}/discard").status_code == 404
+
+
+def test_the_command_line_lists_the_same_and_decides_on_dead_letters(
+    api: httpx.Client, settings: Settings, database_url: str
+) -> None:
+    env = {"DATABASE_URL": database_url}
+    letter = dead_letter(database_url, "ledgerflow.commands.sms.dead")
     done = CliRunner().invoke(cli, ["attention", "--kind", "dead_letter"], env=env)
     assert done.exit_code == 0, done.output
-    assert "dead_letter" in done.output and "not JSON" in done.output
+    assert "dead_letter" in done.output and "not JSON" in done.output and letter in done.output
     refused = CliRunner().invoke(cli, ["attention", "--kind", "nonsense"], env=env)
     assert refused.exit_code != 0
+
+    discarded = CliRunner().invoke(cli, ["dead-letter", "discard", letter], env=env)
+    assert discarded.exit_code == 0 and f"{letter}: discarded" in discarded.output
+    again = CliRunner().invoke(cli, ["dead-letter", "discard", letter], env=env)
+    assert again.exit_code == 1 and f"no dead letter {letter}" in again.output
