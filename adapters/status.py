@@ -79,6 +79,9 @@ class StatusReader:
     async def work_backlog(self, now: datetime) -> list[WorkBacklog]:
         return await work_backlog(self.pool, now)
 
+    async def oldest_due_work(self, now: datetime, kinds: Sequence[str]) -> list[DueWork]:
+        return await oldest_due_work(self.pool, now, kinds)
+
     async def work_of(self, aggregate_id: UUID) -> list[AggregateWork]:
         return await work_of(self.pool, aggregate_id)
 

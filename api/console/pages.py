@@ -162,6 +162,8 @@ def console_router(verifier: Verifier, sessions: ConsoleSessions) -> APIRouter:
                     "slice_minutes": int(found.slice / timedelta(minutes=1)),
                 }
             )
+        work = await services.status.work_backlog(now)
+        oldest = await services.status.oldest_due_work(now, [kind.kind for kind in work])
         return page(
             request,
             "overview.html",
@@ -169,7 +171,8 @@ def console_router(verifier: Verifier, sessions: ConsoleSessions) -> APIRouter:
             now=now,
             workflows=workflows,
             followers=await services.status.follower_lags(),
-            work=await services.status.work_backlog(now),
+            work=work,
+            oldest={due.kind: due for due in oldest},
             waiting=len(await attention_of(services).items()),
         )
 

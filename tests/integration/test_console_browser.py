@@ -119,6 +119,8 @@ def test_an_operator_retries_a_parked_sms_and_watches_it_sent(
 ) -> None:
     log_in(page, api_url, issuer.token(Role.OPERATOR, subject="ops-amina"))
     expect(page.get_by_role("region", name="sms")).to_be_visible()
+    expect(page.get_by_role("img", name="sms by status")).to_contain_text("parked")
+    expect(page.get_by_role("img", name="sms throughput")).to_be_visible()
     expect(page.locator("header")).to_contain_text("operator · ops-amina")
     keep(page, "console-overview", capsys)
 
