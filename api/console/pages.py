@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from adapters.attention import AttentionFilter, AttentionKind
-from adapters.authentication import InvalidToken
+from adapters.authentication import InvalidToken, KeysUnavailable
 from api.attention import AttentionItemPublic
 from api.authentication import Verifier
 from api.callers import principal_of
@@ -94,7 +94,7 @@ def console_router(verifier: Verifier, sessions: ConsoleSessions) -> APIRouter:
     async def posted(request: Request) -> tuple[Viewer, dict[str, str]]:
         """Who posts a form, whose CSRF token must be this session's."""
         seen = viewer(request)
-        form = dict(parse_qsl((await request.body()).decode()))
+        form = await _form(request)
         offered = request.headers.get(CSRF_HEADER) or form.get(CSRF_FIELD)
         if not sessions.csrf_valid(request.scope["state"]["token"], offered):
             raise Refused(403, "This form is stale or was not sent by the console: reload it.")
@@ -120,17 +120,21 @@ def console_router(verifier: Verifier, sessions: ConsoleSessions) -> APIRouter:
 
     @router.post("/login")
     async def login(request: Request) -> Response:
-        form = dict(parse_qsl((await request.body()).decode()))
-        token = form.get("token", "").strip()
+        token = (await _form(request)).get("token", "").strip()
         try:
             principal = await verifier.verify(token.encode()) if token else None
         except InvalidToken as error:
             return page(request, "login.html", None, 401, error=f"Refused: {error}.")
+        except KeysUnavailable:
+            message = "The token issuer's keys cannot be fetched; try again later."
+            return page(request, "login.html", None, 503, error=message)
         if principal is None:
             return page(request, "login.html", None, 401, error="Paste a token.")
         if principal.role not in READERS:
             raise Refused(403, "The console is for operators and auditors.")
         answer = RedirectResponse(PREFIX, status_code=303)
+        # The token's `exp` is wall-clock time, as its verification reads it (the
+        # platform's clock may be moved in test mode; a token's lifetime is not).
         sessions.open(answer, token, now=time.time(), secure=_secure(request))
         return answer
 
@@ -325,6 +329,12 @@ def _done(request: Request, message: str, fragment: str = "outcome.html") -> Res
 def confined(page: HTMLResponse) -> HTMLResponse:
     page.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     return page
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """A posted form's fields (`application/x-www-form-urlencoded`, as the console's forms
+    and htmx send them)."""
+    return dict(parse_qsl((await request.body()).decode(errors="replace")))
 
 
 def _services(request: Request) -> ApiServices:

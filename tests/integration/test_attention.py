@@ -51,6 +51,14 @@ def api(settings: Settings, issuer: TokenIssuer) -> Iterator[httpx.Client]:
         yield client
 
 
+def new_sms() -> dict[str, str]:
+    return {
+        "message_id": f"m-{uuid.uuid4()}",
+        "phone_number": "+254712345678",
+        "text": "Your code is 1234",
+    }
+
+
 def attention(api: httpx.Client, **filters: str) -> list[dict[str, Any]]:
     answer = api.get("/status/attention", params=filters)
     assert answer.status_code == 200, answer.text
@@ -62,14 +70,7 @@ def test_a_parked_sms_waits_with_its_reason_and_a_filter_retries_it(
     api: httpx.Client, simulator: httpx.Client
 ) -> None:
     simulator.put("/__admin/faults", json={"error_rate": 1.0})
-    sms = api.post(
-        "/sms",
-        json={
-            "message_id": f"m-{uuid.uuid4()}",
-            "phone_number": "+254712345678",
-            "text": "Your code is 1234",
-        },
-    ).json()
+    sms = api.post("/sms", json=new_sms()).json()
     assert eventually(lambda: sms_status(api, sms["id"]) == "parked")
 
     def listed(**filters: str) -> list[dict[str, Any]]:
@@ -109,6 +110,22 @@ def queued(database_url: str, queue: str) -> list[bytes]:
             "SELECT body FROM ledgerflow_queue_messages WHERE queue = %s", (queue,)
         ).fetchall()
     return [bytes(row[0]) for row in rows]
+
+
+def test_the_command_line_retries_what_a_filter_selects(
+    api: httpx.Client, simulator: httpx.Client, database_url: str
+) -> None:
+    simulator.put("/__admin/faults", json={"error_rate": 1.0})
+    sms = api.post("/sms", json=new_sms()).json()
+    assert eventually(lambda: sms_status(api, sms["id"]) == "parked")
+    simulator.put("/__admin/faults", json={"error_rate": 0.0})
+
+    env = {"DATABASE_URL": database_url}
+    args = ["attention", "--workflow", "sms", "--kind", "parked", "--retry"]
+    done = CliRunner().invoke(cli, args, env=env)
+    assert done.exit_code == 0, done.output
+    assert sms["id"] in done.output and "retried" in done.output
+    assert eventually(lambda: sms_status(api, sms["id"]) == "sent")
 
 
 def test_a_dead_letter_waits_and_is_replayed_or_discarded_not_retried(
