@@ -52,10 +52,12 @@ class AttentionFilter:
     workflow: str | None = None
     kind: AttentionKind | None = None
     reason: str | None = None  # a part of the reason, any case
+    key: str | None = None  # one item: its key, or its aggregate's id
 
     def admits(self, item: AttentionItem) -> bool:
         return (
             (self.workflow is None or item.workflow == self.workflow)
+            and (self.key is None or self.key in (item.key, str(item.aggregate_id)))
             and (self.kind is None or item.kind is self.kind)
             and (
                 not self.reason

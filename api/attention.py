@@ -96,6 +96,9 @@ KindQuery = Annotated[AttentionKind | None, Query(description="Only this kind.")
 ReasonQuery = Annotated[
     str | None, Query(max_length=200, description="A part of the reason or the error.")
 ]
+KeyQuery = Annotated[
+    str | None, Query(max_length=200, description="One item: its key or its aggregate's id.")
+]
 
 
 @router.get(
@@ -111,9 +114,11 @@ async def list_attention(
     workflow: WorkflowQuery = None,
     kind: KindQuery = None,
     reason: ReasonQuery = None,
+    key: KeyQuery = None,
     limit: Annotated[int, Query(ge=1, le=500, description="At most this many per source.")] = 500,
 ) -> AttentionListPublic:
-    items = await attention_of(services).items(AttentionFilter(workflow, kind, reason), limit=limit)
+    only = AttentionFilter(workflow, kind, reason, key)
+    items = await attention_of(services).items(only, limit=limit)
     return AttentionListPublic(items=[AttentionItemPublic.of(item) for item in items])
 
 
@@ -130,10 +135,11 @@ async def retry_attention(
     workflow: WorkflowQuery = None,
     kind: KindQuery = None,
     reason: ReasonQuery = None,
+    key: KeyQuery = None,
 ) -> RetriedListPublic:
     principal = principal_of(request)
     actor = principal.actor if principal else Actor("none", "unauthenticated")
-    outcomes = await retry_all(services, AttentionFilter(workflow, kind, reason), actor)
+    outcomes = await retry_all(services, AttentionFilter(workflow, kind, reason, key), actor)
     return RetriedListPublic(
         retried=[
             RetriedPublic(item=AttentionItemPublic.of(o.item), error=o.error) for o in outcomes

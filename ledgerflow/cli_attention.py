@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -96,10 +96,14 @@ dead_letter_app = typer.Typer(
     no_args_is_help=True,
 )
 
-DeadLetterAction = Callable[["ApiServices", int, Actor], Awaitable[str | None]]
+Decision = Callable[["ApiServices", int, Actor], Awaitable[str]]
 
 
-def _on_dead_letters(data_dir: Path, act: DeadLetterAction, ids: list[int]) -> None:
+def _decide(
+    data_dir: Path, act: Decision, ids: list[int], *, workflows: tuple[str, ...] = ()
+) -> None:
+    """Take `act` on each of `ids` as the operator running the command, with the
+    `workflows` whose services it uses open; exits 1 unless every one was taken."""
     from ledgerflow.bootstrap import platform_session
     from ledgerflow.cli import require_current_schema  # the CLI's entry point imports this
     from ledgerflow.web import api_services
@@ -111,15 +115,15 @@ def _on_dead_letters(data_dir: Path, act: DeadLetterAction, ids: list[int]) -> N
 
     async def run() -> list[tuple[str, bool]]:
         outcomes = []
-        async with platform_session(settings, only=()) as platform:
+        async with platform_session(settings, only=workflows) as platform:
             services = api_services(platform)
-            for letter_id in ids:
+            for one in ids:
                 try:
-                    done = await act(services, letter_id, actor)
+                    done = await act(services, one, actor)
                 except DomainError as error:
-                    outcomes.append((f"{letter_id}: {error}", False))
+                    outcomes.append((f"{one}: {error}", False))
                 else:
-                    outcomes.append((f"{letter_id}: {done or 'done'}", True))
+                    outcomes.append((f"{one}: {done}", True))
         return outcomes
 
     outcomes = asyncio.run(run())
@@ -137,7 +141,7 @@ def replay(ids: list[int], data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     async def act(services: ApiServices, letter_id: int, actor: Actor) -> str:
         return f"back on {await replay_dead_letter(services, letter_id, actor)}"
 
-    _on_dead_letters(data_dir, act, ids)
+    _decide(data_dir, act, ids)
 
 
 @dead_letter_app.command("discard")
@@ -149,4 +153,33 @@ def discard(ids: list[int], data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
         await discard_dead_letter(services, letter_id, actor)
         return "discarded"
 
-    _on_dead_letters(data_dir, act, ids)
+    _decide(data_dir, act, ids)
+
+
+invoice_app = typer.Typer(help="Invoices an operator decides on.", no_args_is_help=True)
+
+
+@invoice_app.command("resolve")
+def resolve(
+    numbers: list[int],
+    action: Annotated[
+        str, typer.Option(help="mark_paid (settled elsewhere), retry (charge again) or write_off.")
+    ],
+    note: Annotated[str, typer.Option(help="Why: kept in the invoice's audit trail.")],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Resolve invoices that need attention (as `POST /invoices/{id}/resolution`)."""
+    from api.operator_actions import resolve_invoice
+    from domain.billing.commands import ResolveInvoice
+
+    try:
+        command = ResolveInvoice.model_validate({"action": action, "note": note})
+    except ValueError as error:
+        typer.echo(f"ledgerflow: {error}", err=True)
+        raise typer.Exit(2) from error
+
+    async def act(services: ApiServices, number: int, actor: Actor) -> str:
+        await resolve_invoice(services, number, command.action, command.note, actor)
+        return f"resolved: {command.action}"
+
+    _decide(data_dir, act, numbers, workflows=("billing",))

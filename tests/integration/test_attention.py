@@ -117,7 +117,7 @@ def test_the_command_line_retries_what_a_filter_selects(
 ) -> None:
     simulator.put("/__admin/faults", json={"error_rate": 1.0})
     sms = api.post("/sms", json=new_sms()).json()
-    assert eventually(lambda: sms_status(api, sms["id"]) == "parked")
+    assert eventually(lambda: attention(api, key=sms["id"]))  # its read model has it parked
     simulator.put("/__admin/faults", json={"error_rate": 0.0})
 
     env = {"DATABASE_URL": database_url}
@@ -178,3 +178,15 @@ def test_the_command_line_lists_the_same_and_decides_on_dead_letters(
     assert discarded.exit_code == 0 and f"{letter}: discarded" in discarded.output
     again = CliRunner().invoke(cli, ["dead-letter", "discard", letter], env=env)
     assert again.exit_code == 1 and f"no dead letter {letter}" in again.output
+
+
+def test_the_command_line_resolves_invoices_through_the_billing_service(
+    database_url: str,
+) -> None:
+    env = {"DATABASE_URL": database_url}
+    resolve = ["invoice", "resolve", "987654", "--action", "mark_paid", "--note", "paid by wire"]
+    unknown = CliRunner().invoke(cli, resolve, env=env)
+    assert unknown.exit_code == 1 and unknown.output.startswith("987654: ")
+    assert "987654" in unknown.output.split(": ", 1)[1]  # the service's not-found
+    wrong = CliRunner().invoke(cli, [*resolve[:3], "--action", "forgive", "--note", "x"], env=env)
+    assert wrong.exit_code == 2

@@ -71,8 +71,8 @@ def parked(api_url: str, simulator: httpx.Client, issuer: TokenIssuer) -> list[d
             for _ in range(2)
         ]
     with issuer.client(api_url, Role.OPERATOR, timeout=10) as operator:
-        for sms in sent:
-            eventually(lambda sms=sms: sms_status(operator, sms["id"]) == "parked")
+        for sms in sent:  # parked, and so in its read model, which the list reads
+            eventually(lambda sms=sms: waiting(operator, sms["id"]) == ["parked"])
     simulator.put("/__admin/faults", json={"error_rate": 0.0})
     return sent
 
@@ -161,6 +161,11 @@ def test_an_auditor_sees_what_waits_and_no_action(
     row.get_by_role("link").click()  # the timeline, from the list
     expect(page.locator("[data-status]")).to_have_text("parked", timeout=RENDER_TIMEOUT_MS)
     assert sms_status_of(api_url, issuer, parked[1]["id"]) == "parked"
+
+
+def waiting(operator: httpx.Client, key: str) -> list[str]:
+    items = operator.get("/status/attention", params={"key": key}).json()["items"]
+    return [item["kind"] for item in items]
 
 
 def sms_status_of(api_url: str, issuer: TokenIssuer, sms_id: str) -> str:
