@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
+import psycopg
 import pytest
 
 from domain.access import Role
@@ -115,3 +116,49 @@ def test_an_auditor_reads_and_may_not_act(api_url: str, issuer: TokenIssuer) -> 
         assert page.status_code == 200 and "Retry all" not in page.text
         assert auditor.post(RETRY, data=retry_form(csrf)).status_code == 403
         assert auditor.get("/console/timeline").status_code == 200
+
+
+def test_an_operator_replays_and_discards_dead_letters_from_the_console(
+    api_url: str, issuer: TokenIssuer, database_url: str
+) -> None:
+    queue = f"ledgerflow.commands.idle{uuid.uuid4().hex[:8]}"  # no consumer: it stays
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        letters = [
+            str(row[0])
+            for row in conn.execute(
+                "INSERT INTO ledgerflow_dead_letters (queue, message_id, body, reason)"
+                " SELECT %s, 'm-' || n, '{}', 'no handler' FROM generate_series(1, 2) n"
+                " RETURNING id",
+                (f"{queue}.dead",),
+            ).fetchall()
+        ]
+    htmx = {"hx-request": "true"}
+    with logged_in(api_url, issuer, Role.AUDITOR) as auditor:
+        page = auditor.get("/console/attention", params={"kind": "dead_letter"}).text
+        assert letters[0] in page and "Replay" not in page and "Discard" not in page
+        form = {"key": letters[0], "csrf": csrf_of(auditor)}
+        assert auditor.post("/console/actions/replay", data=form).status_code == 403
+    with logged_in(api_url, issuer, Role.OPERATOR) as operator:
+        csrf = csrf_of(operator)
+        page = operator.get("/console/attention", params={"kind": "dead_letter"}).text
+        assert "Replay" in page and "Discard" in page
+        replayed = operator.post(
+            "/console/actions/replay", data={"key": letters[0], "csrf": csrf}, headers=htmx
+        )
+        assert f"Dead letter {letters[0]} is back on its queue." in replayed.text
+        discarded = operator.post(
+            "/console/actions/discard", data={"key": letters[1], "csrf": csrf}, headers=htmx
+        )
+        assert f"Dead letter {letters[1]} discarded." in discarded.text
+        again = operator.post(
+            "/console/actions/discard", data={"key": letters[1], "csrf": csrf}, headers=htmx
+        )
+        assert f"Not done: no dead letter {letters[1]}." in again.text
+    with psycopg.connect(database_url) as conn:
+        left = conn.execute(
+            "SELECT count(*) FROM ledgerflow_dead_letters WHERE queue = %s", (f"{queue}.dead",)
+        ).fetchone()
+        back = conn.execute(
+            "SELECT message_id FROM ledgerflow_queue_messages WHERE queue = %s", (queue,)
+        ).fetchall()
+    assert left == (0,) and back == [("m-1",)]
