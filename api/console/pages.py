@@ -160,6 +160,7 @@ def console_router(verifier: Verifier, sessions: ConsoleSessions) -> APIRouter:
             workflows.append(
                 {
                     "name": found.workflow,
+                    "done_label": found.done_label,
                     "counts": rows(found.counts, width=180, row_height=18),
                     "finished": columns(found.finished, labels, width=240, height=60),
                     "total": sum(found.finished),

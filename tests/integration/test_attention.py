@@ -4,18 +4,22 @@ filter through the SMS service, and the same list from `ledgerflow attention`.""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
+from psycopg_pool import AsyncConnectionPool
 from typer.testing import CliRunner
 
 from ledgerflow.cli import app as cli
 from ledgerflow.settings import Settings
 from ledgerflow.web import create_app
+from projections.overview import OverviewReader, WorkflowOverview
 from simulators import sms_provider
 from simulators.registry import running
 from tests.harness import eventually, sms_status, workers
@@ -190,3 +194,32 @@ def test_the_command_line_resolves_invoices_through_the_billing_service(
     assert "987654" in unknown.output.split(": ", 1)[1]  # the service's not-found
     wrong = CliRunner().invoke(cli, [*resolve[:3], "--action", "forgive", "--note", "x"], env=env)
     assert wrong.exit_code == 2
+
+
+def test_the_overview_counts_each_workflow_by_status_and_its_last_hour(
+    api: httpx.Client, database_url: str
+) -> None:
+    sms = api.post("/sms", json=new_sms()).json()
+
+    def projected() -> bool:  # the read model, which the overview reads, has it sent
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute("SELECT status FROM sms_view WHERE id = %s", (sms["id"],))
+            return row.fetchone() == ("sent",)
+
+    assert eventually(projected)
+    now = datetime.now(UTC)  # the platform's clock is the system's here
+
+    async def read() -> list[WorkflowOverview]:
+        async with AsyncConnectionPool(database_url, open=False) as pool:
+            return await OverviewReader(pool).overviews(now)
+
+    found = {overview.workflow: overview for overview in asyncio.run(read())}
+    assert set(found) == {"sms", "orders", "billing", "lending", "reimbursements"}
+    with psycopg.connect(database_url) as conn:
+        counted = dict(conn.execute("SELECT status, count(*) FROM sms_view GROUP BY status"))
+        recent = conn.execute(
+            "SELECT count(*) FROM sms_view WHERE finished_at > %s", (now - timedelta(hours=1),)
+        ).fetchone()
+    assert found["sms"].counts == counted and found["sms"].counts["sent"] >= 1
+    assert recent is not None and sum(found["sms"].finished) == recent[0]
+    assert len(found["sms"].finished) == 12 and found["sms"].finished[-1] >= 1  # just now
