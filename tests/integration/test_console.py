@@ -12,8 +12,11 @@ from contextlib import contextmanager
 import httpx
 import psycopg
 import pytest
+from typer.testing import CliRunner
 
 from domain.access import Role
+from domain.billing.invoice import invoice_id_for
+from ledgerflow.cli import app as cli
 from ledgerflow.settings import Settings
 from ledgerflow.web import create_app
 from simulators.registry import running
@@ -162,3 +165,57 @@ def test_an_operator_replays_and_discards_dead_letters_from_the_console(
             "SELECT message_id FROM ledgerflow_queue_messages WHERE queue = %s", (queue,)
         ).fetchall()
     assert left == (0,) and back == [("m-1",)]
+
+
+def test_any_aggregates_timeline_by_id_or_the_clients_key(
+    api_url: str, issuer: TokenIssuer, database_url: str
+) -> None:
+    key = f"order-{uuid.uuid4()}"
+    with issuer.client(api_url, Role.CLIENT, timeout=10) as client:
+        order = client.post(
+            "/orders",
+            json={
+                "type": "limit",
+                "side": "buy",
+                "instrument": "US0378331005",
+                "limit_price": "189.25",
+                "quantity": 10,
+            },
+            headers={"Idempotency-Key": key},
+        ).json()
+        application = client.post(
+            "/applications",
+            json={
+                "first_name": "Amina",
+                "last_name": "Okafor",
+                "term_months": 36,
+                "amount": {"amount": "15000.00", "currency": "EUR"},
+                "email": "amina.okafor@example.com",
+            },
+        ).json()
+    seeded = CliRunner().invoke(cli, ["seed", "antaeus"], env={"DATABASE_URL": database_url})
+    assert seeded.exit_code == 0, seeded.output
+
+    with logged_in(api_url, issuer, Role.AUDITOR) as auditor:
+
+        def shown(**query: str) -> str:
+            page = auditor.get("/console/timeline", params=query)
+            assert page.status_code == 200, (query, page.text)
+            return page.text
+
+        by_key = shown(workflow="orders", key=key)
+        assert order["id"] in by_key and "OrderAccepted" in by_key
+        assert shown(workflow="orders", id=order["id"]).count("OrderAccepted") == 1
+        assert "ApplicationSubmitted" in shown(workflow="lending", id=application["id"])
+        assert "InvoiceIssued" in shown(workflow="billing", id="1")
+        assert "InvoiceIssued" in shown(
+            workflow="billing", id=str(invoice_id_for(1))
+        )  # its aggregate
+        missing = auditor.get(
+            "/console/timeline", params={"workflow": "sms", "id": str(uuid.uuid4())}
+        )
+        assert missing.status_code == 404 and 'role="alert"' in missing.text
+        no_keys = auditor.get("/console/timeline", params={"workflow": "lending", "key": "k"})
+        assert no_keys.status_code == 404 and "lending has no client keys" in no_keys.text
+        nonsense = auditor.get("/console/timeline", params={"workflow": "sms", "id": "not-an-id"})
+        assert nonsense.status_code == 404
