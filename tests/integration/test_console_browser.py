@@ -89,6 +89,8 @@ def page(browser: Browser, api_url: str) -> Iterator[Page]:
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # The browser's own complaints too: a script or style its CSP refused, a failed load.
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
     elsewhere = confine_to(page, api_url)
     yield page
     context.close()
