@@ -108,7 +108,7 @@ def test_new_work_is_picked_up_on_notify_not_by_polling(
                 "phone_number": "+254712345678",
                 "text": "now",
             }
-            sms = api.post("/sms", json=body).json()
+            sms = api.post("/sms", json=body, headers=issuer.as_client()).json()
             assert eventually(lambda: sms_status(api, sms["id"]) == "sent", timeout=30)
 
 
