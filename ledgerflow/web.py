@@ -54,6 +54,7 @@ ROUTERS: Mapping[str, Sequence[APIRouter]] = {
         reimbursements_api.router,
         reimbursements_api.members,
         banks_api.router,
+        banks_api.members,
     ],
 }
 
