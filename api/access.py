@@ -82,11 +82,8 @@ def allow(*roles: Role, scope: Scope | None = None) -> Guard:
 
 def rule_of(route: APIRoute) -> Rule | None:
     """The rule a route declares (`None`: none; public routes have none)."""
-    rules = [
-        rule
-        for call in _dependency_calls(route.dependant.dependencies)
-        if (rule := getattr(call, _RULE, None)) is not None
-    ]
+    guards = {call for call in _dependency_calls(route.dependant.dependencies)}
+    rules = [rule for call in guards if (rule := getattr(call, _RULE, None)) is not None]
     if len(rules) > 1:
         raise ValueError(f"{route.path} declares {len(rules)} access rules")
     return rules[0] if rules else None
@@ -111,7 +108,10 @@ def client_filter(principal: Principal) -> str | None:
     return principal.subject if principal.role is Role.CLIENT else None
 
 
-# The callers of the routes that take no other rule: operator actions, and what only
-# operators and auditors read.
-Operator = Annotated[Principal, Depends(allow(Role.OPERATOR))]
-Reader = Annotated[Principal, Depends(allow(*READERS))]
+# The guards of the routes that take no other rule: operator actions, and what only
+# operators and auditors read; as a route's `dependencies=[Depends(...)]`, or as its
+# caller (`caller: Operator`).
+operators = allow(Role.OPERATOR)
+readers = allow(*READERS)
+Operator = Annotated[Principal, Depends(operators)]
+Reader = Annotated[Principal, Depends(readers)]
