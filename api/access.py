@@ -13,7 +13,8 @@ Two checks, in this order:
    it answers 404 exactly as an unknown id does. Lists are narrowed instead:
    `client_filter(principal)` limits a client to what it created.
 
-`rule_of(route)` reads a route's rule back, for tests and docs.
+`rule_of(route)` reads a route's rule back, for tests; `document_access(app)` shows
+each rule in the OpenAPI (`x-access` and the 403).
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
-from fastapi.routing import APIRoute
+from fastapi import Depends, FastAPI, Request
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from api.callers import principal_of
 from domain.access import Owned, Principal, Role, Scope
@@ -115,3 +116,42 @@ operators = allow(Role.OPERATOR)
 readers = allow(*READERS)
 Operator = Annotated[Principal, Depends(operators)]
 Reader = Annotated[Principal, Depends(readers)]
+
+
+def document_access(app: FastAPI) -> None:
+    """Show each route's rule in the app's OpenAPI: `x-access` (its roles and scope) and
+    its `403`, so a client's code generator and `/docs` tell who may call what."""
+    build: Callable[[], dict[str, Any]] = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _describe_rules(build(), _rules(app))  # `build` keeps its schema on the app
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _rules(app: FastAPI) -> dict[tuple[str, str], Rule]:
+    rules: dict[tuple[str, str], Rule] = {}
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute) and (rule := rule_of(route)) is not None:
+            for method in context.methods or ():
+                rules[(method.lower(), str(context.path_format))] = rule
+    return rules
+
+
+def _describe_rules(schema: dict[str, Any], rules: dict[tuple[str, str], Rule]) -> None:
+    refused = {
+        "description": "The caller's role (or a client's scopes) may not call this route",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+    }
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            rule = rules.get((method, path))
+            if rule is None:
+                continue
+            roles = sorted(role.value for role in rule.roles)
+            scope = rule.scope.value if rule.scope is not None else None
+            operation["x-access"] = {"roles": roles, "client_scope": scope}
+            operation.setdefault("responses", {}).setdefault("403", refused)

@@ -15,6 +15,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp
 
 from api import admin, health, status
+from api.access import document_access
 from api.authentication import (
     JWKS_PATH,
     Authentication,
@@ -115,4 +116,5 @@ def create_app(
     app.include_router(admin.router)
     if config.test_mode:  # outside test mode the route does not exist
         app.include_router(admin.test_mode_router)
+    document_access(app)
     return app
