@@ -16,9 +16,11 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.access import Owner
 from domain.lending.errors import ApplicationAlreadyFinal, ApplicationNotFlagged
 
 
@@ -44,6 +46,14 @@ class LoanApplication(Aggregate):
         term_months: int
         email: str
         submitted_at: datetime
+        client: str | None  # who submitted it (a token's subject): it alone reads it
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # Submitted before applications had an owner: operators' and auditors' only.
+            state["client"] = None
 
     class ApplicationDecided(Aggregate.Event):
         status: str  # "completed" | "rejected"
@@ -80,6 +90,7 @@ class LoanApplication(Aggregate):
         term_months: int,
         email: str,
         submitted_at: datetime,
+        client: str | None = None,
     ) -> None:
         self.first_name = first_name
         self.last_name = last_name
@@ -88,6 +99,7 @@ class LoanApplication(Aggregate):
         self.term_months = term_months
         self.email = email
         self.submitted_at = submitted_at
+        self.client = client
         self.status = ApplicationStatus.PENDING
         self.job_id: str | None = None
         self.note: str | None = None
@@ -95,6 +107,10 @@ class LoanApplication(Aggregate):
         self.round = 1
         self.attempts = 0  # failed submission attempts of the round, as last reported
         self.last_error: str | None = None
+
+    @property
+    def owner(self) -> Owner:
+        return Owner(client=self.client)
 
     # Commands -------------------------------------------------------------------------
 

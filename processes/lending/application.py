@@ -47,7 +47,9 @@ class LendingService:
         self._save = save
         self.clock = clock
 
-    async def submit(self, command: SubmitApplication) -> LoanApplication:
+    async def submit(
+        self, command: SubmitApplication, client: str | None = None
+    ) -> LoanApplication:
         application = LoanApplication(
             first_name=command.first_name,
             last_name=command.last_name,
@@ -56,6 +58,7 @@ class LendingService:
             term_months=command.term_months,
             email=command.email,
             submitted_at=self.clock.now(),
+            client=client,
         )
         await self._save(application)
         return application

@@ -53,13 +53,14 @@ class OrdersService:
         self.clock = clock
 
     async def place(
-        self, command: PlaceOrder, idempotency_key: str | None = None
+        self, command: PlaceOrder, idempotency_key: str | None = None, client: str | None = None
     ) -> tuple[Order, bool]:
         """Record the order (durably, one transaction); answer it and whether this call
         created it. From then on the work engine guarantees its placement.
 
-        With an idempotency key the order id follows from the key: a repeat collides with
-        the stored order; the same body returns it, another body conflicts.
+        With an idempotency key the order id follows from `client` and the key: a repeat
+        collides with the stored order; the same body returns it, another body conflicts;
+        another client's same key is another order.
         """
         order = Order(
             type=command.type,
@@ -69,6 +70,7 @@ class OrdersService:
             quantity=command.quantity,
             idempotency_key=idempotency_key,
             accepted_at=self.clock.now(),
+            client=client,
         )
         try:
             await self._save(order)

@@ -52,8 +52,9 @@ class SmsService:
         """Record the request of `client` (`None`: a sender that names none); answer the
         SMS and whether this call created it.
 
-        The SMS id follows from the message id, so a repeat collides with the stored
-        first version: the same body returns the existing SMS, another body conflicts.
+        The SMS id follows from the client and its message id, so a repeat collides with
+        the stored first version: the same body returns the existing SMS, another body
+        conflicts; another client's same message id is another SMS.
         A destination the client may not text is refused before anything is recorded.
         """
         self.allowed_countries.check(client, command.phone_number)
@@ -63,6 +64,7 @@ class SmsService:
             text=command.text,
             correlation_id=command.correlation_id,
             requested_at=self.clock.now(),
+            client=client,
         )
         try:
             await self._save(sms)
