@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from api.audit import EventPublic
-from api.deps import DEFAULT_PAGE_SIZE, Billing, Cursor, Limit
+from api.deps import DEFAULT_PAGE_SIZE, Billing, CallerActor, Cursor, Limit
 from api.errors import responses
 from api.pages import Page
 from api.services import BillingServices
@@ -222,9 +222,9 @@ async def get_invoice(invoice_id: int, billing: Billing) -> InvoicePublic:
     "same idempotency key; each resolution is an event with its note.",
 )
 async def resolve_invoice(
-    invoice_id: int, body: InvoiceResolution, billing: Billing
+    invoice_id: int, body: InvoiceResolution, billing: Billing, actor: CallerActor
 ) -> InvoicePublic:
-    invoice = await billing.service.resolve(invoice_id, body.action, body.note)
+    invoice = await billing.service.resolve(invoice_id, body.action, body.note, actor)
     log.info("invoice resolved by operator", extra={"invoice": invoice_id, "action": body.action})
     return InvoicePublic.of_aggregate(invoice)
 
@@ -255,9 +255,9 @@ async def invoice_events(invoice_id: int, billing: Billing) -> list[EventPublic]
     "timezone): otherwise 422 `period_out_of_range`.",
 )
 async def start_run(
-    body: BillingRunCreate, billing: Billing, response: Response
+    body: BillingRunCreate, billing: Billing, response: Response, actor: CallerActor
 ) -> BillingRunPublic:
-    run, created = await billing.service.start_run(body.period, "manual")
+    run, created = await billing.service.start_run(body.period, "manual", actor)
     if not created:
         response.status_code = 200
     return await _run_public(billing, run.id)

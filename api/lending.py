@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from api.audit import EventPublic
-from api.deps import DEFAULT_PAGE_SIZE, Cursor, Lending, Limit
+from api.deps import DEFAULT_PAGE_SIZE, CallerActor, Cursor, Lending, Limit
 from api.errors import responses
 from api.pages import Page
 from domain.lending.commands import SubmitApplication
@@ -103,8 +103,10 @@ class ApplicationPublic(BaseModel):
     "ever accepted the submission). `attempts` and `last_error` show submissions that did "
     "not get through.",
 )
-async def submit_application(body: ApplicationCreate, lending: Lending) -> ApplicationPublic:
-    application = await lending.service.submit(body)
+async def submit_application(
+    body: ApplicationCreate, lending: Lending, actor: CallerActor
+) -> ApplicationPublic:
+    application = await lending.service.submit(body, actor)
     log.info("application submitted", extra={"application_id": str(application.id)})
     return ApplicationPublic.of(application)
 
@@ -157,8 +159,10 @@ async def get_application(application_id: UUID, lending: Lending) -> Application
     "back to `pending`: the poller asks the bank partner again, with a new deadline. 409 "
     "when the application is not flagged.",
 )
-async def retry_application(application_id: UUID, lending: Lending) -> ApplicationPublic:
-    application = await lending.service.resume_polling(application_id)
+async def retry_application(
+    application_id: UUID, lending: Lending, actor: CallerActor
+) -> ApplicationPublic:
+    application = await lending.service.resume_polling(application_id, actor)
     log.info("polling resumed by operator", extra={"application_id": str(application.id)})
     return ApplicationPublic.of(application)
 

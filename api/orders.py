@@ -23,7 +23,7 @@ from pydantic.config import JsonDict
 from starlette.exceptions import HTTPException
 
 from api.audit import EventPublic
-from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, Orders
+from api.deps import DEFAULT_PAGE_SIZE, CallerActor, Cursor, Limit, Orders
 from api.errors import responses
 from api.lean_route import LeanRoute
 from api.pages import Page
@@ -144,11 +144,12 @@ async def place_order(
     # a shape `LeanRoute` serves without FastAPI's per-request solving.
     body: OrderCreate,
     orders: Orders,
+    actor: CallerActor,
     idempotency_key: Annotated[
         str | None, Header(min_length=1, max_length=200, description="Makes retries safe.")
     ] = None,
 ) -> Response:
-    order, created = await orders.service.place(body, idempotency_key)
+    order, created = await orders.service.place(body, actor, idempotency_key)
     # Serialized here, once: returned as a model, FastAPI would validate it all again
     # against `response_model` (the hot path of the platform's busiest endpoint).
     return Response(

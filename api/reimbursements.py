@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, PlainSerializer
 from pydantic.config import JsonDict
 
 from api.audit import EventPublic
-from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, Reimbursements
+from api.deps import DEFAULT_PAGE_SIZE, CallerActor, Cursor, Limit, Reimbursements
 from api.errors import responses
 from api.pages import Page
 from domain.money import format_amount
@@ -125,9 +125,9 @@ class ReimbursementSummaryPage(Page[ReimbursementSummary]):
     description="The member is the owner of `bank_account_id`; an unknown account is 404.",
 )
 async def submit_reimbursement(
-    body: ReimbursementCreate, reimbursements: Reimbursements
+    body: ReimbursementCreate, reimbursements: Reimbursements, actor: CallerActor
 ) -> ReimbursementPublic:
-    reimbursement = await reimbursements.service.submit(body)
+    reimbursement = await reimbursements.service.submit(body, actor)
     log.info(
         "reimbursement submitted",
         extra={"reimbursement_id": str(reimbursement.id), "bank_id": str(reimbursement.bank_id)},
@@ -159,9 +159,12 @@ async def get_reimbursement(
     "decision won a race). Approval starts the payment and tells the member.",
 )
 async def approve_reimbursement(
-    reimbursement_id: UUID, body: ReimbursementApprove, reimbursements: Reimbursements
+    reimbursement_id: UUID,
+    body: ReimbursementApprove,
+    reimbursements: Reimbursements,
+    actor: CallerActor,
 ) -> ReimbursementPublic:
-    approved = await reimbursements.service.approve(reimbursement_id, body)
+    approved = await reimbursements.service.approve(reimbursement_id, body, actor)
     log.info(
         "reimbursement approved",
         extra={"reimbursement_id": str(approved.id), "administrator_id": str(approved.decided_by)},
@@ -177,9 +180,12 @@ async def approve_reimbursement(
     description="Same rules as approve. The member is told the reason by mail.",
 )
 async def deny_reimbursement(
-    reimbursement_id: UUID, body: ReimbursementDeny, reimbursements: Reimbursements
+    reimbursement_id: UUID,
+    body: ReimbursementDeny,
+    reimbursements: Reimbursements,
+    actor: CallerActor,
 ) -> ReimbursementPublic:
-    denied = await reimbursements.service.deny(reimbursement_id, body)
+    denied = await reimbursements.service.deny(reimbursement_id, body, actor)
     log.info(
         "reimbursement denied",
         extra={"reimbursement_id": str(denied.id), "administrator_id": str(denied.decided_by)},
@@ -199,9 +205,9 @@ async def deny_reimbursement(
     "that payment rather than paying twice. 409 when the payment has not failed.",
 )
 async def retry_payment(
-    reimbursement_id: UUID, reimbursements: Reimbursements
+    reimbursement_id: UUID, reimbursements: Reimbursements, actor: CallerActor
 ) -> ReimbursementPublic:
-    retried = await reimbursements.service.retry_payment(reimbursement_id)
+    retried = await reimbursements.service.retry_payment(reimbursement_id, actor)
     log.info(
         "reimbursement payment retried by operator",
         extra={"reimbursement_id": str(retried.id), "round": retried.payment_round},

@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.config import JsonDict
 
 from api.audit import EventPublic
-from api.callers import client_of
-from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, Sms
+from api.callers import actor_of
+from api.deps import DEFAULT_PAGE_SIZE, CallerActor, Cursor, Limit, Sms
 from api.errors import responses
 from api.pages import Page
 from api.rate_limits import rate_limited
@@ -86,7 +86,7 @@ class SmsPage(Page[SmsPublic]):
     dependencies=[Depends(rate_limited("sms"))],
 )
 async def request_sms(body: SmsCreate, sms: Sms, request: Request, response: Response) -> SmsPublic:
-    accepted, created = await sms.service.send(body, client=client_of(request))
+    accepted, created = await sms.service.send(body, actor_of(request))
     if not created:
         response.status_code = 200
     log.debug(
@@ -140,8 +140,8 @@ async def get_sms(sms_id: UUID, sms: Sms) -> SmsPublic:
     description="Puts a `parked` SMS back to `requested`, with a new retry budget; its "
     "attempt numbers keep counting. 409 when the SMS is not parked.",
 )
-async def retry_sms(sms_id: UUID, sms: Sms) -> SmsPublic:
-    retried = await sms.service.retry(sms_id)
+async def retry_sms(sms_id: UUID, sms: Sms, actor: CallerActor) -> SmsPublic:
+    retried = await sms.service.retry(sms_id, actor)
     log.info("parked sms retried by operator", extra={"sms_id": str(retried.id)})
     return SmsPublic.model_validate(retried)
 

@@ -28,6 +28,7 @@ import httpx
 import psycopg
 
 from bench import (
+    BENCH,
     LEDGERFLOW,
     Result,
     bench_parser,
@@ -106,7 +107,7 @@ async def _submit_and_approve(url: str, count: int) -> tuple[float, list[UUID]]:
 
         async def approve(reimbursement: Any) -> None:
             command = ApproveReimbursement(administrator_id=admins[reimbursement.bank_id])
-            await service.approve(reimbursement.id, command)
+            await service.approve(reimbursement.id, command, BENCH)
             if not first:
                 first.append(time.perf_counter())
 

@@ -18,6 +18,8 @@ from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.access import Actor
+from domain.actors import RecordsActor
 from domain.orders.errors import ExecutionNotApplicable, OrderAlreadyFinal
 
 ORDER_NAMESPACE = UUID("3b8e2f5c-9a41-4d7e-8c2b-6f0a1d9e4c73")
@@ -46,7 +48,7 @@ def order_fingerprint(
 
 
 class Order(Aggregate):
-    class OrderAccepted(Aggregate.Created):
+    class OrderAccepted(RecordsActor, Aggregate.Created):
         type: str
         side: str
         instrument: str
@@ -54,25 +56,29 @@ class Order(Aggregate):
         quantity: int
         idempotency_key: str | None
         accepted_at: datetime
+        actor: Actor
 
-    class OrderPlacementFailed(Aggregate.Event):
+    class OrderPlacementFailed(RecordsActor, Aggregate.Event):
         attempt: int
         error: str
         at: datetime
         next_attempt_at: datetime
+        actor: Actor
 
-    class OrderPlaced(Aggregate.Event):
+    class OrderPlaced(RecordsActor, Aggregate.Event):
         attempt: int
         exchange_order_id: str
         at: datetime
         status: str  # `placed`, or a fill status when fills were recorded first
+        actor: Actor
 
-    class OrderRejected(Aggregate.Event):
+    class OrderRejected(RecordsActor, Aggregate.Event):
         attempt: int
         error: str
         at: datetime
+        actor: Actor
 
-    class OrderExecuted(Aggregate.Event):
+    class OrderExecuted(RecordsActor, Aggregate.Event):
         execution_id: str
         quantity: int
         price: Decimal
@@ -81,6 +87,7 @@ class Order(Aggregate):
         filled_quantity: int
         notional: Decimal
         status: str
+        actor: Actor
 
     @staticmethod
     def create_id(idempotency_key: str | None, **_: object) -> UUID:
@@ -96,6 +103,7 @@ class Order(Aggregate):
         quantity: int,
         idempotency_key: str | None,
         accepted_at: datetime,
+        actor: Actor,
     ) -> None:
         self.type = type
         self.side = side
@@ -128,25 +136,39 @@ class Order(Aggregate):
 
     # Commands -------------------------------------------------------------------------
 
-    def record_placed(self, attempt: int, exchange_order_id: str, at: datetime) -> None:
+    def record_placed(
+        self, attempt: int, exchange_order_id: str, at: datetime, *, actor: Actor
+    ) -> None:
         self.check_unplaced()
         status = self.status if self.filled_quantity else OrderStatus.PLACED
         self._placed(
-            attempt=attempt, exchange_order_id=exchange_order_id, at=at, status=status.value
+            attempt=attempt,
+            exchange_order_id=exchange_order_id,
+            at=at,
+            status=status.value,
+            actor=actor,
         )
 
     def record_placement_failure(
-        self, attempt: int, error: str, at: datetime, next_attempt_at: datetime
+        self, attempt: int, error: str, at: datetime, next_attempt_at: datetime, *, actor: Actor
     ) -> None:
         self.check_unplaced()
-        self._placement_failed(attempt=attempt, error=error, at=at, next_attempt_at=next_attempt_at)
+        self._placement_failed(
+            attempt=attempt, error=error, at=at, next_attempt_at=next_attempt_at, actor=actor
+        )
 
-    def record_rejection(self, attempt: int, error: str, at: datetime) -> None:
+    def record_rejection(self, attempt: int, error: str, at: datetime, *, actor: Actor) -> None:
         self.check_unplaced()
-        self._rejected(attempt=attempt, error=error, at=at)
+        self._rejected(attempt=attempt, error=error, at=at, actor=actor)
 
     def record_execution(
-        self, execution_id: str, quantity: int, price: Decimal, executed_at: datetime
+        self,
+        execution_id: str,
+        quantity: int,
+        price: Decimal,
+        executed_at: datetime,
+        *,
+        actor: Actor,
     ) -> bool:
         """Record a fill once; answers False for an execution already recorded."""
         if execution_id in self.execution_ids:
@@ -162,6 +184,7 @@ class Order(Aggregate):
             filled_quantity=filled,
             notional=self.notional + price * quantity,
             status=status.value,
+            actor=actor,
         )
         return True
 
@@ -184,7 +207,9 @@ class Order(Aggregate):
     # Events (mutation only) -----------------------------------------------------------
 
     @event(OrderPlaced)
-    def _placed(self, attempt: int, exchange_order_id: str, at: datetime, status: str) -> None:
+    def _placed(
+        self, attempt: int, exchange_order_id: str, at: datetime, status: str, actor: Actor
+    ) -> None:
         self.attempts = max(self.attempts, attempt)
         self.exchange_order_id = exchange_order_id
         self.placed_at = at
@@ -194,14 +219,14 @@ class Order(Aggregate):
 
     @event(OrderPlacementFailed)
     def _placement_failed(
-        self, attempt: int, error: str, at: datetime, next_attempt_at: datetime
+        self, attempt: int, error: str, at: datetime, next_attempt_at: datetime, actor: Actor
     ) -> None:
         self.attempts = max(self.attempts, attempt)
         self.last_error = error
         self.next_attempt_at = next_attempt_at
 
     @event(OrderRejected)
-    def _rejected(self, attempt: int, error: str, at: datetime) -> None:
+    def _rejected(self, attempt: int, error: str, at: datetime, actor: Actor) -> None:
         self.attempts = max(self.attempts, attempt)
         self.status = OrderStatus.REJECTED
         self.last_error = error
@@ -217,6 +242,7 @@ class Order(Aggregate):
         filled_quantity: int,
         notional: Decimal,
         status: str,
+        actor: Actor,
     ) -> None:
         self.execution_ids.add(execution_id)
         self.filled_quantity = filled_quantity

@@ -12,6 +12,7 @@ from uuid import uuid4
 
 import pytest
 
+from domain.access import Actor
 from domain.messaging import DeadLetter, Message, MessageHandler, command_queue_name
 from domain.outbound import OutcomeUnknown, ProviderRejected
 from domain.reimbursements.aggregate import Purpose, Reimbursement
@@ -38,6 +39,9 @@ from processes.reimbursements.notify import (
 )
 from processes.reimbursements.payment import PaymentCheck, PaymentStart, StartPayload
 from tests.unit.work_items import leased
+
+# Who the tests' commands are recorded as, where it does not matter.
+ACTOR = Actor.system("tests")
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 RETRY = RetrySettings(budget=timedelta(minutes=2))
@@ -112,6 +116,7 @@ def seeded(app: ReimbursementsApplication, phone: str | None) -> Reimbursement:
         currency="EUR",
         description="Hotel",
         submitted_at=T0,
+        actor=ACTOR,
     )
     app.save(bank, admin, member, account, r)
     return r
@@ -129,7 +134,7 @@ async def test_a_denial_plans_one_mail_with_the_reason_and_no_payment(
     app: ReimbursementsApplication,
 ) -> None:
     r = seeded(app, phone=None)
-    r.deny(uuid4(), r.bank_id, "No receipt", T0)
+    r.deny(uuid4(), r.bank_id, "No receipt", T0, actor=ACTOR)
     app.save(r)
     denied = app.events.get(r.id, gt=1)
     event = next(iter(denied))
@@ -149,7 +154,7 @@ async def test_a_denial_plans_one_mail_with_the_reason_and_no_payment(
 
 async def test_mail_failures_are_classified(app: ReimbursementsApplication) -> None:
     r = seeded(app, phone=None)
-    r.approve(uuid4(), r.bank_id, T0)
+    r.approve(uuid4(), r.bank_id, T0, actor=ACTOR)
     app.save(r)
     event = next(iter(app.events.get(r.id, gt=1)))
     lost = MailNotification(app, FakeMailer(OutcomeUnknown("dropped")), "f@example.com", RETRY)
@@ -166,7 +171,7 @@ async def test_the_sms_is_a_send_sms_command_on_the_sms_queue(
     app: ReimbursementsApplication,
 ) -> None:
     r = seeded(app, phone="+4531234567")
-    r.approve(uuid4(), r.bank_id, T0)
+    r.approve(uuid4(), r.bank_id, T0, actor=ACTOR)
     app.save(r)
     event = next(iter(app.events.get(r.id, gt=1)))
     queue = FakeQueue()
@@ -184,7 +189,7 @@ async def test_the_sms_is_a_send_sms_command_on_the_sms_queue(
 
 async def test_no_phone_no_sms_and_nothing_recorded(app: ReimbursementsApplication) -> None:
     r = seeded(app, phone=None)
-    r.approve(uuid4(), r.bank_id, T0)
+    r.approve(uuid4(), r.bank_id, T0, actor=ACTOR)
     app.save(r)
     event = next(iter(app.events.get(r.id, gt=1)))
     queue = FakeQueue()
@@ -197,7 +202,7 @@ async def test_no_phone_no_sms_and_nothing_recorded(app: ReimbursementsApplicati
 
 async def test_payment_start_then_polls_until_final(app: ReimbursementsApplication) -> None:
     r = seeded(app, phone=None)
-    r.approve(uuid4(), r.bank_id, T0)
+    r.approve(uuid4(), r.bank_id, T0, actor=ACTOR)
     app.save(r)
     approved = next(iter(app.events.get(r.id, gt=1)))
     rail = FakeRail(
@@ -236,7 +241,7 @@ async def test_a_parked_start_fails_the_payment_without_a_mail_and_a_retry_keeps
     """Parked after unknown outcomes, the payment may exist at the rail: the member is not
     told it failed, and an operator's retry asks the rail for that same payment."""
     r = seeded(app, phone=None)
-    r.approve(uuid4(), r.bank_id, T0)
+    r.approve(uuid4(), r.bank_id, T0, actor=ACTOR)
     app.save(r)
     approved = next(iter(app.events.get(r.id, gt=1)))
     start = PaymentStart(app, FakeRail(), RETRY)
@@ -249,7 +254,7 @@ async def test_a_parked_start_fails_the_payment_without_a_mail_and_a_retry_keeps
     assert mail.plan(failed_event) == []
     app.save(failed_event)
     retried = app.get_reimbursement(r.id)
-    retried.retry_payment(T0)
+    retried.retry_payment(T0, actor=ACTOR)
     [retry_event] = retried.collect_events()
     again = only(start.plan(retry_event))
     assert again.payload == StartPayload(round=2, payment_id=r.payment_id)
@@ -260,7 +265,7 @@ async def test_a_payment_the_rail_failed_tells_the_member_and_a_retry_is_a_new_p
     app: ReimbursementsApplication,
 ) -> None:
     r = seeded(app, phone=None)
-    r.approve(uuid4(), r.bank_id, T0)
+    r.approve(uuid4(), r.bank_id, T0, actor=ACTOR)
     app.save(r)
     approved = next(iter(app.events.get(r.id, gt=1)))
     rail = FakeRail(RailPayment("PAY1", RailStatus.FAILURE, "account closed"))
@@ -272,7 +277,7 @@ async def test_a_payment_the_rail_failed_tells_the_member_and_a_retry_is_a_new_p
     assert isinstance(failed_event, Reimbursement.PaymentFailed) and failed_event.definitive
     mail = MailNotification(app, FakeMailer(), "f@example.com", RETRY)
     assert only(mail.plan(failed_event)).payload == NotificationPayload(Purpose.PAYMENT_FAILED, 1)
-    failed.retry_payment(T0)
+    failed.retry_payment(T0, actor=ACTOR)
     retry_event = failed.collect_events()[-1]
     assert only(start.plan(retry_event)).payload.payment_id != r.payment_id
 
@@ -281,7 +286,7 @@ async def test_a_number_the_sms_workflow_would_refuse_is_a_permanent_failure_wit
     app: ReimbursementsApplication,
 ) -> None:
     r = seeded(app, phone="+99912345678")  # no such country code
-    r.approve(uuid4(), r.bank_id, T0)
+    r.approve(uuid4(), r.bank_id, T0, actor=ACTOR)
     app.save(r)
     event = next(iter(app.events.get(r.id, gt=1)))
     queue = FakeQueue()
