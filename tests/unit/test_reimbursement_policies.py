@@ -13,7 +13,13 @@ from uuid import uuid4
 import pytest
 
 from domain.access import Actor
-from domain.messaging import DeadLetter, Message, MessageHandler, command_queue_name
+from domain.messaging import (
+    DeadLetter,
+    Message,
+    MessageHandler,
+    actor_of_message,
+    command_queue_name,
+)
 from domain.outbound import OutcomeUnknown, ProviderRejected
 from domain.reimbursements.aggregate import Purpose, Reimbursement
 from domain.reimbursements.ports import OutboundMail, PaymentOrder, RailPayment, RailStatus
@@ -185,6 +191,8 @@ async def test_the_sms_is_a_send_sms_command_on_the_sms_queue(
     assert command.message_id == f"reimbursement-{r.id}-approved" == first.message_id
     assert command.phone_number == "+4531234567" and command.correlation_id == str(r.id)
     assert json.loads(first.body) == json.loads(second.body)  # a retry: the same SMS
+    # The SMS is the worker's command: the SMS workflow records it as such.
+    assert actor_of_message(first) == Actor.system("worker-reimbursements")
 
 
 async def test_no_phone_no_sms_and_nothing_recorded(app: ReimbursementsApplication) -> None:
