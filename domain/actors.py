@@ -34,6 +34,10 @@ class RecordsActor:
     upcast_v1_v2 = staticmethod(fill_before_actors)
 
 
+# Who loads a data set (`ledgerflow seed`): reference data and invoices to charge.
+SEED = Actor.system("seed")
+
+
 def worker(workflow: str) -> Actor:
     """The system actor of a workflow's worker process (`ledgerflow worker <workflow>`):
     the outcomes its work engine records are its commands."""

@@ -12,7 +12,7 @@ from adapters.eventstore import AggregateReader, GroupCommitter
 from adapters.follower import Follower
 from adapters.payment_provider import HttpPaymentProvider
 from adapters.relay import ToMessage
-from domain.access import Actor
+from domain.actors import SEED
 from domain.billing.dataset import antaeus
 from ledgerflow.ports import BillingPorts
 from ledgerflow.workflow import Workflow
@@ -23,9 +23,6 @@ from processes.billing.scheduler import MonthlyScheduler
 from processes.billing.selection import SelectionPolicy
 from projections.billing import BillingQueries, BillingView
 from projections.billing.schema import PARKED
-
-# Who issues the invoices of a data set `ledgerflow seed` loads.
-SEEDER = Actor.system("seed")
 
 
 class BillingWorkflow(Workflow):
@@ -69,7 +66,7 @@ class BillingWorkflow(Workflow):
     async def seed(self, name: str) -> int:
         if name != "antaeus":
             return await super().seed(name)
-        return await self.service.load(antaeus(), SEEDER)
+        return await self.service.load(antaeus(), SEED)
 
     async def run_worker(self, stop: asyncio.Event) -> None:
         settings = self.core.settings

@@ -28,6 +28,9 @@ from processes.audit import AuditEntry, audit_trail
 SaveAggregates = Callable[..., Awaitable[None]]
 # Who records the selection of a run's invoices and each charge's outcome.
 WORKER = worker("billing")
+# Who records when billing began: the workflow itself, in whichever of its processes
+# opened it first.
+CALENDAR = Actor.system("billing")
 
 
 class BillingApplication(WorkflowApplication):
@@ -99,7 +102,7 @@ class BillingService:
         if self._calendar is None:
             calendar = await asyncio.to_thread(self.application.find_calendar)
             if calendar is None:
-                calendar = BillingCalendar.begin(self.clock.now(), self.timezone)
+                calendar = BillingCalendar.begin(self.clock.now(), self.timezone, CALENDAR)
                 try:
                     await self._save(calendar)
                 except IntegrityError:
@@ -123,7 +126,9 @@ class BillingService:
         created = 0
         for record in records:
             if isinstance(record, CustomerRecord):
-                batch.append(Customer(ref_id=record.ref_id, currency=record.currency, at=now))
+                batch.append(
+                    Customer(ref_id=record.ref_id, currency=record.currency, at=now, actor=actor)
+                )
             else:
                 batch.append(
                     Invoice(

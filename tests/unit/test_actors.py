@@ -15,6 +15,8 @@ from starlette.requests import Request
 from api.callers import UNAUTHENTICATED, actor_of
 from domain.access import Actor, Principal, Role
 from domain.actors import BEFORE_ACTORS, RecordsActor
+from domain.billing.calendar import BillingCalendar
+from domain.billing.customer import Customer
 from domain.billing.invoice import Invoice
 from domain.billing.run import BillingRun
 from domain.lending.aggregate import LoanApplication
@@ -26,6 +28,7 @@ from domain.messaging import (
 )
 from domain.orders.aggregate import Order
 from domain.reimbursements.aggregate import Reimbursement
+from domain.reimbursements.reference import Bank, BankAccount, BankAdministrator, BankMember
 from domain.sms.aggregate import Sms
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -36,6 +39,12 @@ ADMIN = Actor("bank_admin", "admin-3")
 OPERATOR = Actor("operator", "ops-alice")
 WORKER = Actor.system("worker-x")
 AGGREGATES: list[type[Aggregate]] = [
+    Bank,
+    BankAdministrator,
+    BankMember,
+    BankAccount,
+    Customer,
+    BillingCalendar,
     Sms,
     Order,
     LoanApplication,
@@ -302,3 +311,15 @@ def test_events_stored_before_actors_say_so() -> None:
     state: dict[str, object] = {"attempt": 1}
     Sms.SmsSent.upcast_v1_v2(state)  # type: ignore[attr-defined]
     assert state == {"attempt": 1, "actor": BEFORE_ACTORS}
+
+
+def test_reference_data_records_who_loaded_it_and_billing_who_began_it() -> None:
+    from processes.reimbursements.demo_banks import demo_banks
+
+    seed = Actor.system("seed")
+    loaded = [event for aggregate in demo_banks(seed) for event in aggregate.collect_events()]
+    assert loaded and {event.actor for event in loaded} == {seed}  # type: ignore[attr-defined]
+    customer = Customer(ref_id=1, currency="EUR", at=T0, actor=seed)
+    calendar = BillingCalendar.begin(T0, "UTC", Actor.system("billing"))
+    assert recorded(customer) == [("CustomerRegistered", seed)]
+    assert recorded(calendar) == [("BillingBegan", Actor.system("billing"))]

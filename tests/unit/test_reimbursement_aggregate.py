@@ -194,13 +194,13 @@ def test_round_trip_and_two_decisions_on_one_version_conflict(
 
 def test_reference_data_has_ids_from_natural_keys(app: ReimbursementsApplication) -> None:
     suffix = uuid4().hex[:6]
-    bank = Bank(uid=f"b-{suffix}", name="B", location="L")
+    bank = Bank(uid=f"b-{suffix}", name="B", location="L", actor=ACTOR)
     assert bank.id == reference_id("bank", f"b-{suffix}")
     app.save(bank)
     with pytest.raises(IntegrityError):
-        app.save(Bank(uid=f"b-{suffix}", name="B again", location="L"))
+        app.save(Bank(uid=f"b-{suffix}", name="B again", location="L", actor=ACTOR))
     assert app.get_bank(bank.id).name == "B"
-    assert len({a.id for a in demo_banks()}) == len(demo_banks())
+    assert len({a.id for a in demo_banks(ACTOR)}) == len(demo_banks(ACTOR))
 
 
 class ReimbursementLifecycle(RuleBasedStateMachine):

@@ -108,12 +108,19 @@ def app() -> ReimbursementsApplication:
 
 def seeded(app: ReimbursementsApplication, phone: str | None) -> Reimbursement:
     suffix = uuid4().hex[:6]
-    bank = Bank(uid=f"b{suffix}", name="Bank", location="Here")
-    admin = BankAdministrator(uid=f"a{suffix}", first_name="A", last_name="B", bank_id=bank.id)
-    member = BankMember(
-        uid=f"m{suffix}", first_name="Ida", last_name="Storm", email="ida@example.com", phone=phone
+    bank = Bank(uid=f"b{suffix}", name="Bank", location="Here", actor=ACTOR)
+    admin = BankAdministrator(
+        uid=f"a{suffix}", first_name="A", last_name="B", bank_id=bank.id, actor=ACTOR
     )
-    account = BankAccount(uid=f"c{suffix}", bank_id=bank.id, bank_member_id=member.id)
+    member = BankMember(
+        uid=f"m{suffix}",
+        first_name="Ida",
+        last_name="Storm",
+        email="ida@example.com",
+        phone=phone,
+        actor=ACTOR,
+    )
+    account = BankAccount(uid=f"c{suffix}", bank_id=bank.id, bank_member_id=member.id, actor=ACTOR)
     r = Reimbursement(
         bank_account_id=account.id,
         bank_id=bank.id,
