@@ -16,6 +16,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp
 
 from api import admin, health, status
+from api.access import document_access
 from api.authentication import (
     JWKS_PATH,
     Authentication,
@@ -60,6 +61,8 @@ class ApiConfig:
     opentelemetry: bool = False
     # A larger request body answers 413 (api/body_limit.py).
     max_body_bytes: int = 64 * 1024
+    # Serves `PUT /__admin/clock` (to operators): the platform's time moves for tests.
+    test_mode: bool = False
     # Keys the console's CSRF tokens (api/console/session.py); every API process serving
     # the console behind one address needs the same. `None`: one of this process's own.
     console_secret: bytes | None = None
@@ -121,4 +124,7 @@ def create_app(
     )
     document_bearer(app, public)
     app.include_router(admin.router)
+    if config.test_mode:  # outside test mode the route does not exist
+        app.include_router(admin.test_mode_router)
+    document_access(app)
     return app

@@ -9,16 +9,15 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from adapters.attention import AttentionFilter, AttentionItem, AttentionKind
 from adapters.messaging.postgres.dead_letters import replayable
-from api.callers import principal_of
+from api.access import Operator, Reader
 from api.deps import Services
 from api.operator_actions import attention_of, retry_all, retry_of
-from domain.access import Actor
 
 router = APIRouter(prefix="/status/attention", tags=["operations"])
 
@@ -111,6 +110,7 @@ KeyQuery = Annotated[
 )
 async def list_attention(
     services: Services,
+    caller: Reader,
     workflow: WorkflowQuery = None,
     kind: KindQuery = None,
     reason: ReasonQuery = None,
@@ -130,16 +130,15 @@ async def list_attention(
     "would; one that cannot be retried any more says why, and the others go on.",
 )
 async def retry_attention(
-    request: Request,
     services: Services,
+    caller: Operator,
     workflow: WorkflowQuery = None,
     kind: KindQuery = None,
     reason: ReasonQuery = None,
     key: KeyQuery = None,
 ) -> RetriedListPublic:
-    principal = principal_of(request)
-    actor = principal.actor if principal else Actor("none", "unauthenticated")
-    outcomes = await retry_all(services, AttentionFilter(workflow, kind, reason, key), actor)
+    only = AttentionFilter(workflow, kind, reason, key)
+    outcomes = await retry_all(services, only, caller.actor)
     return RetriedListPublic(
         retried=[
             RetriedPublic(item=AttentionItemPublic.of(o.item), error=o.error) for o in outcomes

@@ -7,14 +7,13 @@ are listed in `GET /status/attention?kind=dead_letter`).
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.callers import principal_of
+from api.access import Operator
 from api.deps import Services
 from api.errors import responses
 from api.operator_actions import discard_dead_letter, replay_dead_letter
-from domain.access import Actor
 
 router = APIRouter(prefix="/status/dead-letters", tags=["operations"])
 
@@ -35,11 +34,6 @@ class DiscardedPublic(BaseModel):
     discarded: bool = True
 
 
-def _actor(request: Request) -> Actor:
-    principal = principal_of(request)
-    return principal.actor if principal else Actor("none", "unauthenticated")
-
-
 @router.post(
     "/{letter_id}/replay",
     response_model=ReplayedPublic,
@@ -49,8 +43,8 @@ def _actor(request: Request) -> Actor:
     "replayed (409): discard it.",
     responses=responses(404, 409),
 )
-async def replay(letter_id: int, request: Request, services: Services) -> ReplayedPublic:
-    queue = await replay_dead_letter(services, letter_id, _actor(request))
+async def replay(letter_id: int, services: Services, caller: Operator) -> ReplayedPublic:
+    queue = await replay_dead_letter(services, letter_id, caller.actor)
     return ReplayedPublic(id=letter_id, queue=queue)
 
 
@@ -61,6 +55,6 @@ async def replay(letter_id: int, request: Request, services: Services) -> Replay
     description="The message is deleted with its reason; nothing is delivered.",
     responses=responses(404),
 )
-async def discard(letter_id: int, request: Request, services: Services) -> DiscardedPublic:
-    await discard_dead_letter(services, letter_id, _actor(request))
+async def discard(letter_id: int, services: Services, caller: Operator) -> DiscardedPublic:
+    await discard_dead_letter(services, letter_id, caller.actor)
     return DiscardedPublic(id=letter_id)

@@ -40,11 +40,11 @@ def actor_name(actor: Actor) -> str:
 
 
 async def _sms(services: ApiServices, key: str, actor: Actor) -> None:
-    await _served(services.sms, "sms").service.retry(UUID(key))
+    await _served(services.sms, "sms").service.retry(UUID(key), actor)
 
 
 async def _application(services: ApiServices, key: str, actor: Actor) -> None:
-    await _served(services.lending, "lending").service.resume_polling(UUID(key))
+    await _served(services.lending, "lending").service.resume_polling(UUID(key), actor)
 
 
 async def _invoice(services: ApiServices, key: str, actor: Actor) -> None:
@@ -52,7 +52,7 @@ async def _invoice(services: ApiServices, key: str, actor: Actor) -> None:
 
 
 async def _payment(services: ApiServices, key: str, actor: Actor) -> None:
-    await _served(services.reimbursements, "reimbursements").service.retry_payment(UUID(key))
+    await _served(services.reimbursements, "reimbursements").service.retry_payment(UUID(key), actor)
 
 
 async def _set_aside(services: ApiServices, key: str, actor: Actor) -> None:
@@ -110,7 +110,7 @@ async def retry_all(
 async def resolve_invoice(
     services: ApiServices, invoice: int, action: ResolutionAction, note: str, actor: Actor
 ) -> None:
-    await _served(services.billing, "billing").service.resolve(invoice, action, note)
+    await _served(services.billing, "billing").service.resolve(invoice, action, note, actor)
     log.info("%s resolved invoice %s: %s", actor_name(actor), invoice, action)
 
 

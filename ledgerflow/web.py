@@ -57,6 +57,7 @@ ROUTERS: Mapping[str, Sequence[APIRouter]] = {
         reimbursements_api.router,
         reimbursements_api.members,
         banks_api.router,
+        banks_api.members,
     ],
 }
 
@@ -86,6 +87,7 @@ def create_app(
         ApiConfig(
             opentelemetry=settings.opentelemetry,
             max_body_bytes=limits.max_body_bytes,
+            test_mode=settings.test_mode,
             console_secret=(
                 settings.console_secret.get_secret_value().encode()
                 if settings.console_secret

@@ -205,13 +205,15 @@ def console_router(verifier: Verifier, sessions: ConsoleSessions) -> APIRouter:
 
     @router.get("/timeline")
     async def timeline_page(
-        request: Request, workflow: str = "sms", id: str = "", key: str = ""
+        request: Request, workflow: str = "sms", id: str = "", key: str = "", client: str = ""
     ) -> HTMLResponse:
         seen, services = viewer(request), _services(request)
         found, error = None, None
         if id or key:
             try:
-                found = await timeline(services, workflow, id or by_client_key(workflow, key))
+                found = await timeline(
+                    services, workflow, id or by_client_key(workflow, key, client)
+                )
             except DomainError as refused:
                 error = str(refused)
         return page(
@@ -224,6 +226,7 @@ def console_router(verifier: Verifier, sessions: ConsoleSessions) -> APIRouter:
             workflow=workflow,
             id=id,
             key=key,
+            client=client,
             timeline=found,
             error=error,
         )

@@ -25,6 +25,7 @@ from api.orders import OrderPublic
 from api.reimbursements import ReimbursementPublic
 from api.services import ApiServices
 from api.sms import SmsPublic
+from domain.access import Actor
 from domain.errors import NotFoundError
 from domain.orders.aggregate import order_id_for
 from domain.sms.aggregate import sms_id_for
@@ -48,12 +49,7 @@ class TimelineEvent:
     version: int
     recorded_at: datetime
     data: dict[str, Any]  # as JSON, as `GET /{collection}/{id}/events` answers it
-
-    @property
-    def actor(self) -> dict[str, Any] | None:
-        """Who caused it, when the event records that."""
-        actor = self.data.get("actor")
-        return actor if isinstance(actor, dict) else None
+    actor: Actor | None  # who caused it (None: an event that records no one)
 
 
 @dataclass(frozen=True)
@@ -120,17 +116,21 @@ LOOKUPS: dict[str, Lookup] = {
     "lending": _application,
     "reimbursements": _reimbursement,
 }
-# What a client names its requests by, and the id each one derives from it.
-CLIENT_KEYS: dict[str, Callable[[str], UUID]] = {"sms": sms_id_for, "orders": order_id_for}
+# What a client names its requests by, and the id each one derives from it and the client.
+CLIENT_KEYS: dict[str, Callable[[str, str | None], UUID]] = {
+    "sms": sms_id_for,
+    "orders": order_id_for,
+}
 
 
-def by_client_key(workflow: str, client_key: str) -> str:
+def by_client_key(workflow: str, client_key: str, client: str | None) -> str:
     """The id of the aggregate a client's key (SMS `message_id`, order
-    `Idempotency-Key`) names."""
+    `Idempotency-Key`) names; each client's keys are its own (no client: the platform's
+    own requests, e.g. the reimbursements' SMS)."""
     derive = CLIENT_KEYS.get(workflow)
     if derive is None:
         raise UnknownAggregate(f"{workflow} has no client keys")
-    return str(derive(client_key))
+    return str(derive(client_key, client or None))
 
 
 async def timeline(services: ApiServices, workflow: str, key: str) -> Timeline:
@@ -143,7 +143,7 @@ async def timeline(services: ApiServices, workflow: str, key: str) -> Timeline:
         raise UnknownAggregate(f"{key!r} names no aggregate of {workflow}") from None
     work = await services.status.work_of(found.aggregate_id)
     events = [
-        TimelineEvent(entry.type, entry.version, entry.recorded_at, public["data"])
+        TimelineEvent(entry.type, entry.version, entry.recorded_at, public["data"], entry.actor)
         for entry in found.events
         for public in [EventPublic.model_validate(entry).model_dump(mode="json")]
     ]

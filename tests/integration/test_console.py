@@ -171,7 +171,8 @@ def test_any_aggregates_timeline_by_id_or_the_clients_key(
     api_url: str, issuer: TokenIssuer, database_url: str
 ) -> None:
     key = f"order-{uuid.uuid4()}"
-    with issuer.client(api_url, Role.CLIENT, timeout=10) as client:
+    shop = issuer.as_client("shop-7")
+    with httpx.Client(base_url=api_url, headers=shop, timeout=10) as client:
         order = client.post(
             "/orders",
             json={
@@ -203,9 +204,14 @@ def test_any_aggregates_timeline_by_id_or_the_clients_key(
             assert page.status_code == 200, (query, page.text)
             return page.text
 
-        by_key = shown(workflow="orders", key=key)
+        by_key = shown(workflow="orders", client="shop-7", key=key)
         assert order["id"] in by_key and "OrderAccepted" in by_key
         assert shown(workflow="orders", id=order["id"]).count("OrderAccepted") == 1
+        assert "client · shop-7" in by_key  # who placed it
+        another = auditor.get(
+            "/console/timeline", params={"workflow": "orders", "client": "shop-8", "key": key}
+        )
+        assert another.status_code == 404  # a key is its client's own
         assert "ApplicationSubmitted" in shown(workflow="lending", id=application["id"])
         assert "InvoiceIssued" in shown(workflow="billing", id="1")
         assert "InvoiceIssued" in shown(

@@ -27,6 +27,7 @@ from tests.issuer import TokenIssuer
 
 # A page is given this long to render, and a retried SMS this long to be sent.
 RENDER_TIMEOUT_MS = 30_000
+SHOP = "shop-7"  # the client sending the SMS
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +59,8 @@ def api_url(settings: Settings) -> Iterator[str]:
 def parked(api_url: str, simulator: httpx.Client, issuer: TokenIssuer) -> list[dict[str, Any]]:
     """Two SMS parked after the provider failed every attempt; the provider then heals."""
     simulator.put("/__admin/faults", json={"error_rate": 1.0})
-    with issuer.client(api_url, Role.CLIENT, timeout=10) as client:
+    shop = issuer.as_client(SHOP)
+    with httpx.Client(base_url=api_url, headers=shop, timeout=10) as client:
         sent = [
             client.post(
                 "/sms",
@@ -136,12 +138,15 @@ def test_an_operator_retries_a_parked_sms_and_watches_it_sent(
     row.get_by_role("button", name="Retry").click()
     expect(page.get_by_role("status")).to_contain_text(f"Retry of sms {sms['id']} requested")
 
-    # Its timeline, found by the client's message_id: the state turns to sent live.
-    page.goto(f"{api_url}/console/timeline?workflow=sms&key={sms['message_id']}")
+    # Its timeline, found by its client and message_id: the state turns to sent live.
+    page.goto(f"{api_url}/console/timeline?workflow=sms&client={SHOP}&key={sms['message_id']}")
     expect(page.locator("[data-status]")).to_have_text("sent", timeout=RENDER_TIMEOUT_MS)
     events = page.locator("#events")
     for event in ("SmsRequested", "SmsParked", "SmsRetryRequested", "SmsSent"):
         expect(events).to_contain_text(event)
+    retried = events.locator("tr", has_text="SmsRetryRequested")
+    expect(retried).to_contain_text("operator · ops-amina")  # who retried it, from the console
+    expect(events.locator("tr", has_text="SmsRequested")).to_contain_text(f"client · {SHOP}")
     keep(page, "console-timeline", capsys)
 
 
