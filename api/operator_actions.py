@@ -3,7 +3,8 @@ console and the command line: each goes through the workflow's own service (or t
 set-aside desk), the same call its own API route makes.
 
 Which call retries an item depends on its workflow and why it waits (`RETRIES`); a dead
-letter has none here. Every action is logged with the operator who took it.
+letter is replayed or discarded instead. The operator is passed on to the services, which
+record it on the events they make, and every action is logged with it.
 """
 
 from __future__ import annotations
