@@ -227,7 +227,7 @@ async def get_invoice(invoice_id: int, caller: Reader, billing: Billing) -> Invo
 async def resolve_invoice(
     invoice_id: int, body: InvoiceResolution, caller: Operator, billing: Billing
 ) -> InvoicePublic:
-    invoice = await billing.service.resolve(invoice_id, body.action, body.note)
+    invoice = await billing.service.resolve(invoice_id, body.action, body.note, caller.actor)
     log.info("invoice resolved by operator", extra={"invoice": invoice_id, "action": body.action})
     return InvoicePublic.of_aggregate(invoice)
 
@@ -260,7 +260,7 @@ async def invoice_events(invoice_id: int, caller: Reader, billing: Billing) -> l
 async def start_run(
     body: BillingRunCreate, caller: Operator, billing: Billing, response: Response
 ) -> BillingRunPublic:
-    run, created = await billing.service.start_run(body.period, "manual")
+    run, created = await billing.service.start_run(body.period, "manual", caller.actor)
     if not created:
         response.status_code = 200
     return await _run_public(billing, run.id)

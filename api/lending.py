@@ -116,7 +116,7 @@ class ApplicationPublic(BaseModel):
 async def submit_application(
     body: ApplicationCreate, lending: Lending, caller: Submitter
 ) -> ApplicationPublic:
-    application = await lending.service.submit(body, client=caller.subject)
+    application = await lending.service.submit(body, caller.actor)
     log.info("application submitted", extra={"application_id": str(application.id)})
     return ApplicationPublic.of(application)
 
@@ -179,7 +179,7 @@ async def get_application(
 async def retry_application(
     application_id: UUID, lending: Lending, caller: Operator
 ) -> ApplicationPublic:
-    application = await lending.service.resume_polling(application_id)
+    application = await lending.service.resume_polling(application_id, caller.actor)
     log.info("polling resumed by operator", extra={"application_id": str(application.id)})
     return ApplicationPublic.of(application)
 

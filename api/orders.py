@@ -161,7 +161,7 @@ async def place_order(
         str | None, Header(min_length=1, max_length=200, description="Makes retries safe.")
     ] = None,
 ) -> Response:
-    order, created = await orders.service.place(body, idempotency_key, client=caller.subject)
+    order, created = await orders.service.place(body, caller.actor, idempotency_key)
     # Serialized here, once: returned as a model, FastAPI would validate it all again
     # against `response_model` (the hot path of the platform's busiest endpoint).
     return Response(

@@ -141,7 +141,7 @@ async def submit_reimbursement(
 ) -> ReimbursementPublic:
     account = await reimbursements.service.get_account(body.bank_account_id)
     reach(caller, account, BankAccountNotFound(body.bank_account_id))
-    reimbursement = await reimbursements.service.submit(body)
+    reimbursement = await reimbursements.service.submit(body, caller.actor)
     log.info(
         "reimbursement submitted",
         extra={"reimbursement_id": str(reimbursement.id), "bank_id": str(reimbursement.bank_id)},
@@ -180,7 +180,7 @@ async def approve_reimbursement(
     reimbursement_id: UUID, reimbursements: Reimbursements, caller: Administrator
 ) -> ReimbursementPublic:
     administrator = await _deciding(reimbursements, reimbursement_id, caller)
-    approved = await reimbursements.service.approve(reimbursement_id, administrator)
+    approved = await reimbursements.service.approve(reimbursement_id, administrator, caller.actor)
     log.info(
         "reimbursement approved",
         extra={"reimbursement_id": str(approved.id), "administrator_id": str(approved.decided_by)},
@@ -202,7 +202,7 @@ async def deny_reimbursement(
     caller: Administrator,
 ) -> ReimbursementPublic:
     administrator = await _deciding(reimbursements, reimbursement_id, caller)
-    denied = await reimbursements.service.deny(reimbursement_id, administrator, body)
+    denied = await reimbursements.service.deny(reimbursement_id, administrator, body, caller.actor)
     log.info(
         "reimbursement denied",
         extra={"reimbursement_id": str(denied.id), "administrator_id": str(denied.decided_by)},
@@ -224,7 +224,7 @@ async def deny_reimbursement(
 async def retry_payment(
     reimbursement_id: UUID, reimbursements: Reimbursements, caller: Operator
 ) -> ReimbursementPublic:
-    retried = await reimbursements.service.retry_payment(reimbursement_id)
+    retried = await reimbursements.service.retry_payment(reimbursement_id, caller.actor)
     log.info(
         "reimbursement payment retried by operator",
         extra={"reimbursement_id": str(retried.id), "round": retried.payment_round},

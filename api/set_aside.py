@@ -20,22 +20,24 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.config import JsonDict
 
 from adapters.set_aside.desk import ItemState, SetAsideAction, SetAsideItem, WaitingEvent
 from api.access import operators, readers
+from api.callers import actor_of
 from api.deps import Services
 from api.errors import responses
 
 router = APIRouter(prefix="/status/set-aside", tags=["operations"])
 
 
-async def _actor() -> str:
-    """Who is asking. A placeholder until the API authenticates its callers: then the
-    caller the token names."""
-    return "operator"
+async def _actor(request: Request) -> str:
+    """Who is asking, as kept with the request: the caller the token names, as
+    `role:subject` (the command line's requests are `cli:<user>`)."""
+    actor = actor_of(request)
+    return f"{actor.role}:{actor.subject}"
 
 
 Actor = Annotated[str, Depends(_actor)]

@@ -97,7 +97,7 @@ class SmsPage(Page[SmsPublic]):
     dependencies=[Depends(SEND), Depends(rate_limited("sms"))],
 )
 async def request_sms(body: SmsCreate, sms: Sms, response: Response, caller: Sender) -> SmsPublic:
-    accepted, created = await sms.service.send(body, client=caller.subject)
+    accepted, created = await sms.service.send(body, caller.actor)
     if not created:
         response.status_code = 200
     log.debug(
@@ -157,7 +157,7 @@ async def get_sms(sms_id: UUID, sms: Sms, caller: Reader) -> SmsPublic:
     "attempt numbers keep counting. 409 when the SMS is not parked.",
 )
 async def retry_sms(sms_id: UUID, sms: Sms, caller: Operator) -> SmsPublic:
-    retried = await sms.service.retry(sms_id)
+    retried = await sms.service.retry(sms_id, caller.actor)
     log.info("parked sms retried by operator", extra={"sms_id": str(retried.id)})
     return SmsPublic.model_validate(retried)
 

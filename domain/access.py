@@ -60,6 +60,12 @@ class Actor:
     def system(cls, process: str) -> Actor:
         return cls(Role.SYSTEM.value, process)
 
+    @property
+    def client(self) -> str | None:
+        """The client this actor is, if it is one: what it creates is that client's own
+        (only it reaches it, and its keys are scoped to it)."""
+        return self.subject if self.role == Role.CLIENT.value else None
+
 
 @dataclass(frozen=True)
 class Owner:

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from adapters.work import WorkStore
-from domain.access import Role
+from domain.access import Actor, Role
 from domain.billing.dataset import CustomerRecord, InvoiceRecord
 from ledgerflow.bootstrap import platform_session
 from ledgerflow.data_dir import write_database_url
@@ -30,6 +30,9 @@ from simulators.registry import running
 from tests.harness import eventually, sms_status, workers
 from tests.issuer import TokenIssuer
 from tests.tcp_proxy import TcpProxy
+
+# Who the tests' commands are recorded as, where it does not matter.
+ACTOR = Actor.system("tests")
 
 
 def test_health_follows_the_database(database_url: str, issuer: TokenIssuer) -> None:
@@ -132,11 +135,11 @@ async def _followers_and_work(url: str) -> None:
     async with platform_session(settings, only={"billing"}) as platform:
         service = platform.get(BillingWorkflow).service
         await service.load(
-            [CustomerRecord(1, "EUR"), InvoiceRecord(1, 1, Decimal("10"), "EUR", False)]
+            [CustomerRecord(1, "EUR"), InvoiceRecord(1, 1, Decimal("10"), "EUR", False)], ACTOR
         )
         for follower in platform.projections():
             await follower.catch_up()
-        await service.load([InvoiceRecord(2, 1, Decimal("20"), "EUR", False)])
+        await service.load([InvoiceRecord(2, 1, Decimal("20"), "EUR", False)], ACTOR)
         store = WorkStore(platform.pool)
         now = platform.clock.now()
         ids = [uuid.uuid4() for _ in range(4)]

@@ -37,7 +37,7 @@ from adapters.relay import EventRelay
 from adapters.set_aside.desk import SetAsideDesk
 from adapters.set_aside.errors import RetryLater
 from adapters.work import WorkScheduler
-from domain.access import Role
+from domain.access import Actor, Role
 from domain.billing.dataset import CustomerRecord, InvoiceRecord
 from domain.messaging import Message
 from domain.orders.aggregate import Order
@@ -57,6 +57,9 @@ from simulators.registry import running
 from tests.harness import eventually, workers
 from tests.issuer import TokenIssuer
 
+# Who the tests' commands are recorded as, where it does not matter.
+ACTOR = Actor.system("tests")
+
 WITH_PHONE = reference_id("account", "nordic-m-1-acct")  # of the demo banks
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -72,6 +75,7 @@ def new_order(quantity: int = 10) -> Order:
         quantity=quantity,
         idempotency_key=None,
         accepted_at=T0,
+        actor=ACTOR,
     )
 
 
@@ -82,6 +86,7 @@ def new_sms() -> Sms:
         text="hello",
         correlation_id=None,
         requested_at=T0,
+        actor=ACTOR,
     )
 
 
@@ -191,7 +196,7 @@ def _new_in_every_workflow(
         settings = Settings(database_url=url, billing_scheduler=False)
         async with platform_session(settings, only={"billing"}) as opened:
             await opened.get(BillingWorkflow).service.load(
-                [CustomerRecord(n, "EUR"), InvoiceRecord(n, n, Decimal("10"), "EUR", False)]
+                [CustomerRecord(n, "EUR"), InvoiceRecord(n, n, Decimal("10"), "EUR", False)], ACTOR
             )
 
     asyncio.run(invoice())
@@ -220,7 +225,7 @@ def test_an_unknown_event_stops_its_aggregate_in_one_read_model_and_nothing_else
     app = open_application(OrdersApplication, url)
     try:
         stuck = new_order()
-        stuck.record_placed(1, "EX-1", T0)
+        stuck.record_placed(1, "EX-1", T0, actor=ACTOR)
         accepted, placed = stored(app, stuck)
         topic = unknown_topic()
         append(url, "orders_events", [tampered(accepted, topic=topic)])
@@ -257,14 +262,16 @@ def test_an_unknown_event_stops_its_aggregate_in_one_read_model_and_nothing_else
         assert asked.json()["requested"] == "retry"
         failed = eventually(lambda: (d := api.get(path).json())["actions"][0]["done_at"] and d)
         assert failed["actions"][0]["outcome"] == "failed"
-        assert failed["actions"][0]["actor"] == "operator"
+        assert failed["actions"][0]["actor"] == "operator:dev-operator"
         assert (failed["resolution"], failed["failures"], failed["waiting"]) == (None, 2, 1)
 
         # After the fix (the topic is known again), a retry applies it and what waited.
         register_topic(topic, Order.OrderAccepted)
         assert api.post(f"{path}/retry").status_code == 202
         retried = eventually(lambda: (d := api.get(path).json())["resolution"] and d)
-        assert retried["resolution"] == "retried" and retried["resolved_by"] == "operator"
+        assert (
+            retried["resolution"] == "retried" and retried["resolved_by"] == "operator:dev-operator"
+        )
         assert [(a["outcome"], a["applied"]) for a in retried["actions"]] == [
             ("failed", 0),
             ("applied", 2),
@@ -306,7 +313,7 @@ def test_an_operator_skips_a_set_aside_event_with_a_reason(
         skipped = eventually(lambda: (d := api.get(path).json())["resolution"] and d)
         assert skipped["resolution"] == "skipped"
         assert skipped["reason"] == "written by hand in a test"
-        assert skipped["resolved_by"] == "operator"
+        assert skipped["resolved_by"] == "operator:dev-operator"
         [action] = skipped["actions"]
         assert (action["action"], action["outcome"]) == ("skip", "skipped")
         assert str(sms.id) not in _listed(api, "/sms")
@@ -351,8 +358,8 @@ def test_a_value_the_read_model_cannot_hold_sets_its_order_aside_and_a_rebuild_r
     try:
         before, huge, after = new_order(), new_order(quantity=OVERFLOW), new_order()
         app.save(before, huge, after)  # one batch: the poison between two good orders
-        huge.record_placed(1, "EX-HUGE", T0)
-        before.record_placed(1, "EX-BEFORE", T0)
+        huge.record_placed(1, "EX-HUGE", T0, actor=ACTOR)
+        before.record_placed(1, "EX-BEFORE", T0, actor=ACTOR)
         app.save(huge, before)
 
         async def follow() -> int:
@@ -517,15 +524,15 @@ def test_the_relay_sets_aside_an_event_it_cannot_publish_but_waits_out_the_bus(
     bus = _Bus()
     try:
         good, bad = new_order(), new_order()
-        good.record_placed(1, "EX-GOOD", T0)
-        bad.record_placed(1, "EX-BAD", T0)
+        good.record_placed(1, "EX-GOOD", T0, actor=ACTOR)
+        bad.record_placed(1, "EX-BAD", T0, actor=ACTOR)
         bad_accepted, bad_placed = stored(app, bad)
         # A placement whose time is not a time: it cannot be made into a message.
         append(url, "orders_events", [bad_accepted, tampered(bad_placed, at="yesterday")])
         append(url, "orders_events", stored(app, good))
 
         later = new_order()
-        later.record_placed(1, "EX-LATER", T0)
+        later.record_placed(1, "EX-LATER", T0, actor=ACTOR)
 
         async def relay() -> tuple[int, int]:
             pool = await _pool(url)

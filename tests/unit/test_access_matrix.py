@@ -20,6 +20,7 @@ from api.access import Rule, rule_of
 from api.app import ApiConfig
 from api.services import ApiServices
 from domain.access import Role, Scope
+from domain.actors import SEED
 from domain.reimbursements.reference import reference_id
 from processes.reimbursements.demo_banks import demo_banks
 from tests.unit.in_memory_api import ISSUER, in_memory_api, in_memory_services
@@ -172,7 +173,7 @@ def admin(administrator: UUID, bank: UUID) -> dict[str, str]:
 async def _with_demo_banks() -> ApiServices:
     services = in_memory_services()
     assert services.reimbursements is not None
-    await services.reimbursements.service.register(*demo_banks())
+    await services.reimbursements.service.register(*demo_banks(SEED))
     return services
 
 

@@ -1,6 +1,6 @@
 """SMS, orders and loan applications record the client that created them, and its keys are
-its own; events stored before they did (version 1, without `client`) still read, as
-resources of no client: operators' and auditors' alone."""
+its own; events stored before they did (version 1, without `client` or `actor`) still
+read, as resources of no client (operators' and auditors' alone) by no recorded actor."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import pytest
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 
-from domain.access import Owner, Principal, Role
+from domain.access import Actor, Owner, Principal, Role
+from domain.actors import BEFORE_ACTORS
 from domain.lending.aggregate import LoanApplication
 from domain.orders.aggregate import Order, order_id_for
 from domain.sms.aggregate import Sms, sms_id_for
@@ -23,6 +24,7 @@ from processes.orders.application import OrdersApplication
 from processes.sms.application import SmsApplication
 
 T0 = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+ACTOR = Actor("client", "shop-a")
 
 
 def sms(client: str | None) -> Sms:
@@ -33,6 +35,7 @@ def sms(client: str | None) -> Sms:
         correlation_id=None,
         requested_at=T0,
         client=client,
+        actor=ACTOR,
     )
 
 
@@ -46,6 +49,7 @@ def order(client: str | None) -> Order:
         idempotency_key="k-1",
         accepted_at=T0,
         client=client,
+        actor=ACTOR,
     )
 
 
@@ -59,6 +63,7 @@ def application(client: str | None) -> LoanApplication:
         email="amina@example.com",
         submitted_at=T0,
         client=client,
+        actor=ACTOR,
     )
 
 
@@ -85,6 +90,7 @@ def test_a_created_event_stored_before_owners_reads_as_no_clients(
         stored = app.mapper.to_stored_event(created.collect_events()[0])
         state = json.loads(stored.state)
         assert state.pop("class_version") == 2 and state.pop("client") == "shop-a"
+        state.pop("actor")  # nor did they name their actor
         version_1 = dataclasses.replace(stored, state=json.dumps(state).encode())  # as before
 
         event = app.mapper.to_domain_event(version_1)
@@ -93,6 +99,7 @@ def test_a_created_event_stored_before_owners_reads_as_no_clients(
         app.close()
 
     assert event.client is None  # type: ignore[attr-defined]
+    assert event.actor == BEFORE_ACTORS  # type: ignore[attr-defined]
     assert rebuilt is not None and rebuilt.owner == Owner()  # type: ignore[attr-defined]
     assert not Principal(Role.CLIENT, "shop-a").reaches(rebuilt.owner)  # type: ignore[attr-defined]
     assert Principal(Role.AUDITOR, "audit").reaches(rebuilt.owner)  # type: ignore[attr-defined]
