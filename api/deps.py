@@ -12,7 +12,6 @@ from typing import Annotated, TypeVar
 from fastapi import Depends, Query, Request
 from starlette.applications import Starlette
 
-from api.callers import actor_of
 from api.services import (
     ApiServices,
     BillingServices,
@@ -21,7 +20,6 @@ from api.services import (
     ReimbursementsServices,
     SmsServices,
 )
-from domain.access import Actor
 from projections.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 T = TypeVar("T")
@@ -52,13 +50,8 @@ def _workflow(
     return get
 
 
-async def _actor(request: Request) -> Actor:
-    return actor_of(request)
-
-
 Services = Annotated[ApiServices, Depends(_services)]
 # Who the route's commands are recorded as (the caller's token).
-CallerActor = Annotated[Actor, Depends(_actor)]
 Sms = Annotated[SmsServices, Depends(_workflow("sms", lambda s: s.sms))]
 Orders = Annotated[OrdersServices, Depends(_workflow("orders", lambda s: s.orders))]
 Billing = Annotated[BillingServices, Depends(_workflow("billing", lambda s: s.billing))]

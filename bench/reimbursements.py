@@ -42,7 +42,7 @@ from bench import (
     wait_http,
     wait_positions,
 )
-from domain.reimbursements.commands import ApproveReimbursement, SubmitReimbursement
+from domain.reimbursements.commands import SubmitReimbursement
 from domain.reimbursements.reference import BankAccount, BankAdministrator
 from ledgerflow.bootstrap import platform_session
 from ledgerflow.settings import Settings
@@ -107,8 +107,7 @@ async def _submit_and_approve(url: str, count: int) -> tuple[float, list[UUID]]:
         first: list[float] = []
 
         async def approve(reimbursement: Any) -> None:
-            command = ApproveReimbursement(administrator_id=admins[reimbursement.bank_id])
-            await service.approve(reimbursement.id, command, BENCH)
+            await service.approve(reimbursement.id, admins[reimbursement.bank_id], BENCH)
             if not first:
                 first.append(time.perf_counter())
 

@@ -16,11 +16,12 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.access import Actor
-from domain.actors import RecordsActor
+from domain.access import Actor, Owner
+from domain.actors import RecordsActor, fill_before_actors
 from domain.lending.errors import ApplicationAlreadyFinal, ApplicationNotFlagged
 
 
@@ -46,7 +47,15 @@ class LoanApplication(Aggregate):
         term_months: int
         email: str
         submitted_at: datetime
+        client: str | None  # who submitted it (a token's subject): it alone reads it
         actor: Actor
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # Stored before events named their actor and their owner: nobody recorded,
+            # and no client's (operators' and auditors' only).
+            fill_before_actors(state)
+            state["client"] = None
 
     class ApplicationDecided(RecordsActor, Aggregate.Event):
         status: str  # "completed" | "rejected"
@@ -89,6 +98,7 @@ class LoanApplication(Aggregate):
         email: str,
         submitted_at: datetime,
         actor: Actor,
+        client: str | None = None,
     ) -> None:
         self.first_name = first_name
         self.last_name = last_name
@@ -97,6 +107,7 @@ class LoanApplication(Aggregate):
         self.term_months = term_months
         self.email = email
         self.submitted_at = submitted_at
+        self.client = client
         self.status = ApplicationStatus.PENDING
         self.job_id: str | None = None
         self.note: str | None = None
@@ -104,6 +115,10 @@ class LoanApplication(Aggregate):
         self.round = 1
         self.attempts = 0  # failed submission attempts of the round, as last reported
         self.last_error: str | None = None
+
+    @property
+    def owner(self) -> Owner:
+        return Owner(client=self.client)
 
     # Commands -------------------------------------------------------------------------
 

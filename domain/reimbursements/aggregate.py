@@ -18,7 +18,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.access import Actor
+from domain.access import Actor, Owner
 from domain.actors import RecordsActor, fill_before_actors
 from domain.reimbursements.errors import (
     NotAnAdministratorOfTheBank,
@@ -190,6 +190,11 @@ class Reimbursement(Aggregate):
         self.payment_failure_definitive: bool | None = None
         self.paid_at: datetime | None = None
         self.notifications: dict[str, str] = {}
+
+    @property
+    def owner(self) -> Owner:
+        """Its member's, and its bank's administrators'."""
+        return Owner(member_id=self.member_id, bank_id=self.bank_id)
 
     # Commands -------------------------------------------------------------------------
 

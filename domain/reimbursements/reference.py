@@ -13,7 +13,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.access import Actor
+from domain.access import Actor, Owner
 from domain.actors import RecordsActor
 
 REFERENCE_NAMESPACE = UUID("0b9d2c1e-7f7a-4f0e-8a44-5b0c6f0d1a21")
@@ -113,3 +113,8 @@ class BankAccount(Aggregate):
         self.uid = uid
         self.bank_id = bank_id
         self.bank_member_id = bank_member_id
+
+    @property
+    def owner(self) -> Owner:
+        """Its member's, and its bank's administrators'."""
+        return Owner(member_id=self.bank_member_id, bank_id=self.bank_id)

@@ -59,6 +59,7 @@ class LendingService:
             email=command.email,
             submitted_at=self.clock.now(),
             actor=actor,
+            client=actor.client,
         )
         await self._save(application)
         return application

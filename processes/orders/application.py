@@ -62,8 +62,9 @@ class OrdersService:
         """Record the order (durably, one transaction); answer it and whether this call
         created it. From then on the work engine guarantees its placement.
 
-        With an idempotency key the order id follows from the key: a repeat collides with
-        the stored order; the same body returns it, another body conflicts.
+        With an idempotency key the order id follows from `client` and the key: a repeat
+        collides with the stored order; the same body returns it, another body conflicts;
+        another client's same key is another order.
         """
         order = Order(
             type=command.type,
@@ -74,6 +75,7 @@ class OrdersService:
             idempotency_key=idempotency_key,
             accepted_at=self.clock.now(),
             actor=actor,
+            client=actor.client,
         )
         try:
             await self._save(order)

@@ -16,11 +16,7 @@ from domain.access import Actor
 from domain.actors import worker
 from domain.clock import Clock
 from domain.reimbursements.aggregate import Reimbursement
-from domain.reimbursements.commands import (
-    ApproveReimbursement,
-    DenyReimbursement,
-    SubmitReimbursement,
-)
+from domain.reimbursements.commands import DenyReimbursement, SubmitReimbursement
 from domain.reimbursements.errors import (
     AdministratorNotFound,
     BankAccountNotFound,
@@ -96,20 +92,24 @@ class ReimbursementsService:
         return reimbursement
 
     async def approve(
-        self, reimbursement_id: UUID, command: ApproveReimbursement, actor: Actor
+        self, reimbursement_id: UUID, administrator_id: UUID, actor: Actor
     ) -> Reimbursement:
         def decide(r: Reimbursement, admin: BankAdministrator) -> None:
             r.approve(admin.id, admin.bank_id, self.clock.now(), actor=actor)
 
-        return await self._decide(reimbursement_id, command.administrator_id, decide)
+        return await self._decide(reimbursement_id, administrator_id, decide)
 
     async def deny(
-        self, reimbursement_id: UUID, command: DenyReimbursement, actor: Actor
+        self,
+        reimbursement_id: UUID,
+        administrator_id: UUID,
+        command: DenyReimbursement,
+        actor: Actor,
     ) -> Reimbursement:
         def decide(r: Reimbursement, admin: BankAdministrator) -> None:
             r.deny(admin.id, admin.bank_id, command.reason, self.clock.now(), actor=actor)
 
-        return await self._decide(reimbursement_id, command.administrator_id, decide)
+        return await self._decide(reimbursement_id, administrator_id, decide)
 
     async def _decide(
         self,
@@ -150,6 +150,9 @@ class ReimbursementsService:
 
     async def get(self, reimbursement_id: UUID) -> Reimbursement:
         return await asyncio.to_thread(self.application.get_reimbursement, reimbursement_id)
+
+    async def get_account(self, account_id: UUID) -> BankAccount:
+        return await asyncio.to_thread(self.application.get_account, account_id)
 
     async def check_exists(self, getter: Callable[[UUID], Any], aggregate_id: UUID) -> None:
         """Raises the getter's NotFound when the bank or member does not exist."""

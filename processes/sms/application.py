@@ -54,8 +54,9 @@ class SmsService:
         """Record the request of `actor` (a client, or the platform's own process, by its
         subject); answer the SMS and whether this call created it.
 
-        The SMS id follows from the message id, so a repeat collides with the stored
-        first version: the same body returns the existing SMS, another body conflicts.
+        The SMS id follows from the client and its message id, so a repeat collides with
+        the stored first version: the same body returns the existing SMS, another body
+        conflicts; another client's same message id is another SMS.
         A destination the client may not text is refused before anything is recorded.
         """
         self.allowed_countries.check(actor.subject, command.phone_number)
@@ -66,6 +67,7 @@ class SmsService:
             correlation_id=command.correlation_id,
             requested_at=self.clock.now(),
             actor=actor,
+            client=actor.client,
         )
         try:
             await self._save(sms)

@@ -54,7 +54,7 @@ def test_the_database_cut_answers_the_contracts_500_and_writes_nothing(
     settings = Settings(database_url=proxy.url, exchange_url="http://127.0.0.1:9", **issuer.trusted)
     with (
         running(create_app(settings, only={"orders"})) as url,
-        issuer.client(url, timeout=30) as api,
+        issuer.client(url, timeout=30, headers=issuer.as_client()) as api,
     ):
         assert api.post("/orders", json=BODY).status_code == 201
         before = stored_events(fresh_database_url)

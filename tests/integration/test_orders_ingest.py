@@ -77,7 +77,7 @@ def test_reports_are_recorded_once_despite_duplicates_reordering_drops_and_resta
     assert settings.database_url
     with (
         running(create_app(settings)) as url,
-        issuer.client(url, timeout=10) as api,
+        issuer.client(url, timeout=10, headers=issuer.as_client()) as api,
         workers(settings, "orders", "projections"),
     ):
         first = [api.post("/orders", json={**BODY, "quantity": 9}).json()["id"] for _ in range(8)]

@@ -37,7 +37,7 @@ from adapters.relay import EventRelay
 from adapters.set_aside.desk import SetAsideDesk
 from adapters.set_aside.errors import RetryLater
 from adapters.work import WorkScheduler
-from domain.access import Actor
+from domain.access import Actor, Role
 from domain.billing.dataset import CustomerRecord, InvoiceRecord
 from domain.messaging import Message
 from domain.orders.aggregate import Order
@@ -145,14 +145,20 @@ def _listed(api: httpx.Client, path: str, key: str = "id") -> set[str]:
     return {str(item[key]) for item in page.json()["items"]}
 
 
-def _new_in_every_workflow(api: httpx.Client, url: str, n: int) -> dict[str, tuple[str, str]]:
-    """One new aggregate in each workflow: list path -> (its id, the list's key)."""
+def _new_in_every_workflow(
+    api: httpx.Client, url: str, n: int, issuer: TokenIssuer
+) -> dict[str, tuple[str, str]]:
+    """One new aggregate in each workflow, each by a caller that may create it (a client,
+    the account's member): list path -> (its id, the list's key)."""
+    shop = issuer.as_client()
     sms = api.post(
         "/sms",
+        headers=shop,
         json={"message_id": f"m-{n}-{uuid.uuid4()}", "phone_number": "+254712345678", "text": "hi"},
     )
     order = api.post(
         "/orders",
+        headers=shop,
         json={
             "type": "limit",
             "side": "buy",
@@ -163,6 +169,7 @@ def _new_in_every_workflow(api: httpx.Client, url: str, n: int) -> dict[str, tup
     )
     application = api.post(
         "/applications",
+        headers=shop,
         json={
             "first_name": "Amina",
             "last_name": "Okafor",
@@ -173,6 +180,7 @@ def _new_in_every_workflow(api: httpx.Client, url: str, n: int) -> dict[str, tup
     )
     reimbursement = api.post(
         "/reimbursements",
+        headers=issuer.headers(Role.MEMBER, member_id=reference_id("member", "nordic-m-1")),
         json={
             "bank_account_id": str(WITH_PHONE),
             "amount": "129.90",
@@ -211,7 +219,7 @@ def _item(api: httpx.Client, follower: str) -> dict[str, Any] | None:
 
 
 def test_an_unknown_event_stops_its_aggregate_in_one_read_model_and_nothing_else(
-    platform: tuple[str, httpx.Client],
+    platform: tuple[str, httpx.Client], issuer: TokenIssuer
 ) -> None:
     url, api = platform
     app = open_application(OrdersApplication, url)
@@ -223,7 +231,7 @@ def test_an_unknown_event_stops_its_aggregate_in_one_read_model_and_nothing_else
         append(url, "orders_events", [tampered(accepted, topic=topic)])
 
         # Every read model of every workflow keeps current, the orders list included.
-        written = _new_in_every_workflow(api, url, 1)
+        written = _new_in_every_workflow(api, url, 1, issuer)
         assert eventually(lambda: _all_listed(api, written), what="every list current")
         item = eventually(lambda: _item(api, "orders_view"), what="the order set aside")
         assert item["log"] == "orders" and item["aggregate_id"] == str(stuck.id)
@@ -242,7 +250,7 @@ def test_an_unknown_event_stops_its_aggregate_in_one_read_model_and_nothing_else
 
         # Its later event waits behind it; other orders go on.
         append(url, "orders_events", [placed])
-        more = _new_in_every_workflow(api, url, 2)
+        more = _new_in_every_workflow(api, url, 2, issuer)
         assert eventually(lambda: _all_listed(api, more), what="lists current again")
         assert eventually(lambda: api.get(f"/status/set-aside/{item['id']}").json()["waiting"] == 1)
         assert str(stuck.id) not in _listed(api, "/orders")

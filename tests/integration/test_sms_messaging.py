@@ -4,6 +4,7 @@ PostgreSQL (the default) and the real RabbitMQ."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import uuid
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ import pytest
 
 from adapters.eventstore import open_application
 from adapters.messaging.factory import build_messaging
-from domain.access import Actor
+from domain.access import Actor, Role
 from domain.messaging import CLIENT_HEADER, Message, command_queue_name, dead_letter_queue_name
 from domain.sms.aggregate import SmsStatus, sms_id_for
 from domain.sms.errors import SmsNotFound
@@ -135,9 +136,9 @@ def test_send_sms_commands_are_recorded_sent_and_announced(settings: Settings) -
     assert all(m.correlation_id == "corr-42" for m in announced)
 
 
-def _status(app: SmsApplication, message_id: str) -> SmsStatus | None:
+def _status(app: SmsApplication, message_id: str, client: str | None = None) -> SmsStatus | None:
     try:
-        return app.get_sms(sms_id_for(message_id)).status
+        return app.get_sms(sms_id_for(message_id, client)).status
     except SmsNotFound:
         return None
 
@@ -187,17 +188,22 @@ def _already_set() -> asyncio.Event:
 def test_the_api_and_the_queue_share_one_idempotency(
     settings: Settings, issuer: TokenIssuer
 ) -> None:
-    """A command that came over HTTP and again over the queue is one SMS."""
+    """A command that came over HTTP and again over the queue, both of one client, is one
+    SMS."""
     from ledgerflow.web import create_app
 
     assert settings.database_url
     message_id = f"both-{uuid.uuid4()}"
     with running(create_app(settings)) as url, issuer.client(url) as api:
-        created = api.post("/sms", json=send_sms(message_id)).json()
+        shop = issuer.headers(Role.CLIENT, subject="shop-1")
+        created = api.post("/sms", json=send_sms(message_id), headers=shop).json()
         queue, bus = build_messaging(settings.database_url, settings.amqp_url)
+        from_shop = dataclasses.replace(
+            message(send_sms(message_id)), headers={CLIENT_HEADER: "shop-1"}
+        )
 
         async def send() -> None:
-            await queue.send(QUEUE, message(send_sms(message_id)))
+            await queue.send(QUEUE, from_shop)
             await queue.close()
             await bus.close()
 
@@ -244,9 +250,13 @@ def test_a_destination_its_client_may_not_text_is_dead_lettered_with_the_rule(
     app = open_application(SmsApplication, settings.database_url)
     try:
         with workers(ruled, "ingester"):
-            eventually(lambda: _status(app, named_allowed) is not None)
+            eventually(lambda: _status(app, named_allowed, "client-a") is not None)
             dead = eventually(lambda: _dead_letters(ruled, 3), timeout=10)
-        refused = [_status(app, m) for m in (named_refused, unlisted_refused, unnamed)]
+        refused = [
+            _status(app, named_refused, "client-a"),
+            _status(app, unlisted_refused, "client-b"),
+            _status(app, unnamed),
+        ]
     finally:
         app.close()
 
