@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from adapters.attention import AttentionReader
+from adapters.messaging.postgres.dead_letters import DeadLetterDesk
 from adapters.rate_limiter import RateLimiter
 from adapters.set_aside.desk import SetAsideDesk
 from adapters.status import StatusReader
@@ -23,6 +25,7 @@ from processes.sms.application import SmsService
 from projections.billing import BillingQueries
 from projections.lending import LendingQueries
 from projections.orders import OrdersQueries
+from projections.overview import OverviewReader
 from projections.reimbursements import ReimbursementsQueries
 from projections.sms import SmsQueries
 
@@ -58,5 +61,9 @@ class ApiServices:
     reimbursements: ReimbursementsServices | None = None
     # Per-client limits of the endpoints that name one (api/rate_limits.py); `None`: none.
     rate_limiter: RateLimiter | None = None
+    # What waits for operators, and each workflow's read model at a glance (the console).
+    attention: AttentionReader | None = None
+    overview: OverviewReader | None = None
+    dead_letters: DeadLetterDesk | None = None  # those PostgreSQL keeps
     # Every parked item of a kind retried at once (`None`: no kind here can be).
     parked: ParkedWorkDesk | None = None

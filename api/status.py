@@ -5,22 +5,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from adapters.set_aside.desk import ItemState
 from adapters.work.parked import ParkedWorkDesk
-from api import set_aside
-from api.callers import principal_of
+from api import attention, dead_letters, set_aside
+from api.access import Operator, Reader
 from api.deps import Services
 from api.errors import responses
 from api.set_aside import ITEM_EXAMPLE, SetAsideItemPublic
-from domain.access import Actor
 from domain.health import BreakerState
 
 router = APIRouter(tags=["operations"])
 router.include_router(set_aside.router)
+router.include_router(attention.router)
+router.include_router(dead_letters.router)
 
 LISTED_SET_ASIDE = 100
 
@@ -126,7 +127,7 @@ class StatusPublic(BaseModel):
     "the outbound calls waiting by kind: due, in flight, scheduled later, failing, and the "
     "oldest due; and each third party's circuit breaker (closed, open, half_open).",
 )
-async def status(services: Services) -> StatusPublic:
+async def status(services: Services, caller: Reader) -> StatusPublic:
     now = services.clock.now()
     lags, backlog = await services.status.follower_lags(), await services.status.work_backlog(now)
     items = await services.set_aside.items(state=ItemState.OPEN, limit=LISTED_SET_ASIDE)
@@ -167,11 +168,9 @@ class RetriedParkedPublic(BaseModel):
     "answers 404 `unknown_parked_kind`.",
 )
 async def retry_parked(
-    request: Request,
     services: Services,
+    caller: Operator,
     kind: str = Path(description="The kind of work, e.g. sms.send.", examples=["sms.send"]),
 ) -> RetriedParkedPublic:
-    principal = principal_of(request)
-    actor = principal.actor if principal else Actor("none", "unauthenticated")
     desk = services.parked or ParkedWorkDesk(services.status.pool, {})
-    return RetriedParkedPublic.model_validate(await desk.retry_all(kind, actor))
+    return RetriedParkedPublic.model_validate(await desk.retry_all(kind, caller.actor))

@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.sms.aggregate import Sms
-from projections.pagination import Page, keyset_page
+from projections.pagination import Page, keyset_page, owned_by
 from projections.parked import ParkedRows
 from projections.rows import RowPerAggregate
 
@@ -26,12 +26,15 @@ COLUMNS = (
     "requested_at",
     "next_attempt_at",
     "finished_at",
+    "client",
     "updated_at",
     "version",
 )
 
 # Out of retries, waiting for an operator's retry.
-PARKED = ParkedRows("sms", "parked", "sms_view", "status = 'parked'", "last_error")
+PARKED = ParkedRows(
+    "sms", "parked", "sms_view", "status = 'parked'", "last_error", error="last_error"
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class SmsRow:
     requested_at: datetime
     next_attempt_at: datetime | None
     finished_at: datetime | None
+    client: str | None
     updated_at: datetime
     version: int
 
@@ -71,6 +75,7 @@ class SmsView(RowPerAggregate):
                 "requested_at": event.requested_at,
                 "next_attempt_at": None,
                 "finished_at": None,
+                "client": event.client,
             }
         if isinstance(event, Sms.SmsSendAttemptFailed):
             return {
@@ -115,8 +120,14 @@ class SmsQueries:
     def __init__(self, pool: Any) -> None:
         self.pool = pool
 
-    async def list(self, *, status: str | None, limit: int, cursor: str | None) -> Page[SmsRow]:
-        clauses, params = (["status = %s"], [status]) if status is not None else ([], [])
+    async def list(
+        self, *, status: str | None, limit: int, cursor: str | None, client: str | None = None
+    ) -> Page[SmsRow]:
+        """`client`: only the SMS that client requested (`None`: everyone's)."""
+        clauses, params = owned_by(client)
+        if status is not None:
+            clauses.append("status = %s")
+            params.append(status)
         return await keyset_page(
             self.pool,
             SmsRow,

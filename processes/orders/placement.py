@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from domain.actors import worker
 from domain.orders.aggregate import Order
 from domain.orders.ports import OutboundOrder, StockExchange
 from domain.work import (
@@ -39,6 +40,8 @@ from processes.outbound import outcome_of, work_id
 log = logging.getLogger(__name__)
 
 PLACE_ORDER = "orders.place"
+# Who records each attempt's outcome.
+WORKER = worker("orders")
 
 
 @dataclass(frozen=True)
@@ -118,18 +121,18 @@ class OrderPlacement:
         ended = streak_ended(item, decision)
         if ended is not None:  # the attempts between are on the work row, not in the log
             order.record_placement_failure(
-                item.attempt - 1, ended.last_error, ended.last_failed_at, at
+                item.attempt - 1, ended.last_error, ended.last_failed_at, at, actor=WORKER
             )
         match decision:
             case Completed(outcome=Succeeded(result=placed)):
-                order.record_placed(item.attempt, placed.exchange_order_id, at)
+                order.record_placed(item.attempt, placed.exchange_order_id, at, actor=WORKER)
             case Completed(outcome=PermanentFailure(error=error)):
-                order.record_rejection(item.attempt, error, at)
+                order.record_rejection(item.attempt, error, at, actor=WORKER)
             case RetryScheduled(error=error, retry_at=retry_at):
-                order.record_placement_failure(item.attempt, error, at, retry_at)
+                order.record_placement_failure(item.attempt, error, at, retry_at, actor=WORKER)
             case Parked(error=error):
                 # Unreachable with no budget and no deadline; kept visible if it ever
                 # happens: the failure is recorded and the order stays accepted.
                 log.error("order placement parked", extra={"order_id": str(order.id)})
-                order.record_placement_failure(item.attempt, error, at, at)
+                order.record_placement_failure(item.attempt, error, at, at, actor=WORKER)
         return [order]

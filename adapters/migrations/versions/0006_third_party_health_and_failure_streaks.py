@@ -8,15 +8,15 @@
   error is `last_error`). A long outage updates the row instead of adding an event per
   attempt. Rows from before have no streak (0, NULL): nothing needs filling in.
 
-Revision 0005, after 0004.
+Revision 0006, after 0005.
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
