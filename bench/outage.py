@@ -52,7 +52,7 @@ class Scale:
 
 FULL = Scale(20_000, 60.0)
 QUICK = Scale(2_000, 10.0)
-SMOKE = Scale(60, 2.0)
+SMOKE = Scale(400, 2.0)  # several rounds of the calls in flight, for a span to measure
 
 LATENCY_MS = 50
 IN_FLIGHT = 100

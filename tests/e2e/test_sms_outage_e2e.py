@@ -21,6 +21,7 @@ import httpx
 import psycopg
 import pytest
 
+from domain.access import Role
 from tests.e2e.processes import Processes, free_port, wait_for_http
 from tests.harness import eventually
 from tests.issuer import TokenIssuer
@@ -110,7 +111,7 @@ def test_an_outage_sends_only_probes_and_every_sms_goes_out_after_it(
     with (
         platform.logs_on_failure(),
         httpx.Client(base_url=sim_url, timeout=10) as sim,
-        issuer.client(api_url, timeout=15) as api,
+        issuer.client(api_url, timeout=15, headers=issuer.as_client()) as api,
         psycopg.connect(fresh_database_url, autocommit=True) as db,
     ):
         start(platform, sim_url, api_url, workers=2)
@@ -133,7 +134,7 @@ def test_an_outage_sends_only_probes_and_every_sms_goes_out_after_it(
         rounds = outage / OPEN_SECONDS + 1
         assert during <= PROBES * rounds + 2 * CONCURRENCY, during
         assert opened_with <= 2 * CONCURRENCY + CONSECUTIVE + PROBES, opened_with
-        status = api.get("/status").json()
+        status = api.get("/status", headers=issuer.headers(Role.OPERATOR)).json()
         [party] = [p for p in status["third_parties"] if p["party"] == "sms-provider"]
         assert party["state"] in ("open", "half_open")
 
@@ -160,7 +161,7 @@ def test_a_fault_mix_over_hundreds_of_sms_sends_every_one(
     with (
         platform.logs_on_failure(),
         httpx.Client(base_url=sim_url, timeout=10) as sim,
-        issuer.client(api_url, timeout=15) as api,
+        issuer.client(api_url, timeout=15, headers=issuer.as_client()) as api,
     ):
         start(platform, sim_url, api_url, workers=1)
         running = Running(platform, sim, api)

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import psycopg
 
+from domain.access import Actor, Role
 from domain.clock import ManualClock
 from domain.orders.commands import PlaceOrder
 from domain.orders.ports import OutboundOrder
@@ -24,6 +25,7 @@ from ledgerflow.workflows.orders import OrdersWorkflow
 from ledgerflow.workflows.sms import SmsWorkflow
 
 PHONE = "+254712345678"
+CLIENT = Actor(Role.CLIENT.value, "test-client")
 
 
 class Provider:
@@ -91,7 +93,7 @@ def test_two_worker_processes_share_one_breaker(fresh_database_url: str) -> None
             ids = [
                 (
                     await sms_a.service.send(
-                        SendSms(message_id=f"m-{n}", phone_number=PHONE, text="hi")
+                        SendSms(message_id=f"m-{n}", phone_number=PHONE, text="hi"), CLIENT
                     )
                 )[0].id
                 for n in range(40)
@@ -147,7 +149,7 @@ def test_an_sms_is_parked_only_once_its_day_is_spent(fresh_database_url: str) ->
             sms = p.get(SmsWorkflow)
             worker = asyncio.create_task(sms.run_worker(stop))
             accepted, _ = await sms.service.send(
-                SendSms(message_id=str(uuid.uuid4()), phone_number=PHONE, text="hi")
+                SendSms(message_id=str(uuid.uuid4()), phone_number=PHONE, text="hi"), CLIENT
             )
             try:
                 # Attempt after attempt for a day less a minute: it keeps being retried.
@@ -215,7 +217,8 @@ def test_a_placement_is_never_parked(fresh_database_url: str) -> None:
             orders = p.get(OrdersWorkflow)
             worker = asyncio.create_task(orders.run_worker(stop))
             order, _ = await orders.service.place(
-                PlaceOrder(type="market", side="buy", instrument="US0378331005", quantity=1)
+                PlaceOrder(type="market", side="buy", instrument="US0378331005", quantity=1),
+                CLIENT,
             )
             try:
                 for _ in range(12):  # a year, a month at a time
