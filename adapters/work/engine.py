@@ -78,6 +78,7 @@ class WorkEngine:
         self._blocked: dict[str, datetime] = {}  # party -> when its next probes are due
         self._health_read_at: float | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._observing: set[asyncio.Task[None]] = set()  # health observations being written
         self._wake = asyncio.Event()
         self._outcomes: AsyncBatcher[Attempted, None] = AsyncBatcher(
             self._record_batch, max_batch=200, name="work-outcomes"
@@ -98,6 +99,8 @@ class WorkEngine:
                 await asyncio.wait(self._tasks, timeout=self.lease.total_seconds())
             await self._outcomes.close()
             await self.store.close()
+            if self._observing:
+                await asyncio.wait(self._observing, timeout=5.0)
             if self.health is not None:
                 await self.health.close()
 
@@ -204,7 +207,11 @@ class WorkEngine:
         try:
             attempted = await policy.attempt(work, self.clock, self.rng)
             if policy.third_party is not None and attempted.answered is not None:
-                await self._observe(policy.third_party, attempted)
+                # Beside the outcome's recording, not before it: the party's row is shared
+                # by every worker, and waiting for its lock would hold the call's slot.
+                observed = asyncio.create_task(self._observe(policy.third_party, attempted))
+                self._observing.add(observed)
+                observed.add_done_callback(self._observing.discard)
             await self._outcomes.submit(attempted)
         except Exception:
             # Nothing is lost: the lease expires and another attempt is made.
