@@ -28,6 +28,7 @@ from api.body_limit import BodySizeLimit
 from api.docs import install_docs
 from api.errors import document_errors, install_error_handlers
 from api.media_type import JsonBodies
+from api.read_your_writes import WritePositions
 from api.services import ApiServices
 
 DESCRIPTION = """
@@ -103,6 +104,7 @@ def create_app(
         app.include_router(jwks_router(jwks))
     for layer in reversed(middleware):
         app.add_middleware(layer)
+    app.add_middleware(WritePositions)
     app.add_middleware(JsonBodies)
     app.add_middleware(BodySizeLimit, max_bytes=config.max_body_bytes)
     docs = install_docs(app)

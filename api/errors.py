@@ -114,7 +114,9 @@ async def _rate_limited(request: Request, error: Exception) -> JSONResponse:
 async def _http_error(request: Request, error: Exception) -> JSONResponse:
     """Starlette's and FastAPI's own: an unknown route, a method the route lacks, ..."""
     http = cast(HTTPException, error)  # registered for HTTPException only
-    code = HTTP_CODES.get(http.status_code, f"http_{http.status_code}")
+    code = getattr(http, "code", None) or HTTP_CODES.get(
+        http.status_code, f"http_{http.status_code}"
+    )
     message = http.detail if isinstance(http.detail, str) else code.replace("_", " ")
     return error_response(http.status_code, message, code, http.headers)
 

@@ -16,13 +16,15 @@ from pydantic.config import JsonDict
 from api.audit import EventPublic
 from api.deps import DEFAULT_PAGE_SIZE, Cursor, Lending, Limit
 from api.errors import responses
+from api.idempotency import Idempotent, IdempotentRoute
 from api.pages import Page
+from api.read_your_writes import reads
 from domain.lending.commands import SubmitApplication
 from domain.money import Money
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/applications", tags=["loan applications"])
+router = APIRouter(prefix="/applications", tags=["loan applications"], route_class=IdempotentRoute)
 
 ApplicationStatusName = Literal["pending", "completed", "rejected", "failed", "needs_attention"]
 
@@ -95,6 +97,8 @@ class ApplicationPublic(BaseModel):
     "",
     status_code=201,
     response_model=ApplicationPublic,
+    responses=responses(409),
+    dependencies=[Idempotent],
     summary="Submit a loan application",
     description="Records the application (status `pending`) and answers at once; the "
     "poller service submits it to the bank partner under this id and polls its job until "
@@ -116,6 +120,7 @@ class ApplicationPage(Page[ApplicationPublic]):
 @router.get(
     "",
     response_model=ApplicationPage,
+    dependencies=[reads("lending", "lending_applications")],
     summary="List applications, oldest first",
     description="Reads the `lending_applications` read model, a fraction of a second "
     "behind the events: filter by `status`, page with `limit` and `cursor`.",
@@ -152,6 +157,7 @@ async def get_application(application_id: UUID, lending: Lending) -> Application
     response_model=ApplicationPublic,
     status_code=202,
     responses=responses(404, 409),
+    dependencies=[Idempotent],
     summary="Poll an application that needs attention again (operator action)",
     description="Sends a `needs_attention` application (still undecided at its deadline) "
     "back to `pending`: the poller asks the bank partner again, with a new deadline. 409 "

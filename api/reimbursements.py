@@ -16,7 +16,9 @@ from pydantic.config import JsonDict
 from api.audit import EventPublic
 from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, Reimbursements
 from api.errors import responses
+from api.idempotency import Idempotent, IdempotentRoute
 from api.pages import Page
+from api.read_your_writes import reads
 from domain.money import format_amount
 from domain.reimbursements.commands import (
     ApproveReimbursement,
@@ -26,7 +28,7 @@ from domain.reimbursements.commands import (
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/reimbursements", tags=["reimbursements"])
+router = APIRouter(prefix="/reimbursements", tags=["reimbursements"], route_class=IdempotentRoute)
 members = APIRouter(prefix="/members", tags=["reimbursements"])
 
 StatusName = Literal["pending", "approved", "denied"]
@@ -120,7 +122,8 @@ class ReimbursementSummaryPage(Page[ReimbursementSummary]):
     "",
     status_code=201,
     response_model=ReimbursementPublic,
-    responses=responses(404),
+    responses=responses(404, 409),
+    dependencies=[Idempotent],
     summary="Submit a reimbursement (pending until an administrator decides)",
     description="The member is the owner of `bank_account_id`; an unknown account is 404.",
 )
@@ -192,6 +195,7 @@ async def deny_reimbursement(
     status_code=202,
     response_model=ReimbursementPublic,
     responses=responses(404, 409),
+    dependencies=[Idempotent],
     summary="Start a failed payment again (operator action)",
     description="Starts a new payment round of an approved reimbursement whose payment "
     "failed. After a definitive failure it is a new payment, with a new idempotency key; "
@@ -227,6 +231,7 @@ async def reimbursement_events(
 @members.get(
     "/{member_id}/reimbursements",
     response_model=ReimbursementSummaryPage,
+    dependencies=[reads("reimbursements", "reimbursements_view")],
     responses=responses(400, 404),
     summary="A member's reimbursements, oldest first",
     description="Reads the `reimbursements_view` read model, a fraction of a second "

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from adapters.idempotency import IdempotencyStore
 from adapters.rate_limiter import RateLimiter
+from adapters.read_positions import ReadPositions
 from adapters.set_aside.desk import SetAsideDesk
 from adapters.status import StatusReader
 from domain.clock import Clock
@@ -57,3 +59,7 @@ class ApiServices:
     reimbursements: ReimbursementsServices | None = None
     # Per-client limits of the endpoints that name one (api/rate_limits.py); `None`: none.
     rate_limiter: RateLimiter | None = None
+    # Creates' idempotency keys (api/idempotency.py); `None`: keys are not honoured.
+    idempotency: IdempotencyStore | None = None
+    # Read models' positions, awaited by lists (api/read_your_writes.py); `None`: no wait.
+    positions: ReadPositions | None = None

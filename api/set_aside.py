@@ -27,8 +27,9 @@ from pydantic.config import JsonDict
 from adapters.set_aside.desk import ItemState, SetAsideAction, SetAsideItem, WaitingEvent
 from api.deps import Services
 from api.errors import responses
+from api.idempotency import Idempotent, IdempotentRoute
 
-router = APIRouter(prefix="/status/set-aside", tags=["operations"])
+router = APIRouter(prefix="/status/set-aside", tags=["operations"], route_class=IdempotentRoute)
 
 
 async def _actor() -> str:
@@ -226,6 +227,7 @@ async def read_set_aside(item_id: int, services: Services) -> SetAsideDetailPubl
     "follower itself, the only writer of what it keeps, at its next catch-up; the item then "
     "shows the outcome. Failing again keeps it open with the new error.",
     responses=responses(404, 409),
+    dependencies=[Idempotent],
 )
 async def retry_set_aside(item_id: int, services: Services, actor: Actor) -> SetAsideDetailPublic:
     await services.set_aside.retry(item_id, actor=actor, now=services.clock.now())
@@ -240,6 +242,7 @@ async def retry_set_aside(item_id: int, services: Services, actor: Actor) -> Set
     description="Recorded with who asked and why (202), and carried out by the follower at "
     "its next catch-up: the aggregate's events are passed over for good in that follower.",
     responses=responses(404, 409),
+    dependencies=[Idempotent],
 )
 async def skip_set_aside(
     item_id: int, request: SkipRequest, services: Services, actor: Actor

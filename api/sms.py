@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict
 from pydantic.config import JsonDict
 
@@ -15,14 +16,16 @@ from api.audit import EventPublic
 from api.callers import client_of
 from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, Sms
 from api.errors import responses
+from api.idempotency import HEADER, REPLAYED, Idempotent, IdempotentRoute, KeyHeader
 from api.pages import Page
 from api.rate_limits import rate_limited
+from api.read_your_writes import reads
 from domain.privacy import mask_phone_number
 from domain.sms.commands import SendSms
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/sms", tags=["sms"])
+router = APIRouter(prefix="/sms", tags=["sms"], route_class=IdempotentRoute)
 
 SmsStatusName = Literal["requested", "sending", "sent", "failed", "parked"]
 
@@ -73,22 +76,38 @@ class SmsPage(Page[SmsPublic]):
     "",
     status_code=202,
     response_model=SmsPublic,
-    responses={
-        200: {"model": SmsPublic, "description": "The same request was already accepted"},
-        **responses(403, 409, 429),
-    },
+    responses=responses(403, 409, 429),
     summary="Request an SMS",
     description="Accepts the SMS for sending and answers at once; it is sent in the "
-    "background, with retries. The same `message_id` with the same body returns the "
-    "existing SMS (200); with a different body, 409. A destination country the client "
-    "may not text answers 403 (`destination_country_not_allowed`); each client's "
-    "requests are limited (429 with `Retry-After` beyond its rate limit).",
+    "background, with retries. Its `message_id` is its idempotency key: the same "
+    "`message_id` with the same body answers the first answer again (202, the SMS as "
+    "requested, `Idempotent-Replayed: true`); with a different body, 409 "
+    "`message_id_conflict`. An `Idempotency-Key` header, if sent, must equal the "
+    "`message_id` (else 422). A destination country the client may not text answers 403 "
+    "(`destination_country_not_allowed`); each client's requests are limited (429 with "
+    "`Retry-After` beyond its rate limit).",
     dependencies=[Depends(rate_limited("sms"))],
 )
-async def request_sms(body: SmsCreate, sms: Sms, request: Request, response: Response) -> SmsPublic:
+async def request_sms(
+    body: SmsCreate,
+    sms: Sms,
+    request: Request,
+    response: Response,
+    idempotency_key: KeyHeader = None,
+) -> SmsPublic:
+    if idempotency_key is not None and idempotency_key != body.message_id:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("header", HEADER),
+                    "msg": "Value error, Idempotency-Key must equal the body's message_id",
+                    "type": "value_error",
+                }
+            ]
+        )
     accepted, created = await sms.service.send(body, client=client_of(request))
     if not created:
-        response.status_code = 200
+        response.headers[REPLAYED] = "true"
     log.debug(
         "sms accepted",
         extra={
@@ -104,6 +123,7 @@ async def request_sms(body: SmsCreate, sms: Sms, request: Request, response: Res
     "",
     response_model=SmsPage,
     responses=responses(400),
+    dependencies=[reads("sms", "sms_view")],
     summary="List SMS, oldest first",
     description="Reads the `sms_view` read model, a few milliseconds behind the events: "
     "filter by `status`, page with `limit` and the `next_cursor` of the page before "
@@ -136,6 +156,7 @@ async def get_sms(sms_id: UUID, sms: Sms) -> SmsPublic:
     response_model=SmsPublic,
     status_code=202,
     responses=responses(404, 409),
+    dependencies=[Idempotent],
     summary="Send a parked SMS again (operator action)",
     description="Puts a `parked` SMS back to `requested`, with a new retry budget; its "
     "attempt numbers keep counting. 409 when the SMS is not parked.",

@@ -206,6 +206,17 @@ class Settings(BaseSettings):
     # Rate limits, SMS destinations, body size (see "Abuse limits and request hygiene").
     abuse_limits: AbuseLimits = Field(default_factory=AbuseLimits)
 
+    # The API's write guarantees (api/idempotency.py, api/read_your_writes.py).
+    idempotency_key_hours: float = Field(
+        default=24.0, ge=24.0, description="how long an Idempotency-Key's answer is kept"
+    )
+    read_your_writes_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=30,
+        description="how long a list waits for its read model to reach a Ledgerflow-Position",
+    )
+
     # Test mode allows moving the platform clock for every process (PUT /__admin/clock).
     test_mode: bool = False
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from datetime import timedelta
 from typing import TypeVar
 
 from fastapi import APIRouter, FastAPI
 
+from adapters.idempotency import IdempotencyStore
 from adapters.rate_limiter import RateLimiter, open_rate_limiter
+from adapters.read_positions import ReadPositions
 from adapters.set_aside.desk import SetAsideDesk
 from adapters.status import StatusReader
 from api import banks as banks_api
@@ -77,7 +80,7 @@ def create_app(
                 limits.redis_url, limits.rate_limits, limits.rate_limit_lease_share
             ) as limiter,
         ):
-            yield api_services(platform, limiter)
+            yield api_services(platform, limiter, settings)
 
     app = create_api(
         ApiConfig(opentelemetry=settings.opentelemetry, max_body_bytes=limits.max_body_bytes),
@@ -94,8 +97,11 @@ def create_app(
     return app
 
 
-def api_services(platform: Platform, rate_limiter: RateLimiter | None = None) -> ApiServices:
+def api_services(
+    platform: Platform, rate_limiter: RateLimiter | None = None, settings: Settings | None = None
+) -> ApiServices:
     """What the routes use, from the workflows open in `platform`."""
+    settings = settings or platform.settings
     sms = _opened(platform, SmsWorkflow)
     orders = _opened(platform, OrdersWorkflow)
     billing = _opened(platform, BillingWorkflow)
@@ -115,6 +121,12 @@ def api_services(platform: Platform, rate_limiter: RateLimiter | None = None) ->
             else None
         ),
         rate_limiter=rate_limiter,
+        idempotency=IdempotencyStore(
+            platform.pool, lifetime=timedelta(hours=settings.idempotency_key_hours)
+        ),
+        positions=ReadPositions(
+            platform.pool, timeout_seconds=settings.read_your_writes_timeout_seconds
+        ),
     )
 
 

@@ -36,6 +36,11 @@ def order_id_for(idempotency_key: str | None) -> UUID:
     return uuid4() if idempotency_key is None else uuid5(ORDER_NAMESPACE, idempotency_key)
 
 
+def scoped_key(client: str, idempotency_key: str) -> str:
+    """A client's key, apart from every other client's same key."""
+    return f"{client}\x1f{idempotency_key}"
+
+
 def order_fingerprint(
     type_: str, side: str, instrument: str, limit_price: Decimal | None, quantity: int
 ) -> str:

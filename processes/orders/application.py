@@ -12,7 +12,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
 from domain.clock import Clock
-from domain.orders.aggregate import Order
+from domain.orders.aggregate import Order, scoped_key
 from domain.orders.commands import PlaceOrder
 from domain.orders.errors import ExecutionNotApplicable, IdempotencyKeyReused, OrderNotFound
 from domain.orders.ports import ExecutionReport
@@ -26,9 +26,10 @@ SaveAggregates = Callable[..., Awaitable[None]]
 class OrdersApplication(Application[UUID]):
     name = "orders"
 
-    def get_order(self, order_id: UUID) -> Order:
+    def get_order(self, order_id: UUID, version: int | None = None) -> Order:
+        """The order now, or as it was at `version` (1: as accepted)."""
         try:
-            order: Order = self.repository.get(order_id)
+            order: Order = self.repository.get(order_id, version=version)
         except AggregateNotFoundError:
             raise OrderNotFound(order_id) from None
         return order
@@ -53,14 +54,18 @@ class OrdersService:
         self.clock = clock
 
     async def place(
-        self, command: PlaceOrder, idempotency_key: str | None = None
+        self, command: PlaceOrder, idempotency_key: str | None = None, client: str | None = None
     ) -> tuple[Order, bool]:
         """Record the order (durably, one transaction); answer it and whether this call
         created it. From then on the work engine guarantees its placement.
 
-        With an idempotency key the order id follows from the key: a repeat collides with
-        the stored order; the same body returns it, another body conflicts.
+        With an idempotency key the order id follows from the key and its `client` (a
+        key is its client's own): a repeat collides with the stored order; the same body
+        returns it as it was accepted (what the first request was answered), another
+        body conflicts. The write is the claim: no other round trip.
         """
+        if idempotency_key is not None and client is not None:
+            idempotency_key = scoped_key(client, idempotency_key)
         order = Order(
             type=command.type,
             side=command.side,
@@ -75,10 +80,10 @@ class OrdersService:
         except IntegrityError:
             if idempotency_key is None:
                 raise
-            existing = await self.get(order.id)
-            if existing.fingerprint != order.fingerprint:
+            accepted = await asyncio.to_thread(self.application.get_order, order.id, 1)
+            if accepted.fingerprint != order.fingerprint:
                 raise IdempotencyKeyReused() from None
-            return existing, False
+            return accepted, False
         return order, True
 
     async def get(self, order_id: UUID) -> Order:

@@ -1,0 +1,164 @@
+"""The API's write guarantees through real parts (the API over HTTP on PostgreSQL, the
+projections worker): a create with an `Idempotency-Key` is answered once per caller's
+key, and a list sent a write's `Ledgerflow-Position` never misses that write."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from adapters.migrations import migrate
+from domain.access import Role, Scope
+from domain.reimbursements.reference import reference_id
+from ledgerflow.bootstrap import platform_session
+from ledgerflow.settings import Settings
+from ledgerflow.web import create_app
+from simulators.registry import running
+from tests.databases import empty_database
+from tests.harness import workers
+from tests.issuer import TokenIssuer
+
+ACCOUNT = reference_id("account", "nordic-m-1-acct")
+MEMBER = reference_id("member", "nordic-m-1")
+APPLICATION = {
+    "first_name": "Amina",
+    "last_name": "Okafor",
+    "amount": {"amount": "15000.00", "currency": "EUR"},
+    "term_months": 36,
+    "email": "amina.okafor@example.com",
+}
+
+
+@pytest.fixture(scope="module")
+def settings(server_url: str, issuer: TokenIssuer) -> Iterator[Settings]:
+    # A database of its own: the lists below must hold this module's writes alone.
+    with empty_database(server_url) as url:
+        migrate(url)
+        yield Settings(**issuer.trusted, database_url=url, projection_min_interval_seconds=0.01)
+
+
+@pytest.fixture(scope="module")
+def url(settings: Settings) -> Iterator[str]:
+    async def seed() -> int:
+        async with platform_session(settings, only={"reimbursements"}) as platform:
+            return await platform.workflows["reimbursements"].seed("demo-banks")
+
+    asyncio.run(seed())
+    with running(create_app(settings)) as served, workers(settings, "projections"):
+        yield served
+
+
+def client(url: str, issuer: TokenIssuer, subject: str) -> httpx.Client:
+    scopes = [scope.value for scope in Scope]
+    headers = issuer.headers(Role.CLIENT, subject=subject, scopes=scopes)
+    return httpx.Client(base_url=url, headers=headers, timeout=10)
+
+
+@pytest.fixture(scope="module")
+def operator(url: str, issuer: TokenIssuer) -> Iterator[httpx.Client]:
+    with issuer.client(url, timeout=10) as api:
+        yield api
+
+
+def reimbursement(**changes: Any) -> dict[str, Any]:
+    return {
+        "bank_account_id": str(ACCOUNT),
+        "amount": "129.90",
+        "currency": "EUR",
+        "description": "Train tickets to the branch audit",
+        **changes,
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "other"),
+    [
+        ("/reimbursements", reimbursement(), reimbursement(amount="130.00")),
+        ("/applications", APPLICATION, {**APPLICATION, "term_months": 48}),
+    ],
+)
+def test_a_key_answers_its_first_answer_again_and_conflicts_with_another_body(
+    url: str, issuer: TokenIssuer, path: str, body: dict[str, Any], other: dict[str, Any]
+) -> None:
+    key = {"Idempotency-Key": f"k-{uuid.uuid4()}"}
+    with client(url, issuer, "client-a") as a, client(url, issuer, "client-b") as b:
+        first = a.post(path, json=body, headers=key)
+        again = a.post(path, json=body, headers=key)
+        conflict = a.post(path, json=other, headers=key)
+        elsewhere = b.post(path, json=body, headers=key)  # another caller's own key
+
+    assert first.status_code == 201, first.text
+    assert (again.status_code, again.content) == (first.status_code, first.content)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.headers["Ledgerflow-Position"] == first.headers["Ledgerflow-Position"]
+    assert "Idempotent-Replayed" not in first.headers
+    assert conflict.status_code == 409
+    assert conflict.json() == {
+        "message": "this Idempotency-Key was already used with another request",
+        "code": "idempotency_key_conflict",
+    }
+    assert elsewhere.status_code == 201 and elsewhere.json()["id"] != first.json()["id"]
+
+
+def test_a_create_that_failed_leaves_its_key_free(url: str, issuer: TokenIssuer) -> None:
+    key = {"Idempotency-Key": f"k-{uuid.uuid4()}"}
+    unknown = reimbursement(bank_account_id=str(uuid.uuid4()))
+    with client(url, issuer, "client-a") as a:
+        assert a.post("/reimbursements", json=unknown, headers=key).status_code == 404
+        assert a.post("/reimbursements", json=reimbursement(), headers=key).status_code == 201
+
+
+def test_orders_keys_are_their_callers_own(url: str, issuer: TokenIssuer) -> None:
+    order = {"type": "market", "side": "buy", "instrument": "US0378331005", "quantity": 3}
+    key = {"Idempotency-Key": f"k-{uuid.uuid4()}"}
+    with client(url, issuer, "client-a") as a, client(url, issuer, "client-b") as b:
+        first, again = (a.post("/orders", json=order, headers=key) for _ in range(2))
+        elsewhere = b.post("/orders", json=order, headers=key)
+    assert (first.status_code, again.status_code, elsewhere.status_code) == (201, 201, 201)
+    assert again.content == first.content and again.headers["Idempotent-Replayed"] == "true"
+    assert elsewhere.json()["id"] != first.json()["id"]
+    assert first.headers["Ledgerflow-Position"].startswith("orders:")
+
+
+def test_submit_then_list_at_once_never_misses_the_write(
+    url: str, issuer: TokenIssuer, operator: httpx.Client
+) -> None:
+    with client(url, issuer, "client-a") as a:
+        for n in range(100):
+            sms = a.post(
+                "/sms",
+                json={
+                    "message_id": f"ryw-{uuid.uuid4()}",
+                    "phone_number": "+254712345678",
+                    "text": f"read your writes {n}",
+                },
+            )
+            assert sms.status_code == 202, sms.text
+            position = {"Ledgerflow-Position": sms.headers["Ledgerflow-Position"]}
+            listed = a.get("/sms", params={"limit": 500}, headers=position)
+            assert listed.status_code == 200, listed.text
+            assert sms.json()["id"] in {item["id"] for item in listed.json()["items"]}
+
+            submitted = operator.post("/reimbursements", json=reimbursement())
+            assert submitted.status_code == 201, submitted.text
+            position = {"Ledgerflow-Position": submitted.headers["Ledgerflow-Position"]}
+            mine = operator.get(
+                f"/members/{MEMBER}/reimbursements", params={"limit": 500}, headers=position
+            )
+            assert mine.status_code == 200, mine.text
+            assert submitted.json()["id"] in {item["id"] for item in mine.json()["items"]}
+
+
+def test_a_read_model_that_cannot_catch_up_in_time_says_so(operator: httpx.Client) -> None:
+    behind = operator.get("/sms", headers={"Ledgerflow-Position": "sms:999999999"})
+    assert behind.status_code == 503
+    assert behind.json()["code"] == "read_model_behind"
+    assert behind.headers["Retry-After"] == "1"
+    # A position in another log does not hold this list up; a malformed one is a 422.
+    assert operator.get("/sms", headers={"Ledgerflow-Position": "orders:999"}).status_code == 200
+    assert operator.get("/sms", headers={"Ledgerflow-Position": "soon"}).status_code == 422
