@@ -27,6 +27,7 @@ from api.authentication import (
 from api.body_limit import BodySizeLimit
 from api.docs import install_docs
 from api.errors import document_errors, install_error_handlers
+from api.links import document_links
 from api.media_type import JsonBodies
 from api.read_your_writes import WritePositions
 from api.services import ApiServices
@@ -116,6 +117,7 @@ def create_app(
         public_paths=public,
         public_prefixes=[docs.assets_prefix],
     )
+    document_links(app)
     document_errors(app, lambda path, method: path in public and method.upper() in PUBLIC_METHODS)
     document_bearer(app, public)
     app.include_router(admin.router)
