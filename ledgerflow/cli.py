@@ -32,7 +32,8 @@ app = typer.Typer(
     help="ledgerflow: reliable fintech workflows on an event store.", no_args_is_help=True
 )
 projections_app = typer.Typer(
-    help="Read models: rebuild them from the event log.", no_args_is_help=True
+    help="Read models: rebuild them from the event log, wait for them to catch up.",
+    no_args_is_help=True,
 )
 app.add_typer(projections_app, name="projections")
 db_app = typer.Typer(
@@ -212,6 +213,23 @@ def status(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     console = Console()
     for part in asyncio.run(status_report(settings)):
         console.print(part)
+
+
+@projections_app.command("wait")
+def wait_for_projections(
+    timeout: Annotated[float, typer.Option(help="Seconds to wait at most.")] = 120.0,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Wait until every read model has applied its log as far as it reaches now (the
+    projections worker applies them); exit 1 naming those still behind at the timeout."""
+    from ledgerflow.readiness import read_models_caught_up
+
+    settings = settings_with_database(data_dir)
+    configure_logging("WARNING")
+    require_current_schema(settings)
+    behind = asyncio.run(read_models_caught_up(settings, timeout))
+    if behind:
+        _fail(f"read models still behind after {timeout:g} s: {', '.join(behind)}")
 
 
 @projections_app.command("rebuild")

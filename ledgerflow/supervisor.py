@@ -3,7 +3,8 @@
 Starts an embedded PostgreSQL when `DATABASE_URL` is not set, migrates the database
 (`ledgerflow db migrate`), loads the reference data, then starts the simulators on free
 ports (unless a real provider's URL is configured), the API and every worker, each
-serving its metrics on a loopback port of its own; writes every URL to
+serving its metrics on a loopback port of its own, and says it is up once the API
+answers and the read models have caught up with the data loaded; writes every URL to
 `<data-dir>/urls.json` (the metrics' under "metrics", by process) and the database's to
 `<data-dir>/database.url` (its owner's alone), where `ledgerflow status` and the other
 commands find it; restarts a child that dies; stops them all on Ctrl-C or SIGTERM.
@@ -206,6 +207,14 @@ def run_platform(*, host: str, port: int, data_dir: Path) -> int:
         write_database_url(data_dir, env["DATABASE_URL"])
         write_pids(data_dir, children)
         wait_for_port(port)
+        # Up means usable: the read models hold the data sets loaded above.
+        caught_up = subprocess.run(
+            [*cli, "projections", "wait", "--timeout", "120"],
+            env={**env, "LEDGERFLOW_LOG_LEVEL": "WARNING"},
+            stdout=subprocess.DEVNULL,
+        )
+        if caught_up.returncode != 0 and not stopping:
+            print("ledgerflow: the read models did not catch up; see logs/", flush=True)
         print(f"ledgerflow is up (logs in {data_dir / 'logs'})")
         print(f"  api        {urls['api']}  (docs: {urls['api']}/docs)")
         for name, url in simulators.items():
