@@ -313,3 +313,23 @@ def select_notifications_by_id(
             )
             for row in cursor.fetchall()
         ]
+
+
+@retry((InterfaceError, OperationalError), max_attempts=3, wait=0.2)
+def notification_id_of(application: Application, originator_id: UUID, version: int) -> int | None:
+    """Where an aggregate's event of `version` is in `application`'s log (None: no such
+    event): the position a replayed answer names (api/idempotency.py)."""
+    recorder = application.recorder
+    if not isinstance(recorder, PostgresApplicationRecorder):
+        return None  # not the platform's store (a test's in-memory one): no position
+    statement = SQL(
+        "SELECT notification_id FROM {schema}.{table}"
+        " WHERE originator_id = %s AND originator_version = %s"
+    ).format(
+        schema=Identifier(recorder.datastore.schema),
+        table=Identifier(recorder.events_table_name),
+    )
+    with recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
+        cursor.execute(statement, (originator_id, version))
+        row = cursor.fetchone()
+    return int(row["notification_id"]) if row else None

@@ -16,15 +16,19 @@ round trip: api/orders.py) and `POST /sms` (its `message_id` is its key).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
+from uuid import UUID
 
+from eventsourcing.application import Application
 from fastapi import Depends, Header, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
+from adapters.eventstore import notification_id_of
 from adapters.idempotency import Answer, Claimed, Conflict, IdempotencyStore, fingerprint
-from adapters.write_positions import format_positions, recorded
+from adapters.write_positions import format_positions, note_recorded, recorded
 from api.callers import client_of
 from api.errors import error_response
 
@@ -117,6 +121,14 @@ async def answered_once(
     else:
         await store.release(client, key)
     return response
+
+
+async def note_first_position(application: Application, aggregate_id: UUID) -> None:
+    """For a create with storage of its own (SMS, orders): a replay names the position
+    of the first answer's write, as the first answer did."""
+    position = await asyncio.to_thread(notification_id_of, application, aggregate_id, 1)
+    if position is not None:
+        note_recorded(application.name, position)
 
 
 def replay(status: int, body: bytes, headers: list[tuple[str, str]]) -> Response:

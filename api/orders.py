@@ -26,7 +26,7 @@ from api.audit import EventPublic
 from api.callers import client_of
 from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, Orders
 from api.errors import responses
-from api.idempotency import REPLAYED, KeyHeader
+from api.idempotency import REPLAYED, KeyHeader, note_first_position
 from api.lean_route import LeanRoute
 from api.pages import Page
 from api.rate_limits import rate_limited
@@ -163,6 +163,7 @@ async def place_order(
     )
     if not created:
         response.headers[REPLAYED] = "true"
+        await note_first_position(orders.service.application, order.id)
     return response
 
 

@@ -16,7 +16,14 @@ from api.audit import EventPublic
 from api.callers import client_of
 from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, Sms
 from api.errors import responses
-from api.idempotency import HEADER, REPLAYED, Idempotent, IdempotentRoute, KeyHeader
+from api.idempotency import (
+    HEADER,
+    REPLAYED,
+    Idempotent,
+    IdempotentRoute,
+    KeyHeader,
+    note_first_position,
+)
 from api.pages import Page
 from api.rate_limits import rate_limited
 from api.read_your_writes import reads
@@ -108,6 +115,7 @@ async def request_sms(
     accepted, created = await sms.service.send(body, client=client_of(request))
     if not created:
         response.headers[REPLAYED] = "true"
+        await note_first_position(sms.service.application, accepted.id)
     log.debug(
         "sms accepted",
         extra={

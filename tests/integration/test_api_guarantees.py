@@ -5,8 +5,10 @@ key, and a list sent a write's `Ledgerflow-Position` never misses that write."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -105,6 +107,28 @@ def test_a_key_answers_its_first_answer_again_and_conflicts_with_another_body(
     assert elsewhere.status_code == 201 and elsewhere.json()["id"] != first.json()["id"]
 
 
+def test_concurrent_requests_with_one_key_create_once(
+    url: str, issuer: TokenIssuer, operator: httpx.Client
+) -> None:
+    key = {"Idempotency-Key": f"k-{uuid.uuid4()}"}
+    body = reimbursement(description=f"once {uuid.uuid4()}")
+    with client(url, issuer, "client-a") as a, ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(lambda _: a.post("/reimbursements", json=body, headers=key), range(8))
+        )
+
+    created = [answer for answer in answers if answer.status_code == 201]
+    assert created and {answer.status_code for answer in answers} <= {201, 409}
+    assert len({answer.json()["id"] for answer in created}) == 1
+    in_use = [answer.json()["code"] for answer in answers if answer.status_code == 409]
+    assert set(in_use) <= {"idempotency_key_in_use"}
+    position = {"Ledgerflow-Position": created[0].headers["Ledgerflow-Position"]}
+    listed = operator.get(
+        f"/members/{MEMBER}/reimbursements", params={"limit": 500}, headers=position
+    )
+    assert [r["description"] for r in listed.json()["items"]].count(body["description"]) == 1
+
+
 def test_a_create_that_failed_leaves_its_key_free(url: str, issuer: TokenIssuer) -> None:
     key = {"Idempotency-Key": f"k-{uuid.uuid4()}"}
     unknown = reimbursement(bank_account_id=str(uuid.uuid4()))
@@ -123,6 +147,7 @@ def test_orders_keys_are_their_callers_own(url: str, issuer: TokenIssuer) -> Non
     assert again.content == first.content and again.headers["Idempotent-Replayed"] == "true"
     assert elsewhere.json()["id"] != first.json()["id"]
     assert first.headers["Ledgerflow-Position"].startswith("orders:")
+    assert again.headers["Ledgerflow-Position"] == first.headers["Ledgerflow-Position"]
 
 
 def test_submit_then_list_at_once_never_misses_the_write(
@@ -139,6 +164,10 @@ def test_submit_then_list_at_once_never_misses_the_write(
                 },
             )
             assert sms.status_code == 202, sms.text
+            if n == 0:  # a replay names the first answer's position too
+                replayed = a.post("/sms", json=json.loads(sms.request.content))
+                assert replayed.headers["Idempotent-Replayed"] == "true"
+                assert replayed.headers["Ledgerflow-Position"] == sms.headers["Ledgerflow-Position"]
             position = {"Ledgerflow-Position": sms.headers["Ledgerflow-Position"]}
             listed = a.get("/sms", params={"limit": 500}, headers=position)
             assert listed.status_code == 200, listed.text
