@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 _RECORDED: ContextVar[dict[str, int] | None] = ContextVar("ledgerflow_recorded", default=None)
 
@@ -24,6 +24,17 @@ def recording() -> Iterator[dict[str, int]]:
         yield positions
     finally:
         _RECORDED.reset(token)
+
+
+def start_recording() -> tuple[dict[str, int], Token[dict[str, int] | None]]:
+    """`recording()` without a context manager's cost, for a middleware on every request:
+    hand the token to `stop_recording` when the request is done."""
+    positions: dict[str, int] = {}
+    return positions, _RECORDED.set(positions)
+
+
+def stop_recording(token: Token[dict[str, int] | None]) -> None:
+    _RECORDED.reset(token)
 
 
 def recorded() -> dict[str, int]:

@@ -17,7 +17,12 @@ from fastapi import Depends, Header, HTTPException, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.read_positions import ReadPositions
-from adapters.write_positions import format_positions, parse_positions, recording
+from adapters.write_positions import (
+    format_positions,
+    parse_positions,
+    start_recording,
+    stop_recording,
+)
 
 POSITION_HEADER = "Ledgerflow-Position"
 READ_MODEL_BEHIND = "read_model_behind"
@@ -33,17 +38,20 @@ class WritePositions:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        with recording() as positions:
+        positions, token = start_recording()
 
-            async def send_with_position(message: Message) -> None:
-                if message["type"] == "http.response.start" and positions:
-                    headers = list(message.get("headers", []))
-                    if all(name != _HEADER for name, _ in headers):
-                        headers.append((_HEADER, format_positions(positions).encode()))
-                        message = {**message, "headers": headers}
-                await send(message)
+        async def send_with_position(message: Message) -> None:
+            if positions and message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if all(name != _HEADER for name, _ in headers):
+                    headers.append((_HEADER, format_positions(positions).encode()))
+                    message = {**message, "headers": headers}
+            await send(message)
 
+        try:
             await self.app(scope, receive, send_with_position)
+        finally:
+            stop_recording(token)
 
 
 class ReadModelBehind(HTTPException):
