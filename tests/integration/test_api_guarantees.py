@@ -9,6 +9,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -127,6 +128,20 @@ def test_concurrent_requests_with_one_key_create_once(
         f"/members/{MEMBER}/reimbursements", params={"limit": 500}, headers=position
     )
     assert [r["description"] for r in listed.json()["items"]].count(body["description"]) == 1
+
+
+def test_a_billing_run_started_with_a_key_answers_its_first_answer_again(
+    operator: httpx.Client,
+) -> None:
+    period = {"period": datetime.now(UTC).strftime("%Y-%m")}  # the platform's month
+    key = {"Idempotency-Key": f"k-{uuid.uuid4()}"}
+    first = operator.post("/billing/runs", json=period, headers=key)
+    again = operator.post("/billing/runs", json=period, headers=key)
+    other = operator.post("/billing/runs", json={"period": "2020-01"}, headers=key)
+    assert first.status_code == 202, first.text
+    assert (again.status_code, again.content) == (202, first.content)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert other.status_code == 409 and other.json()["code"] == "idempotency_key_conflict"
 
 
 def test_a_create_that_failed_leaves_its_key_free(url: str, issuer: TokenIssuer) -> None:
