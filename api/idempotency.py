@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -48,7 +49,7 @@ KeyHeader = Annotated[
         max_length=200,
         description="Makes retries safe: the same key and body answer the first answer "
         "again (`Idempotent-Replayed: true`); another body, 409. Scoped to the caller, "
-        "kept 24 hours.",
+        "kept at least 24 hours.",
     ),
 ]
 
@@ -91,8 +92,10 @@ async def answered_once(
     key: str,
     request: Request,
     handler: Handler,
-    now: Any,
+    now: datetime,
 ) -> Response:
+    """Claim the caller's key, then answer: the stored first answer, a conflict, or what
+    `handler` answers (kept when it succeeded, the key released otherwise)."""
     claim = await store.claim(
         client, key, fingerprint(request.method, request.url.path, await request.body()), now
     )
