@@ -15,6 +15,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp
 
 from api import admin, health, status
+from api.access import document_access
 from api.authentication import (
     JWKS_PATH,
     PUBLIC_METHODS,
@@ -63,6 +64,8 @@ class ApiConfig:
     opentelemetry: bool = False
     # A larger request body answers 413 (api/body_limit.py).
     max_body_bytes: int = 64 * 1024
+    # Serves `PUT /__admin/clock` (to operators): the platform's time moves for tests.
+    test_mode: bool = False
 
 
 def create_app(
@@ -121,4 +124,7 @@ def create_app(
     document_errors(app, lambda path, method: path in public and method.upper() in PUBLIC_METHODS)
     document_bearer(app, public)
     app.include_router(admin.router)
+    if config.test_mode:  # outside test mode the route does not exist
+        app.include_router(admin.test_mode_router)
+    document_access(app)
     return app

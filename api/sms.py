@@ -7,13 +7,13 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict
 from pydantic.config import JsonDict
 
+from api.access import Operator, allow, client_filter, reach
 from api.audit import EventPublic
-from api.callers import client_of
 from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, Sms
 from api.errors import responses
 from api.idempotency import (
@@ -27,12 +27,21 @@ from api.idempotency import (
 from api.pages import Page
 from api.rate_limits import rate_limited
 from api.read_your_writes import reads
+from domain.access import Principal, Role, Scope
 from domain.privacy import mask_phone_number
 from domain.sms.commands import SendSms
+from domain.sms.errors import SmsNotFound
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/sms", tags=["sms"], route_class=IdempotentRoute)
+
+# Clients send and read their own SMS; operators and auditors read everyone's.
+SEND = allow(Role.CLIENT, scope=Scope.SMS_SEND)
+Sender = Annotated[Principal, Depends(SEND)]
+Reader = Annotated[
+    Principal, Depends(allow(Role.CLIENT, Role.OPERATOR, Role.AUDITOR, scope=Scope.SMS_READ))
+]
 
 SmsStatusName = Literal["requested", "sending", "sent", "failed", "parked"]
 
@@ -86,20 +95,21 @@ class SmsPage(Page[SmsPublic]):
     responses=responses(403, 409, 429),
     summary="Request an SMS",
     description="Accepts the SMS for sending and answers at once; it is sent in the "
-    "background, with retries. Its `message_id` is its idempotency key: the same "
-    "`message_id` with the same body answers the first answer again (202, the SMS as "
-    "requested, `Idempotent-Replayed: true`); with a different body, 409 "
-    "`message_id_conflict`. An `Idempotency-Key` header, if sent, must equal the "
-    "`message_id` (else 422). A destination country the client may not text answers 403 "
-    "(`destination_country_not_allowed`); each client's requests are limited (429 with "
-    "`Retry-After` beyond its rate limit).",
-    dependencies=[Depends(rate_limited("sms"))],
+    "background, with retries. Its `message_id` is its idempotency key (the client's own: "
+    "another client's same id is another SMS): the same `message_id` with the same body "
+    "answers the first answer again (202, the SMS as requested, `Idempotent-Replayed: "
+    "true`); with a different body, 409 `message_id_conflict`. An `Idempotency-Key` "
+    "header, if sent, must equal the `message_id` (else 422). A destination country the "
+    "client may not text answers 403 (`destination_country_not_allowed`); each client's "
+    "requests are limited (429 with `Retry-After` beyond its rate limit).",
+    # The caller's rule before its rate limit: a refused caller spends none of it.
+    dependencies=[Depends(SEND), Depends(rate_limited("sms"))],
 )
 async def request_sms(
     body: SmsCreate,
     sms: Sms,
-    request: Request,
     response: Response,
+    caller: Sender,
     idempotency_key: KeyHeader = None,
 ) -> SmsPublic:
     if idempotency_key is not None and idempotency_key != body.message_id:
@@ -112,7 +122,7 @@ async def request_sms(
                 }
             ]
         )
-    accepted, created = await sms.service.send(body, client=client_of(request))
+    accepted, created = await sms.service.send(body, caller.actor)
     if not created:
         response.headers[REPLAYED] = "true"
         await note_first_position(sms.service.application, accepted.id)
@@ -135,15 +145,18 @@ async def request_sms(
     summary="List SMS, oldest first",
     description="Reads the `sms_view` read model, a few milliseconds behind the events: "
     "filter by `status`, page with `limit` and the `next_cursor` of the page before "
-    "(400 for a cursor this API did not issue).",
+    "(400 for a cursor this API did not issue). A client lists the SMS it requested.",
 )
 async def list_sms(
     sms: Sms,
+    caller: Reader,
     status: Annotated[SmsStatusName | None, Query(description="Only SMS in this status.")] = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> SmsPage:
-    page = await sms.queries.list(status=status, limit=limit, cursor=cursor)
+    page = await sms.queries.list(
+        status=status, limit=limit, cursor=cursor, client=client_filter(caller)
+    )
     return SmsPage.model_validate(page)
 
 
@@ -153,10 +166,12 @@ async def list_sms(
     responses=responses(404),
     summary="Read one SMS (always current: read from its events)",
     description="The SMS as its events make it now, including a write made a moment ago; "
-    "404 for an unknown id.",
+    "404 for an unknown id, or another client's.",
 )
-async def get_sms(sms_id: UUID, sms: Sms) -> SmsPublic:
-    return SmsPublic.model_validate(await sms.service.get(sms_id))
+async def get_sms(sms_id: UUID, sms: Sms, caller: Reader) -> SmsPublic:
+    found = await sms.service.get(sms_id)
+    reach(caller, found, SmsNotFound(sms_id))
+    return SmsPublic.model_validate(found)
 
 
 @router.post(
@@ -169,8 +184,8 @@ async def get_sms(sms_id: UUID, sms: Sms) -> SmsPublic:
     description="Puts a `parked` SMS back to `requested`, with a new retry budget; its "
     "attempt numbers keep counting. 409 when the SMS is not parked.",
 )
-async def retry_sms(sms_id: UUID, sms: Sms) -> SmsPublic:
-    retried = await sms.service.retry(sms_id)
+async def retry_sms(sms_id: UUID, sms: Sms, caller: Operator) -> SmsPublic:
+    retried = await sms.service.retry(sms_id, caller.actor)
     log.info("parked sms retried by operator", extra={"sms_id": str(retried.id)})
     return SmsPublic.model_validate(retried)
 
@@ -183,5 +198,6 @@ async def retry_sms(sms_id: UUID, sms: Sms) -> SmsPublic:
     description="Every event of the SMS in version order (`SmsRequested`, each failed "
     "attempt, `SmsSent`, ...), with when it was recorded and its data.",
 )
-async def sms_events(sms_id: UUID, sms: Sms) -> list[EventPublic]:
+async def sms_events(sms_id: UUID, sms: Sms, caller: Reader) -> list[EventPublic]:
+    reach(caller, await sms.service.get(sms_id), SmsNotFound(sms_id))
     return [EventPublic.model_validate(entry) for entry in await sms.service.history(sms_id)]

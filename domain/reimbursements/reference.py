@@ -13,6 +13,9 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.access import Actor, Owner
+from domain.actors import RecordsActor
+
 REFERENCE_NAMESPACE = UUID("0b9d2c1e-7f7a-4f0e-8a44-5b0c6f0d1a21")
 
 
@@ -21,17 +24,18 @@ def reference_id(kind: str, uid: str) -> UUID:
 
 
 class Bank(Aggregate):
-    class BankRegistered(Aggregate.Created):
+    class BankRegistered(RecordsActor, Aggregate.Created):
         uid: str
         name: str
         location: str
+        actor: Actor
 
     @staticmethod
     def create_id(uid: str, **_: object) -> UUID:
         return reference_id("bank", uid)
 
     @event(BankRegistered)
-    def __init__(self, uid: str, name: str, location: str) -> None:
+    def __init__(self, uid: str, name: str, location: str, actor: Actor) -> None:
         self.uid = uid
         self.name = name
         self.location = location
@@ -40,18 +44,21 @@ class Bank(Aggregate):
 class BankAdministrator(Aggregate):
     """Belongs to one bank: may decide on reimbursements to that bank's accounts."""
 
-    class AdministratorAppointed(Aggregate.Created):
+    class AdministratorAppointed(RecordsActor, Aggregate.Created):
         uid: str
         first_name: str
         last_name: str
         bank_id: UUID
+        actor: Actor
 
     @staticmethod
     def create_id(uid: str, **_: object) -> UUID:
         return reference_id("administrator", uid)
 
     @event(AdministratorAppointed)
-    def __init__(self, uid: str, first_name: str, last_name: str, bank_id: UUID) -> None:
+    def __init__(
+        self, uid: str, first_name: str, last_name: str, bank_id: UUID, actor: Actor
+    ) -> None:
         self.uid = uid
         self.first_name = first_name
         self.last_name = last_name
@@ -61,12 +68,13 @@ class BankAdministrator(Aggregate):
 class BankMember(Aggregate):
     """A person who holds accounts; reached by mail, and by SMS where a phone is on file."""
 
-    class MemberRegistered(Aggregate.Created):
+    class MemberRegistered(RecordsActor, Aggregate.Created):
         uid: str
         first_name: str
         last_name: str
         email: str
         phone: str | None
+        actor: Actor
 
     @staticmethod
     def create_id(uid: str, **_: object) -> UUID:
@@ -74,7 +82,13 @@ class BankMember(Aggregate):
 
     @event(MemberRegistered)
     def __init__(
-        self, uid: str, first_name: str, last_name: str, email: str, phone: str | None
+        self,
+        uid: str,
+        first_name: str,
+        last_name: str,
+        email: str,
+        phone: str | None,
+        actor: Actor,
     ) -> None:
         self.uid = uid
         self.first_name = first_name
@@ -84,17 +98,23 @@ class BankMember(Aggregate):
 
 
 class BankAccount(Aggregate):
-    class AccountOpened(Aggregate.Created):
+    class AccountOpened(RecordsActor, Aggregate.Created):
         uid: str
         bank_id: UUID
         bank_member_id: UUID
+        actor: Actor
 
     @staticmethod
     def create_id(uid: str, **_: object) -> UUID:
         return reference_id("account", uid)
 
     @event(AccountOpened)
-    def __init__(self, uid: str, bank_id: UUID, bank_member_id: UUID) -> None:
+    def __init__(self, uid: str, bank_id: UUID, bank_member_id: UUID, actor: Actor) -> None:
         self.uid = uid
         self.bank_id = bank_id
         self.bank_member_id = bank_member_id
+
+    @property
+    def owner(self) -> Owner:
+        """Its member's, and its bank's administrators'."""
+        return Owner(member_id=self.bank_member_id, bank_id=self.bank_id)

@@ -56,10 +56,26 @@ def url(settings: Settings) -> Iterator[str]:
         yield served
 
 
+# Members of the demo banks (who submit reimbursements) and their accounts.
+ACCOUNTS = {who: reference_id("account", f"{who}-acct") for who in ("nordic-m-1", "nordic-m-2")}
+
+
 def client(url: str, issuer: TokenIssuer, subject: str) -> httpx.Client:
-    scopes = [scope.value for scope in Scope]
-    headers = issuer.headers(Role.CLIENT, subject=subject, scopes=scopes)
+    """A client's (with every scope) or, for a demo bank's member, that member's."""
+    if subject in ACCOUNTS:
+        member = reference_id("member", subject)
+        headers = issuer.headers(Role.MEMBER, subject=subject, member_id=member)
+    else:
+        scopes = [scope.value for scope in Scope]
+        headers = issuer.headers(Role.CLIENT, subject=subject, scopes=scopes)
     return httpx.Client(base_url=url, headers=headers, timeout=10)
+
+
+def create_body(path: str, subject: str, *, other: bool = False) -> dict[str, Any]:
+    if path == "/reimbursements":
+        amount = "130.00" if other else "129.90"
+        return reimbursement(bank_account_id=str(ACCOUNTS[subject]), amount=amount)
+    return {**APPLICATION, "term_months": 48} if other else APPLICATION
 
 
 @pytest.fixture(scope="module")
@@ -79,21 +95,20 @@ def reimbursement(**changes: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    ("path", "body", "other"),
-    [
-        ("/reimbursements", reimbursement(), reimbursement(amount="130.00")),
-        ("/applications", APPLICATION, {**APPLICATION, "term_months": 48}),
-    ],
+    ("path", "one", "another"),
+    [("/reimbursements", "nordic-m-1", "nordic-m-2"), ("/applications", "client-a", "client-b")],
 )
 def test_a_key_answers_its_first_answer_again_and_conflicts_with_another_body(
-    url: str, issuer: TokenIssuer, path: str, body: dict[str, Any], other: dict[str, Any]
+    url: str, issuer: TokenIssuer, path: str, one: str, another: str
 ) -> None:
     key = {"Idempotency-Key": f"k-{uuid.uuid4()}"}
-    with client(url, issuer, "client-a") as a, client(url, issuer, "client-b") as b:
+    body = create_body(path, one)
+    with client(url, issuer, one) as a, client(url, issuer, another) as b:
         first = a.post(path, json=body, headers=key)
         again = a.post(path, json=body, headers=key)
-        conflict = a.post(path, json=other, headers=key)
-        elsewhere = b.post(path, json=body, headers=key)  # another caller's own key
+        conflict = a.post(path, json=create_body(path, one, other=True), headers=key)
+        # Another caller's own key.
+        elsewhere = b.post(path, json=create_body(path, another), headers=key)
 
     assert first.status_code == 201, first.text
     assert (again.status_code, again.content) == (first.status_code, first.content)
@@ -113,7 +128,7 @@ def test_concurrent_requests_with_one_key_create_once(
 ) -> None:
     key = {"Idempotency-Key": f"k-{uuid.uuid4()}"}
     body = reimbursement(description=f"once {uuid.uuid4()}")
-    with client(url, issuer, "client-a") as a, ThreadPoolExecutor(8) as pool:
+    with client(url, issuer, "nordic-m-1") as a, ThreadPoolExecutor(8) as pool:
         answers = list(
             pool.map(lambda _: a.post("/reimbursements", json=body, headers=key), range(8))
         )
@@ -147,7 +162,7 @@ def test_a_billing_run_started_with_a_key_answers_its_first_answer_again(
 def test_a_create_that_failed_leaves_its_key_free(url: str, issuer: TokenIssuer) -> None:
     key = {"Idempotency-Key": f"k-{uuid.uuid4()}"}
     unknown = reimbursement(bank_account_id=str(uuid.uuid4()))
-    with client(url, issuer, "client-a") as a:
+    with client(url, issuer, "nordic-m-1") as a:
         assert a.post("/reimbursements", json=unknown, headers=key).status_code == 404
         assert a.post("/reimbursements", json=reimbursement(), headers=key).status_code == 201
 
@@ -168,7 +183,7 @@ def test_orders_keys_are_their_callers_own(url: str, issuer: TokenIssuer) -> Non
 def test_submit_then_list_at_once_never_misses_the_write(
     url: str, issuer: TokenIssuer, operator: httpx.Client
 ) -> None:
-    with client(url, issuer, "client-a") as a:
+    with client(url, issuer, "client-a") as a, client(url, issuer, "nordic-m-1") as member:
         for n in range(100):
             sms = a.post(
                 "/sms",
@@ -188,10 +203,10 @@ def test_submit_then_list_at_once_never_misses_the_write(
             assert listed.status_code == 200, listed.text
             assert sms.json()["id"] in {item["id"] for item in listed.json()["items"]}
 
-            submitted = operator.post("/reimbursements", json=reimbursement())
+            submitted = member.post("/reimbursements", json=reimbursement())
             assert submitted.status_code == 201, submitted.text
             position = {"Ledgerflow-Position": submitted.headers["Ledgerflow-Position"]}
-            mine = operator.get(
+            mine = member.get(
                 f"/members/{MEMBER}/reimbursements", params={"limit": 500}, headers=position
             )
             assert mine.status_code == 200, mine.text

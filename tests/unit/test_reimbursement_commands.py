@@ -60,6 +60,8 @@ def test_descriptions_and_reasons_are_trimmed_and_not_blank() -> None:
     with pytest.raises(ValidationError):
         SubmitReimbursement.model_validate({**body, "currency": "Euro", "description": "x"})
     with pytest.raises(ValidationError):
+        DenyReimbursement.model_validate({"reason": "\t"})
+    with pytest.raises(ValidationError):  # the administrator is the caller, never the body
         DenyReimbursement.model_validate(
-            {"administrator_id": "4e2b9d0c-5b7a-5d8e-9f1a-2c3d4e5f6a7b", "reason": "\t"}
+            {"administrator_id": "4e2b9d0c-5b7a-5d8e-9f1a-2c3d4e5f6a7b", "reason": "x"}
         )

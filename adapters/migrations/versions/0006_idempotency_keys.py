@@ -5,7 +5,7 @@ A row is claimed (no status yet) before the create runs and completed with its a
 rows older than the keys' lifetime (24 h by default) are taken over by a new request
 and purged.
 
-Revision 0006, after 0004.
+Revision 0006, after 0005.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
