@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from adapters.attention import AttentionReader
 from adapters.idempotency import IdempotencyStore
+from adapters.messaging.postgres.dead_letters import DeadLetterDesk
 from adapters.rate_limiter import RateLimiter
 from adapters.read_positions import ReadPositions
 from adapters.set_aside.desk import SetAsideDesk
@@ -24,6 +26,7 @@ from processes.sms.application import SmsService
 from projections.billing import BillingQueries
 from projections.lending import LendingQueries
 from projections.orders import OrdersQueries
+from projections.overview import OverviewReader
 from projections.reimbursements import ReimbursementsQueries
 from projections.sms import SmsQueries
 
@@ -63,3 +66,7 @@ class ApiServices:
     idempotency: IdempotencyStore | None = None
     # Read models' positions, awaited by lists (api/read_your_writes.py); `None`: no wait.
     positions: ReadPositions | None = None
+    # What waits for operators, and each workflow's read model at a glance (the console).
+    attention: AttentionReader | None = None
+    overview: OverviewReader | None = None
+    dead_letters: DeadLetterDesk | None = None  # those PostgreSQL keeps

@@ -98,7 +98,8 @@ async def _submit_and_approve(url: str, count: int) -> tuple[float, list[UUID]]:
                             amount=Decimal(f"{10 + i % 90}.50"),
                             currency="EUR",
                             description=f"Bench expense {i}",
-                        )
+                        ),
+                        BENCH,
                     )
                     for i in range(start, min(start + chunk, count))
                 )

@@ -14,7 +14,9 @@ from typing import TypeVar
 
 from fastapi import APIRouter, FastAPI
 
+from adapters.attention import AttentionReader
 from adapters.idempotency import IdempotencyStore
+from adapters.messaging.postgres.dead_letters import DeadLetterDesk
 from adapters.rate_limiter import RateLimiter, open_rate_limiter
 from adapters.read_positions import ReadPositions
 from adapters.set_aside.desk import SetAsideDesk
@@ -42,6 +44,7 @@ from ledgerflow.workflows.lending import LendingWorkflow
 from ledgerflow.workflows.orders import OrdersWorkflow
 from ledgerflow.workflows.reimbursements import ReimbursementsWorkflow
 from ledgerflow.workflows.sms import SmsWorkflow
+from projections.overview import OverviewReader
 
 W = TypeVar("W", bound=Workflow)
 
@@ -88,6 +91,11 @@ def create_app(
             opentelemetry=settings.opentelemetry,
             max_body_bytes=limits.max_body_bytes,
             test_mode=settings.test_mode,
+            console_secret=(
+                settings.console_secret.get_secret_value().encode()
+                if settings.console_secret
+                else None
+            ),
         ),
         routers=[
             *FIRST_ROUTERS,
@@ -132,6 +140,11 @@ def api_services(
         positions=ReadPositions(
             platform.pool, timeout_seconds=settings.read_your_writes_timeout_seconds
         ),
+        attention=AttentionReader(
+            platform.pool, [rows for workflow in WORKFLOWS for rows in workflow.parked]
+        ),
+        overview=OverviewReader(platform.pool),
+        dead_letters=DeadLetterDesk(platform.pool),
     )
 
 
