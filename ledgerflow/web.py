@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from datetime import timedelta
 from typing import TypeVar
 
 from fastapi import APIRouter, FastAPI
@@ -116,7 +117,9 @@ def api_services(platform: Platform, rate_limiter: RateLimiter | None = None) ->
     reimbursements = _opened(platform, ReimbursementsWorkflow)
     return ApiServices(
         clock=platform.clock,
-        status=StatusReader(platform.pool),
+        status=StatusReader(
+            platform.pool, timedelta(seconds=platform.settings.process_heartbeat_seconds)
+        ),
         set_aside=SetAsideDesk(platform.pool),
         sms=WorkflowServices(sms.service, sms.queries) if sms else None,
         orders=WorkflowServices(orders.service, orders.queries) if orders else None,
