@@ -4,15 +4,15 @@ Each process (the API, each worker) registers its row by name and host when it s
 and heartbeats `last_seen_at`; the supervisor of `ledgerflow up` counts the restarts
 of a child and records how it last exited (the count survives the child's own crash).
 
-Revision 0008, after 0005.
+Revision 0007, after 0006.
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0008"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
@@ -37,4 +37,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    raise NotImplementedError("0008 is not reversible")
+    raise NotImplementedError("0007 is not reversible")
