@@ -34,6 +34,7 @@ from psycopg.sql import SQL, Identifier
 
 from adapters.batching import AsyncBatcher
 from adapters.postgres import eventsourcing_env, schema_lock
+from adapters.write_positions import note_recorded
 
 A = TypeVar("A", bound=Application)
 _Events = tuple[CanMutateAggregate, ...]
@@ -161,46 +162,56 @@ class GroupCommitter:
     Callers `await save(aggregate)`; the events queued meanwhile are saved in one
     transaction (off the event loop). When a batch fails on a version conflict, its
     groups are saved one by one so only the conflicting caller sees `IntegrityError`.
+    Each save notes, for the request it serves (adapters/write_positions.py), the
+    position its last event got in the application's log.
     """
 
     def __init__(self, application: Application, max_batch: int = 500, writers: int = 2) -> None:
         self._application = application
         # Two batches in flight: the next is encoded while the store commits the last.
         # Callers of one aggregate are never in two batches at once (each awaits its save).
-        self._batcher: AsyncBatcher[_Events, None] = AsyncBatcher(
+        self._batcher: AsyncBatcher[_Events, int | None] = AsyncBatcher(
             self._save_batch, max_batch=max_batch, writers=writers, name="group-commit"
         )
 
     async def save(self, *aggregates: Aggregate) -> None:
         # Collect now: the events survive a failed batch and are saved again one by one.
         events = tuple(event for aggregate in aggregates for event in aggregate.collect_events())
-        await self._batcher.submit(events)
+        position = await self._batcher.submit(events)
+        if position is not None:
+            note_recorded(self._application.name, position)
 
     async def close(self) -> None:
         await self._batcher.close()
 
-    async def _save_batch(self, batch: list[_Events]) -> list[BaseException | None]:
+    async def _save_batch(self, batch: list[_Events]) -> list[BaseException | int | None]:
         try:
-            await asyncio.to_thread(self._append, [e for group in batch for e in group])
+            ids = await asyncio.to_thread(self._append, [e for group in batch for e in group])
         except IntegrityError as conflict:
             if len(batch) == 1:
                 return [conflict]
             return [await self._save_alone(group) for group in batch]
-        return [None] * len(batch)
+        positions: list[BaseException | int | None] = []
+        end = 0
+        for group in batch:
+            end += len(group)
+            positions.append(ids[end - 1] if group and len(ids) >= end else None)
+        return positions
 
-    async def _save_alone(self, events: _Events) -> BaseException | None:
+    async def _save_alone(self, events: _Events) -> BaseException | int | None:
         try:
-            await asyncio.to_thread(self._append, list(events))
+            ids = await asyncio.to_thread(self._append, list(events))
         except Exception as error:
             return error
-        return None
+        return ids[-1] if ids else None
 
-    def _append(self, events: list[CanMutateAggregate]) -> None:
-        """Store collected events. Given events rather than aggregates, `Application.save`
-        takes no snapshot and fills no cache: it only checks each event against a runtime
-        Protocol (a third of its CPU per event on Python 3.11) before handing them to the
-        event store, as this does directly."""
-        self._application.events.put(events)
+    def _append(self, events: list[CanMutateAggregate]) -> list[int]:
+        """Store collected events; answer their notification ids. Given events rather
+        than aggregates, `Application.save` takes no snapshot and fills no cache: it only
+        checks each event against a runtime Protocol (a third of its CPU per event on
+        Python 3.11) before handing them to the event store, as this does directly."""
+        recordings = self._application.events.put(events)
+        return [recording.notification.id for recording in recordings]
 
 
 class AggregateReader:
@@ -302,3 +313,23 @@ def select_notifications_by_id(
             )
             for row in cursor.fetchall()
         ]
+
+
+@retry((InterfaceError, OperationalError), max_attempts=3, wait=0.2)
+def notification_id_of(application: Application, originator_id: UUID, version: int) -> int | None:
+    """Where an aggregate's event of `version` is in `application`'s log (None: no such
+    event): the position a replayed answer names (api/idempotency.py)."""
+    recorder = application.recorder
+    if not isinstance(recorder, PostgresApplicationRecorder):
+        return None  # not the platform's store (a test's in-memory one): no position
+    statement = SQL(
+        "SELECT notification_id FROM {schema}.{table}"
+        " WHERE originator_id = %s AND originator_version = %s"
+    ).format(
+        schema=Identifier(recorder.datastore.schema),
+        table=Identifier(recorder.events_table_name),
+    )
+    with recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
+        cursor.execute(statement, (originator_id, version))
+        row = cursor.fetchone()
+    return int(row["notification_id"]) if row else None

@@ -19,6 +19,7 @@ from api import admin, health, status
 from api.access import document_access
 from api.authentication import (
     JWKS_PATH,
+    PUBLIC_METHODS,
     Authentication,
     Verifier,
     document_bearer,
@@ -29,7 +30,10 @@ from api.body_limit import BodySizeLimit
 from api.console import ASSETS_PREFIX as CONSOLE_ASSETS_PREFIX
 from api.console import install_console
 from api.docs import install_docs
-from api.errors import install_error_handlers
+from api.errors import document_errors, install_error_handlers
+from api.links import document_links
+from api.media_type import JsonBodies
+from api.read_your_writes import WritePositions
 from api.services import ApiServices
 
 DESCRIPTION = """
@@ -40,10 +44,12 @@ Every request but `GET /health` and these docs carries `Authorization: Bearer <t
 (locally: `ledgerflow token --role operator`; "Authorize" above takes it); without one,
 or with one refused, the answer is `401`.
 
-Errors answer `{"message": "...", "code": "snake_case"}`; validation errors (422) keep
-FastAPI's body, where `detail[*].loc` names the field, `msg` the rule and `type` its kind
-(never the value sent). A body over the size limit answers 413 (`payload_too_large`);
-a client over its rate limit, 429 (`rate_limited`) with `Retry-After` in seconds.
+Every error answers `{"message": "...", "code": "snake_case"}`: a body that is not JSON
+400 (`malformed_json`), an unknown route 404, a wrong method 405, a body over the size
+limit 413 (`payload_too_large`), a body that is not `application/json` 415, a client over
+its rate limit 429 (`rate_limited`) with `Retry-After` in seconds, an internal error 500
+(`internal_error`). A 422 (`validation_failed`) adds `detail`, where `detail[*].loc`
+names the field, `msg` the rule and `type` its kind (never the value sent).
 """
 
 # An ASGI middleware class: built once around the app it wraps.
@@ -108,6 +114,8 @@ def create_app(
         app.include_router(jwks_router(jwks))
     for layer in reversed(middleware):
         app.add_middleware(layer)
+    app.add_middleware(WritePositions)
+    app.add_middleware(JsonBodies)
     app.add_middleware(BodySizeLimit, max_bytes=config.max_body_bytes)
     docs = install_docs(app)
     console = install_console(app, verifier, config.console_secret or secrets.token_bytes(32))
@@ -122,6 +130,8 @@ def create_app(
         public_prefixes=[docs.assets_prefix, CONSOLE_ASSETS_PREFIX],
         session=console,
     )
+    document_links(app)
+    document_errors(app, lambda path, method: path in public and method.upper() in PUBLIC_METHODS)
     document_bearer(app, public)
     app.include_router(admin.router)
     if config.test_mode:  # outside test mode the route does not exist

@@ -15,6 +15,7 @@ from api.access import READERS, allow, reach
 from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, Reimbursements
 from api.errors import responses
 from api.pages import Page
+from api.read_your_writes import reads
 from api.reimbursements import PaymentStatusName, ReimbursementSummaryPage, StatusName
 from api.services import ReimbursementsServices
 from domain.access import Owner, Principal, Role
@@ -154,6 +155,7 @@ class AccountPage(Page[AccountPublic]):
 @router.get(
     "",
     response_model=BankPage,
+    dependencies=[reads("reimbursements", "reimbursements_view")],
     responses=responses(400),
     summary="List banks",
     description="The banks of the reference data (`ledgerflow seed demo-banks`), from the "
@@ -185,6 +187,7 @@ async def _check_bank(
 @router.get(
     "/{bank_id}/administrators",
     response_model=AdministratorPage,
+    dependencies=[reads("reimbursements", "reimbursements_view")],
     responses=responses(400, 404),
     summary="A bank's administrators",
     description="The administrators who decide the bank's reimbursements; 404 for an unknown bank.",
@@ -204,6 +207,7 @@ async def list_administrators(
 @router.get(
     "/{bank_id}/accounts",
     response_model=AccountPage,
+    dependencies=[reads("reimbursements", "reimbursements_view")],
     responses=responses(400, 404),
     summary="A bank's accounts, each with its member",
     description="The accounts held at the bank, each with its owner's name and contact "
@@ -226,6 +230,7 @@ async def list_accounts(
 @router.get(
     "/{bank_id}/reimbursements",
     response_model=ReimbursementSummaryPage,
+    dependencies=[reads("reimbursements", "reimbursements_view")],
     responses=responses(400, 404),
     summary="A bank's reimbursements, oldest first, by status (the administrators' list)",
     description="Reads the `reimbursements_view` read model: filter by `status` (e.g. "

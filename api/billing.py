@@ -18,14 +18,16 @@ from api.access import Operator, Reader
 from api.audit import EventPublic
 from api.deps import DEFAULT_PAGE_SIZE, Billing, Cursor, Limit
 from api.errors import responses
+from api.idempotency import Idempotent, IdempotentRoute
 from api.pages import Page
+from api.read_your_writes import reads
 from api.services import BillingServices
 from domain.billing.commands import ResolveInvoice, StartBillingRun
 from projections.billing import RunProgress
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(tags=["billing"])
+router = APIRouter(tags=["billing"], route_class=IdempotentRoute)
 
 InvoiceStatusName = Literal[
     "pending",
@@ -178,6 +180,7 @@ class BillingRunPage(Page[BillingRunPublic]):
 @router.get(
     "/invoices",
     response_model=InvoicePage,
+    dependencies=[reads("billing", "billing_view")],
     responses=responses(400),
     summary="List invoices with their charge attempts (e.g. ?status=needs_attention)",
     description="Reads the billing read model (`billing_invoices` and its charge attempts), "
@@ -250,7 +253,11 @@ async def invoice_events(invoice_id: int, caller: Reader, billing: Billing) -> l
     "/billing/runs",
     status_code=202,
     response_model=BillingRunPublic,
-    responses={200: {"model": BillingRunPublic, "description": "The period's run already exists"}},
+    responses={
+        200: {"model": BillingRunPublic, "description": "The period's run already exists"},
+        **responses(409),
+    },
+    dependencies=[Idempotent],
     summary="Start the billing run of a period by hand",
     description="The run's id follows from the period: a second start answers the same run "
     "(200). Its pending invoices are selected and charged in the background. The period "
@@ -269,6 +276,7 @@ async def start_run(
 @router.get(
     "/billing/runs",
     response_model=BillingRunPage,
+    dependencies=[reads("billing", "billing_view")],
     responses=responses(400),
     summary="Billing runs in the order they started, with their progress",
     description="Each run (scheduled on the first of the month, or started by hand) with "

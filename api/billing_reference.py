@@ -18,6 +18,7 @@ from pydantic.config import JsonDict
 from api.access import readers
 from api.deps import Billing
 from api.errors import responses
+from api.read_your_writes import reads
 from domain.billing.errors import CustomerNotFound, InvoiceNotFound
 
 # Every route reads billing data: one rule for the router.
@@ -85,6 +86,7 @@ async def health() -> str:
 @router.get(
     "/v1/invoices",
     response_model=list[ReferenceInvoice],
+    dependencies=[reads("billing", "billing_view")],
     summary="Every invoice, in the reference's shape",
     description="A bare array, unpaginated, ordered by id; an invoice that is not paid shows "
     "`PENDING`, and its amount's value is a JSON number with two decimals.",
@@ -111,6 +113,7 @@ async def invoice(invoice_id: int, billing: Billing) -> Response:
 @router.get(
     "/v1/customers",
     response_model=list[ReferenceCustomer],
+    dependencies=[reads("billing", "billing_view")],
     summary="Every customer, in the reference's shape",
     description="A bare array, unpaginated, ordered by id: each customer's id and currency.",
 )

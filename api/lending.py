@@ -17,7 +17,9 @@ from api.access import Operator, allow, client_filter, reach
 from api.audit import EventPublic
 from api.deps import DEFAULT_PAGE_SIZE, Cursor, Lending, Limit
 from api.errors import responses
+from api.idempotency import Idempotent, IdempotentRoute
 from api.pages import Page
+from api.read_your_writes import reads
 from domain.access import Principal, Role, Scope
 from domain.lending.commands import SubmitApplication
 from domain.lending.errors import ApplicationNotFound
@@ -25,7 +27,7 @@ from domain.money import Money
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/applications", tags=["loan applications"])
+router = APIRouter(prefix="/applications", tags=["loan applications"], route_class=IdempotentRoute)
 
 # Clients submit and read their own applications; operators and auditors read everyone's.
 Submitter = Annotated[Principal, Depends(allow(Role.CLIENT, scope=Scope.APPLICATIONS_WRITE))]
@@ -105,6 +107,8 @@ class ApplicationPublic(BaseModel):
     "",
     status_code=201,
     response_model=ApplicationPublic,
+    responses=responses(409),
+    dependencies=[Idempotent],
     summary="Submit a loan application",
     description="Records the application (status `pending`) and answers at once; the "
     "poller service submits it to the bank partner under this id and polls its job until "
@@ -128,6 +132,7 @@ class ApplicationPage(Page[ApplicationPublic]):
 @router.get(
     "",
     response_model=ApplicationPage,
+    dependencies=[reads("lending", "lending_applications")],
     summary="List applications, oldest first",
     description="Reads the `lending_applications` read model, a fraction of a second "
     "behind the events: filter by `status`, page with `limit` and `cursor`.",
@@ -171,6 +176,7 @@ async def get_application(
     response_model=ApplicationPublic,
     status_code=202,
     responses=responses(404, 409),
+    dependencies=[Idempotent],
     summary="Poll an application that needs attention again (operator action)",
     description="Sends a `needs_attention` application (still undecided at its deadline) "
     "back to `pending`: the poller asks the bank partner again, with a new deadline. 409 "

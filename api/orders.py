@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PlainSerializer
@@ -26,9 +26,11 @@ from api.access import allow, client_filter, reach
 from api.audit import EventPublic
 from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, Orders
 from api.errors import responses
+from api.idempotency import REPLAYED, KeyHeader, note_first_position
 from api.lean_route import LeanRoute
 from api.pages import Page
 from api.rate_limits import rate_limited
+from api.read_your_writes import reads
 from domain.access import Principal, Role, Scope
 from domain.errors import DomainError
 from domain.orders.commands import OrderSide, OrderType, PlaceOrder
@@ -136,7 +138,6 @@ class PlacementError(BaseModel):
     status_code=201,
     response_model=OrderPublic,
     responses={
-        200: {"model": OrderPublic, "description": "A retry: the same key and body"},
         **responses(409, 429),
         500: {"model": PlacementError, "description": "Internal error: nothing was recorded"},
     },
@@ -146,10 +147,11 @@ class PlacementError(BaseModel):
     summary="Place a stock order",
     description="Answers 201 once the order is durably recorded; from then on its placement "
     "at the exchange is guaranteed (in the background, retried until placed). With an "
-    "`Idempotency-Key` header, a retry with the same key and body answers the same order "
-    "(200); the same key with another body answers 409. Keys are the client's own: "
-    "another client's same key is another order. Each client's orders are limited "
-    "(429 with `Retry-After` beyond its rate limit).",
+    "`Idempotency-Key` header (the caller's own: another client's same key is another "
+    "order; kept for good), a retry with the same key and body answers the first answer "
+    "again (201, the order as accepted, `Idempotent-Replayed: true`); the same key with "
+    "another body answers 409 `idempotency_key_conflict`. Each client's orders are "
+    "limited (429 with `Retry-After` beyond its rate limit).",
 )
 async def place_order(
     # A JSON body, an optional text header, a plain async dependency and a `Response`:
@@ -157,23 +159,28 @@ async def place_order(
     body: OrderCreate,
     orders: Orders,
     caller: Placer,
-    idempotency_key: Annotated[
-        str | None, Header(min_length=1, max_length=200, description="Makes retries safe.")
-    ] = None,
+    idempotency_key: KeyHeader = None,
 ) -> Response:
+    # The order's id follows from the caller's key (api/idempotency.py: orders keep their
+    # own storage, the event store, so the write is the claim in one round trip).
     order, created = await orders.service.place(body, caller.actor, idempotency_key)
     # Serialized here, once: returned as a model, FastAPI would validate it all again
     # against `response_model` (the hot path of the platform's busiest endpoint).
-    return Response(
+    response = Response(
         OrderPublic.model_validate(order).model_dump_json(),
-        status_code=201 if created else 200,
+        status_code=201,
         media_type="application/json",
     )
+    if not created:
+        response.headers[REPLAYED] = "true"
+        await note_first_position(orders.service.application, order.id)
+    return response
 
 
 @router.get(
     "",
     response_model=OrderPage,
+    dependencies=[reads("orders", "orders_view")],
     summary="List orders, oldest first",
     description="Reads the `orders_view` read model, a few milliseconds behind the events: "
     "filter by `status` (and `accepted_before`), page with `limit` and `cursor`.",

@@ -21,7 +21,9 @@ from api.access import READERS, Forbidden, Operator, allow, reach
 from api.audit import EventPublic
 from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, Reimbursements
 from api.errors import responses
+from api.idempotency import Idempotent, IdempotentRoute
 from api.pages import Page
+from api.read_your_writes import reads
 from api.services import ReimbursementsServices
 from domain.access import Owner, Principal, Role
 from domain.money import format_amount
@@ -34,7 +36,7 @@ from domain.reimbursements.errors import (
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/reimbursements", tags=["reimbursements"])
+router = APIRouter(prefix="/reimbursements", tags=["reimbursements"], route_class=IdempotentRoute)
 members = APIRouter(prefix="/members", tags=["reimbursements"])
 
 Member = Annotated[Principal, Depends(allow(Role.MEMBER))]
@@ -130,7 +132,8 @@ class ReimbursementSummaryPage(Page[ReimbursementSummary]):
     "",
     status_code=201,
     response_model=ReimbursementPublic,
-    responses=responses(404),
+    responses=responses(404, 409),
+    dependencies=[Idempotent],
     summary="Submit a reimbursement on one of the caller's accounts (a member)",
     description="The member is the caller, who must own `bank_account_id` (`GET "
     "/members/{member_id}/accounts` lists them); an unknown account, or another member's, "
@@ -215,6 +218,7 @@ async def deny_reimbursement(
     status_code=202,
     response_model=ReimbursementPublic,
     responses=responses(404, 409),
+    dependencies=[Idempotent],
     summary="Start a failed payment again (operator action)",
     description="Starts a new payment round of an approved reimbursement whose payment "
     "failed. After a definitive failure it is a new payment, with a new idempotency key; "
@@ -252,6 +256,7 @@ async def reimbursement_events(
 @members.get(
     "/{member_id}/reimbursements",
     response_model=ReimbursementSummaryPage,
+    dependencies=[reads("reimbursements", "reimbursements_view")],
     responses=responses(400, 404),
     summary="A member's reimbursements, oldest first",
     description="Reads the `reimbursements_view` read model, a fraction of a second "

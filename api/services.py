@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from adapters.attention import AttentionReader
+from adapters.idempotency import IdempotencyStore
 from adapters.messaging.postgres.dead_letters import DeadLetterDesk
 from adapters.rate_limiter import RateLimiter
+from adapters.read_positions import ReadPositions
 from adapters.set_aside.desk import SetAsideDesk
 from adapters.status import StatusReader
 from adapters.work.parked import ParkedWorkDesk
@@ -61,6 +63,10 @@ class ApiServices:
     reimbursements: ReimbursementsServices | None = None
     # Per-client limits of the endpoints that name one (api/rate_limits.py); `None`: none.
     rate_limiter: RateLimiter | None = None
+    # Creates' idempotency keys (api/idempotency.py); `None`: keys are not honoured.
+    idempotency: IdempotencyStore | None = None
+    # Read models' positions, awaited by lists (api/read_your_writes.py); `None`: no wait.
+    positions: ReadPositions | None = None
     # What waits for operators, and each workflow's read model at a glance (the console).
     attention: AttentionReader | None = None
     overview: OverviewReader | None = None

@@ -29,8 +29,9 @@ from api.access import operators, readers
 from api.callers import actor_of
 from api.deps import Services
 from api.errors import responses
+from api.idempotency import Idempotent, IdempotentRoute
 
-router = APIRouter(prefix="/status/set-aside", tags=["operations"])
+router = APIRouter(prefix="/status/set-aside", tags=["operations"], route_class=IdempotentRoute)
 
 
 async def _actor(request: Request) -> str:
@@ -231,7 +232,7 @@ async def read_set_aside(item_id: int, services: Services) -> SetAsideDetailPubl
     "follower itself, the only writer of what it keeps, at its next catch-up; the item then "
     "shows the outcome. Failing again keeps it open with the new error.",
     responses=responses(404, 409),
-    dependencies=[Depends(operators)],
+    dependencies=[Depends(operators), Idempotent],
 )
 async def retry_set_aside(item_id: int, services: Services, actor: Actor) -> SetAsideDetailPublic:
     await services.set_aside.retry(item_id, actor=actor, now=services.clock.now())
@@ -246,7 +247,7 @@ async def retry_set_aside(item_id: int, services: Services, actor: Actor) -> Set
     description="Recorded with who asked and why (202), and carried out by the follower at "
     "its next catch-up: the aggregate's events are passed over for good in that follower.",
     responses=responses(404, 409),
-    dependencies=[Depends(operators)],
+    dependencies=[Depends(operators), Idempotent],
 )
 async def skip_set_aside(
     item_id: int, request: SkipRequest, services: Services, actor: Actor

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict
 from pydantic.config import JsonDict
 
@@ -15,8 +16,17 @@ from api.access import Operator, allow, client_filter, reach
 from api.audit import EventPublic
 from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, Sms
 from api.errors import responses
+from api.idempotency import (
+    HEADER,
+    REPLAYED,
+    Idempotent,
+    IdempotentRoute,
+    KeyHeader,
+    note_first_position,
+)
 from api.pages import Page
 from api.rate_limits import rate_limited
+from api.read_your_writes import reads
 from domain.access import Principal, Role, Scope
 from domain.privacy import mask_phone_number
 from domain.sms.commands import SendSms
@@ -24,7 +34,7 @@ from domain.sms.errors import SmsNotFound
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/sms", tags=["sms"])
+router = APIRouter(prefix="/sms", tags=["sms"], route_class=IdempotentRoute)
 
 # Clients send and read their own SMS; operators and auditors read everyone's.
 SEND = allow(Role.CLIENT, scope=Scope.SMS_SEND)
@@ -82,24 +92,40 @@ class SmsPage(Page[SmsPublic]):
     "",
     status_code=202,
     response_model=SmsPublic,
-    responses={
-        200: {"model": SmsPublic, "description": "The same request was already accepted"},
-        **responses(403, 409, 429),
-    },
+    responses=responses(403, 409, 429),
     summary="Request an SMS",
     description="Accepts the SMS for sending and answers at once; it is sent in the "
-    "background, with retries. The same `message_id` (the client's own: another client's "
-    "same id is another SMS) with the same body returns the existing SMS (200); with a "
-    "different body, 409. A destination country the client "
-    "may not text answers 403 (`destination_country_not_allowed`); each client's "
+    "background, with retries. Its `message_id` is its idempotency key (the client's own: "
+    "another client's same id is another SMS): the same `message_id` with the same body "
+    "answers the first answer again (202, the SMS as requested, `Idempotent-Replayed: "
+    "true`); with a different body, 409 `message_id_conflict`. An `Idempotency-Key` "
+    "header, if sent, must equal the `message_id` (else 422). A destination country the "
+    "client may not text answers 403 (`destination_country_not_allowed`); each client's "
     "requests are limited (429 with `Retry-After` beyond its rate limit).",
     # The caller's rule before its rate limit: a refused caller spends none of it.
     dependencies=[Depends(SEND), Depends(rate_limited("sms"))],
 )
-async def request_sms(body: SmsCreate, sms: Sms, response: Response, caller: Sender) -> SmsPublic:
+async def request_sms(
+    body: SmsCreate,
+    sms: Sms,
+    response: Response,
+    caller: Sender,
+    idempotency_key: KeyHeader = None,
+) -> SmsPublic:
+    if idempotency_key is not None and idempotency_key != body.message_id:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("header", HEADER),
+                    "msg": "Value error, Idempotency-Key must equal the body's message_id",
+                    "type": "value_error",
+                }
+            ]
+        )
     accepted, created = await sms.service.send(body, caller.actor)
     if not created:
-        response.status_code = 200
+        response.headers[REPLAYED] = "true"
+        await note_first_position(sms.service.application, accepted.id)
     log.debug(
         "sms accepted",
         extra={
@@ -115,6 +141,7 @@ async def request_sms(body: SmsCreate, sms: Sms, response: Response, caller: Sen
     "",
     response_model=SmsPage,
     responses=responses(400),
+    dependencies=[reads("sms", "sms_view")],
     summary="List SMS, oldest first",
     description="Reads the `sms_view` read model, a few milliseconds behind the events: "
     "filter by `status`, page with `limit` and the `next_cursor` of the page before "
@@ -152,6 +179,7 @@ async def get_sms(sms_id: UUID, sms: Sms, caller: Reader) -> SmsPublic:
     response_model=SmsPublic,
     status_code=202,
     responses=responses(404, 409),
+    dependencies=[Idempotent],
     summary="Send a parked SMS again (operator action)",
     description="Puts a `parked` SMS back to `requested`, with a new retry budget; its "
     "attempt numbers keep counting. 409 when the SMS is not parked.",

@@ -34,7 +34,8 @@ app = typer.Typer(
     help="ledgerflow: reliable fintech workflows on an event store.", no_args_is_help=True
 )
 projections_app = typer.Typer(
-    help="Read models: rebuild them from the event log.", no_args_is_help=True
+    help="Read models: rebuild them from the event log, wait for them to catch up.",
+    no_args_is_help=True,
 )
 app.add_typer(projections_app, name="projections")
 db_app = typer.Typer(
@@ -76,7 +77,7 @@ def api(
     """Run the HTTP API alone."""
     import uvicorn
 
-    settings = Settings()
+    settings = registered_as("api", Settings())
     configure_logging(settings.log_level)
     name_connections("api")
     require_current_schema(settings)
@@ -108,7 +109,7 @@ def worker(
     known = workers()
     if name not in known:
         raise typer.BadParameter(f"unknown worker {name!r}; choose from {', '.join(known)}")
-    settings = Settings()
+    settings = registered_as(f"worker-{name}", Settings())
     configure_logging(settings.log_level)
     name_connections(f"worker {name}")
     require_current_schema(settings)
@@ -252,6 +253,23 @@ def attention(
         console.print(part)
 
 
+@projections_app.command("wait")
+def wait_for_projections(
+    timeout: Annotated[float, typer.Option(help="Seconds to wait at most.")] = 120.0,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Wait until every read model has applied its log as far as it reaches now (the
+    projections worker applies them); exit 1 naming those still behind at the timeout."""
+    from ledgerflow.readiness import read_models_caught_up
+
+    settings = settings_with_database(data_dir)
+    configure_logging("WARNING")
+    require_current_schema(settings)
+    behind = asyncio.run(read_models_caught_up(settings, timeout))
+    if behind:
+        _fail(f"read models still behind after {timeout:g} s: {', '.join(behind)}")
+
+
 @projections_app.command("rebuild")
 def rebuild(
     name: Annotated[str | None, typer.Argument(help="One read model; all when omitted.")] = None,
@@ -375,6 +393,14 @@ def name_connections(role: str) -> None:
     """Every PostgreSQL connection of this process carries its role (libpq reads
     PGAPPNAME), so operators see in pg_stat_activity who holds what."""
     os.environ.setdefault("PGAPPNAME", f"ledgerflow {role}")
+
+
+def registered_as(role: str, settings: Settings) -> Settings:
+    """A long-running process registers in `ledgerflow_processes` and heartbeats: under
+    `LEDGERFLOW_PROCESS_NAME` when set (several of one role on a host), else its role."""
+    if settings.process_name:
+        return settings
+    return settings.model_copy(update={"process_name": role})
 
 
 def _run_until_signalled(main: object) -> None:

@@ -228,6 +228,17 @@ class Settings(BaseSettings):
     # Rate limits, SMS destinations, body size (see "Abuse limits and request hygiene").
     abuse_limits: AbuseLimits = Field(default_factory=AbuseLimits)
 
+    # The API's write guarantees (api/idempotency.py, api/read_your_writes.py).
+    idempotency_key_hours: float = Field(
+        default=24.0, ge=24.0, description="how long an Idempotency-Key's answer is kept"
+    )
+    read_your_writes_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=30,
+        description="how long a list waits for its read model to reach a Ledgerflow-Position",
+    )
+
     # Test mode allows moving the platform clock for every process (PUT /__admin/clock).
     test_mode: bool = False
 
@@ -260,6 +271,18 @@ class Settings(BaseSettings):
         " one address the same (unset: each process makes its own)",
     )
 
+    # The process registry (`ledgerflow_processes`): who runs, since when, restarts.
+    process_name: str | None = Field(
+        default=None,
+        description="this process's name in the registry (default: its role, e.g."
+        " worker-sms); give each of several processes of one role on a host its own",
+    )
+    process_heartbeat_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="how often a process tells the registry it is alive; one not seen for"
+        " 3 heartbeats is shown stale",
+    )
     log_level: str = "INFO"
     opentelemetry: bool = Field(
         default=False, description="FastAPI's native OpenTelemetry (OTEL_* variables)"

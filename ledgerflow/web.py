@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from datetime import timedelta
 from typing import TypeVar
 
 from fastapi import APIRouter, FastAPI
 
 from adapters.attention import AttentionReader
+from adapters.idempotency import IdempotencyStore
 from adapters.messaging.postgres.dead_letters import DeadLetterDesk
 from adapters.rate_limiter import RateLimiter, open_rate_limiter
+from adapters.read_positions import ReadPositions
 from adapters.set_aside.desk import SetAsideDesk
 from adapters.status import StatusReader
 from adapters.work.parked import ParkedWorkDesk
@@ -82,7 +85,7 @@ def create_app(
                 limits.redis_url, limits.rate_limits, limits.rate_limit_lease_share
             ) as limiter,
         ):
-            yield api_services(platform, limiter)
+            yield api_services(platform, limiter, settings)
 
     app = create_api(
         ApiConfig(
@@ -108,8 +111,11 @@ def create_app(
     return app
 
 
-def api_services(platform: Platform, rate_limiter: RateLimiter | None = None) -> ApiServices:
+def api_services(
+    platform: Platform, rate_limiter: RateLimiter | None = None, settings: Settings | None = None
+) -> ApiServices:
     """What the routes use, from the workflows open in `platform`."""
+    settings = settings or platform.settings
     sms = _opened(platform, SmsWorkflow)
     orders = _opened(platform, OrdersWorkflow)
     billing = _opened(platform, BillingWorkflow)
@@ -117,7 +123,9 @@ def api_services(platform: Platform, rate_limiter: RateLimiter | None = None) ->
     reimbursements = _opened(platform, ReimbursementsWorkflow)
     return ApiServices(
         clock=platform.clock,
-        status=StatusReader(platform.pool),
+        status=StatusReader(
+            platform.pool, timedelta(seconds=platform.settings.process_heartbeat_seconds)
+        ),
         set_aside=SetAsideDesk(platform.pool),
         sms=WorkflowServices(sms.service, sms.queries) if sms else None,
         orders=WorkflowServices(orders.service, orders.queries) if orders else None,
@@ -129,6 +137,12 @@ def api_services(platform: Platform, rate_limiter: RateLimiter | None = None) ->
             else None
         ),
         rate_limiter=rate_limiter,
+        idempotency=IdempotencyStore(
+            platform.pool, lifetime=timedelta(hours=settings.idempotency_key_hours)
+        ),
+        positions=ReadPositions(
+            platform.pool, timeout_seconds=settings.read_your_writes_timeout_seconds
+        ),
         attention=AttentionReader(
             platform.pool, [rows for workflow in WORKFLOWS for rows in workflow.parked]
         ),

@@ -30,9 +30,10 @@ INGESTER = Actor.system("orders-ingester")
 class OrdersApplication(WorkflowApplication):
     name = "orders"
 
-    def get_order(self, order_id: UUID) -> Order:
+    def get_order(self, order_id: UUID, version: int | None = None) -> Order:
+        """The order now, or as it was at `version` (1: as accepted)."""
         try:
-            order: Order = self.repository.get(order_id)
+            order: Order = self.repository.get(order_id, version=version)
         except AggregateNotFoundError:
             raise OrderNotFound(order_id) from None
         return order
@@ -63,8 +64,9 @@ class OrdersService:
         created it. From then on the work engine guarantees its placement.
 
         With an idempotency key the order id follows from `client` and the key: a repeat
-        collides with the stored order; the same body returns it, another body conflicts;
-        another client's same key is another order.
+        collides with the stored order; the same body returns it as it was accepted (what
+        the first request was answered), another body conflicts; another client's same
+        key is another order. The write is the claim: no other round trip.
         """
         order = Order(
             type=command.type,
@@ -82,10 +84,10 @@ class OrdersService:
         except IntegrityError:
             if idempotency_key is None:
                 raise
-            existing = await self.get(order.id)
-            if existing.fingerprint != order.fingerprint:
+            accepted = await asyncio.to_thread(self.application.get_order, order.id, 1)
+            if accepted.fingerprint != order.fingerprint:
                 raise IdempotencyKeyReused() from None
-            return existing, False
+            return accepted, False
         return order, True
 
     async def get(self, order_id: UUID) -> Order:

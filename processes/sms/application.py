@@ -24,9 +24,10 @@ SaveAggregates = Callable[..., Awaitable[None]]
 class SmsApplication(WorkflowApplication):
     name = "sms"
 
-    def get_sms(self, sms_id: UUID) -> Sms:
+    def get_sms(self, sms_id: UUID, version: int | None = None) -> Sms:
+        """The SMS now, or as it was at `version` (1: as requested)."""
         try:
-            sms: Sms = self.repository.get(sms_id)
+            sms: Sms = self.repository.get(sms_id, version=version)
         except AggregateNotFoundError:
             raise SmsNotFound(sms_id) from None
         return sms
@@ -55,8 +56,9 @@ class SmsService:
         subject); answer the SMS and whether this call created it.
 
         The SMS id follows from the client and its message id, so a repeat collides with
-        the stored first version: the same body returns the existing SMS, another body
-        conflicts; another client's same message id is another SMS.
+        the stored first version: the same body returns the SMS as it was requested (what
+        the first request was answered), another body conflicts; another client's same
+        message id is another SMS.
         A destination the client may not text is refused before anything is recorded.
         """
         self.allowed_countries.check(actor.subject, command.phone_number)
@@ -72,10 +74,10 @@ class SmsService:
         try:
             await self._save(sms)
         except IntegrityError:
-            existing = await self.get(sms.id)
-            if existing.fingerprint != sms.fingerprint:
+            requested = await asyncio.to_thread(self.application.get_sms, sms.id, 1)
+            if requested.fingerprint != sms.fingerprint:
                 raise MessageIdReused(command.message_id) from None
-            return existing, False
+            return requested, False
         return sms, True
 
     async def get(self, sms_id: UUID) -> Sms:

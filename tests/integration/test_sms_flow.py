@@ -122,8 +122,12 @@ def test_the_same_message_id_is_one_sms_and_another_body_conflicts(
     body = new_sms()
     first = api.post("/sms", json=body)
     again = api.post("/sms", json=body)
-    assert (first.status_code, again.status_code) == (202, 200)
-    assert again.json()["id"] == first.json()["id"]
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert again.json() == first.json()  # the first answer again
+    assert again.headers["Idempotent-Replayed"] == "true"
+    key = api.post("/sms", json=body, headers={"Idempotency-Key": "not-the-message-id"})
+    assert key.status_code == 422
+    assert key.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]
     conflict = api.post("/sms", json={**body, "text": "another text"})
     assert conflict.status_code == 409
     assert conflict.json()["code"] == "message_id_conflict"
@@ -255,7 +259,7 @@ def test_health_answers_while_the_database_does(api: httpx.Client) -> None:
     assert api.get("/health").json() == {"status": "ok"}
     docs = api.get("/openapi.json").json()
     post = docs["paths"]["/sms"]["post"]
-    assert {"202", "200", "409", "422"} <= set(post["responses"])
+    assert {"202", "409", "422"} <= set(post["responses"])
     assert docs["components"]["schemas"]["SmsCreate"].get("examples")
 
 

@@ -68,17 +68,19 @@ async def test_a_422_still_names_the_field_and_the_rule() -> None:
         answer = await api.post("/sms", json=body, headers=CALLERS["/sms"])
 
     assert answer.json() == {
+        "message": "The request is invalid: body.phone_number",
+        "code": "validation_failed",
         "detail": [
             {
                 "loc": ["body", "phone_number"],
                 "msg": "Value error, phone_number is not a valid number for its country code",
                 "type": "value_error",
             }
-        ]
+        ],
     }
 
 
-async def test_a_body_that_is_not_json_is_refused_without_echo() -> None:
+async def test_a_body_that_is_not_json_is_a_400_without_echo() -> None:
     async with client_of(in_memory_api(in_memory_services())) as api:
         answer = await api.post(
             "/sms",
@@ -86,5 +88,6 @@ async def test_a_body_that_is_not_json_is_refused_without_echo() -> None:
             headers={"Content-Type": "application/json", **CALLERS["/sms"]},
         )
 
-    assert answer.status_code == 422
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "malformed_json"
     assert NUMBER not in answer.text

@@ -8,15 +8,15 @@
   error is `last_error`). A long outage updates the row instead of adding an event per
   attempt. Rows from before have no streak (0, NULL): nothing needs filling in.
 
-Revision 0006, after 0005.
+Revision 0008, after 0007.
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
