@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -19,6 +18,7 @@ from api.errors import responses
 from api.pages import Page
 from api.services import BillingServices
 from domain.billing.commands import ResolveInvoice, StartBillingRun
+from domain.money import Money
 from projections.billing import RunProgress
 
 log = logging.getLogger(__name__)
@@ -55,15 +55,6 @@ INVOICE_EXAMPLE: JsonDict = {
 }
 
 
-class MoneyPublic(BaseModel):
-    amount: str = Field(description="Exactly two decimals, as a string.")
-    currency: str
-
-    @classmethod
-    def of(cls, amount: Decimal, currency: str) -> MoneyPublic:
-        return cls(amount=f"{amount:.2f}", currency=currency)
-
-
 class AttemptPublic(BaseModel):
     # Read from a read-model row as it is (the aggregate's attempts are dicts: see below).
     model_config = ConfigDict(
@@ -86,7 +77,7 @@ class InvoicePublic(BaseModel):
 
     id: int
     customer_id: int
-    amount: MoneyPublic
+    amount: Money
     status: InvoiceStatusName
     cycle: int = Field(description="The dunning cycle of the last charge (0: never charged).")
     reason: str | None = Field(description="Why the invoice is not paid, or how it was settled.")
@@ -94,13 +85,13 @@ class InvoicePublic(BaseModel):
     attempts: list[AttemptPublic]
 
     # Built by hand: a client knows the invoice by its reference id, its amount is
-    # `MoneyPublic` of two attributes, and the aggregate keeps its attempts as dicts.
+    # `Money` of two attributes, and the aggregate keeps its attempts as dicts.
     @classmethod
     def of_aggregate(cls, invoice: Any) -> InvoicePublic:
         return cls(
             id=invoice.ref_id,
             customer_id=invoice.customer_ref_id,
-            amount=MoneyPublic.of(invoice.amount, invoice.currency),
+            amount=Money.stored(invoice.amount, invoice.currency),
             status=invoice.status.value,
             cycle=invoice.cycle,
             reason=invoice.reason,
@@ -123,7 +114,7 @@ class InvoicePublic(BaseModel):
         return cls(
             id=row.ref_id,
             customer_id=row.customer_ref_id,
-            amount=MoneyPublic.of(row.amount, row.currency),
+            amount=Money.stored(row.amount, row.currency),
             status=row.status,
             cycle=row.cycle,
             reason=row.reason,

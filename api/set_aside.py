@@ -27,6 +27,7 @@ from pydantic.config import JsonDict
 from adapters.set_aside.desk import ItemState, SetAsideAction, SetAsideItem, WaitingEvent
 from api.deps import Services
 from api.errors import responses
+from domain.requests import STRICT, StorableText
 
 router = APIRouter(prefix="/status/set-aside", tags=["operations"])
 
@@ -177,11 +178,12 @@ class SetAsideListPublic(BaseModel):
 
 class SkipRequest(BaseModel):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"reason": "test order written by hand; not a trade"}]}
+        **STRICT,
+        json_schema_extra={"examples": [{"reason": "test order written by hand; not a trade"}]},
     )
 
     reason: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)
+        StorableText, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)
     ] = Field(description="Why it is never applied.")
 
 

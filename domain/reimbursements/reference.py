@@ -9,11 +9,15 @@ lands on the stored first versions and adds nothing.
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
 REFERENCE_NAMESPACE = UUID("0b9d2c1e-7f7a-4f0e-8a44-5b0c6f0d1a21")
+# The currency of an account opened before accounts had one: every amount submitted to
+# those accounts was in euros (the reference data sets' and the examples' currency).
+DEFAULT_ACCOUNT_CURRENCY = "EUR"
 
 
 def reference_id(kind: str, uid: str) -> UUID:
@@ -84,17 +88,27 @@ class BankMember(Aggregate):
 
 
 class BankAccount(Aggregate):
+    """Held in one currency (ISO 4217): a reimbursement into it is in that currency."""
+
     class AccountOpened(Aggregate.Created):
         uid: str
         bank_id: UUID
         bank_member_id: UUID
+        currency: str
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["currency"] = DEFAULT_ACCOUNT_CURRENCY
 
     @staticmethod
     def create_id(uid: str, **_: object) -> UUID:
         return reference_id("account", uid)
 
     @event(AccountOpened)
-    def __init__(self, uid: str, bank_id: UUID, bank_member_id: UUID) -> None:
+    def __init__(self, uid: str, bank_id: UUID, bank_member_id: UUID, currency: str) -> None:
         self.uid = uid
         self.bank_id = bank_id
         self.bank_member_id = bank_member_id
+        self.currency = currency

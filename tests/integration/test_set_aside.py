@@ -169,8 +169,7 @@ def _new_in_every_workflow(api: httpx.Client, url: str, n: int) -> dict[str, tup
         "/reimbursements",
         json={
             "bank_account_id": str(WITH_PHONE),
-            "amount": "129.90",
-            "currency": "EUR",
+            "amount": {"amount": "129.90", "currency": "DKK"},  # a Danish account
             "description": "Train tickets",
         },
     )

@@ -103,7 +103,9 @@ def seeded(app: ReimbursementsApplication, phone: str | None) -> Reimbursement:
     member = BankMember(
         uid=f"m{suffix}", first_name="Ida", last_name="Storm", email="ida@example.com", phone=phone
     )
-    account = BankAccount(uid=f"c{suffix}", bank_id=bank.id, bank_member_id=member.id)
+    account = BankAccount(
+        uid=f"c{suffix}", bank_id=bank.id, bank_member_id=member.id, currency="EUR"
+    )
     r = Reimbursement(
         bank_account_id=account.id,
         bank_id=bank.id,
