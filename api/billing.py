@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
@@ -24,6 +24,10 @@ from projections.billing import RunProgress
 log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["billing"])
+
+# Reference ids are the reference's integers, kept in `integer` columns.
+MAX_REF_ID = 2**31 - 1
+InvoiceId = Annotated[int, Path(ge=1, le=MAX_REF_ID, description="The reference invoice id.")]
 
 InvoiceStatusName = Literal[
     "pending",
@@ -176,7 +180,9 @@ class BillingRunPage(Page[BillingRunPublic]):
 async def list_invoices(
     billing: Billing,
     status: Annotated[InvoiceStatusName | None, Query(description="Only this status.")] = None,
-    customer_id: Annotated[int | None, Query(description="Only this customer's.")] = None,
+    customer_id: Annotated[
+        int | None, Query(ge=1, le=MAX_REF_ID, description="Only this customer's.")
+    ] = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> InvoicePage:
@@ -199,7 +205,7 @@ async def list_invoices(
     "set), as its events make it now: status, dunning cycle, attempts, the reason it needs "
     "attention; 404 for an unknown id.",
 )
-async def get_invoice(invoice_id: int, billing: Billing) -> InvoicePublic:
+async def get_invoice(invoice_id: InvoiceId, billing: Billing) -> InvoicePublic:
     return InvoicePublic.of_aggregate(await billing.service.get_invoice(invoice_id))
 
 
@@ -213,7 +219,7 @@ async def get_invoice(invoice_id: int, billing: Billing) -> InvoicePublic:
     "same idempotency key; each resolution is an event with its note.",
 )
 async def resolve_invoice(
-    invoice_id: int, body: InvoiceResolution, billing: Billing
+    invoice_id: InvoiceId, body: InvoiceResolution, billing: Billing
 ) -> InvoicePublic:
     invoice = await billing.service.resolve(invoice_id, body.action, body.note)
     log.info("invoice resolved by operator", extra={"invoice": invoice_id, "action": body.action})
@@ -228,7 +234,7 @@ async def resolve_invoice(
     description="Every event of the invoice in version order: each charge attempted (its "
     "idempotency key and attempt number), its outcome, dunning, operator resolutions.",
 )
-async def invoice_events(invoice_id: int, billing: Billing) -> list[EventPublic]:
+async def invoice_events(invoice_id: InvoiceId, billing: Billing) -> list[EventPublic]:
     return [
         EventPublic.model_validate(entry) for entry in await billing.service.history(invoice_id)
     ]
