@@ -21,13 +21,13 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.config import JsonDict
 
 from adapters.set_aside.desk import ItemState, SetAsideAction, SetAsideItem, WaitingEvent
 from api.deps import Services
 from api.errors import responses
-from domain.requests import STRICT, StorableText
+from domain.requests import STRICT, storable
 
 router = APIRouter(prefix="/status/set-aside", tags=["operations"])
 
@@ -183,7 +183,9 @@ class SkipRequest(BaseModel):
     )
 
     reason: Annotated[
-        StorableText, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+        AfterValidator(storable),
     ] = Field(description="Why it is never applied.")
 
 
