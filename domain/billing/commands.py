@@ -17,7 +17,7 @@ ResolutionAction = Literal["mark_paid", "retry", "write_off"]
 class StartBillingRun(BaseModel):
     model_config = ConfigDict(**STRICT, json_schema_extra={"examples": [{"period": "2026-12"}]})
 
-    period: str = Field(max_length=7, description="The calendar month to bill, YYYY-MM.")
+    period: str = Field(description="The calendar month to bill, YYYY-MM.")
 
     @field_validator("period")
     @classmethod

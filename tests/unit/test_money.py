@@ -8,6 +8,12 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
+from domain.billing.dataset import (
+    CustomerRecord,
+    InvoiceRecord,
+    antaeus,
+    in_customers_currencies,
+)
 from domain.money import Money
 
 
@@ -79,3 +85,13 @@ def test_stored_money_is_written_without_being_validated_again() -> None:
         "currency": "ZZZ",
     }
     assert Money.stored(Decimal("1250"), "JPY").model_dump(mode="json")["amount"] == "1250"
+
+
+def test_an_invoice_is_in_its_customers_currency() -> None:
+    records = list(antaeus(customers=5, invoices_per_customer=3))
+    assert list(in_customers_currencies(records)) == records
+    customer = next(r for r in records if isinstance(r, CustomerRecord))
+    other = "SEK" if customer.currency != "SEK" else "DKK"
+    stray = InvoiceRecord(9999, customer.ref_id, Decimal("10.00"), other, paid=False)
+    with pytest.raises(ValueError, match="not in its customer"):
+        list(in_customers_currencies([*records, stray]))
