@@ -463,6 +463,7 @@ def test_reference_data_and_lists(api: httpx.Client, platform_workers: None) -> 
     assert by_uid["harbour-m-1-acct"]["member"]["phone"] == "+351912345678"
     assert by_uid["harbour-m-2-acct"]["member"]["phone"] is None
     assert by_uid["harbour-m-2-acct"]["member"]["email"] == "tiago.santos@example.com"
+    assert {account["currency"] for account in by_uid.values()} == {"EUR"}  # a Lisbon bank
 
     ids = [submit(api, account=HARBOUR_ACCOUNT, amount=f"{n}.00")["id"] for n in (1, 2, 3)]
     api.post(
