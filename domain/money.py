@@ -11,7 +11,8 @@ with two decimals, so a currency of three minor units (KWD, BHD...) is refused a
 supported, and so are codes of no currency (XAU, XXX...).
 
 What a response carries is the same shape, built from stored data without validation
-(`Money.stored`): a read never fails on what was stored under older rules.
+(`Money.stored`, or any `Decimal` amount: only our own code has one, a JSON body never
+does): a read never fails on what was stored under older rules.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
     WithJsonSchema,
     field_serializer,
     field_validator,
@@ -109,6 +111,26 @@ class Money(BaseModel):
         Field(description="An ISO 4217 currency code with at most two minor units, e.g. EUR.")
     )
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _stored_or_parsed(cls, data: object, handler: ModelWrapValidatorHandler[Money]) -> Money:
+        """Money of our own (a `Decimal` amount: what a response is built from) is taken
+        as it is, so a read never fails on stored data; a client's (its amount is JSON
+        text: no JSON parser makes a `Decimal`) is parsed by every rule."""
+        if isinstance(data, Money):
+            return data
+        if isinstance(data, dict) and isinstance(data.get("amount"), Decimal):
+            return cls.stored(data["amount"], str(data.get("currency")))
+        money = handler(data)
+        places = minor_units(money.currency)
+        if decimals_of(money.amount) != places:
+            raise ValueError(
+                f"amount must have exactly {places} decimals in {money.currency}"
+                if places
+                else f"amount must have no decimals in {money.currency}"
+            )
+        return money
+
     @field_validator("amount", mode="before")
     @classmethod
     def _amount(cls, value: object) -> Decimal:
@@ -118,17 +140,6 @@ class Money(BaseModel):
     @classmethod
     def _currency(cls, value: object) -> str:
         return check_currency(value)
-
-    @model_validator(mode="after")
-    def _decimals_of_the_currency(self) -> Money:
-        places = minor_units(self.currency)
-        if decimals_of(self.amount) != places:
-            raise ValueError(
-                f"amount must have exactly {places} decimals in {self.currency}"
-                if places
-                else f"amount must have no decimals in {self.currency}"
-            )
-        return self
 
     @field_serializer("amount")
     def _as_string(self, amount: Decimal) -> str:

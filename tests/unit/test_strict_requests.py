@@ -5,10 +5,14 @@ is a 422 that names the field and the rule."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
+from domain.reimbursements.aggregate import Reimbursement
 from domain.reimbursements.reference import reference_id
 from processes.reimbursements.demo_banks import demo_banks
 from tests.unit.in_memory_api import client_of, in_memory_api, in_memory_services
@@ -132,3 +136,23 @@ async def test_a_reimbursement_is_in_its_accounts_currency() -> None:
     assert danish.json()["amount"] == {"amount": "129.90", "currency": "DKK"}
     assert euros.status_code == 201, euros.text
     assert euros.json()["amount"] == {"amount": "12.50", "currency": "EUR"}
+
+
+async def test_money_stored_under_older_rules_still_reads() -> None:
+    services = in_memory_services()
+    application = services.reimbursements.service.application  # type: ignore[union-attr]
+    stored = Reimbursement(
+        bank_account_id=uuid4(),
+        bank_id=uuid4(),
+        member_id=uuid4(),
+        amount=Decimal("12.5"),  # before amounts were quantized
+        currency="ZZZ",  # before currencies were checked against ISO 4217
+        description="Taxi",
+        submitted_at=datetime(2026, 11, 1, tzinfo=UTC),
+    )
+    application.save(stored)
+    async with client_of(in_memory_api(services)) as api:
+        answer = await api.get(f"/reimbursements/{stored.id}")
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["amount"] == {"amount": "12.50", "currency": "ZZZ"}
