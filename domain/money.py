@@ -83,7 +83,9 @@ def decimals_of(amount: Decimal) -> int:
     return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
 
-def _amount_text(amount: Decimal, currency: str) -> str:
+def amount_text(amount: Decimal, currency: str) -> str:
+    """The amount as written in `currency`: its minor units (two decimals for a currency
+    this platform does not know)."""
     try:
         places = minor_units(currency)
     except ValueError:  # stored under older rules: written as it was, with two decimals
@@ -143,7 +145,7 @@ class Money(BaseModel):
 
     @field_serializer("amount")
     def _as_string(self, amount: Decimal) -> str:
-        return _amount_text(amount, self.currency)
+        return amount_text(amount, self.currency)
 
     @classmethod
     def stored(cls, amount: Decimal, currency: str) -> Money:
