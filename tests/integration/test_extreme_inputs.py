@@ -17,11 +17,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from adapters.migrations import migrate
 from domain.reimbursements.reference import reference_id
 from ledgerflow.bootstrap import platform_session
 from ledgerflow.settings import Settings
 from ledgerflow.web import create_app
 from simulators.registry import running
+from tests.databases import empty_database
 from tests.harness import eventually, workers
 from tests.issuer import TokenIssuer
 
@@ -198,9 +200,17 @@ LISTS = ["/sms", "/orders", "/applications", "/billing/runs", f"/banks/{NORDIC}/
 
 
 @pytest.fixture(scope="module")
-def api(database_url: str, issuer: TokenIssuer) -> Iterator[httpx.Client]:
+def own_database_url(server_url: str) -> Iterator[str]:
+    """A database of this module's own: every follower on it is one this module runs."""
+    with empty_database(server_url) as url:
+        migrate(url)
+        yield url
+
+
+@pytest.fixture(scope="module")
+def api(own_database_url: str, issuer: TokenIssuer) -> Iterator[httpx.Client]:
     """The API with the read models and the relay running, the demo banks loaded."""
-    platform_settings = Settings(database_url=database_url, **issuer.trusted)
+    platform_settings = Settings(database_url=own_database_url, **issuer.trusted)
 
     async def seed() -> None:
         async with platform_session(platform_settings, only={"reimbursements"}) as opened:
