@@ -156,3 +156,12 @@ async def test_money_stored_under_older_rules_still_reads() -> None:
 
     assert answer.status_code == 200, answer.text
     assert answer.json()["amount"] == {"amount": "12.50", "currency": "ZZZ"}
+
+
+@pytest.mark.parametrize("price", [189.25, "189.25", 189, "189"])
+async def test_a_limit_price_is_a_json_number_or_a_decimal_string(price: object) -> None:
+    async with client_of(in_memory_api(in_memory_services())) as api:
+        answer = await api.post("/orders", json={**ORDER, "limit_price": price})
+
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["limit_price"] == f"{float(str(price)):.2f}"
