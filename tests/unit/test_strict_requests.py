@@ -11,11 +11,15 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from fastapi.routing import APIRoute, iter_route_contexts
+from pydantic import BaseModel
 
 from domain.reimbursements.aggregate import Reimbursement
 from domain.reimbursements.reference import reference_id
+from ledgerflow.settings import Settings
+from ledgerflow.web import create_app
 from processes.reimbursements.demo_banks import demo_banks
-from tests.unit.in_memory_api import client_of, in_memory_api, in_memory_services
+from tests.unit.in_memory_api import ISSUER, client_of, in_memory_api, in_memory_services
 
 DANISH_ACCOUNT = str(reference_id("account", "nordic-m-1-acct"))  # demo banks: DKK
 PORTUGUESE_ACCOUNT = str(reference_id("account", "harbour-m-1-acct"))  # EUR
@@ -165,3 +169,24 @@ async def test_a_limit_price_is_a_json_number_or_a_decimal_string(price: object)
 
     assert answer.status_code == 201, answer.text
     assert answer.json()["limit_price"] == f"{float(str(price)):.2f}"
+
+
+def test_every_request_body_of_the_api_is_strict() -> None:
+    """One rule for all endpoints: a body model added later is strict too, or this fails."""
+    settings = Settings(database_url="postgresql://unused/unused", test_mode=True, **ISSUER.trusted)
+    app = create_app(settings)  # every router, the test mode's and the operators' included
+    routes = [getattr(r, "original_route", r) for r in iter_route_contexts(app.routes)]
+    bodies = {
+        route.body_field.field_info.annotation
+        for route in routes
+        if isinstance(route, APIRoute) and route.body_field is not None
+    }
+    assert len(bodies) >= 10, bodies
+    lax = [
+        model.__name__
+        for model in bodies
+        if not (isinstance(model, type) and issubclass(model, BaseModel))
+        or model.model_config.get("strict") is not True
+        or model.model_config.get("extra") != "forbid"
+    ]
+    assert not lax, f"request bodies without strict types or with extra fields: {lax}"
