@@ -14,6 +14,7 @@ application", a 409 that means "already placed"), then hands the rest to `status
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import httpx
@@ -37,13 +38,20 @@ async def send(
     """Make the request; a transport error becomes `ProviderUnavailable` (not sent) or
     `OutcomeUnknown` (sent, no answer)."""
     try:
-        return await client.request(method, url, **kwargs)
+        return await client.request(method, _parsed(url), **kwargs)
     except NOT_SENT as error:
         raise ProviderUnavailable(f"{party} unreachable: {describe(error)}") from error
     except httpx.TransportError as error:
         raise OutcomeUnknown(
             f"no answer from the {party} after sending: {describe(error)}"
         ) from error
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(url: str) -> httpx.URL:
+    """`url`, parsed once: parsing and quoting a URL cost httpx as much as the rest of
+    building a request, and an adapter calls the same few URLs over and over."""
+    return httpx.URL(url)
 
 
 def status_error(status: int, detail: str, *, party: str, what: str = "request") -> OutboundError:

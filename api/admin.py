@@ -1,4 +1,5 @@
-"""Test-mode controls: move the platform's clock for every process at once."""
+"""The platform's clock: operators and auditors read it; in test mode alone, operators
+move it for every process at once (`test_mode_router`, served only then)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.clock import SharedOffsetClock
+from api.access import Operator, Reader
 from api.deps import Services
 from api.errors import error_response
 from domain.requests import STRICT
 
 router = APIRouter(prefix="/__admin", tags=["test mode"])
+test_mode_router = APIRouter(prefix="/__admin", tags=["test mode"])
 
 
 # A century either way: far enough for any test, near enough for every date type.
@@ -49,22 +52,23 @@ class ClockPublic(BaseModel):
     description="The time every process of the platform decides with; the offset is 0 "
     "outside test mode.",
 )
-async def read_clock(services: Services) -> ClockPublic | JSONResponse:
+async def read_clock(services: Services, caller: Reader) -> ClockPublic | JSONResponse:
     clock = services.clock
     offset = clock.offset.total_seconds() if isinstance(clock, SharedOffsetClock) else 0.0
     return ClockPublic(now=clock.now(), offset_seconds=offset)
 
 
-@router.put(
+@test_mode_router.put(
     "/clock",
     response_model=ClockPublic,
-    responses={403: {"description": "Not in test mode"}},
-    summary="Move the platform's time (test mode only)",
+    summary="Move the platform's time (test mode only; operators)",
     description="Sets how far the platform's time is ahead of real time, for every process "
     "at once (each reads it within 200 ms): how tests reach the first of the month or a "
-    "deadline without waiting. 403 unless `LEDGERFLOW_TEST_MODE=true`.",
+    "deadline without waiting. Served only with `LEDGERFLOW_TEST_MODE=true`.",
 )
-async def move_clock(setting: ClockSetting, services: Services) -> ClockPublic | JSONResponse:
+async def move_clock(
+    setting: ClockSetting, services: Services, caller: Operator
+) -> ClockPublic | JSONResponse:
     clock = services.clock
     if not isinstance(clock, SharedOffsetClock):
         return error_response(

@@ -15,6 +15,7 @@ from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp
 
 from api import admin, health, status
+from api.access import document_access
 from api.authentication import (
     JWKS_PATH,
     Authentication,
@@ -57,6 +58,8 @@ class ApiConfig:
     opentelemetry: bool = False
     # A larger request body answers 413 (api/body_limit.py).
     max_body_bytes: int = 64 * 1024
+    # Serves `PUT /__admin/clock` (to operators): the platform's time moves for tests.
+    test_mode: bool = False
 
 
 def create_app(
@@ -111,4 +114,7 @@ def create_app(
     )
     document_bearer(app, public)
     app.include_router(admin.router)
+    if config.test_mode:  # outside test mode the route does not exist
+        app.include_router(admin.test_mode_router)
+    document_access(app)
     return app

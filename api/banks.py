@@ -1,21 +1,31 @@
 """`/banks`: the banks, their administrators and accounts (with each account's member),
-and the administrators' list of a bank's reimbursements."""
+and the administrators' list of a bank's reimbursements; `/members/{id}/accounts`: a
+member's accounts. A bank administrator reaches its own bank alone; a member its own
+accounts; operators and auditors everything."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.access import READERS, allow, reach
 from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, Reimbursements
 from api.errors import responses
 from api.pages import Page
 from api.reimbursements import PaymentStatusName, ReimbursementSummaryPage, StatusName
 from api.services import ReimbursementsServices
+from domain.access import Owner, Principal, Role
+from domain.reimbursements.errors import BankNotFound, MemberNotFound
 
 router = APIRouter(prefix="/banks", tags=["reimbursements"])
+members = APIRouter(prefix="/members", tags=["reimbursements"])
+
+# A bank's administrators (of that bank alone), operators and auditors.
+BankReader = Annotated[Principal, Depends(allow(Role.BANK_ADMIN, *READERS))]
+AccountReader = Annotated[Principal, Depends(allow(Role.MEMBER, Role.BANK_ADMIN, *READERS))]
 
 BANK_ID = "7c6b5a49-3827-5165-a4b3-c2d1e0f9a8b7"
 
@@ -150,17 +160,27 @@ class AccountPage(Page[AccountPublic]):
     responses=responses(400),
     summary="List banks",
     description="The banks of the reference data (`ledgerflow seed demo-banks`), from the "
-    "read model; page with `limit` and `cursor`.",
+    "read model; page with `limit` and `cursor`. A bank administrator lists its own.",
 )
 async def list_banks(
-    reimbursements: Reimbursements, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None
+    reimbursements: Reimbursements,
+    caller: BankReader,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
 ) -> BankPage:
-    page = await reimbursements.queries.banks(limit=limit, cursor=cursor)
+    own = caller.bank_id if caller.role is Role.BANK_ADMIN else None
+    if caller.role is Role.BANK_ADMIN and own is None:  # a token without its bank
+        return BankPage(items=[], next_cursor=None)
+    page = await reimbursements.queries.banks(limit=limit, cursor=cursor, bank_id=own)
     return BankPage.model_validate(page)
 
 
-async def _check_bank(reimbursements: ReimbursementsServices, bank_id: UUID) -> None:
-    """404 for an unknown bank (read from the event store: always current)."""
+async def _check_bank(
+    reimbursements: ReimbursementsServices, bank_id: UUID, caller: Principal
+) -> None:
+    """404 for an unknown bank (read from the event store: always current), or for one
+    outside the caller's reach (another bank, to an administrator)."""
+    reach(caller, Owner(bank_id=bank_id), BankNotFound(bank_id))
     service = reimbursements.service
     await service.check_exists(service.application.get_bank, bank_id)
 
@@ -175,10 +195,11 @@ async def _check_bank(reimbursements: ReimbursementsServices, bank_id: UUID) -> 
 async def list_administrators(
     bank_id: UUID,
     reimbursements: Reimbursements,
+    caller: BankReader,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> AdministratorPage:
-    await _check_bank(reimbursements, bank_id)
+    await _check_bank(reimbursements, bank_id, caller)
     page = await reimbursements.queries.administrators(bank_id, limit=limit, cursor=cursor)
     return AdministratorPage.model_validate(page)
 
@@ -194,10 +215,11 @@ async def list_administrators(
 async def list_accounts(
     bank_id: UUID,
     reimbursements: Reimbursements,
+    caller: BankReader,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> AccountPage:
-    await _check_bank(reimbursements, bank_id)
+    await _check_bank(reimbursements, bank_id, caller)
     page = await reimbursements.queries.accounts(bank_id, limit=limit, cursor=cursor)
     return AccountPage(
         items=[AccountPublic.of(row) for row in page.items], next_cursor=page.next_cursor
@@ -216,6 +238,7 @@ async def list_accounts(
 async def bank_reimbursements(
     bank_id: UUID,
     reimbursements: Reimbursements,
+    caller: BankReader,
     status: Annotated[StatusName | None, Query(description="Only in this status.")] = None,
     payment_status: Annotated[
         PaymentStatusName | None, Query(description="Only with this payment status.")
@@ -223,8 +246,43 @@ async def bank_reimbursements(
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> ReimbursementSummaryPage:
-    await _check_bank(reimbursements, bank_id)
+    await _check_bank(reimbursements, bank_id, caller)
     page = await reimbursements.queries.of_bank(
         bank_id, status=status, payment_status=payment_status, limit=limit, cursor=cursor
     )
     return ReimbursementSummaryPage.model_validate(page)
+
+
+@members.get(
+    "/{member_id}/accounts",
+    response_model=AccountPage,
+    responses=responses(400, 404),
+    summary="A member's accounts, each with its member (what a member submits against)",
+    description="The accounts the member holds, at every bank; to a bank administrator, "
+    "those at its own bank. 404 for an unknown member, another member (to a member), or a "
+    "member with no account at the administrator's bank.",
+)
+async def member_accounts(
+    member_id: UUID,
+    reimbursements: Reimbursements,
+    caller: AccountReader,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+) -> AccountPage:
+    at_bank: UUID | None = None  # every bank's
+    if caller.role is Role.BANK_ADMIN:  # its own bank's alone
+        at_bank = caller.bank_id
+        if at_bank is None:  # a token without its bank
+            raise MemberNotFound(member_id)
+    else:
+        reach(caller, Owner(member_id=member_id), MemberNotFound(member_id))
+    service = reimbursements.service
+    await service.check_exists(service.application.get_member, member_id)
+    page = await reimbursements.queries.accounts_of_member(
+        member_id, bank_id=at_bank, limit=limit, cursor=cursor
+    )
+    if caller.role is Role.BANK_ADMIN and not page.items and cursor is None:
+        raise MemberNotFound(member_id)  # not a member of the administrator's bank
+    return AccountPage(
+        items=[AccountPublic.of(row) for row in page.items], next_cursor=page.next_cursor
+    )

@@ -1,5 +1,6 @@
 """`/invoices` and `/billing/runs`: invoices with their charge attempts, operator
-resolutions, audit trails; starting a billing run and watching its progress."""
+resolutions, audit trails; starting a billing run and watching its progress. Operators
+and auditors read them; resolutions and runs are operator actions."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
+from api.access import Operator, Reader
 from api.audit import EventPublic
 from api.deps import DEFAULT_PAGE_SIZE, Billing, Cursor, Limit
 from api.errors import responses
@@ -178,6 +180,7 @@ class BillingRunPage(Page[BillingRunPublic]):
     "with `limit` and `cursor`. `?status=needs_attention` is the operators' work list.",
 )
 async def list_invoices(
+    caller: Reader,
     billing: Billing,
     status: Annotated[InvoiceStatusName | None, Query(description="Only this status.")] = None,
     customer_id: Annotated[
@@ -205,7 +208,7 @@ async def list_invoices(
     "set), as its events make it now: status, dunning cycle, attempts, the reason it needs "
     "attention; 404 for an unknown id.",
 )
-async def get_invoice(invoice_id: InvoiceId, billing: Billing) -> InvoicePublic:
+async def get_invoice(invoice_id: InvoiceId, caller: Reader, billing: Billing) -> InvoicePublic:
     return InvoicePublic.of_aggregate(await billing.service.get_invoice(invoice_id))
 
 
@@ -219,9 +222,9 @@ async def get_invoice(invoice_id: InvoiceId, billing: Billing) -> InvoicePublic:
     "same idempotency key; each resolution is an event with its note.",
 )
 async def resolve_invoice(
-    invoice_id: InvoiceId, body: InvoiceResolution, billing: Billing
+    invoice_id: InvoiceId, body: InvoiceResolution, caller: Operator, billing: Billing
 ) -> InvoicePublic:
-    invoice = await billing.service.resolve(invoice_id, body.action, body.note)
+    invoice = await billing.service.resolve(invoice_id, body.action, body.note, caller.actor)
     log.info("invoice resolved by operator", extra={"invoice": invoice_id, "action": body.action})
     return InvoicePublic.of_aggregate(invoice)
 
@@ -234,7 +237,9 @@ async def resolve_invoice(
     description="Every event of the invoice in version order: each charge attempted (its "
     "idempotency key and attempt number), its outcome, dunning, operator resolutions.",
 )
-async def invoice_events(invoice_id: InvoiceId, billing: Billing) -> list[EventPublic]:
+async def invoice_events(
+    invoice_id: InvoiceId, caller: Reader, billing: Billing
+) -> list[EventPublic]:
     return [
         EventPublic.model_validate(entry) for entry in await billing.service.history(invoice_id)
     ]
@@ -252,9 +257,9 @@ async def invoice_events(invoice_id: InvoiceId, billing: Billing) -> list[EventP
     "timezone): otherwise 422 `period_out_of_range`.",
 )
 async def start_run(
-    body: BillingRunCreate, billing: Billing, response: Response
+    body: BillingRunCreate, caller: Operator, billing: Billing, response: Response
 ) -> BillingRunPublic:
-    run, created = await billing.service.start_run(body.period, "manual")
+    run, created = await billing.service.start_run(body.period, "manual", caller.actor)
     if not created:
         response.status_code = 200
     return await _run_public(billing, run.id)
@@ -269,7 +274,7 @@ async def start_run(
     "its invoices counted by status from the read model; page with `limit` and `cursor`.",
 )
 async def list_runs(
-    billing: Billing, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None
+    caller: Reader, billing: Billing, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None
 ) -> BillingRunPage:
     page = await billing.queries.list_runs(limit=limit, cursor=cursor)
     return BillingRunPage(
@@ -286,7 +291,7 @@ async def list_runs(
     "status now (read model) and how many are still waiting to be charged; 404 for an "
     "unknown run.",
 )
-async def get_run(run_id: UUID, billing: Billing) -> BillingRunPublic:
+async def get_run(run_id: UUID, caller: Reader, billing: Billing) -> BillingRunPublic:
     return await _run_public(billing, run_id)
 
 

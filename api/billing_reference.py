@@ -2,7 +2,7 @@
 
 Bare arrays, unpaginated; an amount's value is a JSON number with two decimals; the
 reference knows only `PENDING` and `PAID`, so an invoice that is not paid shows
-`PENDING`. Unknown ids answer 404.
+`PENDING`. Unknown ids answer 404. Operators and auditors read them.
 """
 
 from __future__ import annotations
@@ -11,15 +11,17 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict
 from pydantic.config import JsonDict
 
+from api.access import readers
 from api.deps import Billing
 from api.errors import responses
 from domain.billing.errors import CustomerNotFound, InvoiceNotFound
 
-router = APIRouter(prefix="/rest", tags=["reference"])
+# Every route reads billing data: one rule for the router.
+router = APIRouter(prefix="/rest", tags=["reference"], dependencies=[Depends(readers)])
 
 INVOICE_EXAMPLE: JsonDict = {
     "id": 1,

@@ -8,12 +8,23 @@ from __future__ import annotations
 
 from starlette.requests import HTTPConnection
 
-from domain.access import Principal
+from domain.access import Actor, Principal
+
+# The actor of a request no authentication saw (an app served without the middleware):
+# recorded as such rather than as anyone in particular.
+UNAUTHENTICATED = Actor(role="none", subject="unauthenticated")
 
 
 def principal_of(request: HTTPConnection) -> Principal | None:
     principal = request.scope.get("state", {}).get("principal")
     return principal if isinstance(principal, Principal) else None
+
+
+def actor_of(request: HTTPConnection) -> Actor:
+    """Who the commands of a request are recorded as: its principal's actor (the token's
+    role and subject)."""
+    principal = principal_of(request)
+    return principal.actor if principal is not None else UNAUTHENTICATED
 
 
 def client_of(request: HTTPConnection) -> str | None:

@@ -51,6 +51,7 @@ def _workflow(
 
 
 Services = Annotated[ApiServices, Depends(_services)]
+# Who the route's commands are recorded as (the caller's token).
 Sms = Annotated[SmsServices, Depends(_workflow("sms", lambda s: s.sms))]
 Orders = Annotated[OrdersServices, Depends(_workflow("orders", lambda s: s.orders))]
 Billing = Annotated[BillingServices, Depends(_workflow("billing", lambda s: s.billing))]

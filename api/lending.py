@@ -9,20 +9,30 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
+from api.access import Operator, allow, client_filter, reach
 from api.audit import EventPublic
 from api.deps import DEFAULT_PAGE_SIZE, Cursor, Lending, Limit
 from api.errors import responses
 from api.pages import Page
+from domain.access import Principal, Role, Scope
 from domain.lending.commands import SubmitApplication
+from domain.lending.errors import ApplicationNotFound
 from domain.money import Money
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/applications", tags=["loan applications"])
+
+# Clients submit and read their own applications; operators and auditors read everyone's.
+Submitter = Annotated[Principal, Depends(allow(Role.CLIENT, scope=Scope.APPLICATIONS_WRITE))]
+Reader = Annotated[
+    Principal,
+    Depends(allow(Role.CLIENT, Role.OPERATOR, Role.AUDITOR, scope=Scope.APPLICATIONS_READ)),
+]
 
 ApplicationStatusName = Literal["pending", "completed", "rejected", "failed", "needs_attention"]
 
@@ -103,8 +113,10 @@ class ApplicationPublic(BaseModel):
     "ever accepted the submission). `attempts` and `last_error` show submissions that did "
     "not get through.",
 )
-async def submit_application(body: ApplicationCreate, lending: Lending) -> ApplicationPublic:
-    application = await lending.service.submit(body)
+async def submit_application(
+    body: ApplicationCreate, lending: Lending, caller: Submitter
+) -> ApplicationPublic:
+    application = await lending.service.submit(body, caller.actor)
     log.info("application submitted", extra={"application_id": str(application.id)})
     return ApplicationPublic.of(application)
 
@@ -123,13 +135,16 @@ class ApplicationPage(Page[ApplicationPublic]):
 )
 async def list_applications(
     lending: Lending,
+    caller: Reader,
     status: Annotated[
         ApplicationStatusName | None, Query(description="Only applications in this status.")
     ] = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> ApplicationPage:
-    page = await lending.queries.list(status=status, limit=limit, cursor=cursor)
+    page = await lending.queries.list(
+        status=status, limit=limit, cursor=cursor, client=client_filter(caller)
+    )
     return ApplicationPage(
         items=[ApplicationPublic.of(row) for row in page.items], next_cursor=page.next_cursor
     )
@@ -141,10 +156,14 @@ async def list_applications(
     responses=responses(404),
     summary="Read one application (always current: read from its events)",
     description="The application as its events make it now: the partner's job id and "
-    "decision once they are known; 404 for an unknown id.",
+    "decision once they are known; 404 for an unknown id, or another client's.",
 )
-async def get_application(application_id: UUID, lending: Lending) -> ApplicationPublic:
-    return ApplicationPublic.of(await lending.service.get(application_id))
+async def get_application(
+    application_id: UUID, lending: Lending, caller: Reader
+) -> ApplicationPublic:
+    application = await lending.service.get(application_id)
+    reach(caller, application, ApplicationNotFound(application_id))
+    return ApplicationPublic.of(application)
 
 
 @router.post(
@@ -157,8 +176,10 @@ async def get_application(application_id: UUID, lending: Lending) -> Application
     "back to `pending`: the poller asks the bank partner again, with a new deadline. 409 "
     "when the application is not flagged.",
 )
-async def retry_application(application_id: UUID, lending: Lending) -> ApplicationPublic:
-    application = await lending.service.resume_polling(application_id)
+async def retry_application(
+    application_id: UUID, lending: Lending, caller: Operator
+) -> ApplicationPublic:
+    application = await lending.service.resume_polling(application_id, caller.actor)
     log.info("polling resumed by operator", extra={"application_id": str(application.id)})
     return ApplicationPublic.of(application)
 
@@ -171,7 +192,10 @@ async def retry_application(application_id: UUID, lending: Lending) -> Applicati
     description="Every event of the application in version order: submitted, decided, "
     "refused by the partner, flagged, polling resumed.",
 )
-async def application_events(application_id: UUID, lending: Lending) -> list[EventPublic]:
+async def application_events(
+    application_id: UUID, lending: Lending, caller: Reader
+) -> list[EventPublic]:
+    reach(caller, await lending.service.get(application_id), ApplicationNotFound(application_id))
     return [
         EventPublic.model_validate(entry) for entry in await lending.service.history(application_id)
     ]

@@ -22,14 +22,17 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PlainSerializer
 from pydantic.config import JsonDict
 from starlette.exceptions import HTTPException
 
+from api.access import allow, client_filter, reach
 from api.audit import EventPublic
 from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, Orders
 from api.errors import responses
 from api.lean_route import LeanRoute
 from api.pages import Page
 from api.rate_limits import rate_limited
+from domain.access import Principal, Role, Scope
+from domain.errors import DomainError
 from domain.orders.commands import OrderSide, OrderType, PlaceOrder
-from domain.orders.errors import OrderError
+from domain.orders.errors import OrderNotFound
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +52,7 @@ class PlacementRoute(LeanRoute):
             try:
                 return await handler(request)
             # Starlette's: FastAPI raises it for a body it cannot read (a client's error).
-            except (HTTPException, RequestValidationError, OrderError):
+            except (HTTPException, RequestValidationError, DomainError):
                 raise
             except Exception:
                 log.exception("order placement failed")
@@ -60,6 +63,13 @@ class PlacementRoute(LeanRoute):
 
 placement_router = APIRouter(prefix="/orders", tags=["orders"], route_class=PlacementRoute)
 router = APIRouter(prefix="/orders", tags=["orders"])
+
+# Clients place and read their own orders; operators and auditors read everyone's.
+PLACE = allow(Role.CLIENT, scope=Scope.ORDERS_WRITE)
+Placer = Annotated[Principal, Depends(PLACE)]
+Reader = Annotated[
+    Principal, Depends(allow(Role.CLIENT, Role.OPERATOR, Role.AUDITOR, scope=Scope.ORDERS_READ))
+]
 
 OrderStatusName = Literal["accepted", "placed", "partially_filled", "filled", "rejected"]
 DecimalText = Annotated[Decimal, PlainSerializer(lambda d: f"{d:.2f}", return_type=str)]
@@ -130,13 +140,15 @@ class PlacementError(BaseModel):
         **responses(409, 429),
         500: {"model": PlacementError, "description": "Internal error: nothing was recorded"},
     },
-    # A plain async dependency of the `Request`: the route stays lean.
-    dependencies=[Depends(rate_limited("orders"))],
+    # Plain async dependencies of the `Request`: the route stays lean. The caller's rule
+    # first: a refused caller spends none of its rate limit.
+    dependencies=[Depends(PLACE), Depends(rate_limited("orders"))],
     summary="Place a stock order",
     description="Answers 201 once the order is durably recorded; from then on its placement "
     "at the exchange is guaranteed (in the background, retried until placed). With an "
     "`Idempotency-Key` header, a retry with the same key and body answers the same order "
-    "(200); the same key with another body answers 409. Each client's orders are limited "
+    "(200); the same key with another body answers 409. Keys are the client's own: "
+    "another client's same key is another order. Each client's orders are limited "
     "(429 with `Retry-After` beyond its rate limit).",
 )
 async def place_order(
@@ -144,11 +156,12 @@ async def place_order(
     # a shape `LeanRoute` serves without FastAPI's per-request solving.
     body: OrderCreate,
     orders: Orders,
+    caller: Placer,
     idempotency_key: Annotated[
         str | None, Header(min_length=1, max_length=200, description="Makes retries safe.")
     ] = None,
 ) -> Response:
-    order, created = await orders.service.place(body, idempotency_key)
+    order, created = await orders.service.place(body, caller.actor, idempotency_key)
     # Serialized here, once: returned as a model, FastAPI would validate it all again
     # against `response_model` (the hot path of the platform's busiest endpoint).
     return Response(
@@ -168,6 +181,7 @@ async def place_order(
 )
 async def list_orders(
     orders: Orders,
+    caller: Reader,
     status: Annotated[
         OrderStatusName | None, Query(description="Only orders in this status.")
     ] = None,
@@ -182,7 +196,11 @@ async def list_orders(
     cursor: Cursor = None,
 ) -> OrderPage:
     page = await orders.queries.list(
-        status=status, accepted_before=accepted_before, limit=limit, cursor=cursor
+        status=status,
+        accepted_before=accepted_before,
+        limit=limit,
+        cursor=cursor,
+        client=client_filter(caller),
     )
     return OrderPage.model_validate(page)
 
@@ -193,10 +211,12 @@ async def list_orders(
     responses=responses(404),
     summary="Read one order (always current: read from its events)",
     description="The order as its events make it now: placement attempts, the exchange's "
-    "order id, fills and their average price; 404 for an unknown id.",
+    "order id, fills and their average price; 404 for an unknown id, or another client's.",
 )
-async def get_order(order_id: UUID, orders: Orders) -> OrderPublic:
-    return OrderPublic.model_validate(await orders.service.get(order_id))
+async def get_order(order_id: UUID, orders: Orders, caller: Reader) -> OrderPublic:
+    order = await orders.service.get(order_id)
+    reach(caller, order, OrderNotFound(order_id))
+    return OrderPublic.model_validate(order)
 
 
 @router.get(
@@ -207,5 +227,6 @@ async def get_order(order_id: UUID, orders: Orders) -> OrderPublic:
     description="Every event of the order in version order: accepted, each placement "
     "attempt that failed, placed, each fill.",
 )
-async def order_events(order_id: UUID, orders: Orders) -> list[EventPublic]:
+async def order_events(order_id: UUID, orders: Orders, caller: Reader) -> list[EventPublic]:
+    reach(caller, await orders.service.get(order_id), OrderNotFound(order_id))
     return [EventPublic.model_validate(entry) for entry in await orders.service.history(order_id)]

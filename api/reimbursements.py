@@ -1,32 +1,46 @@
 """`/reimbursements` (submit, read, decide, retry a failed payment, audit trail) and
-`/members/{id}/reimbursements` (a member's list)."""
+`/members/{id}/reimbursements`, `/members/{id}/accounts` (a member's lists).
+
+Members submit on their own accounts and read their own; administrators read and decide
+their bank's; the member and the deciding administrator are the caller, never a body
+field."""
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic.config import JsonDict
 
+from api.access import READERS, Forbidden, Operator, allow, reach
 from api.audit import EventPublic
 from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, Reimbursements
 from api.errors import responses
 from api.pages import Page
+from api.services import ReimbursementsServices
+from domain.access import Owner, Principal, Role
 from domain.money import Money
-from domain.reimbursements.commands import (
-    ApproveReimbursement,
-    DenyReimbursement,
-    SubmitReimbursement,
+from domain.reimbursements.commands import DenyReimbursement, SubmitReimbursement
+from domain.reimbursements.errors import (
+    BankAccountNotFound,
+    MemberNotFound,
+    ReimbursementNotFound,
 )
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/reimbursements", tags=["reimbursements"])
 members = APIRouter(prefix="/members", tags=["reimbursements"])
+
+Member = Annotated[Principal, Depends(allow(Role.MEMBER))]
+Administrator = Annotated[Principal, Depends(allow(Role.BANK_ADMIN))]
+# A reimbursement's member, its bank's administrators, operators and auditors.
+Reader = Annotated[Principal, Depends(allow(Role.MEMBER, Role.BANK_ADMIN, *READERS))]
+MemberReader = Annotated[Principal, Depends(allow(Role.MEMBER, *READERS))]
 
 StatusName = Literal["pending", "approved", "denied"]
 PaymentStatusName = Literal["pending", "paid", "failed"]
@@ -36,12 +50,8 @@ class ReimbursementCreate(SubmitReimbursement):
     """The body of `POST /reimbursements`: the member is the account's owner."""
 
 
-class ReimbursementApprove(ApproveReimbursement):
-    """The body of `POST /reimbursements/{id}/approve`."""
-
-
 class ReimbursementDeny(DenyReimbursement):
-    """The body of `POST /reimbursements/{id}/deny`."""
+    """The body of `POST /reimbursements/{id}/deny`: the administrator is the caller."""
 
 
 SUMMARY_EXAMPLE: JsonDict = {
@@ -125,13 +135,17 @@ class ReimbursementSummaryPage(Page[ReimbursementSummary]):
     status_code=201,
     response_model=ReimbursementPublic,
     responses=responses(404),
-    summary="Submit a reimbursement (pending until an administrator decides)",
-    description="The member is the owner of `bank_account_id`; an unknown account is 404.",
+    summary="Submit a reimbursement on one of the caller's accounts (a member)",
+    description="The member is the caller, who must own `bank_account_id` (`GET "
+    "/members/{member_id}/accounts` lists them); an unknown account, or another member's, "
+    "is 404. Pending until an administrator of the account's bank decides.",
 )
 async def submit_reimbursement(
-    body: ReimbursementCreate, reimbursements: Reimbursements
+    body: ReimbursementCreate, reimbursements: Reimbursements, caller: Member
 ) -> ReimbursementPublic:
-    reimbursement = await reimbursements.service.submit(body)
+    account = await reimbursements.service.get_account(body.bank_account_id)
+    reach(caller, account, BankAccountNotFound(body.bank_account_id))
+    reimbursement = await reimbursements.service.submit(body, caller.actor)
     log.info(
         "reimbursement submitted",
         extra={"reimbursement_id": str(reimbursement.id), "bank_id": str(reimbursement.bank_id)},
@@ -145,12 +159,15 @@ async def submit_reimbursement(
     responses=responses(404),
     summary="Read one reimbursement (always current: read from its events)",
     description="The reimbursement as its events make it now: the decision, the payment "
-    "round and its status at the rail, each notification's outcome; 404 for an unknown id.",
+    "round and its status at the rail, each notification's outcome; 404 for an unknown id, "
+    "or one of another member or bank.",
 )
 async def get_reimbursement(
-    reimbursement_id: UUID, reimbursements: Reimbursements
+    reimbursement_id: UUID, reimbursements: Reimbursements, caller: Reader
 ) -> ReimbursementPublic:
-    return ReimbursementPublic.model_validate(await reimbursements.service.get(reimbursement_id))
+    reimbursement = await reimbursements.service.get(reimbursement_id)
+    reach(caller, reimbursement, ReimbursementNotFound(reimbursement_id))
+    return ReimbursementPublic.model_validate(reimbursement)
 
 
 @router.post(
@@ -158,14 +175,16 @@ async def get_reimbursement(
     response_model=ReimbursementPublic,
     responses=responses(404, 403, 409),
     summary="Approve a pending reimbursement (an administrator of the account's bank)",
-    description="404: unknown reimbursement or administrator; 403: the administrator "
-    "belongs to another bank; 409: it is not pending (decided already, or another "
-    "decision won a race). Approval starts the payment and tells the member.",
+    description="The deciding administrator is the caller (its token's `administrator_id`). "
+    "404: unknown reimbursement, or one of another bank; 409: it is not pending (decided "
+    "already, or another decision won a race). Approval starts the payment and tells the "
+    "member.",
 )
 async def approve_reimbursement(
-    reimbursement_id: UUID, body: ReimbursementApprove, reimbursements: Reimbursements
+    reimbursement_id: UUID, reimbursements: Reimbursements, caller: Administrator
 ) -> ReimbursementPublic:
-    approved = await reimbursements.service.approve(reimbursement_id, body)
+    administrator = await _deciding(reimbursements, reimbursement_id, caller)
+    approved = await reimbursements.service.approve(reimbursement_id, administrator, caller.actor)
     log.info(
         "reimbursement approved",
         extra={"reimbursement_id": str(approved.id), "administrator_id": str(approved.decided_by)},
@@ -181,9 +200,13 @@ async def approve_reimbursement(
     description="Same rules as approve. The member is told the reason by mail.",
 )
 async def deny_reimbursement(
-    reimbursement_id: UUID, body: ReimbursementDeny, reimbursements: Reimbursements
+    reimbursement_id: UUID,
+    body: ReimbursementDeny,
+    reimbursements: Reimbursements,
+    caller: Administrator,
 ) -> ReimbursementPublic:
-    denied = await reimbursements.service.deny(reimbursement_id, body)
+    administrator = await _deciding(reimbursements, reimbursement_id, caller)
+    denied = await reimbursements.service.deny(reimbursement_id, administrator, body, caller.actor)
     log.info(
         "reimbursement denied",
         extra={"reimbursement_id": str(denied.id), "administrator_id": str(denied.decided_by)},
@@ -203,9 +226,9 @@ async def deny_reimbursement(
     "that payment rather than paying twice. 409 when the payment has not failed.",
 )
 async def retry_payment(
-    reimbursement_id: UUID, reimbursements: Reimbursements
+    reimbursement_id: UUID, reimbursements: Reimbursements, caller: Operator
 ) -> ReimbursementPublic:
-    retried = await reimbursements.service.retry_payment(reimbursement_id)
+    retried = await reimbursements.service.retry_payment(reimbursement_id, caller.actor)
     log.info(
         "reimbursement payment retried by operator",
         extra={"reimbursement_id": str(retried.id), "round": retried.payment_round},
@@ -222,8 +245,10 @@ async def retry_payment(
     "each notification and payment attempt with its outcome, operator retries.",
 )
 async def reimbursement_events(
-    reimbursement_id: UUID, reimbursements: Reimbursements
+    reimbursement_id: UUID, reimbursements: Reimbursements, caller: Reader
 ) -> list[EventPublic]:
+    reimbursement = await reimbursements.service.get(reimbursement_id)
+    reach(caller, reimbursement, ReimbursementNotFound(reimbursement_id))
     entries = await reimbursements.service.history(reimbursement_id)
     return [EventPublic.model_validate(entry) for entry in entries]
 
@@ -234,15 +259,29 @@ async def reimbursement_events(
     responses=responses(400, 404),
     summary="A member's reimbursements, oldest first",
     description="Reads the `reimbursements_view` read model, a fraction of a second "
-    "behind the events; 404 for an unknown member.",
+    "behind the events; 404 for an unknown member, or another member (to a member).",
 )
 async def member_reimbursements(
     member_id: UUID,
     reimbursements: Reimbursements,
+    caller: MemberReader,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> ReimbursementSummaryPage:
+    reach(caller, Owner(member_id=member_id), MemberNotFound(member_id))
     service = reimbursements.service
     await service.check_exists(service.application.get_member, member_id)
     page = await reimbursements.queries.of_member(member_id, limit=limit, cursor=cursor)
     return ReimbursementSummaryPage.model_validate(page)
+
+
+async def _deciding(
+    reimbursements: ReimbursementsServices, reimbursement_id: UUID, caller: Principal
+) -> UUID:
+    """The deciding administrator (the caller), once the reimbursement is within its
+    reach: one of another bank answers 404, as an unknown one does."""
+    reimbursement = await reimbursements.service.get(reimbursement_id)
+    reach(caller, reimbursement, ReimbursementNotFound(reimbursement_id))
+    if caller.administrator_id is None:  # a bank_admin token without its claim
+        raise Forbidden("this token names no administrator")
+    return caller.administrator_id

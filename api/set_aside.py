@@ -20,11 +20,13 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.config import JsonDict
 
 from adapters.set_aside.desk import ItemState, SetAsideAction, SetAsideItem, WaitingEvent
+from api.access import operators, readers
+from api.callers import actor_of
 from api.deps import Services
 from api.errors import responses
 from domain.requests import STRICT, storable
@@ -32,10 +34,11 @@ from domain.requests import STRICT, storable
 router = APIRouter(prefix="/status/set-aside", tags=["operations"])
 
 
-async def _actor() -> str:
-    """Who is asking. A placeholder until the API authenticates its callers: then the
-    caller the token names."""
-    return "operator"
+async def _actor(request: Request) -> str:
+    """Who is asking, as kept with the request: the caller the token names, as
+    `role:subject` (the command line's requests are `cli:<user>`)."""
+    actor = actor_of(request)
+    return f"{actor.role}:{actor.subject}"
 
 
 Actor = Annotated[str, Depends(_actor)]
@@ -196,6 +199,7 @@ class SkipRequest(BaseModel):
     description="An event a read model, a process manager's planner or the relay could not "
     "apply stops its aggregate in that follower alone; its later events wait behind it. "
     "Open items wait for an operator to retry them after a fix, or to skip them.",
+    dependencies=[Depends(readers)],
 )
 async def list_set_aside(
     services: Services,
@@ -216,6 +220,7 @@ async def list_set_aside(
     description="The item's error, the aggregate's events waiting behind it in log order, and "
     "every request operators made about it with what came of it.",
     responses=responses(404),
+    dependencies=[Depends(readers)],
 )
 async def read_set_aside(item_id: int, services: Services) -> SetAsideDetailPublic:
     return await _detail(services, item_id)
@@ -230,6 +235,7 @@ async def read_set_aside(item_id: int, services: Services) -> SetAsideDetailPubl
     "follower itself, the only writer of what it keeps, at its next catch-up; the item then "
     "shows the outcome. Failing again keeps it open with the new error.",
     responses=responses(404, 409),
+    dependencies=[Depends(operators)],
 )
 async def retry_set_aside(item_id: int, services: Services, actor: Actor) -> SetAsideDetailPublic:
     await services.set_aside.retry(item_id, actor=actor, now=services.clock.now())
@@ -244,6 +250,7 @@ async def retry_set_aside(item_id: int, services: Services, actor: Actor) -> Set
     description="Recorded with who asked and why (202), and carried out by the follower at "
     "its next catch-up: the aggregate's events are passed over for good in that follower.",
     responses=responses(404, 409),
+    dependencies=[Depends(operators)],
 )
 async def skip_set_aside(
     item_id: int, request: SkipRequest, services: Services, actor: Actor

@@ -7,22 +7,31 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict
 from pydantic.config import JsonDict
 
+from api.access import Operator, allow, client_filter, reach
 from api.audit import EventPublic
-from api.callers import client_of
 from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, Sms
 from api.errors import responses
 from api.pages import Page
 from api.rate_limits import rate_limited
+from domain.access import Principal, Role, Scope
 from domain.privacy import mask_phone_number
 from domain.sms.commands import SendSms
+from domain.sms.errors import SmsNotFound
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/sms", tags=["sms"])
+
+# Clients send and read their own SMS; operators and auditors read everyone's.
+SEND = allow(Role.CLIENT, scope=Scope.SMS_SEND)
+Sender = Annotated[Principal, Depends(SEND)]
+Reader = Annotated[
+    Principal, Depends(allow(Role.CLIENT, Role.OPERATOR, Role.AUDITOR, scope=Scope.SMS_READ))
+]
 
 SmsStatusName = Literal["requested", "sending", "sent", "failed", "parked"]
 
@@ -79,14 +88,16 @@ class SmsPage(Page[SmsPublic]):
     },
     summary="Request an SMS",
     description="Accepts the SMS for sending and answers at once; it is sent in the "
-    "background, with retries. The same `message_id` with the same body returns the "
-    "existing SMS (200); with a different body, 409. A destination country the client "
+    "background, with retries. The same `message_id` (the client's own: another client's "
+    "same id is another SMS) with the same body returns the existing SMS (200); with a "
+    "different body, 409. A destination country the client "
     "may not text answers 403 (`destination_country_not_allowed`); each client's "
     "requests are limited (429 with `Retry-After` beyond its rate limit).",
-    dependencies=[Depends(rate_limited("sms"))],
+    # The caller's rule before its rate limit: a refused caller spends none of it.
+    dependencies=[Depends(SEND), Depends(rate_limited("sms"))],
 )
-async def request_sms(body: SmsCreate, sms: Sms, request: Request, response: Response) -> SmsPublic:
-    accepted, created = await sms.service.send(body, client=client_of(request))
+async def request_sms(body: SmsCreate, sms: Sms, response: Response, caller: Sender) -> SmsPublic:
+    accepted, created = await sms.service.send(body, caller.actor)
     if not created:
         response.status_code = 200
     log.debug(
@@ -107,15 +118,18 @@ async def request_sms(body: SmsCreate, sms: Sms, request: Request, response: Res
     summary="List SMS, oldest first",
     description="Reads the `sms_view` read model, a few milliseconds behind the events: "
     "filter by `status`, page with `limit` and the `next_cursor` of the page before "
-    "(400 for a cursor this API did not issue).",
+    "(400 for a cursor this API did not issue). A client lists the SMS it requested.",
 )
 async def list_sms(
     sms: Sms,
+    caller: Reader,
     status: Annotated[SmsStatusName | None, Query(description="Only SMS in this status.")] = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> SmsPage:
-    page = await sms.queries.list(status=status, limit=limit, cursor=cursor)
+    page = await sms.queries.list(
+        status=status, limit=limit, cursor=cursor, client=client_filter(caller)
+    )
     return SmsPage.model_validate(page)
 
 
@@ -125,10 +139,12 @@ async def list_sms(
     responses=responses(404),
     summary="Read one SMS (always current: read from its events)",
     description="The SMS as its events make it now, including a write made a moment ago; "
-    "404 for an unknown id.",
+    "404 for an unknown id, or another client's.",
 )
-async def get_sms(sms_id: UUID, sms: Sms) -> SmsPublic:
-    return SmsPublic.model_validate(await sms.service.get(sms_id))
+async def get_sms(sms_id: UUID, sms: Sms, caller: Reader) -> SmsPublic:
+    found = await sms.service.get(sms_id)
+    reach(caller, found, SmsNotFound(sms_id))
+    return SmsPublic.model_validate(found)
 
 
 @router.post(
@@ -140,8 +156,8 @@ async def get_sms(sms_id: UUID, sms: Sms) -> SmsPublic:
     description="Puts a `parked` SMS back to `requested`, with a new retry budget; its "
     "attempt numbers keep counting. 409 when the SMS is not parked.",
 )
-async def retry_sms(sms_id: UUID, sms: Sms) -> SmsPublic:
-    retried = await sms.service.retry(sms_id)
+async def retry_sms(sms_id: UUID, sms: Sms, caller: Operator) -> SmsPublic:
+    retried = await sms.service.retry(sms_id, caller.actor)
     log.info("parked sms retried by operator", extra={"sms_id": str(retried.id)})
     return SmsPublic.model_validate(retried)
 
@@ -154,5 +170,6 @@ async def retry_sms(sms_id: UUID, sms: Sms) -> SmsPublic:
     description="Every event of the SMS in version order (`SmsRequested`, each failed "
     "attempt, `SmsSent`, ...), with when it was recorded and its data.",
 )
-async def sms_events(sms_id: UUID, sms: Sms) -> list[EventPublic]:
+async def sms_events(sms_id: UUID, sms: Sms, caller: Reader) -> list[EventPublic]:
+    reach(caller, await sms.service.get(sms_id), SmsNotFound(sms_id))
     return [EventPublic.model_validate(entry) for entry in await sms.service.history(sms_id)]

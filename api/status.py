@@ -11,6 +11,7 @@ from pydantic.config import JsonDict
 
 from adapters.set_aside.desk import ItemState
 from api import set_aside
+from api.access import Reader
 from api.deps import Services
 from api.set_aside import ITEM_EXAMPLE, SetAsideItemPublic
 
@@ -92,7 +93,7 @@ class StatusPublic(BaseModel):
     "the outbound calls waiting by kind: due, in flight, scheduled later, failing, and the "
     "oldest due.",
 )
-async def status(services: Services) -> StatusPublic:
+async def status(services: Services, caller: Reader) -> StatusPublic:
     now = services.clock.now()
     lags, backlog = await services.status.follower_lags(), await services.status.work_backlog(now)
     items = await services.set_aside.items(state=ItemState.OPEN, limit=LISTED_SET_ASIDE)

@@ -27,8 +27,11 @@ import psycopg
 from adapters.authentication import DevelopmentIssuer
 from adapters.migrations import migrate
 from adapters.postgres import DEFAULT_SERVER_URL, create_database, drop_database, with_database
-from domain.access import Role
+from domain.access import Actor, Role
 from ledgerflow.supervisor import die_with_parent
+
+# Who the commands a benchmark makes directly (not through the API) are recorded as.
+BENCH = Actor.system("bench")
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable

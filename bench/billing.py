@@ -26,6 +26,7 @@ import httpx
 import psycopg
 
 from bench import (
+    BENCH,
     LEDGERFLOW,
     Result,
     bench_parser,
@@ -67,7 +68,7 @@ def _amount(n: int) -> Any:
 async def _seed(url: str, count: int) -> float:
     started = time.perf_counter()
     async with platform_session(Settings(database_url=url), only={"billing"}) as platform:
-        await platform.get(BillingWorkflow).service.load(_records(count), chunk=1000)
+        await platform.get(BillingWorkflow).service.load(_records(count), BENCH, chunk=1000)
     return time.perf_counter() - started
 
 
@@ -77,7 +78,7 @@ async def _start_run(url: str) -> float:
     async with platform_session(Settings(database_url=url), only={"billing"}) as platform:
         started = time.perf_counter()
         service = platform.get(BillingWorkflow).service
-        await service.start_run(service.current_period(), "manual")
+        await service.start_run(service.current_period(), "manual", BENCH)
         return started
 
 

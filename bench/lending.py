@@ -28,6 +28,7 @@ from uuid import UUID
 import httpx
 
 from bench import (
+    BENCH,
     LEDGERFLOW,
     Result,
     bench_parser,
@@ -71,7 +72,7 @@ BODY = SubmitApplication.model_validate(
 async def _submit(settings: Settings, count: int) -> list[UUID]:
     async with platform_session(settings, only={"lending"}) as platform:
         service = platform.get(LendingWorkflow).service
-        applications = await asyncio.gather(*(service.submit(BODY) for _ in range(count)))
+        applications = await asyncio.gather(*(service.submit(BODY, BENCH) for _ in range(count)))
     return [application.id for application in applications]
 
 

@@ -25,7 +25,7 @@ from psycopg_pool import AsyncConnectionPool
 from adapters.eventstore import open_application
 from adapters.follower import Follower
 from adapters.postgres import eventsourcing_env
-from bench import Result, fresh_database
+from bench import BENCH, Result, fresh_database
 from domain.sms.aggregate import Sms
 from processes.sms.application import SmsApplication
 from projections.sms import SmsView
@@ -115,8 +115,9 @@ def prepare(url: str, count: int, batch: int = 500) -> int:
                     text="hi",
                     correlation_id=None,
                     requested_at=now,
+                    actor=BENCH,
                 )
-                sms.record_sent(attempt=1, provider_message_id=f"provider-{i}", at=now)
+                sms.record_sent(attempt=1, provider_message_id=f"provider-{i}", at=now, actor=BENCH)
                 aggregates.append(sms)
             app.save(*aggregates)
         return int(app.recorder.max_notification_id() or 0)

@@ -27,6 +27,7 @@ import httpx
 import psycopg
 
 from bench import (
+    BENCH,
     LEDGERFLOW,
     Result,
     bench_parser,
@@ -41,7 +42,7 @@ from bench import (
     wait_positions,
 )
 from domain.money import Money
-from domain.reimbursements.commands import ApproveReimbursement, SubmitReimbursement
+from domain.reimbursements.commands import SubmitReimbursement
 from domain.reimbursements.reference import BankAccount, BankAdministrator
 from ledgerflow.bootstrap import platform_session
 from ledgerflow.settings import Settings
@@ -82,7 +83,7 @@ async def _submit_and_approve(url: str, count: int) -> tuple[float, list[UUID]]:
     async with platform_session(settings, only={"reimbursements"}) as platform:
         workflow = platform.get(ReimbursementsWorkflow)
         await workflow.seed(DEMO_BANKS)
-        reference = demo_banks()
+        reference = demo_banks(BENCH)
         accounts = [a for a in reference if isinstance(a, BankAccount)]
         admins = {a.bank_id: a.id for a in reference if isinstance(a, BankAdministrator)}
         service = workflow.service
@@ -107,8 +108,7 @@ async def _submit_and_approve(url: str, count: int) -> tuple[float, list[UUID]]:
         first: list[float] = []
 
         async def approve(reimbursement: Any) -> None:
-            command = ApproveReimbursement(administrator_id=admins[reimbursement.bank_id])
-            await service.approve(reimbursement.id, command)
+            await service.approve(reimbursement.id, admins[reimbursement.bank_id], BENCH)
             if not first:
                 first.append(time.perf_counter())
 

@@ -21,6 +21,7 @@ import httpx
 import psycopg
 
 from bench import (
+    BENCH,
     LEDGERFLOW,
     Result,
     children,
@@ -67,7 +68,8 @@ async def _enqueue(url: str, count: int) -> float:
 
         async def send(i: int) -> None:
             await service.send(
-                SendSms(message_id=f"bench-{run}-{i}", phone_number=PHONE, text="hi")
+                SendSms(message_id=f"bench-{run}-{i}", phone_number=PHONE, text="hi"),
+                BENCH,
             )
             if not first:
                 first.append(time.perf_counter())

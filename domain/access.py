@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
 from uuid import UUID
 
 
@@ -59,6 +60,34 @@ class Actor:
     def system(cls, process: str) -> Actor:
         return cls(Role.SYSTEM.value, process)
 
+    @property
+    def client(self) -> str | None:
+        """The client this actor is, if it is one: what it creates is that client's own
+        (only it reaches it, and its keys are scoped to it)."""
+        return self.subject if self.role == Role.CLIENT.value else None
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Whose a resource is, as far as reaching it goes: the client that created it, the
+    member it belongs to, the bank it is at (`None`: not that kind's, or no one's)."""
+
+    client: str | None = None
+    member_id: UUID | None = None
+    bank_id: UUID | None = None
+
+    @property
+    def owner(self) -> Owner:
+        """An owner is `Owned` by itself: what a route reaches that has no aggregate."""
+        return self
+
+
+class Owned(Protocol):
+    """A resource that says whose it is (the aggregates callers reach)."""
+
+    @property
+    def owner(self) -> Owner: ...
+
 
 @dataclass(frozen=True)
 class Principal:
@@ -86,3 +115,17 @@ class Principal:
         return self.sees_everything or (
             self.role is Role.CLIENT and client_id is not None and client_id == self.subject
         )
+
+    def reaches(self, owner: Owner) -> bool:
+        """Whether the resource `owner` owns is within this principal's reach: a client's
+        own, a member's own, a bank administrator's bank's; operators and auditors reach
+        every resource. Outside it, a resource is answered as if it did not exist."""
+        if self.sees_everything:
+            return True
+        if self.role is Role.CLIENT:
+            return owner.client is not None and owner.client == self.subject
+        if self.role is Role.MEMBER:
+            return self.member_id is not None and owner.member_id == self.member_id
+        if self.role is Role.BANK_ADMIN:
+            return self.bank_id is not None and owner.bank_id == self.bank_id
+        return False

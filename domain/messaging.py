@@ -13,7 +13,18 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from domain.access import Actor, Role
+
 EVENTS_EXCHANGE = "ledgerflow.events"
+
+# Who a command on a queue is sent for, in two headers: `client_id` names the client
+# (required: a command without it is dead-lettered, never recorded as nobody's), and
+# `actor_role` is `system` when the sender is one of the platform's own processes
+# (`client` when absent). The sender's word: who may publish on a queue is the broker's
+# or the database's access control.
+CLIENT_HEADER = "client_id"
+ACTOR_ROLE_HEADER = "actor_role"
+QUEUE_ROLES = frozenset({Role.CLIENT.value, Role.SYSTEM.value})
 
 
 def command_queue_name(workflow: str) -> str:
@@ -49,6 +60,22 @@ class PoisonMessage(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def actor_headers(actor: Actor) -> dict[str, str]:
+    """The headers a command sent on a queue for `actor` carries."""
+    return {CLIENT_HEADER: actor.subject, ACTOR_ROLE_HEADER: actor.role}
+
+
+def actor_of_message(message: Message) -> Actor:
+    """The actor a queued command names; `PoisonMessage` when it names none."""
+    client = message.headers.get(CLIENT_HEADER, "").strip()
+    if not client:
+        raise PoisonMessage(f"missing_client: a command names its client in `{CLIENT_HEADER}`")
+    role = message.headers.get(ACTOR_ROLE_HEADER, Role.CLIENT.value)
+    if role not in QUEUE_ROLES:
+        raise PoisonMessage(f"invalid_actor_role: `{ACTOR_ROLE_HEADER}` is client or system")
+    return Actor(role=role, subject=client)
 
 
 MessageHandler = Callable[[Message], Awaitable[None]]

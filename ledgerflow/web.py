@@ -54,6 +54,7 @@ ROUTERS: Mapping[str, Sequence[APIRouter]] = {
         reimbursements_api.router,
         reimbursements_api.members,
         banks_api.router,
+        banks_api.members,
     ],
 }
 
@@ -80,7 +81,11 @@ def create_app(
             yield api_services(platform, limiter)
 
     app = create_api(
-        ApiConfig(opentelemetry=settings.opentelemetry, max_body_bytes=limits.max_body_bytes),
+        ApiConfig(
+            opentelemetry=settings.opentelemetry,
+            max_body_bytes=limits.max_body_bytes,
+            test_mode=settings.test_mode,
+        ),
         routers=[
             *FIRST_ROUTERS,
             *(router for workflow in WORKFLOWS for router in ROUTERS[workflow.name]),

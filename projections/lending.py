@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.lending.aggregate import LoanApplication
-from projections.pagination import Page, keyset_page
+from projections.pagination import Page, keyset_page, owned_by
 from projections.parked import ParkedRows
 from projections.rows import RowPerAggregate
 
@@ -29,6 +29,7 @@ COLUMNS = (
     "last_error",
     "submitted_at",
     "decided_at",
+    "client",
     "updated_at",
     "version",
 )
@@ -59,6 +60,7 @@ class ApplicationRow:
     last_error: str | None
     submitted_at: datetime
     decided_at: datetime | None
+    client: str | None
     updated_at: datetime
     version: int
 
@@ -84,6 +86,7 @@ class LendingView(RowPerAggregate):
                 "last_error": None,
                 "submitted_at": event.submitted_at,
                 "decided_at": None,
+                "client": event.client,
             }
         if isinstance(event, LoanApplication.ApplicationDecided):
             return {
@@ -110,9 +113,13 @@ class LendingQueries:
         self.pool = pool
 
     async def list(
-        self, *, status: str | None, limit: int, cursor: str | None
+        self, *, status: str | None, limit: int, cursor: str | None, client: str | None = None
     ) -> Page[ApplicationRow]:
-        clauses, params = (["status = %s"], [status]) if status is not None else ([], [])
+        """`client`: only the applications that client submitted (`None`: everyone's)."""
+        clauses, params = owned_by(client)
+        if status is not None:
+            clauses.append("status = %s")
+            params.append(status)
         return await keyset_page(
             self.pool,
             ApplicationRow,

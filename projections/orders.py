@@ -14,7 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.orders.aggregate import Order
-from projections.pagination import Page, keyset_page
+from projections.pagination import Page, keyset_page, owned_by
 from projections.rows import RowPerAggregate
 
 COLUMNS = (
@@ -33,6 +33,7 @@ COLUMNS = (
     "filled_quantity",
     "notional",
     "accepted_at",
+    "client",
     "updated_at",
     "version",
 )
@@ -55,6 +56,7 @@ class OrderRow:
     filled_quantity: int
     notional: Decimal
     accepted_at: datetime
+    client: str | None
     updated_at: datetime
     version: int
 
@@ -87,6 +89,7 @@ class OrdersView(RowPerAggregate):
                 "filled_quantity": 0,
                 "notional": Decimal("0"),
                 "accepted_at": event.accepted_at,
+                "client": event.client,
             }
         if isinstance(event, Order.OrderPlacementFailed):
             return {
@@ -132,9 +135,10 @@ class OrdersQueries:
         accepted_before: datetime | None,
         limit: int,
         cursor: str | None,
+        client: str | None = None,
     ) -> Page[OrderRow]:
-        clauses: list[str] = []
-        params: list[Any] = []
+        """`client`: only the orders that client placed (`None`: everyone's)."""
+        clauses, params = owned_by(client)
         if status is not None:
             clauses.append("status = %s")
             params.append(status)

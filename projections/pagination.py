@@ -86,3 +86,9 @@ async def keyset_page(
             str(getattr(last, key_column.rsplit(".", 1)[-1])),
         )
     return Page(rows, next_cursor)
+
+
+def owned_by(client: str | None) -> tuple[list[str], list[Any]]:
+    """The `WHERE` clause (and its parameter) of a list limited to what `client` created;
+    none for `None` (everyone's: operators and auditors)."""
+    return (["client = %s"], [client]) if client is not None else ([], [])

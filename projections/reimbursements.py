@@ -246,13 +246,17 @@ class ReimbursementsQueries:
             cursor=cursor,
         )
 
-    async def banks(self, *, limit: int, cursor: str | None) -> Page[Any]:
+    async def banks(
+        self, *, limit: int, cursor: str | None, bank_id: UUID | None = None
+    ) -> Page[Any]:
+        """Every bank, or only `bank_id` (a bank administrator's)."""
+        clauses, params = (["id = %s"], [bank_id]) if bank_id is not None else ([], [])
         return await keyset_page(
             self.pool,
             BankRow,
             "SELECT id, uid, name, location, created_at FROM reimbursement_banks",
-            [],
-            [],
+            clauses,
+            params,
             order=("created_at", "id"),
             limit=limit,
             cursor=cursor,
@@ -272,6 +276,22 @@ class ReimbursementsQueries:
         )
 
     async def accounts(self, bank_id: UUID, *, limit: int, cursor: str | None) -> Page[Any]:
+        return await self._accounts(["a.bank_id = %s"], [bank_id], limit, cursor)
+
+    async def accounts_of_member(
+        self, member_id: UUID, *, bank_id: UUID | None, limit: int, cursor: str | None
+    ) -> Page[Any]:
+        """A member's accounts, at every bank or only at `bank_id`."""
+        clauses: list[str] = ["a.bank_member_id = %s"]
+        params: list[Any] = [member_id]
+        if bank_id is not None:
+            clauses.append("a.bank_id = %s")
+            params.append(bank_id)
+        return await self._accounts(clauses, params, limit, cursor)
+
+    async def _accounts(
+        self, clauses: list[str], params: list[Any], limit: int, cursor: str | None
+    ) -> Page[Any]:
         return await keyset_page(
             self.pool,
             AccountRow,
@@ -279,8 +299,8 @@ class ReimbursementsQueries:
             " m.uid AS member_uid, m.first_name, m.last_name, m.email, m.phone"
             " FROM reimbursement_accounts a JOIN reimbursement_members m"
             " ON m.id = a.bank_member_id",
-            ["a.bank_id = %s"],
-            [bank_id],
+            clauses,
+            params,
             order=("a.created_at", "a.id"),
             limit=limit,
             cursor=cursor,

@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.sms.aggregate import Sms
-from projections.pagination import Page, keyset_page
+from projections.pagination import Page, keyset_page, owned_by
 from projections.parked import ParkedRows
 from projections.rows import RowPerAggregate
 
@@ -26,6 +26,7 @@ COLUMNS = (
     "requested_at",
     "next_attempt_at",
     "finished_at",
+    "client",
     "updated_at",
     "version",
 )
@@ -48,6 +49,7 @@ class SmsRow:
     requested_at: datetime
     next_attempt_at: datetime | None
     finished_at: datetime | None
+    client: str | None
     updated_at: datetime
     version: int
 
@@ -71,6 +73,7 @@ class SmsView(RowPerAggregate):
                 "requested_at": event.requested_at,
                 "next_attempt_at": None,
                 "finished_at": None,
+                "client": event.client,
             }
         if isinstance(event, Sms.SmsSendAttemptFailed):
             return {
@@ -115,8 +118,14 @@ class SmsQueries:
     def __init__(self, pool: Any) -> None:
         self.pool = pool
 
-    async def list(self, *, status: str | None, limit: int, cursor: str | None) -> Page[SmsRow]:
-        clauses, params = (["status = %s"], [status]) if status is not None else ([], [])
+    async def list(
+        self, *, status: str | None, limit: int, cursor: str | None, client: str | None = None
+    ) -> Page[SmsRow]:
+        """`client`: only the SMS that client requested (`None`: everyone's)."""
+        clauses, params = owned_by(client)
+        if status is not None:
+            clauses.append("status = %s")
+            params.append(status)
         return await keyset_page(
             self.pool,
             SmsRow,

@@ -8,8 +8,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
+from domain.access import Actor
 from domain.billing.errors import ChargeNotExpected, InvoiceNotResolvable
 from domain.billing.invoice import Invoice, InvoiceStatus
+
+# Who the tests' commands are recorded as, where it does not matter.
+ACTOR = Actor.system("tests")
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
 ACTIONS = (
@@ -41,6 +45,7 @@ def new_invoice(ref_id: int, *, paid: bool = False) -> Invoice:
         currency="USD",
         paid=paid,
         at=T0,
+        actor=ACTOR,
     )
 
 
@@ -60,21 +65,28 @@ def apply_step(invoice: Invoice, step: Step, at: datetime) -> None:
                 RUNS[n % 3],
                 at,
                 previous_not_charged=action == "attempt_after_no_charge",
+                actor=ACTOR,
             )
         elif action in ("charged", "reconciled"):
-            invoice.record_paid(attempt, action, at)
+            invoice.record_paid(attempt, action, at, actor=ACTOR)
         elif action in ("declined", "declined_last_cycle"):
             last = action == "declined_last_cycle"
-            invoice.record_declined(attempt, "insufficient_balance", at, None if last else retry_at)
+            invoice.record_declined(
+                attempt, "insufficient_balance", at, None if last else retry_at, actor=ACTOR
+            )
         elif action in ("failed", "unknown"):
             known = action == "failed"
-            invoice.record_failure(attempt, f"{action} {n}", at, retry_at, outcome_known=known)
+            invoice.record_failure(
+                attempt, f"{action} {n}", at, retry_at, outcome_known=known, actor=ACTOR
+            )
         elif action == "refused":
             reason = ("customer_not_found", "currency_mismatch", "refused")[n % 3]
-            invoice.needs_attention(attempt, reason, f"refused {n}", at)
+            invoice.needs_attention(attempt, reason, f"refused {n}", at, actor=ACTOR)
         elif action == "attention":
-            invoice.needs_attention(None if n % 2 else attempt, "outcome_unknown", f"asked {n}", at)
+            invoice.needs_attention(
+                None if n % 2 else attempt, "outcome_unknown", f"asked {n}", at, actor=ACTOR
+            )
         else:
-            invoice.resolve(action, f"note {n}", at)
+            invoice.resolve(action, f"note {n}", at, actor=ACTOR)
     except (ChargeNotExpected, InvoiceNotResolvable):
         pass

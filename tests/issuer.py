@@ -15,7 +15,7 @@ from uuid import UUID
 import httpx
 
 from adapters.authentication import DevelopmentIssuer
-from domain.access import Role
+from domain.access import Role, Scope
 
 DEFAULT_ROLE = Role.OPERATOR
 
@@ -65,6 +65,11 @@ class TokenIssuer:
 
     def headers(self, role: Role = DEFAULT_ROLE, **claims: Any) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(role, **claims)}"}
+
+    def as_client(self, subject: str = "test-client", *scopes: Scope) -> dict[str, str]:
+        """The headers of a `client` token of `subject`, with `scopes` (none: all)."""
+        named = [scope.value for scope in scopes or tuple(Scope)]
+        return self.headers(Role.CLIENT, subject=subject, scopes=named)
 
     def client(self, base_url: str, role: Role = DEFAULT_ROLE, **options: Any) -> httpx.Client:
         """An httpx client of the API at `base_url` that sends a token of `role`."""

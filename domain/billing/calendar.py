@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.access import Actor
+from domain.actors import RecordsActor
 from domain.billing.customer import BILLING_NAMESPACE
 from domain.billing.errors import PeriodOutOfRange
 from domain.billing.money import next_period, period_of
@@ -25,11 +27,12 @@ CALENDAR_ID = uuid5(BILLING_NAMESPACE, "billing-calendar")
 
 
 class BillingCalendar(Aggregate):
-    class BillingBegan(Aggregate.Created):
+    class BillingBegan(RecordsActor, Aggregate.Created):
         at: datetime
         timezone: str
         first_period: str
         first_scheduled_period: str
+        actor: Actor
 
     @staticmethod
     def create_id(**_: object) -> UUID:
@@ -37,7 +40,12 @@ class BillingCalendar(Aggregate):
 
     @event(BillingBegan)
     def __init__(
-        self, at: datetime, timezone: str, first_period: str, first_scheduled_period: str
+        self,
+        at: datetime,
+        timezone: str,
+        first_period: str,
+        first_scheduled_period: str,
+        actor: Actor,
     ) -> None:
         self.began_at = at
         self.timezone = timezone
@@ -45,9 +53,10 @@ class BillingCalendar(Aggregate):
         self.first_scheduled_period = first_scheduled_period
 
     @classmethod
-    def begin(cls, at: datetime, timezone: str) -> BillingCalendar:
-        """Billing begins at `at`; the periods are months in `timezone` (recorded with
-        them, so a later change of the setting does not move them)."""
+    def begin(cls, at: datetime, timezone: str, actor: Actor) -> BillingCalendar:
+        """Billing begins at `at` (recorded by `actor`); the periods are months in
+        `timezone` (recorded with them, so a later change of the setting does not move
+        them)."""
         first = period_of(at, timezone)
         on_the_first = at.astimezone(ZoneInfo(timezone)).day == 1
         return cls(
@@ -55,6 +64,7 @@ class BillingCalendar(Aggregate):
             timezone=timezone,
             first_period=first,
             first_scheduled_period=first if on_the_first else next_period(first),
+            actor=actor,
         )
 
     def check_period(self, period: str, current: str) -> None:

@@ -7,6 +7,9 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.access import Actor
+from domain.actors import RecordsActor
+
 BILLING_NAMESPACE = UUID("0b7d4c7e-93a8-4a59-8a38-3f1f5f8d2c61")
 
 
@@ -16,17 +19,18 @@ def customer_id_for(ref_id: int) -> UUID:
 
 
 class Customer(Aggregate):
-    class CustomerRegistered(Aggregate.Created):
+    class CustomerRegistered(RecordsActor, Aggregate.Created):
         ref_id: int
         currency: str
         at: datetime
+        actor: Actor
 
     @staticmethod
     def create_id(ref_id: int, **_: object) -> UUID:
         return customer_id_for(ref_id)
 
     @event(CustomerRegistered)
-    def __init__(self, ref_id: int, currency: str, at: datetime) -> None:
+    def __init__(self, ref_id: int, currency: str, at: datetime, actor: Actor) -> None:
         self.ref_id = ref_id
         self.currency = currency
         self.registered_at = at

@@ -29,6 +29,8 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.access import Actor
+from domain.actors import RecordsActor
 from domain.billing.customer import BILLING_NAMESPACE
 from domain.billing.errors import ChargeNotExpected, InvoiceNotResolvable
 from domain.billing.invoice_changes import (
@@ -79,64 +81,73 @@ def charge_key(ref_id: int, cycle: int) -> str:
 
 
 class Invoice(Aggregate):
-    class InvoiceIssued(Aggregate.Created):
+    class InvoiceIssued(RecordsActor, Aggregate.Created):
         ref_id: int
         customer_ref_id: int
         amount: Decimal
         currency: str
         paid: bool
         at: datetime
+        actor: Actor
 
-    class ChargeAttempted(Aggregate.Event):
+    class ChargeAttempted(RecordsActor, Aggregate.Event):
         attempt: int
         cycle: int
         key: str
         run_id: UUID | None
         at: datetime
         previous_not_charged: bool  # the last unknown outcome was reconciled: no charge
+        actor: Actor
 
-    class InvoicePaid(Aggregate.Event):
+    class InvoicePaid(RecordsActor, Aggregate.Event):
         attempt: int
         cycle: int
         key: str
         how: str  # "charged", or "reconciled" (found by key after an unknown outcome)
         at: datetime
+        actor: Actor
 
-    class ChargeDeclined(Aggregate.Event):
+    class ChargeDeclined(RecordsActor, Aggregate.Event):
         attempt: int
         cycle: int
         reason: str
         at: datetime
         retry_at: datetime | None  # None: the last dunning cycle, the invoice is uncollectible
+        actor: Actor
 
-    class ChargeFailed(Aggregate.Event):
+    class ChargeFailed(RecordsActor, Aggregate.Event):
         attempt: int
         cycle: int
         error: str
         outcome_known: bool  # False: the charge may have happened (reconcile first)
         at: datetime
         retry_at: datetime
+        actor: Actor
 
-    class ChargeNeedsAttention(Aggregate.Event):
+    class ChargeNeedsAttention(RecordsActor, Aggregate.Event):
         attempt: int | None
         cycle: int
         reason: str  # customer_not_found, currency_mismatch, outcome_unknown, gave_up
         detail: str
         at: datetime
+        actor: Actor
 
-    class InvoiceMarkedPaid(Aggregate.Event):
+    class InvoiceMarkedPaid(RecordsActor, Aggregate.Event):
         note: str
         at: datetime
+        actor: Actor
 
-    class ChargeRetryRequested(Aggregate.Event):
+    class ChargeRetryRequested(RecordsActor, Aggregate.Event):
         note: str
         cycle: int
         round: int
         at: datetime
+        actor: Actor
 
-    class InvoiceWrittenOff(Aggregate.Event):
+    class InvoiceWrittenOff(RecordsActor, Aggregate.Event):
         note: str
         at: datetime
+        actor: Actor
 
     @staticmethod
     def create_id(ref_id: int, **_: object) -> UUID:
@@ -151,6 +162,7 @@ class Invoice(Aggregate):
         currency: str,
         paid: bool,
         at: datetime,
+        actor: Actor,
     ) -> None:
         self.ref_id = ref_id
         self.customer_ref_id = customer_ref_id
@@ -193,7 +205,13 @@ class Invoice(Aggregate):
     # Commands ---------------------------------------------------------------------------
 
     def attempt_charge(
-        self, cycle: int, run_id: UUID | None, at: datetime, *, previous_not_charged: bool
+        self,
+        cycle: int,
+        run_id: UUID | None,
+        at: datetime,
+        *,
+        previous_not_charged: bool,
+        actor: Actor,
     ) -> dict[str, Any]:
         """Write-ahead: record that a charge is about to go out; answers the attempt."""
         self.check_charge_expected(cycle)
@@ -204,10 +222,11 @@ class Invoice(Aggregate):
             run_id=run_id,
             at=at,
             previous_not_charged=previous_not_charged,
+            actor=actor,
         )
         return self.attempts[-1]
 
-    def record_paid(self, attempt: int, how: str, at: datetime) -> None:
+    def record_paid(self, attempt: int, how: str, at: datetime, *, actor: Actor) -> None:
         self.check_charging()
         self._paid(
             attempt=attempt,
@@ -215,16 +234,31 @@ class Invoice(Aggregate):
             key=charge_key(self.ref_id, self.cycle),
             how=how,
             at=at,
+            actor=actor,
         )
 
     def record_declined(
-        self, attempt: int, reason: str, at: datetime, retry_at: datetime | None
+        self, attempt: int, reason: str, at: datetime, retry_at: datetime | None, *, actor: Actor
     ) -> None:
         self.check_charging()
-        self._declined(attempt=attempt, cycle=self.cycle, reason=reason, at=at, retry_at=retry_at)
+        self._declined(
+            attempt=attempt,
+            cycle=self.cycle,
+            reason=reason,
+            at=at,
+            retry_at=retry_at,
+            actor=actor,
+        )
 
     def record_failure(
-        self, attempt: int, error: str, at: datetime, retry_at: datetime, *, outcome_known: bool
+        self,
+        attempt: int,
+        error: str,
+        at: datetime,
+        retry_at: datetime,
+        *,
+        outcome_known: bool,
+        actor: Actor,
     ) -> None:
         self.check_charging()
         self._failed(
@@ -234,24 +268,29 @@ class Invoice(Aggregate):
             outcome_known=outcome_known,
             at=at,
             retry_at=retry_at,
+            actor=actor,
         )
 
-    def needs_attention(self, attempt: int | None, reason: str, detail: str, at: datetime) -> None:
+    def needs_attention(
+        self, attempt: int | None, reason: str, detail: str, at: datetime, *, actor: Actor
+    ) -> None:
         if self.status not in (InvoiceStatus.CHARGING, InvoiceStatus.PENDING):
             raise ChargeNotExpected(self.status.value)
         self._needs_attention(
-            attempt=attempt, cycle=self.cycle, reason=reason, detail=detail, at=at
+            attempt=attempt, cycle=self.cycle, reason=reason, detail=detail, at=at, actor=actor
         )
 
-    def resolve(self, action: str, note: str, at: datetime) -> None:
+    def resolve(self, action: str, note: str, at: datetime, *, actor: Actor) -> None:
         if self.status not in RESOLVABLE[action]:
             raise InvoiceNotResolvable(action.replace("_", " "), self.status.value)
         if action == "mark_paid":
-            self._marked_paid(note=note, at=at)
+            self._marked_paid(note=note, at=at, actor=actor)
         elif action == "write_off":
-            self._written_off(note=note, at=at)
+            self._written_off(note=note, at=at, actor=actor)
         else:
-            self._retry_requested(note=note, cycle=max(self.cycle, 1), round=self.round + 1, at=at)
+            self._retry_requested(
+                note=note, cycle=max(self.cycle, 1), round=self.round + 1, at=at, actor=actor
+            )
 
     # Guards -----------------------------------------------------------------------------
 
@@ -296,16 +335,25 @@ class Invoice(Aggregate):
         run_id: UUID | None,
         at: datetime,
         previous_not_charged: bool,
+        actor: Actor,
     ) -> None:
         self._apply(charge_attempted(attempt, cycle, key, run_id, at, previous_not_charged), at)
 
     @event(InvoicePaid)
-    def _paid(self, attempt: int, cycle: int, key: str, how: str, at: datetime) -> None:
+    def _paid(
+        self, attempt: int, cycle: int, key: str, how: str, at: datetime, actor: Actor
+    ) -> None:
         self._apply(invoice_paid(attempt, how, at), at)
 
     @event(ChargeDeclined)
     def _declined(
-        self, attempt: int, cycle: int, reason: str, at: datetime, retry_at: datetime | None
+        self,
+        attempt: int,
+        cycle: int,
+        reason: str,
+        at: datetime,
+        retry_at: datetime | None,
+        actor: Actor,
     ) -> None:
         self._apply(charge_declined(attempt, reason, at, retry_at), at)
 
@@ -318,25 +366,34 @@ class Invoice(Aggregate):
         outcome_known: bool,
         at: datetime,
         retry_at: datetime,
+        actor: Actor,
     ) -> None:
         self._apply(charge_failed(attempt, error, outcome_known, at, retry_at), at)
 
     @event(ChargeNeedsAttention)
     def _needs_attention(
-        self, attempt: int | None, cycle: int, reason: str, detail: str, at: datetime
+        self,
+        attempt: int | None,
+        cycle: int,
+        reason: str,
+        detail: str,
+        at: datetime,
+        actor: Actor,
     ) -> None:
         self._apply(charge_needs_attention(attempt, reason, detail, at), at)
 
     @event(InvoiceMarkedPaid)
-    def _marked_paid(self, note: str, at: datetime) -> None:
+    def _marked_paid(self, note: str, at: datetime, actor: Actor) -> None:
         self._apply(invoice_marked_paid(note), at)
 
     @event(ChargeRetryRequested)
-    def _retry_requested(self, note: str, cycle: int, round: int, at: datetime) -> None:
+    def _retry_requested(
+        self, note: str, cycle: int, round: int, at: datetime, actor: Actor
+    ) -> None:
         self._apply(charge_retry_requested(cycle, round, at), at)
 
     @event(InvoiceWrittenOff)
-    def _written_off(self, note: str, at: datetime) -> None:
+    def _written_off(self, note: str, at: datetime, actor: Actor) -> None:
         self._apply(invoice_written_off(note), at)
 
 

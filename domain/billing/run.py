@@ -12,6 +12,8 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.access import Actor
+from domain.actors import RecordsActor
 from domain.billing.customer import BILLING_NAMESPACE
 from domain.billing.money import check_period
 
@@ -21,43 +23,48 @@ def run_id_for(period: str) -> UUID:
 
 
 class BillingRun(Aggregate):
-    class RunStarted(Aggregate.Created):
+    class RunStarted(RecordsActor, Aggregate.Created):
         period: str
         trigger: str  # "schedule" or "manual"
         at: datetime
+        actor: Actor
 
-    class InvoicesSelected(Aggregate.Event):
+    class InvoicesSelected(RecordsActor, Aggregate.Event):
         invoice_ids: list[UUID]
         at: datetime
+        actor: Actor
 
-    class SelectionCompleted(Aggregate.Event):
+    class SelectionCompleted(RecordsActor, Aggregate.Event):
         selected: int
         at: datetime
+        actor: Actor
 
     @staticmethod
     def create_id(period: str, **_: object) -> UUID:
         return run_id_for(period)
 
     @event(RunStarted)
-    def __init__(self, period: str, trigger: str, at: datetime) -> None:
+    def __init__(self, period: str, trigger: str, at: datetime, actor: Actor) -> None:
         self.period = period
         self.trigger = trigger
         self.started_at = at
         self.selected = 0
         self.selection_complete = False
 
-    def select(self, invoice_ids: list[UUID], at: datetime, chunk: int = 1000) -> None:
+    def select(
+        self, invoice_ids: list[UUID], at: datetime, *, actor: Actor, chunk: int = 1000
+    ) -> None:
         """Record the run's invoices (once: a repeated selection is ignored)."""
         if self.selection_complete:
             return
         for start in range(0, len(invoice_ids), chunk):
-            self._selected(invoice_ids=invoice_ids[start : start + chunk], at=at)
-        self._completed(selected=len(invoice_ids), at=at)
+            self._selected(invoice_ids=invoice_ids[start : start + chunk], at=at, actor=actor)
+        self._completed(selected=len(invoice_ids), at=at, actor=actor)
 
     @event(InvoicesSelected)
-    def _selected(self, invoice_ids: list[UUID], at: datetime) -> None:
+    def _selected(self, invoice_ids: list[UUID], at: datetime, actor: Actor) -> None:
         self.selected += len(invoice_ids)
 
     @event(SelectionCompleted)
-    def _completed(self, selected: int, at: datetime) -> None:
+    def _completed(self, selected: int, at: datetime, actor: Actor) -> None:
         self.selection_complete = True

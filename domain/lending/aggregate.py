@@ -16,9 +16,12 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.access import Actor, Owner
+from domain.actors import RecordsActor, fill_before_actors
 from domain.lending.errors import ApplicationAlreadyFinal, ApplicationNotFlagged
 
 
@@ -36,7 +39,7 @@ FINAL = frozenset(
 
 
 class LoanApplication(Aggregate):
-    class ApplicationSubmitted(Aggregate.Created):
+    class ApplicationSubmitted(RecordsActor, Aggregate.Created):
         first_name: str
         last_name: str
         amount: Decimal
@@ -44,31 +47,45 @@ class LoanApplication(Aggregate):
         term_months: int
         email: str
         submitted_at: datetime
+        client: str | None  # who submitted it (a token's subject): it alone reads it
+        actor: Actor
 
-    class ApplicationDecided(Aggregate.Event):
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # Stored before events named their actor and their owner: nobody recorded,
+            # and no client's (operators' and auditors' only).
+            fill_before_actors(state)
+            state["client"] = None
+
+    class ApplicationDecided(RecordsActor, Aggregate.Event):
         status: str  # "completed" | "rejected"
         job_id: str
         at: datetime
+        actor: Actor
 
-    class SubmissionRefused(Aggregate.Event):
+    class SubmissionRefused(RecordsActor, Aggregate.Event):
         error: str
         at: datetime
+        actor: Actor
 
-    class SubmissionAttemptFailed(Aggregate.Event):
+    class SubmissionAttemptFailed(RecordsActor, Aggregate.Event):
         round: int
         attempt: int
         error: str
         at: datetime
+        actor: Actor
 
-    class ApplicationFlagged(Aggregate.Event):
+    class ApplicationFlagged(RecordsActor, Aggregate.Event):
         reason: str
         at: datetime
+        actor: Actor
 
-    class PollingResumed(Aggregate.Event):
+    class PollingResumed(RecordsActor, Aggregate.Event):
         round: int
         at: datetime
         first_name: str
         last_name: str
+        actor: Actor
 
     @event(ApplicationSubmitted)
     def __init__(
@@ -80,6 +97,8 @@ class LoanApplication(Aggregate):
         term_months: int,
         email: str,
         submitted_at: datetime,
+        actor: Actor,
+        client: str | None = None,
     ) -> None:
         self.first_name = first_name
         self.last_name = last_name
@@ -88,6 +107,7 @@ class LoanApplication(Aggregate):
         self.term_months = term_months
         self.email = email
         self.submitted_at = submitted_at
+        self.client = client
         self.status = ApplicationStatus.PENDING
         self.job_id: str | None = None
         self.note: str | None = None
@@ -96,47 +116,57 @@ class LoanApplication(Aggregate):
         self.attempts = 0  # failed submission attempts of the round, as last reported
         self.last_error: str | None = None
 
+    @property
+    def owner(self) -> Owner:
+        return Owner(client=self.client)
+
     # Commands -------------------------------------------------------------------------
 
-    def record_decision(self, status: str, job_id: str, at: datetime) -> bool:
+    def record_decision(self, status: str, job_id: str, at: datetime, *, actor: Actor) -> bool:
         """Record the partner's decision; answers False (nothing recorded) for a repeat."""
         if self.status in FINAL:
             if self.status.value == status and self.job_id == job_id:
                 return False
             raise ApplicationAlreadyFinal(self.status.value)
-        self._decided(status=ApplicationStatus(status).value, job_id=job_id, at=at)
+        self._decided(status=ApplicationStatus(status).value, job_id=job_id, at=at, actor=actor)
         return True
 
-    def record_refusal(self, error: str, at: datetime) -> bool:
+    def record_refusal(self, error: str, at: datetime, *, actor: Actor) -> bool:
         if self.status is ApplicationStatus.FAILED:
             return False
         self.check_not_final()
-        self._refused(error=error, at=at)
+        self._refused(error=error, at=at, actor=actor)
         return True
 
-    def record_submission_failure(self, round: int, attempt: int, error: str, at: datetime) -> bool:
+    def record_submission_failure(
+        self, round: int, attempt: int, error: str, at: datetime, *, actor: Actor
+    ) -> bool:
         """Record a failed submission attempt; answers False (nothing recorded) for a
         repeat, an attempt older than the last recorded, one of an earlier round, or one
         reported after the application ended (the outcome stands)."""
         if self.status in FINAL or round != self.round or attempt <= self.attempts:
             return False
-        self._submission_failed(round=round, attempt=attempt, error=error, at=at)
+        self._submission_failed(round=round, attempt=attempt, error=error, at=at, actor=actor)
         return True
 
-    def flag(self, reason: str, at: datetime) -> bool:
+    def flag(self, reason: str, at: datetime, *, actor: Actor) -> bool:
         """Flag for attention; a repeat, or a flag for an application that ended, is a no-op
         (the decision won the race)."""
         if self.status is not ApplicationStatus.PENDING:
             return False
-        self._flagged(reason=reason, at=at)
+        self._flagged(reason=reason, at=at, actor=actor)
         return True
 
-    def resume_polling(self, at: datetime) -> None:
+    def resume_polling(self, at: datetime, *, actor: Actor) -> None:
         if self.status is not ApplicationStatus.NEEDS_ATTENTION:
             raise ApplicationNotFlagged(self.status.value)
         # The names ride along: the poller may have to submit the application again.
         self._resumed(
-            round=self.round + 1, at=at, first_name=self.first_name, last_name=self.last_name
+            round=self.round + 1,
+            at=at,
+            first_name=self.first_name,
+            last_name=self.last_name,
+            actor=actor,
         )
 
     # Guards ---------------------------------------------------------------------------
@@ -148,30 +178,34 @@ class LoanApplication(Aggregate):
     # Events (mutation only) -----------------------------------------------------------
 
     @event(ApplicationDecided)
-    def _decided(self, status: str, job_id: str, at: datetime) -> None:
+    def _decided(self, status: str, job_id: str, at: datetime, actor: Actor) -> None:
         self.status = ApplicationStatus(status)
         self.job_id = job_id
         self.note = None
         self.decided_at = at
 
     @event(SubmissionRefused)
-    def _refused(self, error: str, at: datetime) -> None:
+    def _refused(self, error: str, at: datetime, actor: Actor) -> None:
         self.status = ApplicationStatus.FAILED
         self.note = error
         self.decided_at = at
 
     @event(SubmissionAttemptFailed)
-    def _submission_failed(self, round: int, attempt: int, error: str, at: datetime) -> None:
+    def _submission_failed(
+        self, round: int, attempt: int, error: str, at: datetime, actor: Actor
+    ) -> None:
         self.attempts = attempt
         self.last_error = error
 
     @event(ApplicationFlagged)
-    def _flagged(self, reason: str, at: datetime) -> None:
+    def _flagged(self, reason: str, at: datetime, actor: Actor) -> None:
         self.status = ApplicationStatus.NEEDS_ATTENTION
         self.note = reason
 
     @event(PollingResumed)
-    def _resumed(self, round: int, at: datetime, first_name: str, last_name: str) -> None:
+    def _resumed(
+        self, round: int, at: datetime, first_name: str, last_name: str, actor: Actor
+    ) -> None:
         self.status = ApplicationStatus.PENDING
         self.round = round
         self.note = None

@@ -14,10 +14,13 @@ import json
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.access import Actor, Owner
+from domain.actors import RecordsActor, fill_before_actors
 from domain.orders.errors import ExecutionNotApplicable, OrderAlreadyFinal
 
 ORDER_NAMESPACE = UUID("3b8e2f5c-9a41-4d7e-8c2b-6f0a1d9e4c73")
@@ -31,9 +34,13 @@ class OrderStatus(StrEnum):
     REJECTED = "rejected"
 
 
-def order_id_for(idempotency_key: str | None) -> UUID:
-    """With a client key the id follows from it, so a retried request lands on the order."""
-    return uuid4() if idempotency_key is None else uuid5(ORDER_NAMESPACE, idempotency_key)
+def order_id_for(idempotency_key: str | None, client: str | None = None) -> UUID:
+    """With a client key the id follows from the client and the key, so a retried request
+    lands on the order while another client's same key makes another order."""
+    if idempotency_key is None:
+        return uuid4()
+    namespace = ORDER_NAMESPACE if client is None else uuid5(ORDER_NAMESPACE, client)
+    return uuid5(namespace, idempotency_key)
 
 
 def order_fingerprint(
@@ -46,7 +53,7 @@ def order_fingerprint(
 
 
 class Order(Aggregate):
-    class OrderAccepted(Aggregate.Created):
+    class OrderAccepted(RecordsActor, Aggregate.Created):
         type: str
         side: str
         instrument: str
@@ -54,25 +61,37 @@ class Order(Aggregate):
         quantity: int
         idempotency_key: str | None
         accepted_at: datetime
+        client: str | None  # who placed it (a token's subject): it alone reads the order
+        actor: Actor
 
-    class OrderPlacementFailed(Aggregate.Event):
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # Stored before events named their actor and their owner: nobody recorded,
+            # and no client's (operators' and auditors' only).
+            fill_before_actors(state)
+            state["client"] = None
+
+    class OrderPlacementFailed(RecordsActor, Aggregate.Event):
         attempt: int
         error: str
         at: datetime
         next_attempt_at: datetime
+        actor: Actor
 
-    class OrderPlaced(Aggregate.Event):
+    class OrderPlaced(RecordsActor, Aggregate.Event):
         attempt: int
         exchange_order_id: str
         at: datetime
         status: str  # `placed`, or a fill status when fills were recorded first
+        actor: Actor
 
-    class OrderRejected(Aggregate.Event):
+    class OrderRejected(RecordsActor, Aggregate.Event):
         attempt: int
         error: str
         at: datetime
+        actor: Actor
 
-    class OrderExecuted(Aggregate.Event):
+    class OrderExecuted(RecordsActor, Aggregate.Event):
         execution_id: str
         quantity: int
         price: Decimal
@@ -81,10 +100,11 @@ class Order(Aggregate):
         filled_quantity: int
         notional: Decimal
         status: str
+        actor: Actor
 
     @staticmethod
-    def create_id(idempotency_key: str | None, **_: object) -> UUID:
-        return order_id_for(idempotency_key)
+    def create_id(idempotency_key: str | None, client: str | None = None, **_: object) -> UUID:
+        return order_id_for(idempotency_key, client)
 
     @event(OrderAccepted)
     def __init__(
@@ -96,6 +116,8 @@ class Order(Aggregate):
         quantity: int,
         idempotency_key: str | None,
         accepted_at: datetime,
+        actor: Actor,
+        client: str | None = None,
     ) -> None:
         self.type = type
         self.side = side
@@ -104,6 +126,7 @@ class Order(Aggregate):
         self.quantity = quantity
         self.idempotency_key = idempotency_key
         self.accepted_at = accepted_at
+        self.client = client
         self.status = OrderStatus.ACCEPTED
         self.attempts = 0
         self.last_error: str | None = None
@@ -113,6 +136,10 @@ class Order(Aggregate):
         self.filled_quantity = 0
         self.notional = Decimal("0")
         self.execution_ids: set[str] = set()
+
+    @property
+    def owner(self) -> Owner:
+        return Owner(client=self.client)
 
     @property
     def fingerprint(self) -> str:
@@ -128,25 +155,39 @@ class Order(Aggregate):
 
     # Commands -------------------------------------------------------------------------
 
-    def record_placed(self, attempt: int, exchange_order_id: str, at: datetime) -> None:
+    def record_placed(
+        self, attempt: int, exchange_order_id: str, at: datetime, *, actor: Actor
+    ) -> None:
         self.check_unplaced()
         status = self.status if self.filled_quantity else OrderStatus.PLACED
         self._placed(
-            attempt=attempt, exchange_order_id=exchange_order_id, at=at, status=status.value
+            attempt=attempt,
+            exchange_order_id=exchange_order_id,
+            at=at,
+            status=status.value,
+            actor=actor,
         )
 
     def record_placement_failure(
-        self, attempt: int, error: str, at: datetime, next_attempt_at: datetime
+        self, attempt: int, error: str, at: datetime, next_attempt_at: datetime, *, actor: Actor
     ) -> None:
         self.check_unplaced()
-        self._placement_failed(attempt=attempt, error=error, at=at, next_attempt_at=next_attempt_at)
+        self._placement_failed(
+            attempt=attempt, error=error, at=at, next_attempt_at=next_attempt_at, actor=actor
+        )
 
-    def record_rejection(self, attempt: int, error: str, at: datetime) -> None:
+    def record_rejection(self, attempt: int, error: str, at: datetime, *, actor: Actor) -> None:
         self.check_unplaced()
-        self._rejected(attempt=attempt, error=error, at=at)
+        self._rejected(attempt=attempt, error=error, at=at, actor=actor)
 
     def record_execution(
-        self, execution_id: str, quantity: int, price: Decimal, executed_at: datetime
+        self,
+        execution_id: str,
+        quantity: int,
+        price: Decimal,
+        executed_at: datetime,
+        *,
+        actor: Actor,
     ) -> bool:
         """Record a fill once; answers False for an execution already recorded."""
         if execution_id in self.execution_ids:
@@ -162,6 +203,7 @@ class Order(Aggregate):
             filled_quantity=filled,
             notional=self.notional + price * quantity,
             status=status.value,
+            actor=actor,
         )
         return True
 
@@ -184,7 +226,9 @@ class Order(Aggregate):
     # Events (mutation only) -----------------------------------------------------------
 
     @event(OrderPlaced)
-    def _placed(self, attempt: int, exchange_order_id: str, at: datetime, status: str) -> None:
+    def _placed(
+        self, attempt: int, exchange_order_id: str, at: datetime, status: str, actor: Actor
+    ) -> None:
         self.attempts = max(self.attempts, attempt)
         self.exchange_order_id = exchange_order_id
         self.placed_at = at
@@ -194,14 +238,14 @@ class Order(Aggregate):
 
     @event(OrderPlacementFailed)
     def _placement_failed(
-        self, attempt: int, error: str, at: datetime, next_attempt_at: datetime
+        self, attempt: int, error: str, at: datetime, next_attempt_at: datetime, actor: Actor
     ) -> None:
         self.attempts = max(self.attempts, attempt)
         self.last_error = error
         self.next_attempt_at = next_attempt_at
 
     @event(OrderRejected)
-    def _rejected(self, attempt: int, error: str, at: datetime) -> None:
+    def _rejected(self, attempt: int, error: str, at: datetime, actor: Actor) -> None:
         self.attempts = max(self.attempts, attempt)
         self.status = OrderStatus.REJECTED
         self.last_error = error
@@ -217,6 +261,7 @@ class Order(Aggregate):
         filled_quantity: int,
         notional: Decimal,
         status: str,
+        actor: Actor,
     ) -> None:
         self.execution_ids.add(execution_id)
         self.filled_quantity = filled_quantity

@@ -18,6 +18,8 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.access import Actor, Owner
+from domain.actors import RecordsActor, fill_before_actors
 from domain.reimbursements.errors import (
     NotAnAdministratorOfTheBank,
     PaymentNotRetryable,
@@ -64,7 +66,7 @@ def notification_key(purpose: str, round_: int) -> str:
 
 
 class Reimbursement(Aggregate):
-    class ReimbursementSubmitted(Aggregate.Created):
+    class ReimbursementSubmitted(RecordsActor, Aggregate.Created):
         bank_account_id: UUID
         bank_id: UUID
         member_id: UUID
@@ -72,37 +74,43 @@ class Reimbursement(Aggregate):
         currency: str
         description: str
         submitted_at: datetime
+        actor: Actor
 
-    class ReimbursementApproved(Aggregate.Event):
+    class ReimbursementApproved(RecordsActor, Aggregate.Event):
         administrator_id: UUID
         at: datetime
         payment_round: int
         payment_id: UUID
+        actor: Actor
 
-    class ReimbursementDenied(Aggregate.Event):
+    class ReimbursementDenied(RecordsActor, Aggregate.Event):
         administrator_id: UUID
         reason: str
         at: datetime
+        actor: Actor
 
-    class PaymentAttemptFailed(Aggregate.Event):
+    class PaymentAttemptFailed(RecordsActor, Aggregate.Event):
         round: int
         attempt: int
         error: str
         at: datetime
         retry_at: datetime
+        actor: Actor
 
-    class PaymentSubmitted(Aggregate.Event):
+    class PaymentSubmitted(RecordsActor, Aggregate.Event):
         round: int
         attempt: int
         rail_payment_id: str
         at: datetime
+        actor: Actor
 
-    class PaymentSucceeded(Aggregate.Event):
+    class PaymentSucceeded(RecordsActor, Aggregate.Event):
         round: int
         rail_payment_id: str
         at: datetime
+        actor: Actor
 
-    class PaymentFailed(Aggregate.Event):
+    class PaymentFailed(RecordsActor, Aggregate.Event):
         round: int
         error: str
         # True: the rail refused the payment or reported FAILURE, so no money moved. False:
@@ -110,8 +118,11 @@ class Reimbursement(Aggregate):
         # may exist at the rail.
         definitive: bool
         at: datetime
+        actor: Actor
 
-        class_version = 2
+        # Version 2 added `definitive`, version 3 the actor.
+        class_version = 3
+        upcast_v2_v3 = staticmethod(fill_before_actors)
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -120,21 +131,23 @@ class Reimbursement(Aggregate):
             unknown = ("gave up", "status refused", "no final status")
             state["definitive"] = not str(state["error"]).startswith(unknown)
 
-    class PaymentRetryRequested(Aggregate.Event):
+    class PaymentRetryRequested(RecordsActor, Aggregate.Event):
         round: int
         payment_id: UUID
         next_attempt: int
         at: datetime
+        actor: Actor
 
-    class NotificationSent(Aggregate.Event):
+    class NotificationSent(RecordsActor, Aggregate.Event):
         channel: str
         purpose: str
         round: int
         message_id: str
         attempt: int
         at: datetime
+        actor: Actor
 
-    class NotificationFailed(Aggregate.Event):
+    class NotificationFailed(RecordsActor, Aggregate.Event):
         channel: str
         purpose: str
         round: int
@@ -143,6 +156,7 @@ class Reimbursement(Aggregate):
         error: str
         at: datetime
         retry_at: datetime | None  # None: given up
+        actor: Actor
 
     @event(ReimbursementSubmitted)
     def __init__(
@@ -154,6 +168,7 @@ class Reimbursement(Aggregate):
         currency: str,
         description: str,
         submitted_at: datetime,
+        actor: Actor,
     ) -> None:
         self.bank_account_id = bank_account_id
         self.bank_id = bank_id
@@ -176,9 +191,16 @@ class Reimbursement(Aggregate):
         self.paid_at: datetime | None = None
         self.notifications: dict[str, str] = {}
 
+    @property
+    def owner(self) -> Owner:
+        """Its member's, and its bank's administrators'."""
+        return Owner(member_id=self.member_id, bank_id=self.bank_id)
+
     # Commands -------------------------------------------------------------------------
 
-    def approve(self, administrator_id: UUID, administrator_bank_id: UUID, at: datetime) -> None:
+    def approve(
+        self, administrator_id: UUID, administrator_bank_id: UUID, at: datetime, *, actor: Actor
+    ) -> None:
         self.check_may_decide(administrator_id, administrator_bank_id)
         self.check_pending()
         self._approved(
@@ -186,44 +208,60 @@ class Reimbursement(Aggregate):
             at=at,
             payment_round=1,
             payment_id=payment_id_for(self.id, 1),
+            actor=actor,
         )
 
     def deny(
-        self, administrator_id: UUID, administrator_bank_id: UUID, reason: str, at: datetime
+        self,
+        administrator_id: UUID,
+        administrator_bank_id: UUID,
+        reason: str,
+        at: datetime,
+        *,
+        actor: Actor,
     ) -> None:
         self.check_may_decide(administrator_id, administrator_bank_id)
         self.check_pending()
-        self._denied(administrator_id=administrator_id, reason=reason, at=at)
+        self._denied(administrator_id=administrator_id, reason=reason, at=at, actor=actor)
 
     def record_payment_attempt_failed(
-        self, round_: int, attempt: int, error: str, at: datetime, retry_at: datetime
+        self,
+        round_: int,
+        attempt: int,
+        error: str,
+        at: datetime,
+        retry_at: datetime,
+        *,
+        actor: Actor,
     ) -> None:
         self.check_payment_in_progress(round_)
         self._payment_attempt_failed(
-            round=round_, attempt=attempt, error=error, at=at, retry_at=retry_at
+            round=round_, attempt=attempt, error=error, at=at, retry_at=retry_at, actor=actor
         )
 
     def record_payment_submitted(
-        self, round_: int, attempt: int, rail_payment_id: str, at: datetime
+        self, round_: int, attempt: int, rail_payment_id: str, at: datetime, *, actor: Actor
     ) -> None:
         self.check_payment_in_progress(round_)
         if self.rail_payment_id is not None:
             raise PaymentOutcomeNotApplicable(f"payment round {round_} was submitted already")
         self._payment_submitted(
-            round=round_, attempt=attempt, rail_payment_id=rail_payment_id, at=at
+            round=round_, attempt=attempt, rail_payment_id=rail_payment_id, at=at, actor=actor
         )
 
-    def record_payment_succeeded(self, round_: int, rail_payment_id: str, at: datetime) -> None:
-        self.check_payment_in_progress(round_)
-        self._payment_succeeded(round=round_, rail_payment_id=rail_payment_id, at=at)
-
-    def record_payment_failed(
-        self, round_: int, error: str, at: datetime, *, definitive: bool
+    def record_payment_succeeded(
+        self, round_: int, rail_payment_id: str, at: datetime, *, actor: Actor
     ) -> None:
         self.check_payment_in_progress(round_)
-        self._payment_failed(round=round_, error=error, definitive=definitive, at=at)
+        self._payment_succeeded(round=round_, rail_payment_id=rail_payment_id, at=at, actor=actor)
 
-    def retry_payment(self, at: datetime) -> None:
+    def record_payment_failed(
+        self, round_: int, error: str, at: datetime, *, definitive: bool, actor: Actor
+    ) -> None:
+        self.check_payment_in_progress(round_)
+        self._payment_failed(round=round_, error=error, definitive=definitive, at=at, actor=actor)
+
+    def retry_payment(self, at: datetime, *, actor: Actor) -> None:
         """An operator's retry of a failed payment, in a new round. After a definitive
         failure it is a new payment with a key of its own. After an unknown outcome the
         failed round's payment may exist at the rail, so the retry keeps its key: the rail
@@ -240,10 +278,19 @@ class Reimbursement(Aggregate):
             ),
             next_attempt=self.payment_attempts + 1,
             at=at,
+            actor=actor,
         )
 
     def record_notification_sent(
-        self, channel: str, purpose: str, round_: int, message_id: str, attempt: int, at: datetime
+        self,
+        channel: str,
+        purpose: str,
+        round_: int,
+        message_id: str,
+        attempt: int,
+        at: datetime,
+        *,
+        actor: Actor,
     ) -> None:
         self._notification_sent(
             channel=channel,
@@ -252,6 +299,7 @@ class Reimbursement(Aggregate):
             message_id=message_id,
             attempt=attempt,
             at=at,
+            actor=actor,
         )
 
     def record_notification_failed(
@@ -264,6 +312,8 @@ class Reimbursement(Aggregate):
         error: str,
         at: datetime,
         retry_at: datetime | None,
+        *,
+        actor: Actor,
     ) -> None:
         self._notification_failed(
             channel=channel,
@@ -274,6 +324,7 @@ class Reimbursement(Aggregate):
             error=error,
             at=at,
             retry_at=retry_at,
+            actor=actor,
         )
 
     # Guards ---------------------------------------------------------------------------
@@ -297,7 +348,12 @@ class Reimbursement(Aggregate):
 
     @event(ReimbursementApproved)
     def _approved(
-        self, administrator_id: UUID, at: datetime, payment_round: int, payment_id: UUID
+        self,
+        administrator_id: UUID,
+        at: datetime,
+        payment_round: int,
+        payment_id: UUID,
+        actor: Actor,
     ) -> None:
         self.status = Status.APPROVED
         self.decided_by = administrator_id
@@ -305,7 +361,7 @@ class Reimbursement(Aggregate):
         self._start_payment(payment_round, payment_id)
 
     @event(ReimbursementDenied)
-    def _denied(self, administrator_id: UUID, reason: str, at: datetime) -> None:
+    def _denied(self, administrator_id: UUID, reason: str, at: datetime, actor: Actor) -> None:
         self.status = Status.DENIED
         self.decided_by = administrator_id
         self.decided_at = at
@@ -313,40 +369,51 @@ class Reimbursement(Aggregate):
 
     @event(PaymentAttemptFailed)
     def _payment_attempt_failed(
-        self, round: int, attempt: int, error: str, at: datetime, retry_at: datetime
+        self, round: int, attempt: int, error: str, at: datetime, retry_at: datetime, actor: Actor
     ) -> None:
         self.payment_attempts = max(self.payment_attempts, attempt)
         self.payment_error = error
 
     @event(PaymentSubmitted)
     def _payment_submitted(
-        self, round: int, attempt: int, rail_payment_id: str, at: datetime
+        self, round: int, attempt: int, rail_payment_id: str, at: datetime, actor: Actor
     ) -> None:
         self.payment_attempts = max(self.payment_attempts, attempt)
         self.rail_payment_id = rail_payment_id
         self.payment_error = None
 
     @event(PaymentSucceeded)
-    def _payment_succeeded(self, round: int, rail_payment_id: str, at: datetime) -> None:
+    def _payment_succeeded(
+        self, round: int, rail_payment_id: str, at: datetime, actor: Actor
+    ) -> None:
         self.payment_status = PaymentStatus.PAID
         self.rail_payment_id = rail_payment_id
         self.paid_at = at
 
     @event(PaymentFailed)
-    def _payment_failed(self, round: int, error: str, definitive: bool, at: datetime) -> None:
+    def _payment_failed(
+        self, round: int, error: str, definitive: bool, at: datetime, actor: Actor
+    ) -> None:
         self.payment_status = PaymentStatus.FAILED
         self.payment_error = error
         self.payment_failure_definitive = definitive
 
     @event(PaymentRetryRequested)
     def _payment_retry_requested(
-        self, round: int, payment_id: UUID, next_attempt: int, at: datetime
+        self, round: int, payment_id: UUID, next_attempt: int, at: datetime, actor: Actor
     ) -> None:
         self._start_payment(round, payment_id)
 
     @event(NotificationSent)
     def _notification_sent(
-        self, channel: str, purpose: str, round: int, message_id: str, attempt: int, at: datetime
+        self,
+        channel: str,
+        purpose: str,
+        round: int,
+        message_id: str,
+        attempt: int,
+        at: datetime,
+        actor: Actor,
     ) -> None:
         self.notifications[f"{channel}:{notification_key(purpose, round)}"] = "sent"
 
@@ -361,6 +428,7 @@ class Reimbursement(Aggregate):
         error: str,
         at: datetime,
         retry_at: datetime | None,
+        actor: Actor,
     ) -> None:
         state = "retrying" if retry_at is not None else "failed"
         self.notifications[f"{channel}:{notification_key(purpose, round)}"] = state

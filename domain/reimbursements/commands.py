@@ -52,31 +52,16 @@ class SubmitReimbursement(BaseModel):
         return _not_blank(value, "description")
 
 
-class ApproveReimbursement(BaseModel):
-    model_config = ConfigDict(
-        **STRICT,
-        json_schema_extra={
-            "examples": [{"administrator_id": "9a1f6c2e-0d3b-5e4f-8a7b-6c5d4e3f2a1b"}]
-        },
-    )
-
-    administrator_id: JsonUuid
-
-
 class DenyReimbursement(BaseModel):
+    """The deciding administrator is the caller (its token), never a body field."""
+
     model_config = ConfigDict(
         **STRICT,
         json_schema_extra={
-            "examples": [
-                {
-                    "administrator_id": "9a1f6c2e-0d3b-5e4f-8a7b-6c5d4e3f2a1b",
-                    "reason": "Receipts missing; please submit again with receipts.",
-                }
-            ]
+            "examples": [{"reason": "Receipts missing; please submit again with receipts."}]
         },
     )
 
-    administrator_id: JsonUuid
     reason: StorableText = Field(min_length=1, max_length=MAX_REASON)
 
     @field_validator("reason")

@@ -14,6 +14,9 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.access import Actor, Owner
+from domain.actors import RecordsActor
+
 REFERENCE_NAMESPACE = UUID("0b9d2c1e-7f7a-4f0e-8a44-5b0c6f0d1a21")
 # The currency of an account opened before accounts had one: every amount submitted to
 # those accounts was in euros (the reference data sets' and the examples' currency).
@@ -25,17 +28,18 @@ def reference_id(kind: str, uid: str) -> UUID:
 
 
 class Bank(Aggregate):
-    class BankRegistered(Aggregate.Created):
+    class BankRegistered(RecordsActor, Aggregate.Created):
         uid: str
         name: str
         location: str
+        actor: Actor
 
     @staticmethod
     def create_id(uid: str, **_: object) -> UUID:
         return reference_id("bank", uid)
 
     @event(BankRegistered)
-    def __init__(self, uid: str, name: str, location: str) -> None:
+    def __init__(self, uid: str, name: str, location: str, actor: Actor) -> None:
         self.uid = uid
         self.name = name
         self.location = location
@@ -44,18 +48,21 @@ class Bank(Aggregate):
 class BankAdministrator(Aggregate):
     """Belongs to one bank: may decide on reimbursements to that bank's accounts."""
 
-    class AdministratorAppointed(Aggregate.Created):
+    class AdministratorAppointed(RecordsActor, Aggregate.Created):
         uid: str
         first_name: str
         last_name: str
         bank_id: UUID
+        actor: Actor
 
     @staticmethod
     def create_id(uid: str, **_: object) -> UUID:
         return reference_id("administrator", uid)
 
     @event(AdministratorAppointed)
-    def __init__(self, uid: str, first_name: str, last_name: str, bank_id: UUID) -> None:
+    def __init__(
+        self, uid: str, first_name: str, last_name: str, bank_id: UUID, actor: Actor
+    ) -> None:
         self.uid = uid
         self.first_name = first_name
         self.last_name = last_name
@@ -65,12 +72,13 @@ class BankAdministrator(Aggregate):
 class BankMember(Aggregate):
     """A person who holds accounts; reached by mail, and by SMS where a phone is on file."""
 
-    class MemberRegistered(Aggregate.Created):
+    class MemberRegistered(RecordsActor, Aggregate.Created):
         uid: str
         first_name: str
         last_name: str
         email: str
         phone: str | None
+        actor: Actor
 
     @staticmethod
     def create_id(uid: str, **_: object) -> UUID:
@@ -78,7 +86,13 @@ class BankMember(Aggregate):
 
     @event(MemberRegistered)
     def __init__(
-        self, uid: str, first_name: str, last_name: str, email: str, phone: str | None
+        self,
+        uid: str,
+        first_name: str,
+        last_name: str,
+        email: str,
+        phone: str | None,
+        actor: Actor,
     ) -> None:
         self.uid = uid
         self.first_name = first_name
@@ -90,16 +104,18 @@ class BankMember(Aggregate):
 class BankAccount(Aggregate):
     """Held in one currency (ISO 4217): a reimbursement into it is in that currency."""
 
-    class AccountOpened(Aggregate.Created):
+    class AccountOpened(RecordsActor, Aggregate.Created):
         uid: str
         bank_id: UUID
         bank_member_id: UUID
+        actor: Actor
         currency: str
 
-        class_version = 2
+        # Version 2 recorded the actor (`RecordsActor`'s upcast); version 3 the currency.
+        class_version = 3
 
         @staticmethod
-        def upcast_v1_v2(state: dict[str, Any]) -> None:
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
             state["currency"] = DEFAULT_ACCOUNT_CURRENCY
 
     @staticmethod
@@ -107,8 +123,15 @@ class BankAccount(Aggregate):
         return reference_id("account", uid)
 
     @event(AccountOpened)
-    def __init__(self, uid: str, bank_id: UUID, bank_member_id: UUID, currency: str) -> None:
+    def __init__(
+        self, uid: str, bank_id: UUID, bank_member_id: UUID, actor: Actor, currency: str
+    ) -> None:
         self.uid = uid
         self.bank_id = bank_id
         self.bank_member_id = bank_member_id
         self.currency = currency
+
+    @property
+    def owner(self) -> Owner:
+        """Its member's, and its bank's administrators'."""
+        return Owner(member_id=self.bank_member_id, bank_id=self.bank_id)

@@ -12,6 +12,7 @@ from adapters.eventstore import AggregateReader, GroupCommitter
 from adapters.follower import Follower
 from adapters.payment_provider import HttpPaymentProvider
 from adapters.relay import ToMessage
+from domain.actors import SEED
 from domain.billing.dataset import antaeus
 from ledgerflow.ports import BillingPorts
 from ledgerflow.workflow import Workflow
@@ -65,7 +66,7 @@ class BillingWorkflow(Workflow):
     async def seed(self, name: str) -> int:
         if name != "antaeus":
             return await super().seed(name)
-        return await self.service.load(antaeus())
+        return await self.service.load(antaeus(), SEED)
 
     async def run_worker(self, stop: asyncio.Event) -> None:
         settings = self.core.settings

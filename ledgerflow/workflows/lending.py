@@ -27,7 +27,13 @@ from adapters.relay import ToMessage
 from adapters.work import WorkEngine, WorkStore
 from domain.lending.commands import POLLER_RESULT
 from domain.lending.errors import ApplicationAlreadyFinal, ApplicationNotFound
-from domain.messaging import Message, MessageHandler, PoisonMessage, command_queue_name
+from domain.messaging import (
+    Message,
+    MessageHandler,
+    PoisonMessage,
+    actor_of_message,
+    command_queue_name,
+)
 from domain.work import RetrySettings
 from ledgerflow.ports import LendingPorts
 from ledgerflow.workflow import Workflow, describe_validation_error
@@ -119,9 +125,11 @@ class LendingWorkflow(Workflow):
 
 
 def poller_result_handler(service: LendingService) -> MessageHandler:
-    """The poller's results from the queue, each recorded once."""
+    """The poller's results from the queue, each recorded once, as the command of the
+    sender its headers name (the poller: `lending-poller`, a system actor)."""
 
     async def handle(message: Message) -> None:
+        actor = actor_of_message(message)
         try:
             result = POLLER_RESULT.validate_json(message.body)
         except ValidationError as error:
@@ -129,7 +137,7 @@ def poller_result_handler(service: LendingService) -> MessageHandler:
                 f"invalid poller result: {describe_validation_error(error)}"
             ) from error
         try:
-            recorded = await service.record(result)
+            recorded = await service.record(result, actor)
         except ApplicationNotFound as error:
             raise PoisonMessage(str(error)) from error
         except ApplicationAlreadyFinal as error:

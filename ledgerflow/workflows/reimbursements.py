@@ -15,6 +15,7 @@ from adapters.mailer import HttpMailer, SmtpMailer
 from adapters.messaging.factory import build_messaging
 from adapters.payment_rail import HttpPaymentRail
 from adapters.work import AnyWorkPolicy
+from domain.actors import SEED
 from domain.reimbursements.ports import Mailer
 from domain.work import RetrySettings
 from ledgerflow.ports import ReimbursementsPorts
@@ -60,7 +61,7 @@ class ReimbursementsWorkflow(Workflow):
     async def seed(self, name: str) -> int:
         if name != DEMO_BANKS:
             return await super().seed(name)
-        return await self.service.register(*demo_banks())
+        return await self.service.register(*demo_banks(SEED))
 
     async def run_worker(self, stop: asyncio.Event) -> None:
         if self.ports.reimbursements is not None:

@@ -13,7 +13,13 @@ from adapters.eventstore import GroupCommitter
 from adapters.follower import Follower
 from adapters.relay import ToMessage
 from adapters.sms_provider import HttpSmsProvider
-from domain.messaging import Message, MessageHandler, PoisonMessage, command_queue_name
+from domain.messaging import (
+    Message,
+    MessageHandler,
+    PoisonMessage,
+    actor_of_message,
+    command_queue_name,
+)
 from domain.privacy import mask_phone_number
 from domain.sms.commands import SendSms
 from domain.sms.destinations import AllowedCountries
@@ -71,22 +77,19 @@ class SmsWorkflow(Workflow):
             await self.core.run_work(self.application, self.committer, [dispatch], stop)
 
 
-# The header naming the client a queued `SendSms` is sent for (the sender's word: who may
-# publish on the queue is the broker's or the database's access control).
-CLIENT_HEADER = "client_id"
-
-
 def send_sms_handler(service: SmsService) -> MessageHandler:
     """`SendSms` from the queue: same validation, idempotency and destination rules as
-    `POST /sms`, for the client its `client_id` header names (none: the default rule)."""
+    `POST /sms`, for the client its `client_id` header names, who becomes the SMS's actor
+    (a message that names none is dead-lettered: domain.messaging)."""
 
     async def handle(message: Message) -> None:
+        actor = actor_of_message(message)
         try:
             command = SendSms.model_validate_json(message.body)
         except ValidationError as error:
             raise PoisonMessage(f"invalid SendSms: {describe_validation_error(error)}") from error
         try:
-            sms, created = await service.send(command, client=message.headers.get(CLIENT_HEADER))
+            sms, created = await service.send(command, actor)
         except MessageIdReused as error:
             raise PoisonMessage(str(error)) from error
         except DestinationCountryNotAllowed as error:

@@ -7,10 +7,12 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
+from domain.access import Actor
+from domain.actors import worker
 from domain.billing.calendar import CALENDAR_ID, BillingCalendar
 from domain.billing.customer import Customer
 from domain.billing.dataset import CustomerRecord, InvoiceRecord, in_customers_currencies
@@ -20,12 +22,18 @@ from domain.billing.money import period_of
 from domain.billing.run import BillingRun, run_id_for
 from domain.clock import Clock
 from domain.money import to_amount
+from processes.applications import WorkflowApplication
 from processes.audit import AuditEntry, audit_trail
 
 SaveAggregates = Callable[..., Awaitable[None]]
+# Who records the selection of a run's invoices and each charge's outcome.
+WORKER = worker("billing")
+# Who records when billing began: the workflow itself, in whichever of its processes
+# opened it first.
+CALENDAR = Actor.system("billing")
 
 
-class BillingApplication(Application[UUID]):
+class BillingApplication(WorkflowApplication):
     name = "billing"
 
     def get_invoice(self, invoice_id: UUID) -> Invoice:
@@ -94,7 +102,7 @@ class BillingService:
         if self._calendar is None:
             calendar = await asyncio.to_thread(self.application.find_calendar)
             if calendar is None:
-                calendar = BillingCalendar.begin(self.clock.now(), self.timezone)
+                calendar = BillingCalendar.begin(self.clock.now(), self.timezone, CALENDAR)
                 try:
                     await self._save(calendar)
                 except IntegrityError:
@@ -106,16 +114,21 @@ class BillingService:
         return self._calendar
 
     async def load(
-        self, records: Iterable[CustomerRecord | InvoiceRecord], chunk: int = 500
+        self,
+        records: Iterable[CustomerRecord | InvoiceRecord],
+        actor: Actor,
+        chunk: int = 500,
     ) -> int:
-        """Register customers and issue invoices, many per transaction; idempotent. An
-        invoice is in its customer's currency (`ValueError` otherwise)."""
+        """Register customers and issue invoices (by `actor`), many per transaction;
+        idempotent. An invoice is in its customer's currency (`ValueError` otherwise)."""
         now = self.clock.now()
         batch: list[Aggregate] = []
         created = 0
         for record in in_customers_currencies(records):
             if isinstance(record, CustomerRecord):
-                batch.append(Customer(ref_id=record.ref_id, currency=record.currency, at=now))
+                batch.append(
+                    Customer(ref_id=record.ref_id, currency=record.currency, at=now, actor=actor)
+                )
             else:
                 batch.append(
                     Invoice(
@@ -125,6 +138,7 @@ class BillingService:
                         currency=record.currency,
                         paid=record.paid,
                         at=now,
+                        actor=actor,
                     )
                 )
             if len(batch) >= chunk:
@@ -134,12 +148,12 @@ class BillingService:
             created += await asyncio.to_thread(self.application.save_new, batch)
         return created
 
-    async def start_run(self, period: str, trigger: str) -> tuple[BillingRun, bool]:
+    async def start_run(self, period: str, trigger: str, actor: Actor) -> tuple[BillingRun, bool]:
         """Start the period's run; a second start answers the same run (and False).
         Raises `PeriodOutOfRange` for a month before billing began, or one to come."""
         calendar = await self.calendar()
         calendar.check_period(period, self.current_period())
-        run = BillingRun(period=period, trigger=trigger, at=self.clock.now())
+        run = BillingRun(period=period, trigger=trigger, at=self.clock.now(), actor=actor)
         try:
             await self._save(run)
         except IntegrityError:
@@ -155,9 +169,9 @@ class BillingService:
         except InvoiceNotFound:
             raise InvoiceNotFound(ref_id) from None
 
-    async def resolve(self, ref_id: int, action: str, note: str) -> Invoice:
+    async def resolve(self, ref_id: int, action: str, note: str, actor: Actor) -> Invoice:
         invoice = await self.get_invoice(ref_id)
-        invoice.resolve(action, note, self.clock.now())
+        invoice.resolve(action, note, self.clock.now(), actor=actor)
         await self._save(invoice)
         return invoice
 

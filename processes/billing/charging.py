@@ -58,7 +58,7 @@ from domain.work import (
     WorkItem,
     WorkRequest,
 )
-from processes.billing.application import BillingApplication
+from processes.billing.application import WORKER, BillingApplication
 from processes.outbound import work_id
 
 log = logging.getLogger(__name__)
@@ -238,7 +238,11 @@ class ChargePolicy:
                 return reconciled
             previous_not_charged = True
         entry = invoice.attempt_charge(
-            cycle, item.payload.run_id, self.clock.now(), previous_not_charged=previous_not_charged
+            cycle,
+            item.payload.run_id,
+            self.clock.now(),
+            previous_not_charged=previous_not_charged,
+            actor=WORKER,
         )
         try:
             await self._save(invoice)
@@ -319,7 +323,9 @@ class ChargePolicy:
                 self._record_result(invoice, result, at)
             case Completed(outcome=PermanentFailure(error=error)):
                 invoice = self.application.get_invoice(item.aggregate_id)
-                invoice.needs_attention(invoice.last_attempt or None, "refused", error, at)
+                invoice.needs_attention(
+                    invoice.last_attempt or None, "refused", error, at, actor=WORKER
+                )
             case RetryScheduled(retry_at=retry_at, cause=ChargeFailed() as failed):
                 invoice = failed.attempted.current(self.application)
                 invoice.record_failure(
@@ -328,6 +334,7 @@ class ChargePolicy:
                     at,
                     retry_at,
                     outcome_known=failed.outcome_known,
+                    actor=WORKER,
                 )
             case RetryScheduled():
                 return []  # a failed lookup: the attempt stays unresolved, nothing new
@@ -343,6 +350,7 @@ class ChargePolicy:
                     reason,
                     f"gave up after {item.attempt} attempts; last error: {error}",
                     at,
+                    actor=WORKER,
                 )
             case _:
                 return []
@@ -351,10 +359,10 @@ class ChargePolicy:
     def _record_result(self, invoice: Invoice, result: ChargeResult, at: datetime) -> None:
         match result:
             case Charged(attempt=attempt, how=how):
-                invoice.record_paid(attempt, how, at)
+                invoice.record_paid(attempt, how, at, actor=WORKER)
             case Declined(attempt=attempt, reason=reason):
                 cycle = invoice.cycle
                 retry_at = at + self.dunning[cycle - 1] if cycle <= len(self.dunning) else None
-                invoice.record_declined(attempt, reason, at, retry_at)
+                invoice.record_declined(attempt, reason, at, retry_at, actor=WORKER)
             case NeedsAttention(attempt=attempt, reason=reason, detail=detail):
-                invoice.needs_attention(attempt, reason, detail, at)
+                invoice.needs_attention(attempt, reason, detail, at, actor=WORKER)

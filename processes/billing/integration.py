@@ -24,7 +24,8 @@ def billing_integration_message(event: Any) -> Message | None:
     data = {
         key: value.isoformat() if hasattr(value, "isoformat") else value
         for key, value in vars(event).items()
-        if key not in {"originator_id", "originator_version", "timestamp"}
+        # Who caused it stays in the audit trail: the contract names the facts only.
+        if key not in {"originator_id", "originator_version", "timestamp", "actor"}
     }
     body = {"invoice_id": str(event.originator_id), "event": name, **data}
     return Message(

@@ -14,9 +14,12 @@ import asyncio
 import contextlib
 import logging
 
+from domain.access import Actor
 from processes.billing.application import BillingService
 
 log = logging.getLogger(__name__)
+
+SCHEDULER = Actor.system("billing-scheduler")
 
 
 class MonthlyScheduler:
@@ -35,7 +38,7 @@ class MonthlyScheduler:
         if not calendar.is_scheduled(period):
             self._settled = period
             return None
-        run, created = await self.service.start_run(period, "schedule")
+        run, created = await self.service.start_run(period, "schedule", SCHEDULER)
         self._settled = period
         if created:
             log.info("billing run started", extra={"period": period, "run_id": str(run.id)})

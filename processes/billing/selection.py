@@ -28,7 +28,7 @@ from domain.work import (
     WorkItem,
     WorkRequest,
 )
-from processes.billing.application import BillingApplication
+from processes.billing.application import WORKER, BillingApplication
 from processes.outbound import work_id
 
 SELECT = "billing.select"
@@ -83,5 +83,5 @@ class SelectionPolicy:
         if not isinstance(decision, Completed) or not isinstance(decision.outcome, Succeeded):
             return []
         run = self.application.get_run(item.aggregate_id)
-        run.select(list(decision.outcome.result.invoice_ids), at)
+        run.select(list(decision.outcome.result.invoice_ids), at, actor=WORKER)
         return [run]

@@ -7,9 +7,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
+from domain.access import Actor
 from domain.clock import Clock
 from domain.lending.aggregate import LoanApplication
 from domain.lending.commands import (
@@ -21,6 +22,7 @@ from domain.lending.commands import (
     SubmitApplication,
 )
 from domain.lending.errors import ApplicationNotFound
+from processes.applications import WorkflowApplication
 from processes.audit import AuditEntry, audit_trail
 
 SaveAggregates = Callable[..., Awaitable[None]]
@@ -28,7 +30,7 @@ SaveAggregates = Callable[..., Awaitable[None]]
 CONFLICT_RETRIES = 3
 
 
-class LendingApplication(Application[UUID]):
+class LendingApplication(WorkflowApplication):
     name = "lending"
 
     def get_application(self, application_id: UUID) -> LoanApplication:
@@ -47,7 +49,7 @@ class LendingService:
         self._save = save
         self.clock = clock
 
-    async def submit(self, command: SubmitApplication) -> LoanApplication:
+    async def submit(self, command: SubmitApplication, actor: Actor) -> LoanApplication:
         application = LoanApplication(
             first_name=command.first_name,
             last_name=command.last_name,
@@ -56,6 +58,8 @@ class LendingService:
             term_months=command.term_months,
             email=command.email,
             submitted_at=self.clock.now(),
+            actor=actor,
+            client=actor.client,
         )
         await self._save(application)
         return application
@@ -69,28 +73,30 @@ class LendingService:
             raise ApplicationNotFound(application_id)
         return entries
 
-    async def resume_polling(self, application_id: UUID) -> LoanApplication:
+    async def resume_polling(self, application_id: UUID, actor: Actor) -> LoanApplication:
         application = await self.get(application_id)
-        application.resume_polling(self.clock.now())
+        application.resume_polling(self.clock.now(), actor=actor)
         await self._save(application)
         return application
 
-    async def record(self, result: PollerResult) -> bool:
-        """Apply one of the poller's results; answers whether an event was recorded
+    async def record(self, result: PollerResult, actor: Actor) -> bool:
+        """Apply one of the poller's results, sent by `actor`; answers whether an event was recorded
         (False for a repeat). Raises `ApplicationAlreadyFinal` for a contradiction."""
         for attempt in range(CONFLICT_RETRIES):
             application = await self.get(result.application_id)
             now = self.clock.now()
             if isinstance(result, RecordApplicationDecision):
-                changed = application.record_decision(result.status, result.job_id, now)
+                changed = application.record_decision(
+                    result.status, result.job_id, now, actor=actor
+                )
             elif isinstance(result, RecordSubmissionRefused):
-                changed = application.record_refusal(result.error, now)
+                changed = application.record_refusal(result.error, now, actor=actor)
             elif isinstance(result, RecordSubmissionAttemptFailed):
                 changed = application.record_submission_failure(
-                    result.round, result.attempt, result.error, now
+                    result.round, result.attempt, result.error, now, actor=actor
                 )
             elif isinstance(result, FlagApplication):
-                changed = application.flag(result.reason, now)
+                changed = application.flag(result.reason, now, actor=actor)
             if not changed:
                 return False
             try:

@@ -31,6 +31,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from domain.access import Actor
 from domain.clock import Clock
 from domain.lending.commands import (
     FlagApplication,
@@ -45,7 +46,7 @@ from domain.lending.ports import (
     JobStatus,
     PartnerApplication,
 )
-from domain.messaging import CommandQueue, Message, command_queue_name
+from domain.messaging import CommandQueue, Message, actor_headers, command_queue_name
 from domain.outbound import OutcomeUnknown, ProviderRejected, ProviderUnavailable
 from domain.work import (
     CancelWork,
@@ -67,6 +68,8 @@ log = logging.getLogger(__name__)
 
 ASSESS = "lending.assess"
 RESULTS_QUEUE = command_queue_name("lending")
+# Who the results are the commands of, on the platform's side.
+POLLER = Actor.system("lending-poller")
 REPORT_EVERY = 10  # failed submissions: every tenth is reported even when nothing changed
 MAX_ERROR = 500  # the results' error texts are at most this long
 
@@ -267,6 +270,6 @@ class ApplicationPolling:
                 body=result.model_dump_json().encode(),
                 message_id=message_id,
                 correlation_id=str(result.application_id),
-                headers={"command": result.type},
+                headers={"command": result.type, **actor_headers(POLLER)},
             ),
         )

@@ -8,22 +8,26 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
+from domain.access import Actor
 from domain.clock import Clock
 from domain.orders.aggregate import Order
 from domain.orders.commands import PlaceOrder
 from domain.orders.errors import ExecutionNotApplicable, IdempotencyKeyReused, OrderNotFound
 from domain.orders.ports import ExecutionReport
+from processes.applications import WorkflowApplication
 from processes.audit import AuditEntry, audit_trail
 
 log = logging.getLogger(__name__)
 
 SaveAggregates = Callable[..., Awaitable[None]]
+# Fills are facts the exchange reports and the ingester records.
+INGESTER = Actor.system("orders-ingester")
 
 
-class OrdersApplication(Application[UUID]):
+class OrdersApplication(WorkflowApplication):
     name = "orders"
 
     def get_order(self, order_id: UUID) -> Order:
@@ -53,13 +57,14 @@ class OrdersService:
         self.clock = clock
 
     async def place(
-        self, command: PlaceOrder, idempotency_key: str | None = None
+        self, command: PlaceOrder, actor: Actor, idempotency_key: str | None = None
     ) -> tuple[Order, bool]:
         """Record the order (durably, one transaction); answer it and whether this call
         created it. From then on the work engine guarantees its placement.
 
-        With an idempotency key the order id follows from the key: a repeat collides with
-        the stored order; the same body returns it, another body conflicts.
+        With an idempotency key the order id follows from `client` and the key: a repeat
+        collides with the stored order; the same body returns it, another body conflicts;
+        another client's same key is another order.
         """
         order = Order(
             type=command.type,
@@ -69,6 +74,8 @@ class OrdersService:
             quantity=command.quantity,
             idempotency_key=idempotency_key,
             accepted_at=self.clock.now(),
+            actor=actor,
+            client=actor.client,
         )
         try:
             await self._save(order)
@@ -138,7 +145,11 @@ class OrdersService:
             for report in sorted(reports, key=lambda r: r.sequence):
                 try:
                     if order.record_execution(
-                        report.execution_id, report.quantity, report.price, report.executed_at
+                        report.execution_id,
+                        report.quantity,
+                        report.price,
+                        report.executed_at,
+                        actor=INGESTER,
                     ):
                         count += 1
                     else:

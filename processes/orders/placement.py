@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from domain.actors import worker
 from domain.orders.aggregate import Order
 from domain.orders.ports import OutboundOrder, StockExchange
 from domain.work import (
@@ -37,6 +38,8 @@ from processes.outbound import outcome_of, work_id
 log = logging.getLogger(__name__)
 
 PLACE_ORDER = "orders.place"
+# Who records each attempt's outcome.
+WORKER = worker("orders")
 
 
 @dataclass(frozen=True)
@@ -114,14 +117,14 @@ class OrderPlacement:
         order = self.application.get_order(item.aggregate_id)
         match decision:
             case Completed(outcome=Succeeded(result=placed)):
-                order.record_placed(item.attempt, placed.exchange_order_id, at)
+                order.record_placed(item.attempt, placed.exchange_order_id, at, actor=WORKER)
             case Completed(outcome=PermanentFailure(error=error)):
-                order.record_rejection(item.attempt, error, at)
+                order.record_rejection(item.attempt, error, at, actor=WORKER)
             case RetryScheduled(error=error, retry_at=retry_at):
-                order.record_placement_failure(item.attempt, error, at, retry_at)
+                order.record_placement_failure(item.attempt, error, at, retry_at, actor=WORKER)
             case Parked(error=error):
                 # Unreachable with no budget and no deadline; kept visible if it ever
                 # happens: the failure is recorded and the order stays accepted.
                 log.error("order placement parked", extra={"order_id": str(order.id)})
-                order.record_placement_failure(item.attempt, error, at, at)
+                order.record_placement_failure(item.attempt, error, at, at, actor=WORKER)
         return [order]

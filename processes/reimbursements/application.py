@@ -8,17 +8,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
+from domain.access import Actor
+from domain.actors import worker
 from domain.clock import Clock
 from domain.reimbursements.aggregate import Reimbursement
-from domain.reimbursements.commands import (
-    ApproveReimbursement,
-    DenyReimbursement,
-    SubmitReimbursement,
-)
+from domain.reimbursements.commands import DenyReimbursement, SubmitReimbursement
 from domain.reimbursements.errors import (
     AdministratorNotFound,
     BankAccountNotFound,
@@ -31,13 +29,17 @@ from domain.reimbursements.errors import (
     ReimbursementNotPending,
 )
 from domain.reimbursements.reference import Bank, BankAccount, BankAdministrator, BankMember
+from processes.applications import WorkflowApplication
 from processes.audit import AuditEntry, audit_trail
 
 SaveAggregates = Callable[..., Awaitable[None]]
 T = TypeVar("T", bound=Aggregate)
 
+# Who records the outcomes of the workflow's outbound calls (payments, mail, SMS).
+WORKER = worker("reimbursements")
 
-class ReimbursementsApplication(Application[UUID]):
+
+class ReimbursementsApplication(WorkflowApplication):
     name = "reimbursements"
 
     def _get(self, aggregate_id: UUID, kind: type[T], missing: type[NotFound]) -> T:
@@ -75,7 +77,7 @@ class ReimbursementsService:
         self._save = save
         self.clock = clock
 
-    async def submit(self, command: SubmitReimbursement) -> Reimbursement:
+    async def submit(self, command: SubmitReimbursement, actor: Actor) -> Reimbursement:
         account = await asyncio.to_thread(self.application.get_account, command.bank_account_id)
         if command.amount.currency != account.currency:
             raise CurrencyNotTheAccounts(command.amount.currency, account.currency)
@@ -87,21 +89,30 @@ class ReimbursementsService:
             currency=command.amount.currency,
             description=command.description,
             submitted_at=self.clock.now(),
+            actor=actor,
         )
         await self._save(reimbursement)
         return reimbursement
 
-    async def approve(self, reimbursement_id: UUID, command: ApproveReimbursement) -> Reimbursement:
+    async def approve(
+        self, reimbursement_id: UUID, administrator_id: UUID, actor: Actor
+    ) -> Reimbursement:
         def decide(r: Reimbursement, admin: BankAdministrator) -> None:
-            r.approve(admin.id, admin.bank_id, self.clock.now())
+            r.approve(admin.id, admin.bank_id, self.clock.now(), actor=actor)
 
-        return await self._decide(reimbursement_id, command.administrator_id, decide)
+        return await self._decide(reimbursement_id, administrator_id, decide)
 
-    async def deny(self, reimbursement_id: UUID, command: DenyReimbursement) -> Reimbursement:
+    async def deny(
+        self,
+        reimbursement_id: UUID,
+        administrator_id: UUID,
+        command: DenyReimbursement,
+        actor: Actor,
+    ) -> Reimbursement:
         def decide(r: Reimbursement, admin: BankAdministrator) -> None:
-            r.deny(admin.id, admin.bank_id, command.reason, self.clock.now())
+            r.deny(admin.id, admin.bank_id, command.reason, self.clock.now(), actor=actor)
 
-        return await self._decide(reimbursement_id, command.administrator_id, decide)
+        return await self._decide(reimbursement_id, administrator_id, decide)
 
     async def _decide(
         self,
@@ -126,12 +137,12 @@ class ReimbursementsService:
             raise ReimbursementNotPending(current.status.value) from None
         return reimbursement
 
-    async def retry_payment(self, reimbursement_id: UUID) -> Reimbursement:
+    async def retry_payment(self, reimbursement_id: UUID, actor: Actor) -> Reimbursement:
         """Operator action: a failed payment is started again, with a new key. A write
         that raced with a notification outcome is tried again on the new version."""
         for _ in range(3):
             reimbursement = await self.get(reimbursement_id)
-            reimbursement.retry_payment(self.clock.now())
+            reimbursement.retry_payment(self.clock.now(), actor=actor)
             try:
                 await self._save(reimbursement)
             except IntegrityError:
@@ -142,6 +153,9 @@ class ReimbursementsService:
 
     async def get(self, reimbursement_id: UUID) -> Reimbursement:
         return await asyncio.to_thread(self.application.get_reimbursement, reimbursement_id)
+
+    async def get_account(self, account_id: UUID) -> BankAccount:
+        return await asyncio.to_thread(self.application.get_account, account_id)
 
     async def check_exists(self, getter: Callable[[UUID], Any], aggregate_id: UUID) -> None:
         """Raises the getter's NotFound when the bank or member does not exist."""

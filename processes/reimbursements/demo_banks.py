@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from eventsourcing.domain import Aggregate
 
+from domain.access import Actor
 from domain.reimbursements.reference import Bank, BankAccount, BankAdministrator, BankMember
 
 DEMO_BANKS = "demo-banks"
@@ -50,19 +51,27 @@ _BANKS: list[tuple[str, str, str, str, list[tuple[str, str, str]], list[tuple[st
 ]
 
 
-def demo_banks() -> list[Aggregate]:
-    """Every aggregate of the data set, banks first; one account per member."""
+def demo_banks(actor: Actor) -> list[Aggregate]:
+    """Every aggregate of the data set, registered by `actor`, banks first; one account
+    per member."""
     aggregates: list[Aggregate] = []
     for uid, name, location, currency, administrators, members in _BANKS:
-        bank = Bank(uid=uid, name=name, location=location)
+        bank = Bank(uid=uid, name=name, location=location, actor=actor)
         aggregates.append(bank)
         for admin_uid, first, last in administrators:
             aggregates.append(
-                BankAdministrator(uid=admin_uid, first_name=first, last_name=last, bank_id=bank.id)
+                BankAdministrator(
+                    uid=admin_uid, first_name=first, last_name=last, bank_id=bank.id, actor=actor
+                )
             )
         for member_uid, first, last, email, phone in members:
             member = BankMember(
-                uid=member_uid, first_name=first, last_name=last, email=email, phone=phone or None
+                uid=member_uid,
+                first_name=first,
+                last_name=last,
+                email=email,
+                phone=phone or None,
+                actor=actor,
             )
             aggregates.append(member)
             aggregates.append(
@@ -70,6 +79,7 @@ def demo_banks() -> list[Aggregate]:
                     uid=f"{member_uid}-acct",
                     bank_id=bank.id,
                     bank_member_id=member.id,
+                    actor=actor,
                     currency=currency,
                 )
             )

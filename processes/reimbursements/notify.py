@@ -15,7 +15,7 @@ from typing import TypeAlias
 
 from pydantic import ValidationError
 
-from domain.messaging import CommandQueue, Message, command_queue_name
+from domain.messaging import CommandQueue, Message, actor_headers, command_queue_name
 from domain.privacy import mask_phone_number
 from domain.reimbursements.aggregate import Channel, Purpose, Reimbursement
 from domain.reimbursements.ports import Mailer, OutboundMail
@@ -36,7 +36,7 @@ from domain.work import (
     WorkRequest,
 )
 from processes.outbound import ANY_NOT_REFUSED, outcome_of, work_id
-from processes.reimbursements.application import ReimbursementsApplication
+from processes.reimbursements.application import WORKER, ReimbursementsApplication
 from processes.reimbursements.messages import mail_message_id, sms_message_id, wording
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ class _Notification:
         match decision:
             case Completed(outcome=Succeeded()):
                 reimbursement.record_notification_sent(
-                    self.channel.value, purpose, round_, message_id, item.attempt, at
+                    self.channel.value, purpose, round_, message_id, item.attempt, at, actor=WORKER
                 )
                 return [reimbursement]
             case Completed(outcome=PermanentFailure(error=error)) | Parked(error=error):
@@ -151,7 +151,15 @@ class _Notification:
             case _:
                 return []
         reimbursement.record_notification_failed(
-            self.channel.value, purpose, round_, message_id, item.attempt, error, at, retry_at
+            self.channel.value,
+            purpose,
+            round_,
+            message_id,
+            item.attempt,
+            error,
+            at,
+            retry_at,
+            actor=WORKER,
         )
         return [reimbursement]
 
@@ -236,6 +244,8 @@ class SmsNotification(_Notification):
                     body=command.model_dump_json().encode(),
                     message_id=message_id,
                     correlation_id=str(reimbursement.id),
+                    # The SMS is this worker's command: its requested event names it.
+                    headers=actor_headers(WORKER),
                 ),
             )
         except Exception as error:  # the queue's own errors vary by adapter: all transient

@@ -36,7 +36,7 @@ from domain.work import (
     WorkRequest,
 )
 from processes.outbound import ANY_NOT_REFUSED, classify, outcome_of, work_id
-from processes.reimbursements.application import ReimbursementsApplication
+from processes.reimbursements.application import WORKER, ReimbursementsApplication
 
 log = logging.getLogger(__name__)
 
@@ -122,21 +122,23 @@ class PaymentStart:
         round_ = item.payload.round
         match decision:
             case Completed(outcome=Succeeded(result=payment)):
-                reimbursement.record_payment_submitted(round_, item.attempt, payment.payment_id, at)
+                reimbursement.record_payment_submitted(
+                    round_, item.attempt, payment.payment_id, at, actor=WORKER
+                )
                 _record_final(reimbursement, round_, payment, at)
             case Completed(outcome=PermanentFailure(error=error)):
                 # The rail refused the create: no payment exists.
                 reimbursement.record_payment_failed(
-                    round_, f"refused: {error}", at, definitive=True
+                    round_, f"refused: {error}", at, definitive=True, actor=WORKER
                 )
             case RetryScheduled(error=error, retry_at=retry_at):
                 reimbursement.record_payment_attempt_failed(
-                    round_, item.attempt, error, at, retry_at
+                    round_, item.attempt, error, at, retry_at, actor=WORKER
                 )
             case Parked(error=error):
                 # The last create's answer may have been lost: the payment may exist.
                 reimbursement.record_payment_failed(
-                    round_, f"gave up: {error}", at, definitive=False
+                    round_, f"gave up: {error}", at, definitive=False, actor=WORKER
                 )
             case _:
                 return []
@@ -203,13 +205,13 @@ class PaymentCheck:
                 # The rail would not say: the payment it accepted may still go through.
                 reimbursement = self.application.get_reimbursement(item.aggregate_id)
                 reimbursement.record_payment_failed(
-                    round_, f"status refused: {error}", at, definitive=False
+                    round_, f"status refused: {error}", at, definitive=False, actor=WORKER
                 )
             case Parked(error=error):
                 # No final status in time: failed, so an operator looks at it (and the rail).
                 reimbursement = self.application.get_reimbursement(item.aggregate_id)
                 reimbursement.record_payment_failed(
-                    round_, f"no final status: {error}", at, definitive=False
+                    round_, f"no final status: {error}", at, definitive=False, actor=WORKER
                 )
             case _:
                 # A status call that failed is no news about the payment: not an event.
@@ -221,7 +223,7 @@ def _record_final(
     reimbursement: Reimbursement, round_: int, payment: RailPayment, at: datetime
 ) -> None:
     if payment.status == RailStatus.SUCCESS:
-        reimbursement.record_payment_succeeded(round_, payment.payment_id, at)
+        reimbursement.record_payment_succeeded(round_, payment.payment_id, at, actor=WORKER)
     elif payment.status == RailStatus.FAILURE:
         reason = payment.failure_reason or "the payment rail reported FAILURE"
-        reimbursement.record_payment_failed(round_, reason, at, definitive=True)
+        reimbursement.record_payment_failed(round_, reason, at, definitive=True, actor=WORKER)

@@ -6,20 +6,22 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
+from domain.access import Actor
 from domain.clock import Clock
 from domain.sms.aggregate import Sms
 from domain.sms.commands import SendSms
 from domain.sms.destinations import AllowedCountries
 from domain.sms.errors import MessageIdReused, SmsNotFound
+from processes.applications import WorkflowApplication
 from processes.audit import AuditEntry, audit_trail
 
 SaveAggregates = Callable[..., Awaitable[None]]
 
 
-class SmsApplication(Application[UUID]):
+class SmsApplication(WorkflowApplication):
     name = "sms"
 
     def get_sms(self, sms_id: UUID) -> Sms:
@@ -48,21 +50,24 @@ class SmsService:
         self.clock = clock
         self.allowed_countries = allowed_countries or AllowedCountries()
 
-    async def send(self, command: SendSms, client: str | None = None) -> tuple[Sms, bool]:
-        """Record the request of `client` (`None`: a sender that names none); answer the
-        SMS and whether this call created it.
+    async def send(self, command: SendSms, actor: Actor) -> tuple[Sms, bool]:
+        """Record the request of `actor` (a client, or the platform's own process, by its
+        subject); answer the SMS and whether this call created it.
 
-        The SMS id follows from the message id, so a repeat collides with the stored
-        first version: the same body returns the existing SMS, another body conflicts.
+        The SMS id follows from the client and its message id, so a repeat collides with
+        the stored first version: the same body returns the existing SMS, another body
+        conflicts; another client's same message id is another SMS.
         A destination the client may not text is refused before anything is recorded.
         """
-        self.allowed_countries.check(client, command.phone_number)
+        self.allowed_countries.check(actor.subject, command.phone_number)
         sms = Sms(
             message_id=command.message_id,
             phone_number=command.phone_number,
             text=command.text,
             correlation_id=command.correlation_id,
             requested_at=self.clock.now(),
+            actor=actor,
+            client=actor.client,
         )
         try:
             await self._save(sms)
@@ -76,9 +81,9 @@ class SmsService:
     async def get(self, sms_id: UUID) -> Sms:
         return await asyncio.to_thread(self.application.get_sms, sms_id)
 
-    async def retry(self, sms_id: UUID) -> Sms:
+    async def retry(self, sms_id: UUID, actor: Actor) -> Sms:
         sms = await self.get(sms_id)
-        sms.retry(self.clock.now())
+        sms.retry(self.clock.now(), actor=actor)
         await self._save(sms)
         return sms
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from domain.actors import worker
 from domain.privacy import mask_phone_number
 from domain.sms.aggregate import Sms
 from domain.sms.ports import OutboundSms, SmsProvider
@@ -36,6 +37,8 @@ from processes.sms.application import SmsApplication
 log = logging.getLogger(__name__)
 
 SEND_SMS = "sms.send"
+# Who records each attempt's outcome.
+WORKER = worker("sms")
 
 
 @dataclass(frozen=True)
@@ -127,11 +130,11 @@ class SmsDispatch:
         sms = self.application.get_sms(item.aggregate_id)
         match decision:
             case Completed(outcome=Succeeded(result=accepted)):
-                sms.record_sent(item.attempt, accepted.provider_message_id, at)
+                sms.record_sent(item.attempt, accepted.provider_message_id, at, actor=WORKER)
             case Completed(outcome=PermanentFailure(error=error)):
-                sms.record_rejection(item.attempt, error, at)
+                sms.record_rejection(item.attempt, error, at, actor=WORKER)
             case RetryScheduled(error=error, retry_at=retry_at):
-                sms.record_transient_failure(item.attempt, error, at, retry_at)
+                sms.record_transient_failure(item.attempt, error, at, retry_at, actor=WORKER)
             case Parked(error=error):
-                sms.park(item.attempt, error, at)
+                sms.park(item.attempt, error, at, actor=WORKER)
         return [sms]

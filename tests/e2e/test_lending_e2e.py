@@ -112,7 +112,7 @@ def test_two_pollers_over_rabbitmq_decide_every_application_once_through_a_crash
     with (
         platform.logs_on_failure(),
         httpx.Client(base_url=partner_url, timeout=10) as partner,
-        issuer.client(api_url, timeout=15) as api,
+        issuer.client(api_url, timeout=15, headers=issuer.as_client()) as api,
         psycopg.connect(fresh_database_url, autocommit=True) as db,
     ):
         simulator = platform.start(

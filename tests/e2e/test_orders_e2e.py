@@ -49,7 +49,9 @@ def test_a_killed_orders_worker_loses_no_order(
         wait_for_http(f"{exchange_url}/__admin/faults")
         wait_for_http(f"http://127.0.0.1:{api_port}/health")
         processes.start("worker-1", "worker", "orders")
-        with issuer.client(f"http://127.0.0.1:{api_port}", timeout=10) as api:
+        with issuer.client(
+            f"http://127.0.0.1:{api_port}", timeout=10, headers=issuer.as_client()
+        ) as api:
             ids = []
             for _ in range(ORDERS):
                 created = api.post("/orders", json=BODY)

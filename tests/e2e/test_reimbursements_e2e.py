@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from domain.access import Role
 from domain.reimbursements.reference import reference_id
 from tests.e2e.processes import Processes, free_port, wait_for_http
 from tests.harness import eventually
@@ -30,7 +31,9 @@ pytestmark = pytest.mark.e2e
 
 COUNT = 40
 ACCOUNTS = [reference_id("account", f"nordic-m-{n}-acct") for n in (1, 2, 3)]
+MEMBERS = [reference_id("member", f"nordic-m-{n}") for n in (1, 2, 3)]  # each account's
 ADMIN = reference_id("administrator", "nordic-admin-1")
+NORDIC = reference_id("bank", "nordic-coop")
 FAULTS = {"seed": 6, "error_rate": 0.1, "reset_rate": 0.05, "lost_response_rate": 0.1}
 ENV = {
     "LEDGERFLOW_WORKER_CONCURRENCY": "20",
@@ -99,13 +102,13 @@ def test_every_approved_reimbursement_is_paid_once_through_faults_and_a_crash(
                 "amount": {"amount": f"{i + 1}.25", "currency": "DKK"},  # Danish accounts
                 "description": f"Expense {i}",
             }
-            created = api.post("/reimbursements", json=body)
+            member = issuer.headers(Role.MEMBER, member_id=MEMBERS[i % len(MEMBERS)])
+            created = api.post("/reimbursements", json=body, headers=member)
             assert created.status_code == 201, created.text
             ids.append(created.json()["id"])
+        admin = issuer.headers(Role.BANK_ADMIN, bank_id=NORDIC, administrator_id=ADMIN)
         for rid in ids:
-            approved = api.post(
-                f"/reimbursements/{rid}/approve", json={"administrator_id": str(ADMIN)}
-            )
+            approved = api.post(f"/reimbursements/{rid}/approve", headers=admin)
             assert approved.status_code == 200, approved.text
 
         def busy() -> int | None:

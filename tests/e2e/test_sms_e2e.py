@@ -108,7 +108,12 @@ def test_every_sms_is_sent_through_faults_and_a_killed_worker_with_bounded_dupli
     with (
         platform.logs_on_failure(),
         httpx.Client(base_url=sim_url, timeout=10) as sim,
-        issuer.client(api_url, timeout=15, limits=httpx.Limits(max_connections=32)) as api,
+        issuer.client(
+            api_url,
+            timeout=15,
+            limits=httpx.Limits(max_connections=32),
+            headers=issuer.as_client(),
+        ) as api,
         psycopg.connect(fresh_database_url, autocommit=True) as db,
     ):
         # The provider first: faulty, and not honouring idempotency keys.

@@ -16,12 +16,16 @@ import httpx
 
 from adapters.migrations import migrate
 from adapters.postgres import create_database, drop_database, with_database
+from domain.access import Actor
 from domain.billing.dataset import CustomerRecord, InvoiceRecord
 from domain.clock import ManualClock
 from ledgerflow.bootstrap import platform_session
 from ledgerflow.settings import Settings
 from ledgerflow.workflows.billing import BillingWorkflow
 from tests.harness import eventually
+
+# Who the tests' commands are recorded as, where it does not matter.
+ACTOR = Actor.system("tests")
 
 FINAL = {"paid", "uncollectible", "needs_attention", "written_off"}
 
@@ -52,7 +56,7 @@ def issue(
 
     async def load() -> None:
         async with platform_session(settings, only={"billing"}) as platform:
-            await platform.get(BillingWorkflow).service.load(records)
+            await platform.get(BillingWorkflow).service.load(records, ACTOR)
 
     asyncio.run(load())
     return invoices

@@ -1,6 +1,6 @@
 """Every route of the API, as its OpenAPI lists them, answers 401 to a request without a
-token or with one that must be refused, and lets a valid token through; the public
-routes answer without one."""
+token or with one that must be refused, and lets a valid token of a role it admits
+through (neither 401 nor 403); the public routes answer without one."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives import serialization
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from adapters.authentication import DevelopmentIssuer
+from api.access import Rule, rule_of
+from domain.access import Role
 from ledgerflow.settings import Settings
 from ledgerflow.web import create_app
 from simulators.registry import running
@@ -58,8 +60,9 @@ def _dummy(parameter: dict[str, Any]) -> str:
     return "dummy"
 
 
-def _operations(spec: dict[str, Any]) -> list[tuple[str, str]]:
-    """Every (method, path) the OpenAPI lists, its path parameters filled with dummies."""
+def _operations(spec: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Every (method, path, path template) the OpenAPI lists, its path parameters filled
+    with dummies."""
     found = []
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
@@ -67,8 +70,19 @@ def _operations(spec: dict[str, Any]) -> list[tuple[str, str]]:
             for parameter in operation.get("parameters", []):
                 if parameter["in"] == "path":
                     filled = filled.replace("{" + parameter["name"] + "}", _dummy(parameter))
-            found.append((method.upper(), filled))
+            found.append((method.upper(), filled, path))
     return found
+
+
+def _admitted_token(issuer: TokenIssuer, rule: Rule) -> str:
+    """A token of a role `rule` admits (a client's with the scope it names)."""
+    role = min(rule.roles, key=list(Role).index)
+    claims: dict[str, Any] = {
+        Role.CLIENT: {"subject": "shop", "scopes": [str(rule.scope)]},
+        Role.MEMBER: {"member_id": uuid.uuid4()},
+        Role.BANK_ADMIN: {"bank_id": uuid.uuid4(), "administrator_id": uuid.uuid4()},
+    }.get(role, {})
+    return issuer.token(role, **claims)
 
 
 def _b64(data: bytes) -> str:
@@ -124,19 +138,19 @@ def test_every_route_refuses_a_missing_or_bad_token_and_accepts_a_valid_one(
         spec = api.get("/openapi.json").json()
         operations = _operations(spec)
         public = {("GET", "/health"), ("GET", "/.well-known/jwks.json")}
-        served = {
-            (method, route.path_format)
+        rules = {
+            (method, route.path_format): rule_of(route.original_route)
             for route in iter_route_contexts(create_app(settings).routes)
             if isinstance(route.original_route, APIRoute)
             for method in route.methods or ()
         }
+        served = set(rules)
         listed = {(method.upper(), path) for path, ops in spec["paths"].items() for method in ops}
         assert served == listed  # the walk reaches every route
         assert len(operations) > 40
 
         bad = refused_tokens(issuer, tmp_path / "other")
-        valid = issuer.token()
-        for method, path in operations:
+        for method, path, template in operations:
             if (method, path) in public:
                 continue
             anonymous = api.request(method, path)
@@ -150,8 +164,12 @@ def test_every_route_refuses_a_missing_or_bad_token_and_accepts_a_valid_one(
                 assert challenge.startswith('Bearer error="invalid_token"'), (why, challenge)
                 assert refused.json()["code"] == "invalid_token"
                 assert reason in refused.json()["message"], (why, refused.json())
+            # Every other route declares who may call it, and lets them through.
+            rule = rules[(method, template)]
+            assert rule is not None, (method, template)
+            valid = _admitted_token(issuer, rule)
             accepted = api.request(method, path, headers={"Authorization": f"Bearer {valid}"})
-            assert accepted.status_code != 401, (method, path, accepted.text)
+            assert accepted.status_code not in (401, 403), (method, path, accepted.text)
 
 
 def test_the_public_routes_answer_without_a_token(api_url: str, issuer: TokenIssuer) -> None:

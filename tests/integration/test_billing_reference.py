@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 
+from domain.access import Actor
 from domain.billing.dataset import CustomerRecord, InvoiceRecord
 from domain.billing.errors import BillingRunNotFound
 from domain.billing.invoice import InvoiceStatus
@@ -23,6 +24,9 @@ from processes.billing.scheduler import MonthlyScheduler
 from simulators.registry import running
 from tests.integration.billing_support import module_database
 from tests.issuer import TokenIssuer
+
+# Who the tests' commands are recorded as, where it does not matter.
+ACTOR = Actor.system("tests")
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +104,8 @@ async def _first_start_mid_month(settings: Settings) -> list[str | None]:
     async with platform_session(settings, only={"billing"}, clock=clock) as platform:
         service = platform.get(BillingWorkflow).service
         await service.load(
-            [CustomerRecord(1, "EUR"), InvoiceRecord(1, 1, Decimal(10), "EUR", paid=False)]
+            [CustomerRecord(1, "EUR"), InvoiceRecord(1, 1, Decimal(10), "EUR", paid=False)],
+            ACTOR,
         )
         scheduler = MonthlyScheduler(service)
         started = [await scheduler.tick()]  # November began without the platform

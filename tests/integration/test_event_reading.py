@@ -16,8 +16,12 @@ from psycopg_pool import AsyncConnectionPool
 
 from adapters.eventstore import AggregateReader, load_aggregates, open_application
 from adapters.follower import Event, Follower, run_followers
+from domain.access import Actor
 from domain.sms.aggregate import Sms
 from processes.sms.application import SmsApplication
+
+# Who the tests' commands are recorded as, where it does not matter.
+ACTOR = Actor.system("tests")
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -29,9 +33,10 @@ def _sms(n: int, *, sent: bool) -> Sms:
         text=f"text {n}",
         correlation_id=None,
         requested_at=T0,
+        actor=ACTOR,
     )
     if sent:
-        sms.record_sent(1, f"SM{n}", T0)
+        sms.record_sent(1, f"SM{n}", T0, actor=ACTOR)
     return sms
 
 

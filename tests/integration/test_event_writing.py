@@ -13,8 +13,12 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from adapters.eventstore import GroupCommitter, OneTripApplicationRecorder, open_application
+from domain.access import Actor
 from domain.sms.aggregate import Sms
 from processes.sms.application import SmsApplication
+
+# Who the tests' commands are recorded as, where it does not matter.
+ACTOR = Actor.system("tests")
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -26,6 +30,7 @@ def _sms(n: int) -> Sms:
         text=f"text {n}",
         correlation_id=None,
         requested_at=T0,
+        actor=ACTOR,
     )
 
 
@@ -35,9 +40,9 @@ def _sent_and_stale(app: SmsApplication, n: int) -> tuple[Sms, Sms]:
     stored = _sms(n)
     app.save(stored)
     stale: Sms = app.repository.get(stored.id)
-    stored.record_sent(1, f"SM{n}", T0)
+    stored.record_sent(1, f"SM{n}", T0, actor=ACTOR)
     app.save(stored)
-    stale.record_sent(1, "SM-stale", T0)
+    stale.record_sent(1, "SM-stale", T0, actor=ACTOR)
     return stored, stale
 
 
@@ -46,7 +51,7 @@ def test_a_save_answers_its_notification_ids_and_is_readable(fresh_database_url:
     try:
         assert isinstance(app.recorder, OneTripApplicationRecorder)
         first, second = _sms(1), _sms(2)
-        second.record_sent(1, "SM2", T0)
+        second.record_sent(1, "SM2", T0, actor=ACTOR)
 
         recordings = app.save(first, second)
 

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.migrations import migrate
+from domain.access import Role
 from domain.reimbursements.reference import reference_id
 from ledgerflow.bootstrap import platform_session
 from ledgerflow.settings import Settings
@@ -28,6 +29,7 @@ from tests.harness import eventually, workers
 from tests.issuer import TokenIssuer
 
 DANISH_ACCOUNT = reference_id("account", "nordic-m-1-acct")  # demo banks: DKK
+DANISH_MEMBER = reference_id("member", "nordic-m-1")
 NORDIC = reference_id("bank", "nordic-coop")
 EXAMPLES = settings(
     max_examples=60,
@@ -196,6 +198,7 @@ CREATES = {
     "/reimbursements": body(VALID["/reimbursements"], amount=money("DKK"), description=TEXTS),
     "/billing/runs": body(VALID["/billing/runs"], period=TEXTS),
 }
+CALLERS: dict[str, dict[str, str]] = {}  # filled by the `api` fixture
 LISTS = ["/sms", "/orders", "/applications", "/billing/runs", f"/banks/{NORDIC}/reimbursements"]
 
 
@@ -217,6 +220,7 @@ def api(own_database_url: str, issuer: TokenIssuer) -> Iterator[httpx.Client]:
             await opened.workflows["reimbursements"].seed("demo-banks")
 
     asyncio.run(seed())
+    CALLERS.update(callers(issuer))
     with (
         running(create_app(platform_settings)) as url,
         issuer.client(url, timeout=30) as client,
@@ -225,8 +229,24 @@ def api(own_database_url: str, issuer: TokenIssuer) -> Iterator[httpx.Client]:
         yield client
 
 
+def callers(issuer: TokenIssuer) -> dict[str, dict[str, str]]:
+    """Who may call each create: a client (every scope), the account's member, an operator."""
+    client, member = (
+        issuer.as_client("extremes"),
+        issuer.headers(Role.MEMBER, member_id=DANISH_MEMBER),
+    )
+    return {
+        "/sms": client,
+        "/orders": client,
+        "/applications": client,
+        "/reimbursements": member,
+        "/billing/runs": issuer.headers(Role.OPERATOR),
+    }
+
+
 def post(api: httpx.Client, path: str, text: str) -> httpx.Response:
-    answer = api.post(path, content=text.encode(), headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json", **CALLERS[path]}
+    answer = api.post(path, content=text.encode(), headers=headers)
     assert answer.status_code < 500, f"{path} answered {answer.status_code}: {answer.text[:300]}"
     return answer
 

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from domain.access import Role
 from ledgerflow.settings import Settings
 from ledgerflow.web import create_app
 from simulators import bank_partner
@@ -49,8 +50,17 @@ def settings(database_url: str, partner: httpx.Client, issuer: TokenIssuer) -> S
 @pytest.fixture(scope="module")
 def api(settings: Settings, issuer: TokenIssuer) -> Iterator[httpx.Client]:
     app = create_app(settings, only={"lending"})
-    with running(app) as url, issuer.client(url, timeout=10) as client:
+    with (
+        running(app) as url,
+        issuer.client(url, timeout=10, headers=issuer.as_client()) as client,
+    ):  # a client of every scope: its own resources
         yield client
+
+
+@pytest.fixture(scope="module")
+def operator(issuer: TokenIssuer) -> dict[str, str]:
+    """The headers of an operator's token: operator actions are operators' alone."""
+    return issuer.headers(Role.OPERATOR)
 
 
 @pytest.fixture(scope="module")
@@ -119,13 +129,15 @@ def test_validation_names_the_field_and_the_rule(api: httpx.Client) -> None:
     assert money.json()["detail"][0]["loc"][:2] == ["body", "amount"]
 
 
-def test_unknown_applications_are_404_with_a_code(api: httpx.Client) -> None:
+def test_unknown_applications_are_404_with_a_code(
+    operator: dict[str, str], api: httpx.Client
+) -> None:
     unknown = uuid.uuid4()
     for path in (f"/applications/{unknown}", f"/applications/{unknown}/events"):
         answer = api.get(path)
         assert answer.status_code == 404
         assert answer.json()["code"] == "application_not_found"
-    assert api.post(f"/applications/{unknown}/retry").status_code == 404
+    assert api.post(f"/applications/{unknown}/retry", headers=operator).status_code == 404
 
 
 def test_lost_answers_and_errors_still_give_one_submission_and_one_decision_each(
@@ -186,7 +198,7 @@ def test_submissions_that_do_not_get_through_show_their_attempts_then_it_is_deci
 
 
 def test_a_submission_never_accepted_by_the_deadline_is_flagged_with_the_reason(
-    api: httpx.Client, partner: httpx.Client, platform_workers: None
+    operator: dict[str, str], api: httpx.Client, partner: httpx.Client, platform_workers: None
 ) -> None:
     partner.put("/__admin/faults", json={"error_rate": 1.0})
     application_id = api.post("/applications", json=new_application()).json()["id"]
@@ -207,13 +219,13 @@ def test_a_submission_never_accepted_by_the_deadline_is_flagged_with_the_reason(
     assert flagged["last_error"] in flagged["note"]
 
     partner.put("/__admin/faults", json={"error_rate": 0})
-    resumed = api.post(f"/applications/{application_id}/retry").json()
+    resumed = api.post(f"/applications/{application_id}/retry", headers=operator).json()
     assert (resumed["status"], resumed["attempts"], resumed["last_error"]) == ("pending", 0, None)
     assert eventually(lambda: status(api, application_id) in DECIDED, timeout=60)
 
 
 def test_still_pending_past_the_deadline_needs_attention_and_can_be_polled_again(
-    api: httpx.Client, partner: httpx.Client, platform_workers: None
+    operator: dict[str, str], api: httpx.Client, partner: httpx.Client, platform_workers: None
 ) -> None:
     partner.put("/__admin/settings", json={"min_decision_seconds": 60, "max_decision_seconds": 61})
     application_id = api.post("/applications", json=new_application()).json()["id"]
@@ -221,9 +233,9 @@ def test_still_pending_past_the_deadline_needs_attention_and_can_be_polled_again
     flagged = api.get(f"/applications/{application_id}").json()
     assert flagged["note"].startswith("no decision from the bank partner in time")
     assert (flagged["attempts"], flagged["last_error"]) == (0, None)
-    retried = api.post(f"/applications/{application_id}/retry")
+    retried = api.post(f"/applications/{application_id}/retry", headers=operator)
     assert retried.status_code == 202 and retried.json()["status"] == "pending"
-    again = api.post(f"/applications/{application_id}/retry")
+    again = api.post(f"/applications/{application_id}/retry", headers=operator)
     assert again.status_code == 409 and again.json()["code"] == "application_not_flagged"
     types = [e["type"] for e in api.get(f"/applications/{application_id}/events").json()]
     assert types == ["ApplicationSubmitted", "ApplicationFlagged", "PollingResumed"]

@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from adapters.eventstore import GroupCommitter, open_application
+from domain.access import Actor
 from domain.clock import SystemClock
 from domain.orders.commands import PlaceOrder
 from domain.orders.errors import IdempotencyKeyReused
@@ -22,6 +23,9 @@ from simulators.registry import running
 from tests.harness import eventually
 from tests.issuer import TokenIssuer
 from tests.tcp_proxy import TcpProxy
+
+# Who the tests' commands are recorded as, where it does not matter.
+ACTOR = Actor.system("tests")
 
 BODY = {
     "type": "limit",
@@ -50,7 +54,7 @@ def test_the_database_cut_answers_the_contracts_500_and_writes_nothing(
     settings = Settings(database_url=proxy.url, exchange_url="http://127.0.0.1:9", **issuer.trusted)
     with (
         running(create_app(settings, only={"orders"})) as url,
-        issuer.client(url, timeout=30) as api,
+        issuer.client(url, timeout=30, headers=issuer.as_client()) as api,
     ):
         assert api.post("/orders", json=BODY).status_code == 201
         before = stored_events(fresh_database_url)
@@ -76,12 +80,12 @@ def test_one_conflicting_command_does_not_fail_the_others_of_its_group_commit(
         service = OrdersService(application, committer.save, SystemClock())
         try:
             key = f"k-{uuid.uuid4()}"
-            await service.place(PlaceOrder.model_validate(BODY), key)
+            await service.place(PlaceOrder.model_validate(BODY), ACTOR, key)
             conflicting = PlaceOrder.model_validate({**BODY, "quantity": 6})
             others = [PlaceOrder.model_validate(BODY) for _ in range(30)]
             results = await asyncio.gather(
-                service.place(conflicting, key),
-                *(service.place(command) for command in others),
+                service.place(conflicting, ACTOR, key),
+                *(service.place(command, ACTOR) for command in others),
                 return_exceptions=True,
             )
             return results, len({r[0].id for r in results[1:] if isinstance(r, tuple)})

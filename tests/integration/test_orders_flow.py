@@ -55,7 +55,10 @@ def settings(database_url: str, simulator: httpx.Client, issuer: TokenIssuer) ->
 
 @pytest.fixture(scope="module")
 def api(settings: Settings, issuer: TokenIssuer) -> Iterator[httpx.Client]:
-    with running(create_app(settings)) as url, issuer.client(url, timeout=10) as client:
+    with (
+        running(create_app(settings)) as url,
+        issuer.client(url, timeout=10, headers=issuer.as_client()) as client,
+    ):  # a client of every scope: its own resources
         yield client
 
 

@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from adapters.eventstore import GroupCommitter, open_application
+from domain.access import Actor
 from domain.clock import SystemClock
 from domain.orders.commands import PlaceOrder
 from domain.orders.ports import ExecutionReport
@@ -24,6 +25,9 @@ from simulators import exchange
 from simulators.registry import running
 from tests.harness import eventually, workers
 from tests.issuer import TokenIssuer
+
+# Who the tests' commands are recorded as, where it does not matter.
+ACTOR = Actor.system("tests")
 
 BODY = {"type": "limit", "side": "buy", "instrument": "US0378331005", "limit_price": "10.00"}
 
@@ -73,7 +77,7 @@ def test_reports_are_recorded_once_despite_duplicates_reordering_drops_and_resta
     assert settings.database_url
     with (
         running(create_app(settings)) as url,
-        issuer.client(url, timeout=10) as api,
+        issuer.client(url, timeout=10, headers=issuer.as_client()) as api,
         workers(settings, "orders", "projections"),
     ):
         first = [api.post("/orders", json={**BODY, "quantity": 9}).json()["id"] for _ in range(8)]
@@ -109,7 +113,7 @@ def test_repeats_and_reports_for_unknown_orders_are_dropped(database_url: str) -
         service = OrdersService(application, committer.save, SystemClock())
         try:
             command = PlaceOrder.model_validate({**BODY, "quantity": 4})
-            order, _ = await service.place(command)
+            order, _ = await service.place(command, ACTOR)
             now = datetime.now(UTC)
             reports = [
                 ExecutionReport(2, "X2", order.id, 3, Decimal("10.00"), now),

@@ -20,6 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from adapters.eventstore import open_application
 from adapters.follower import Follower
+from domain.access import Actor
 from domain.sms.aggregate import Sms
 from ledgerflow.settings import Settings
 from processes.billing.application import BillingApplication
@@ -29,6 +30,9 @@ from projections.rows import insert_rows, update_grouped
 from projections.sms import SmsView
 from tests.harness import eventually, workers
 from tests.invoice_histories import ACTIONS, apply_step, new_invoice
+
+# Who the tests' commands are recorded as, where it does not matter.
+ACTOR = Actor.system("tests")
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -43,20 +47,23 @@ def sms_in_every_state(count: int) -> list[Sms]:
             text=f"text {n}",
             correlation_id=None if n % 3 else f"c-{n}",
             requested_at=T0,
+            actor=ACTOR,
         )
         at = T0 + timedelta(seconds=n)
         match n % 5:
             case 0:
-                sms.record_sent(1, f"SM{n}", at)
+                sms.record_sent(1, f"SM{n}", at, actor=ACTOR)
             case 1:
-                sms.record_transient_failure(1, "503", at, at + timedelta(seconds=1))
-                sms.record_sent(2, f"SM{n}", at + timedelta(seconds=1))
+                sms.record_transient_failure(1, "503", at, at + timedelta(seconds=1), actor=ACTOR)
+                sms.record_sent(2, f"SM{n}", at + timedelta(seconds=1), actor=ACTOR)
             case 2:
-                sms.record_rejection(1, "400 recipient rejected", at)
+                sms.record_rejection(1, "400 recipient rejected", at, actor=ACTOR)
             case 3:
-                sms.park(1, "gave up", at)
-                sms.retry(at)
-                sms.record_transient_failure(2, "timeout", at, at + timedelta(seconds=5))
+                sms.park(1, "gave up", at, actor=ACTOR)
+                sms.retry(at, actor=ACTOR)
+                sms.record_transient_failure(
+                    2, "timeout", at, at + timedelta(seconds=5), actor=ACTOR
+                )
             case _:
                 pass  # still requested
         batch.append(sms)
@@ -266,19 +273,19 @@ def test_an_operators_decision_and_an_attempts_outcome_in_one_batch(
     aggregate says: settled by the operator, or by the outcome that came after."""
     decided_first, answered_first = new_invoice(1), new_invoice(2)
     for invoice in (decided_first, answered_first):
-        invoice.attempt_charge(1, None, T0, previous_not_charged=False)
-    decided_first.record_failure(1, "timeout", T0, T0, outcome_known=False)
-    decided_first.needs_attention(1, "outcome_unknown", "cannot be asked", T0)
+        invoice.attempt_charge(1, None, T0, previous_not_charged=False, actor=ACTOR)
+    decided_first.record_failure(1, "timeout", T0, T0, outcome_known=False, actor=ACTOR)
+    decided_first.needs_attention(1, "outcome_unknown", "cannot be asked", T0, actor=ACTOR)
     app = open_application(BillingApplication, fresh_database_url)
     try:
         app.save(decided_first, answered_first)
         asyncio.run(_rebuild_billing(app, fresh_database_url, batch_size=500))
 
-        decided_first.resolve("retry", "try again", T0)
-        decided_first.record_failure(1, "a late answer", T0, T0, outcome_known=False)
-        answered_first.record_failure(1, "reset", T0, T0, outcome_known=False)
-        answered_first.needs_attention(None, "outcome_unknown", "cannot be asked", T0)
-        answered_first.resolve("write_off", "closed", T0)
+        decided_first.resolve("retry", "try again", T0, actor=ACTOR)
+        decided_first.record_failure(1, "a late answer", T0, T0, outcome_known=False, actor=ACTOR)
+        answered_first.record_failure(1, "reset", T0, T0, outcome_known=False, actor=ACTOR)
+        answered_first.needs_attention(None, "outcome_unknown", "cannot be asked", T0, actor=ACTOR)
+        answered_first.resolve("write_off", "closed", T0, actor=ACTOR)
         app.save(decided_first, answered_first)
         asyncio.run(_catch_up_billing(app, fresh_database_url))
     finally:

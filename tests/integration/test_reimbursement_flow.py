@@ -15,6 +15,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from domain.access import Role
 from domain.reimbursements.reference import reference_id
 from domain.sms.aggregate import sms_id_for
 from ledgerflow.bootstrap import platform_session
@@ -34,6 +35,32 @@ HARBOUR = reference_id("bank", "harbour-trust")
 HARBOUR_ADMIN = reference_id("administrator", "harbour-admin-1")
 HARBOUR_ACCOUNT = reference_id("account", "harbour-m-2-acct")
 HARBOUR_MEMBER = reference_id("member", "harbour-m-2")
+LAKESIDE = reference_id("bank", "lakeside-savings")
+# Each account's member, and each administrator's bank: the claims of their tokens.
+MEMBER_OF = {
+    WITH_PHONE: reference_id("member", "nordic-m-1"),
+    WITHOUT_PHONE: reference_id("member", "nordic-m-2"),
+    HARBOUR_ACCOUNT: HARBOUR_MEMBER,
+}
+BANK_OF = {LAKESIDE_ADMIN: LAKESIDE, HARBOUR_ADMIN: HARBOUR}
+
+
+class Api(httpx.Client):
+    """The API as an operator (reads everything, takes the operator actions), and the
+    headers of the members and administrators who submit and decide."""
+
+    def __init__(self, issuer: TokenIssuer, base_url: str) -> None:
+        super().__init__(base_url=base_url, timeout=10, headers=issuer.headers(Role.OPERATOR))
+        self.issuer = issuer
+
+    def member(self, account: uuid.UUID) -> dict[str, str]:
+        """The token of `account`'s member."""
+        return self.issuer.headers(Role.MEMBER, member_id=MEMBER_OF[account])
+
+    def admin(self, administrator: uuid.UUID = NORDIC_ADMIN) -> dict[str, str]:
+        """The token of `administrator` (of the Nordic bank unless `BANK_OF` says)."""
+        bank = BANK_OF.get(administrator, NORDIC)
+        return self.issuer.headers(Role.BANK_ADMIN, bank_id=bank, administrator_id=administrator)
 
 
 @pytest.fixture(scope="module")
@@ -82,19 +109,19 @@ def settings(
 
 
 @pytest.fixture(scope="module")
-def api(settings: Settings, issuer: TokenIssuer) -> Iterator[httpx.Client]:
+def api(settings: Settings, issuer: TokenIssuer) -> Iterator[Api]:
     async def seed() -> int:
         async with platform_session(settings, only={"reimbursements"}) as platform:
             return await platform.workflows["reimbursements"].seed("demo-banks")
 
     assert asyncio.run(seed()) > 0
     assert asyncio.run(seed()) == 0  # idempotent
-    with running(create_app(settings)) as url, issuer.client(url, timeout=10) as client:
+    with running(create_app(settings)) as url, Api(issuer, url) as client:
         yield client
 
 
 @pytest.fixture(scope="module")
-def platform_workers(settings: Settings, api: httpx.Client) -> Iterator[None]:
+def platform_workers(settings: Settings, api: Api) -> Iterator[None]:
     with workers(settings, "reimbursements", "projections", "sms", "ingester"):
         yield
 
@@ -112,24 +139,25 @@ CURRENCIES = {WITH_PHONE: "DKK", WITHOUT_PHONE: "DKK", HARBOUR_ACCOUNT: "EUR"}
 
 
 def submit(
-    api: httpx.Client, account: uuid.UUID = WITH_PHONE, amount: str = "129.90", **changes: Any
+    api: Api, account: uuid.UUID = WITH_PHONE, amount: str = "129.90", **changes: Any
 ) -> dict[str, Any]:
+    """Submitted by the account's member."""
     body = {
         "bank_account_id": str(account),
         "amount": {"amount": amount, "currency": CURRENCIES[account]},
         "description": "Train tickets to the branch audit",
         **changes,
     }
-    answer = api.post("/reimbursements", json=body)
+    answer = api.post("/reimbursements", json=body, headers=api.member(account))
     assert answer.status_code == 201, answer.text
     return dict(answer.json())
 
 
-def reimbursement(api: httpx.Client, reimbursement_id: str) -> dict[str, Any]:
+def reimbursement(api: Api, reimbursement_id: str) -> dict[str, Any]:
     return dict(api.get(f"/reimbursements/{reimbursement_id}").json())
 
 
-def event_types(api: httpx.Client, reimbursement_id: str) -> list[str]:
+def event_types(api: Api, reimbursement_id: str) -> list[str]:
     return [e["type"] for e in api.get(f"/reimbursements/{reimbursement_id}/events").json()]
 
 
@@ -138,7 +166,7 @@ def mails_of(mail: httpx.Client, message_id: str) -> dict[str, Any] | None:
     return dict(answer.json()) if answer.status_code == 200 else None
 
 
-def test_submit_answers_201_pending_with_the_member_of_the_account(api: httpx.Client) -> None:
+def test_submit_answers_201_pending_with_the_member_of_the_account(api: Api) -> None:
     created = submit(api, amount="12.50")
     assert created["status"] == "pending" and created["payment_status"] is None
     assert created["amount"] == {"amount": "12.50", "currency": "DKK"}
@@ -170,15 +198,17 @@ def dkk(amount: object) -> dict[str, object]:
     ],
 )
 def test_submit_validation_names_the_field(
-    api: httpx.Client, field: str, value: object, loc: list[str]
+    api: Api, field: str, value: object, loc: list[str]
 ) -> None:
     body = {"bank_account_id": str(WITH_PHONE), "amount": dkk("10.00"), "description": "Taxi"}
-    answer = api.post("/reimbursements", json={**body, field: value})
+    answer = api.post(
+        "/reimbursements", json={**body, field: value}, headers=api.member(WITH_PHONE)
+    )
     assert answer.status_code == 422
     assert answer.json()["detail"][0]["loc"] == ["body", *loc]
 
 
-def test_an_amount_in_another_currency_than_the_accounts_is_refused(api: httpx.Client) -> None:
+def test_an_amount_in_another_currency_than_the_accounts_is_refused(api: Api) -> None:
     answer = api.post(
         "/reimbursements",
         json={
@@ -186,13 +216,14 @@ def test_an_amount_in_another_currency_than_the_accounts_is_refused(api: httpx.C
             "amount": {"amount": "1250.00", "currency": "KES"},
             "description": "Taxi",
         },
+        headers=api.member(WITH_PHONE),
     )
     assert answer.status_code == 422
     assert answer.json()["code"] == "currency_not_the_accounts"
     assert "KES" in answer.json()["message"] and "DKK" in answer.json()["message"]
 
 
-def test_unknown_resources_answer_404(api: httpx.Client) -> None:
+def test_unknown_resources_answer_404(api: Api) -> None:
     unknown = uuid.uuid4()
     answer = api.post(
         "/reimbursements",
@@ -201,6 +232,7 @@ def test_unknown_resources_answer_404(api: httpx.Client) -> None:
             "amount": {"amount": "1.00", "currency": "EUR"},
             "description": "x",
         },
+        headers=api.member(WITH_PHONE),
     )
     assert (answer.status_code, answer.json()["code"]) == (404, "bank_account_not_found")
     assert api.get(f"/reimbursements/{unknown}").status_code == 404
@@ -213,45 +245,50 @@ def test_unknown_resources_answer_404(api: httpx.Client) -> None:
         assert api.get(f"/banks/{unknown}/{path}").json()["code"] == "bank_not_found"
 
 
-def test_decisions_check_404_then_403_then_409(api: httpx.Client) -> None:
+def test_decisions_check_the_role_then_404_then_409(api: Api) -> None:
+    """The deciding administrator is the caller: one of another bank finds nothing (404,
+    as for an unknown id); other roles may never decide (403)."""
     created = submit(api)
     path = f"/reimbursements/{created['id']}"
-    nobody = {"administrator_id": str(uuid.uuid4())}
-    other_bank = {"administrator_id": str(LAKESIDE_ADMIN)}
-    own = {"administrator_id": str(NORDIC_ADMIN)}
+    nobody = api.admin(uuid.uuid4())  # a token of the Nordic bank naming no administrator
+    other_bank, own = api.admin(LAKESIDE_ADMIN), api.admin()
 
-    unknown_reimbursement = api.post(f"/reimbursements/{uuid.uuid4()}/approve", json=own)
+    unknown_reimbursement = api.post(f"/reimbursements/{uuid.uuid4()}/approve", headers=own)
     assert unknown_reimbursement.json()["code"] == "reimbursement_not_found"
-    assert api.post(f"{path}/approve", json=nobody).json()["code"] == "administrator_not_found"
-    forbidden = api.post(f"{path}/deny", json={**other_bank, "reason": "no"})
-    assert (forbidden.status_code, forbidden.json()["code"]) == (
-        403,
-        "not_an_administrator_of_the_bank",
-    )
-    assert api.post(f"{path}/approve", json={}).status_code == 422
-    assert api.post(f"{path}/deny", json={**own, "reason": " "}).status_code == 422
+    assert api.post(f"{path}/approve", headers=nobody).json()["code"] == "administrator_not_found"
+    foreign = api.post(f"{path}/deny", json={"reason": "no"}, headers=other_bank)
+    assert (foreign.status_code, foreign.json()["code"]) == (404, "reimbursement_not_found")
+    for role in (api.member(WITH_PHONE), api.issuer.headers(Role.AUDITOR), {}):
+        assert api.post(f"{path}/approve", headers=role).status_code == 403  # {}: an operator
+    assert api.post(f"{path}/deny", json={"reason": " "}, headers=own).status_code == 422
+    smuggled = {"reason": "x", "administrator_id": str(NORDIC_ADMIN)}  # no longer a field
+    assert api.post(f"{path}/deny", json=smuggled, headers=own).status_code == 422
 
-    assert api.post(f"{path}/deny", json={**own, "reason": "No receipt"}).status_code == 200
-    late = api.post(f"{path}/approve", json=own)
+    denied = api.post(f"{path}/deny", json={"reason": "No receipt"}, headers=own)
+    assert denied.status_code == 200 and denied.json()["decided_by"] == str(NORDIC_ADMIN)
+    late = api.post(f"{path}/approve", headers=own)
     assert (late.status_code, late.json()["code"]) == (409, "reimbursement_not_pending")
     # Precedence on a decided reimbursement: the unknown actor, then the foreign one.
-    assert api.post(f"{path}/approve", json=nobody).status_code == 404
-    assert api.post(f"{path}/approve", json=other_bank).status_code == 403
+    assert api.post(f"{path}/approve", headers=nobody).status_code == 404
+    assert api.post(f"{path}/approve", headers=other_bank).status_code == 404
     assert api.post(f"{path}/payment/retry").status_code == 409  # denied: nothing to pay
 
 
-def test_two_racing_decisions_one_wins(api: httpx.Client) -> None:
+def test_two_racing_decisions_one_wins(api: Api) -> None:
     created = submit(api, account=WITHOUT_PHONE)
     path = f"/reimbursements/{created['id']}"
-    own = str(NORDIC_ADMIN)
-    other_admin = str(reference_id("administrator", "nordic-admin-2"))
-    bodies = [
-        ("approve", {"administrator_id": own}),
-        ("deny", {"administrator_id": other_admin, "reason": "duplicate claim"}),
+    other_admin = reference_id("administrator", "nordic-admin-2")
+    bodies: list[tuple[str, dict[str, str] | None, dict[str, str]]] = [
+        ("approve", None, api.admin()),
+        ("deny", {"reason": "duplicate claim"}, api.admin(other_admin)),
     ] * 4
 
     with ThreadPoolExecutor(len(bodies)) as pool:
-        answers = list(pool.map(lambda call: api.post(f"{path}/{call[0]}", json=call[1]), bodies))
+        answers = list(
+            pool.map(
+                lambda call: api.post(f"{path}/{call[0]}", json=call[1], headers=call[2]), bodies
+            )
+        )
     statuses = sorted(answer.status_code for answer in answers)
     assert statuses == [200] + [409] * (len(bodies) - 1), statuses
     winner = next(answer.json() for answer in answers if answer.status_code == 200)
@@ -261,7 +298,7 @@ def test_two_racing_decisions_one_wins(api: httpx.Client) -> None:
 
 
 def test_approval_mails_texts_and_pays_once(
-    api: httpx.Client,
+    api: Api,
     rail: httpx.Client,
     mail: httpx.Client,
     sms_simulator: httpx.Client,
@@ -269,9 +306,7 @@ def test_approval_mails_texts_and_pays_once(
 ) -> None:
     created = submit(api)
     rid = created["id"]
-    approved = api.post(
-        f"/reimbursements/{rid}/approve", json={"administrator_id": str(NORDIC_ADMIN)}
-    )
+    approved = api.post(f"/reimbursements/{rid}/approve", headers=api.admin())
     assert approved.status_code == 200
     assert approved.json()["status"] == "approved"
     assert approved.json()["payment_status"] == "pending"
@@ -305,13 +340,12 @@ def test_approval_mails_texts_and_pays_once(
 
 
 def test_denial_mails_the_reason_and_texts_only_with_a_phone(
-    api: httpx.Client, mail: httpx.Client, rail: httpx.Client, platform_workers: None
+    api: Api, mail: httpx.Client, rail: httpx.Client, platform_workers: None
 ) -> None:
     created = submit(api, account=WITHOUT_PHONE)
     rid = created["id"]
     denied = api.post(
-        f"/reimbursements/{rid}/deny",
-        json={"administrator_id": str(NORDIC_ADMIN), "reason": "Receipt is unreadable"},
+        f"/reimbursements/{rid}/deny", json={"reason": "Receipt is unreadable"}, headers=api.admin()
     )
     assert denied.status_code == 200 and denied.json()["denial_reason"] == "Receipt is unreadable"
     sent = eventually(lambda: mails_of(mail, f"<reimbursement-{rid}-denied@ledgerflow>"))
@@ -337,7 +371,7 @@ def _seed_losing_first_answer_only(rate: float = 0.5, then_kept: int = 8) -> int
 
 
 def test_a_retried_mail_is_the_same_mail(
-    api: httpx.Client, mail: httpx.Client, platform_workers: None
+    api: Api, mail: httpx.Client, platform_workers: None
 ) -> None:
     created = submit(api, account=WITHOUT_PHONE)
     rid = created["id"]
@@ -345,10 +379,7 @@ def test_a_retried_mail_is_the_same_mail(
         "/__admin/faults",
         json={"seed": _seed_losing_first_answer_only(), "lost_response_rate": 0.5},
     )
-    api.post(
-        f"/reimbursements/{rid}/deny",
-        json={"administrator_id": str(NORDIC_ADMIN), "reason": "Out of policy"},
-    )
+    api.post(f"/reimbursements/{rid}/deny", json={"reason": "Out of policy"}, headers=api.admin())
     assert eventually(lambda: reimbursement(api, rid)["notifications"] == {"email:denied": "sent"})
     message_id = f"<reimbursement-{rid}-denied@ledgerflow>"
     delivered = mails_of(mail, message_id)
@@ -360,23 +391,18 @@ def test_a_retried_mail_is_the_same_mail(
 
 
 def test_a_failed_payment_tells_the_member_and_an_operator_retries_it(
-    api: httpx.Client, rail: httpx.Client, mail: httpx.Client, platform_workers: None
+    api: Api, rail: httpx.Client, mail: httpx.Client, platform_workers: None
 ) -> None:
     created = submit(api, account=WITHOUT_PHONE, amount="40.00")
     rid = created["id"]
     rail.put("/__admin/settings", json={"failing_accounts": [str(WITHOUT_PHONE)]})
-    api.post(f"/reimbursements/{rid}/approve", json={"administrator_id": str(NORDIC_ADMIN)})
+    api.post(f"/reimbursements/{rid}/approve", headers=api.admin())
     assert eventually(lambda: reimbursement(api, rid)["payment_status"] == "failed")
     failed = reimbursement(api, rid)
     assert "refused" in failed["payment_error"]
     told = eventually(lambda: mails_of(mail, f"<reimbursement-{rid}-payment-1-failed@ledgerflow>"))
     assert "failed" in told["subject"]
-    assert (
-        api.post(
-            f"/reimbursements/{rid}/approve", json={"administrator_id": str(NORDIC_ADMIN)}
-        ).status_code
-        == 409
-    )
+    assert api.post(f"/reimbursements/{rid}/approve", headers=api.admin()).status_code == 409
 
     rail.put("/__admin/settings", json={"failing_accounts": []})
     retried = api.post(f"/reimbursements/{rid}/payment/retry")
@@ -396,7 +422,7 @@ def test_a_failed_payment_tells_the_member_and_an_operator_retries_it(
 
 
 def test_a_lost_create_answer_is_retried_with_the_same_key(
-    api: httpx.Client, rail: httpx.Client, platform_workers: None
+    api: Api, rail: httpx.Client, platform_workers: None
 ) -> None:
     created = submit(api, account=WITHOUT_PHONE, amount="7.25")
     rid = created["id"]
@@ -405,7 +431,7 @@ def test_a_lost_create_answer_is_retried_with_the_same_key(
         json={"seed": _seed_losing_first_answer_only(), "lost_response_rate": 0.5},
     )
     # Deny-free approval: the payment's create call loses its first answer.
-    api.post(f"/reimbursements/{rid}/approve", json={"administrator_id": str(NORDIC_ADMIN)})
+    api.post(f"/reimbursements/{rid}/approve", headers=api.admin())
     rail_calls_done = eventually(lambda: reimbursement(api, rid)["rail_payment_id"] is not None)
     assert rail_calls_done
     rail.put("/__admin/faults", json={"lost_response_rate": 0})
@@ -418,7 +444,7 @@ def test_a_lost_create_answer_is_retried_with_the_same_key(
 
 
 def test_a_payment_given_up_without_an_answer_is_retried_as_the_same_payment(
-    api: httpx.Client, rail: httpx.Client, platform_workers: None
+    api: Api, rail: httpx.Client, platform_workers: None
 ) -> None:
     """Every create's answer is lost: the rail made the payment, the platform never heard
     and gave up. Nobody is told it failed, and the operator's retry asks the rail for that
@@ -426,7 +452,7 @@ def test_a_payment_given_up_without_an_answer_is_retried_as_the_same_payment(
     created = submit(api, account=WITHOUT_PHONE, amount="12.50")
     rid = created["id"]
     rail.put("/__admin/faults", json={"lost_response_rate": 1.0})
-    api.post(f"/reimbursements/{rid}/approve", json={"administrator_id": str(NORDIC_ADMIN)})
+    api.post(f"/reimbursements/{rid}/approve", headers=api.admin())
     assert eventually(lambda: reimbursement(api, rid)["payment_status"] == "failed")
     failed = reimbursement(api, rid)
     assert "gave up" in failed["payment_error"]
@@ -449,7 +475,7 @@ def test_a_payment_given_up_without_an_answer_is_retried_as_the_same_payment(
     ]
 
 
-def test_reference_data_and_lists(api: httpx.Client, platform_workers: None) -> None:
+def test_reference_data_and_lists(api: Api, platform_workers: None) -> None:
     banks = eventually(lambda: api.get("/banks").json()["items"])
     assert {bank["uid"] for bank in banks} >= {"nordic-coop", "lakeside-savings", "harbour-trust"}
     first = api.get("/banks", params={"limit": 1}).json()
@@ -467,8 +493,7 @@ def test_reference_data_and_lists(api: httpx.Client, platform_workers: None) -> 
 
     ids = [submit(api, account=HARBOUR_ACCOUNT, amount=f"{n}.00")["id"] for n in (1, 2, 3)]
     api.post(
-        f"/reimbursements/{ids[0]}/deny",
-        json={"administrator_id": str(HARBOUR_ADMIN), "reason": "no"},
+        f"/reimbursements/{ids[0]}/deny", json={"reason": "no"}, headers=api.admin(HARBOUR_ADMIN)
     )
 
     def listed(path: str, **params: Any) -> list[dict[str, Any]]:
@@ -507,3 +532,44 @@ def test_reference_data_and_lists(api: httpx.Client, platform_workers: None) -> 
     assert api.get("/banks", params={"limit": 501}).status_code == 422
     bad_cursor = api.get(f"/members/{HARBOUR_MEMBER}/reimbursements", params={"cursor": "x"})
     assert bad_cursor.status_code == 400
+
+
+def test_members_and_administrators_reach_their_own_alone(api: Api, platform_workers: None) -> None:
+    """A member reads its own accounts and reimbursements, never another member's; an
+    administrator its own bank's, never another bank's: those answer 404, as unknown ids."""
+    mine = submit(api, account=WITHOUT_PHONE, amount="3.00")
+    member, other_member = MEMBER_OF[WITHOUT_PHONE], MEMBER_OF[WITH_PHONE]
+    as_member = api.member(WITHOUT_PHONE)
+
+    accounts = api.get(f"/members/{member}/accounts", headers=as_member)
+    assert [a["id"] for a in accounts.json()["items"]] == [str(WITHOUT_PHONE)]
+    assert api.get(f"/reimbursements/{mine['id']}", headers=as_member).status_code == 200
+    for path in (
+        f"/members/{other_member}/accounts",
+        f"/members/{other_member}/reimbursements",
+        f"/reimbursements/{submit(api, account=WITH_PHONE)['id']}",
+    ):
+        assert api.get(path, headers=as_member).status_code == 404, path
+    on_theirs = {
+        "bank_account_id": str(WITH_PHONE),
+        "amount": {"amount": "1.00", "currency": "DKK"},
+        "description": "Taxi",
+    }
+    refused = api.post("/reimbursements", json=on_theirs, headers=as_member)
+    assert (refused.status_code, refused.json()["code"]) == (404, "bank_account_not_found")
+    assert api.get(f"/banks/{NORDIC}/accounts", headers=as_member).status_code == 403
+    assert api.get("/sms", headers=as_member).status_code == 403
+
+    nordic, lakeside = api.admin(), api.admin(LAKESIDE_ADMIN)
+    assert api.get(f"/reimbursements/{mine['id']}", headers=nordic).status_code == 200
+    assert api.get(f"/reimbursements/{mine['id']}", headers=lakeside).status_code == 404
+    assert api.get(f"/members/{member}/accounts", headers=nordic).status_code == 200
+    assert api.get(f"/members/{member}/accounts", headers=lakeside).status_code == 404
+    for path in ("administrators", "accounts", "reimbursements"):
+        assert api.get(f"/banks/{NORDIC}/{path}", headers=nordic).status_code == 200
+        assert api.get(f"/banks/{NORDIC}/{path}", headers=lakeside).status_code == 404
+    banks = eventually(lambda: api.get("/banks", headers=lakeside).json()["items"])
+    assert [bank["id"] for bank in banks] == [str(LAKESIDE)]
+    auditor = api.issuer.headers(Role.AUDITOR)
+    assert api.get(f"/members/{member}/reimbursements", headers=auditor).status_code == 200
+    assert api.post(f"/reimbursements/{mine['id']}/approve", headers=auditor).status_code == 403

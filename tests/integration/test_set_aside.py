@@ -37,6 +37,7 @@ from adapters.relay import EventRelay
 from adapters.set_aside.desk import SetAsideDesk
 from adapters.set_aside.errors import RetryLater
 from adapters.work import WorkScheduler
+from domain.access import Actor, Role
 from domain.billing.dataset import CustomerRecord, InvoiceRecord
 from domain.messaging import Message
 from domain.orders.aggregate import Order
@@ -56,6 +57,9 @@ from simulators.registry import running
 from tests.harness import eventually, workers
 from tests.issuer import TokenIssuer
 
+# Who the tests' commands are recorded as, where it does not matter.
+ACTOR = Actor.system("tests")
+
 WITH_PHONE = reference_id("account", "nordic-m-1-acct")  # of the demo banks
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -71,6 +75,7 @@ def new_order(quantity: int = 10) -> Order:
         quantity=quantity,
         idempotency_key=None,
         accepted_at=T0,
+        actor=ACTOR,
     )
 
 
@@ -81,6 +86,7 @@ def new_sms() -> Sms:
         text="hello",
         correlation_id=None,
         requested_at=T0,
+        actor=ACTOR,
     )
 
 
@@ -139,14 +145,20 @@ def _listed(api: httpx.Client, path: str, key: str = "id") -> set[str]:
     return {str(item[key]) for item in page.json()["items"]}
 
 
-def _new_in_every_workflow(api: httpx.Client, url: str, n: int) -> dict[str, tuple[str, str]]:
-    """One new aggregate in each workflow: list path -> (its id, the list's key)."""
+def _new_in_every_workflow(
+    api: httpx.Client, url: str, n: int, issuer: TokenIssuer
+) -> dict[str, tuple[str, str]]:
+    """One new aggregate in each workflow, each by a caller that may create it (a client,
+    the account's member): list path -> (its id, the list's key)."""
+    shop = issuer.as_client()
     sms = api.post(
         "/sms",
+        headers=shop,
         json={"message_id": f"m-{n}-{uuid.uuid4()}", "phone_number": "+254712345678", "text": "hi"},
     )
     order = api.post(
         "/orders",
+        headers=shop,
         json={
             "type": "limit",
             "side": "buy",
@@ -157,6 +169,7 @@ def _new_in_every_workflow(api: httpx.Client, url: str, n: int) -> dict[str, tup
     )
     application = api.post(
         "/applications",
+        headers=shop,
         json={
             "first_name": "Amina",
             "last_name": "Okafor",
@@ -167,6 +180,7 @@ def _new_in_every_workflow(api: httpx.Client, url: str, n: int) -> dict[str, tup
     )
     reimbursement = api.post(
         "/reimbursements",
+        headers=issuer.headers(Role.MEMBER, member_id=reference_id("member", "nordic-m-1")),
         json={
             "bank_account_id": str(WITH_PHONE),
             "amount": {"amount": "129.90", "currency": "DKK"},  # a Danish account
@@ -181,7 +195,7 @@ def _new_in_every_workflow(api: httpx.Client, url: str, n: int) -> dict[str, tup
         settings = Settings(database_url=url, billing_scheduler=False)
         async with platform_session(settings, only={"billing"}) as opened:
             await opened.get(BillingWorkflow).service.load(
-                [CustomerRecord(n, "EUR"), InvoiceRecord(n, n, Decimal("10"), "EUR", False)]
+                [CustomerRecord(n, "EUR"), InvoiceRecord(n, n, Decimal("10"), "EUR", False)], ACTOR
             )
 
     asyncio.run(invoice())
@@ -204,19 +218,19 @@ def _item(api: httpx.Client, follower: str) -> dict[str, Any] | None:
 
 
 def test_an_unknown_event_stops_its_aggregate_in_one_read_model_and_nothing_else(
-    platform: tuple[str, httpx.Client],
+    platform: tuple[str, httpx.Client], issuer: TokenIssuer
 ) -> None:
     url, api = platform
     app = open_application(OrdersApplication, url)
     try:
         stuck = new_order()
-        stuck.record_placed(1, "EX-1", T0)
+        stuck.record_placed(1, "EX-1", T0, actor=ACTOR)
         accepted, placed = stored(app, stuck)
         topic = unknown_topic()
         append(url, "orders_events", [tampered(accepted, topic=topic)])
 
         # Every read model of every workflow keeps current, the orders list included.
-        written = _new_in_every_workflow(api, url, 1)
+        written = _new_in_every_workflow(api, url, 1, issuer)
         assert eventually(lambda: _all_listed(api, written), what="every list current")
         item = eventually(lambda: _item(api, "orders_view"), what="the order set aside")
         assert item["log"] == "orders" and item["aggregate_id"] == str(stuck.id)
@@ -235,7 +249,7 @@ def test_an_unknown_event_stops_its_aggregate_in_one_read_model_and_nothing_else
 
         # Its later event waits behind it; other orders go on.
         append(url, "orders_events", [placed])
-        more = _new_in_every_workflow(api, url, 2)
+        more = _new_in_every_workflow(api, url, 2, issuer)
         assert eventually(lambda: _all_listed(api, more), what="lists current again")
         assert eventually(lambda: api.get(f"/status/set-aside/{item['id']}").json()["waiting"] == 1)
         assert str(stuck.id) not in _listed(api, "/orders")
@@ -247,14 +261,16 @@ def test_an_unknown_event_stops_its_aggregate_in_one_read_model_and_nothing_else
         assert asked.json()["requested"] == "retry"
         failed = eventually(lambda: (d := api.get(path).json())["actions"][0]["done_at"] and d)
         assert failed["actions"][0]["outcome"] == "failed"
-        assert failed["actions"][0]["actor"] == "operator"
+        assert failed["actions"][0]["actor"] == "operator:dev-operator"
         assert (failed["resolution"], failed["failures"], failed["waiting"]) == (None, 2, 1)
 
         # After the fix (the topic is known again), a retry applies it and what waited.
         register_topic(topic, Order.OrderAccepted)
         assert api.post(f"{path}/retry").status_code == 202
         retried = eventually(lambda: (d := api.get(path).json())["resolution"] and d)
-        assert retried["resolution"] == "retried" and retried["resolved_by"] == "operator"
+        assert (
+            retried["resolution"] == "retried" and retried["resolved_by"] == "operator:dev-operator"
+        )
         assert [(a["outcome"], a["applied"]) for a in retried["actions"]] == [
             ("failed", 0),
             ("applied", 2),
@@ -296,7 +312,7 @@ def test_an_operator_skips_a_set_aside_event_with_a_reason(
         skipped = eventually(lambda: (d := api.get(path).json())["resolution"] and d)
         assert skipped["resolution"] == "skipped"
         assert skipped["reason"] == "written by hand in a test"
-        assert skipped["resolved_by"] == "operator"
+        assert skipped["resolved_by"] == "operator:dev-operator"
         [action] = skipped["actions"]
         assert (action["action"], action["outcome"]) == ("skip", "skipped")
         assert str(sms.id) not in _listed(api, "/sms")
@@ -341,8 +357,8 @@ def test_a_value_the_read_model_cannot_hold_sets_its_order_aside_and_a_rebuild_r
     try:
         before, huge, after = new_order(), new_order(quantity=OVERFLOW), new_order()
         app.save(before, huge, after)  # one batch: the poison between two good orders
-        huge.record_placed(1, "EX-HUGE", T0)
-        before.record_placed(1, "EX-BEFORE", T0)
+        huge.record_placed(1, "EX-HUGE", T0, actor=ACTOR)
+        before.record_placed(1, "EX-BEFORE", T0, actor=ACTOR)
         app.save(huge, before)
 
         async def follow() -> int:
@@ -507,15 +523,15 @@ def test_the_relay_sets_aside_an_event_it_cannot_publish_but_waits_out_the_bus(
     bus = _Bus()
     try:
         good, bad = new_order(), new_order()
-        good.record_placed(1, "EX-GOOD", T0)
-        bad.record_placed(1, "EX-BAD", T0)
+        good.record_placed(1, "EX-GOOD", T0, actor=ACTOR)
+        bad.record_placed(1, "EX-BAD", T0, actor=ACTOR)
         bad_accepted, bad_placed = stored(app, bad)
         # A placement whose time is not a time: it cannot be made into a message.
         append(url, "orders_events", [bad_accepted, tampered(bad_placed, at="yesterday")])
         append(url, "orders_events", stored(app, good))
 
         later = new_order()
-        later.record_placed(1, "EX-LATER", T0)
+        later.record_placed(1, "EX-LATER", T0, actor=ACTOR)
 
         async def relay() -> tuple[int, int]:
             pool = await _pool(url)

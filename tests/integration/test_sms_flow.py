@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from adapters.messaging.postgres.event_bus import PostgresEventBus
+from domain.access import Role
 from domain.messaging import Message
 from ledgerflow.settings import Settings
 from ledgerflow.web import create_app
@@ -44,8 +45,17 @@ def settings(database_url: str, simulator: httpx.Client, issuer: TokenIssuer) ->
 
 @pytest.fixture(scope="module")
 def api(settings: Settings, issuer: TokenIssuer) -> Iterator[httpx.Client]:
-    with running(create_app(settings)) as url, issuer.client(url, timeout=10) as client:
+    with (
+        running(create_app(settings)) as url,
+        issuer.client(url, timeout=10, headers=issuer.as_client()) as client,
+    ):  # a client of every scope: its own resources
         yield client
+
+
+@pytest.fixture(scope="module")
+def operator(issuer: TokenIssuer) -> dict[str, str]:
+    """The headers of an operator's token: operator actions are operators' alone."""
+    return issuer.headers(Role.OPERATOR)
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +147,7 @@ def test_a_refusal_fails_at_once_and_is_not_retried(
 
 
 def test_transient_failures_are_retried_then_parked_and_an_operator_can_retry(
-    api: httpx.Client, simulator: httpx.Client, platform_workers: None
+    operator: dict[str, str], api: httpx.Client, simulator: httpx.Client, platform_workers: None
 ) -> None:
     simulator.put("/__admin/faults", json={"error_rate": 1.0})
     sms = api.post("/sms", json=new_sms()).json()
@@ -148,24 +158,24 @@ def test_transient_failures_are_retried_then_parked_and_an_operator_can_retry(
     types = [e["type"] for e in api.get(f"/sms/{sms['id']}/events").json()]
     assert types == ["SmsRequested"] + ["SmsSendAttemptFailed"] * (attempts - 1) + ["SmsParked"]
 
-    assert api.post(f"/sms/{uuid.uuid4()}/retry").status_code == 404
+    assert api.post(f"/sms/{uuid.uuid4()}/retry", headers=operator).status_code == 404
     simulator.put("/__admin/faults", json={"error_rate": 0.0})
-    retried = api.post(f"/sms/{sms['id']}/retry")
+    retried = api.post(f"/sms/{sms['id']}/retry", headers=operator)
     assert retried.status_code == 202 and retried.json()["status"] == "requested"
     assert eventually(lambda: sms_status(api, sms["id"]) == "sent")
     assert api.get(f"/sms/{sms['id']}").json()["attempts"] == attempts + 1  # numbers go on
-    assert api.post(f"/sms/{sms['id']}/retry").status_code == 409
+    assert api.post(f"/sms/{sms['id']}/retry", headers=operator).status_code == 409
 
 
 def test_lost_responses_are_retried_with_the_same_idempotency_key(
-    api: httpx.Client, simulator: httpx.Client, platform_workers: None
+    operator: dict[str, str], api: httpx.Client, simulator: httpx.Client, platform_workers: None
 ) -> None:
     simulator.put("/__admin/faults", json={"lost_response_rate": 1.0})
     sms = api.post("/sms", json=new_sms()).json()
     assert eventually(lambda: sms_status(api, sms["id"]) == "parked")  # every answer lost
     attempts = api.get(f"/sms/{sms['id']}").json()["attempts"]
     simulator.put("/__admin/faults", json={"lost_response_rate": 0.0})
-    api.post(f"/sms/{sms['id']}/retry")
+    api.post(f"/sms/{sms['id']}/retry", headers=operator)
     assert eventually(lambda: sms_status(api, sms["id"]) == "sent")
     ledger = simulator.get("/__admin/ledger").json()["items"]
     # Many calls, one effect: the provider saw the same key every time.

@@ -4,6 +4,7 @@ PostgreSQL (the default) and the real RabbitMQ."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import uuid
 from collections.abc import Iterator
@@ -13,11 +14,11 @@ import pytest
 
 from adapters.eventstore import open_application
 from adapters.messaging.factory import build_messaging
-from domain.messaging import Message, command_queue_name, dead_letter_queue_name
+from domain.access import Actor, Role
+from domain.messaging import CLIENT_HEADER, Message, command_queue_name, dead_letter_queue_name
 from domain.sms.aggregate import SmsStatus, sms_id_for
 from domain.sms.errors import SmsNotFound
 from ledgerflow.settings import AbuseLimits, Settings
-from ledgerflow.workflows.sms import CLIENT_HEADER
 from processes.sms.application import SmsApplication
 from simulators import sms_provider
 from simulators.registry import running
@@ -64,13 +65,16 @@ async def purge(amqp_url: str, *queues: str) -> None:
             await queue.purge()
 
 
-def message(body: object, message_id: str | None = None) -> Message:
+CLIENT = "client-q"
+
+
+def message(body: object, message_id: str | None = None, client: str | None = CLIENT) -> Message:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     return Message(
         body=raw,
         message_id=message_id or str(uuid.uuid4()),
         correlation_id="corr-42",
-        headers={"source": "test"},
+        headers={"source": "test", **({CLIENT_HEADER: client} if client else {})},
     )
 
 
@@ -100,6 +104,7 @@ def test_send_sms_commands_are_recorded_sent_and_announced(settings: Settings) -
                 message(send_sms(first)),  # a redelivery: the same SMS, no second one
                 message(send_sms(first, text="another text")),  # the id reused: a conflict
                 message(send_sms(second)),
+                message(send_sms(f"q-{uuid.uuid4()}"), client=None),  # names no client
             ]:
                 await queue.send(QUEUE, item)
         finally:  # before this loop ends: a broker connection outliving it leaks callbacks
@@ -111,9 +116,10 @@ def test_send_sms_commands_are_recorded_sent_and_announced(settings: Settings) -
     try:
         with workers(settings, "sms", "ingester", "relay"):
             eventually(lambda: all(_status(app, m) == SmsStatus.SENT for m in (first, second)))
-            dead = eventually(lambda: _dead_letters(settings, 3), timeout=10)
+            dead = eventually(lambda: _dead_letters(settings, 4), timeout=10)
             announced = asyncio.run(_collect(settings, subscriber, {first, second}))
         versions = app.get_sms(sms_id_for(first)).version
+        requested, sent = app.events.get(sms_id_for(first))
     finally:
         app.close()
 
@@ -121,14 +127,18 @@ def test_send_sms_commands_are_recorded_sent_and_announced(settings: Settings) -
     assert any("invalid SendSms" in reason and "JSON" in reason for reason in reasons)
     assert any("phone_number" in reason for reason in reasons)
     assert any("already used" in reason for reason in reasons)
+    assert any(reason.startswith("missing_client: ") for reason in reasons)
+    # The client the header names is the SMS's actor; its outcome, the worker's.
+    assert requested.actor == Actor("client", CLIENT)  # type: ignore[attr-defined]
+    assert sent.actor == Actor.system("worker-sms")  # type: ignore[attr-defined]
     assert versions == 2  # requested, sent: the redelivered command added nothing
     assert {json.loads(m.body)["message_id"] for m in announced} == {first, second}
     assert all(m.correlation_id == "corr-42" for m in announced)
 
 
-def _status(app: SmsApplication, message_id: str) -> SmsStatus | None:
+def _status(app: SmsApplication, message_id: str, client: str | None = None) -> SmsStatus | None:
     try:
-        return app.get_sms(sms_id_for(message_id)).status
+        return app.get_sms(sms_id_for(message_id, client)).status
     except SmsNotFound:
         return None
 
@@ -178,17 +188,22 @@ def _already_set() -> asyncio.Event:
 def test_the_api_and_the_queue_share_one_idempotency(
     settings: Settings, issuer: TokenIssuer
 ) -> None:
-    """A command that came over HTTP and again over the queue is one SMS."""
+    """A command that came over HTTP and again over the queue, both of one client, is one
+    SMS."""
     from ledgerflow.web import create_app
 
     assert settings.database_url
     message_id = f"both-{uuid.uuid4()}"
     with running(create_app(settings)) as url, issuer.client(url) as api:
-        created = api.post("/sms", json=send_sms(message_id)).json()
+        shop = issuer.headers(Role.CLIENT, subject="shop-1")
+        created = api.post("/sms", json=send_sms(message_id), headers=shop).json()
         queue, bus = build_messaging(settings.database_url, settings.amqp_url)
+        from_shop = dataclasses.replace(
+            message(send_sms(message_id)), headers={CLIENT_HEADER: "shop-1"}
+        )
 
         async def send() -> None:
-            await queue.send(QUEUE, message(send_sms(message_id)))
+            await queue.send(QUEUE, from_shop)
             await queue.close()
             await bus.close()
 
@@ -203,12 +218,15 @@ def test_a_destination_its_client_may_not_text_is_dead_lettered_with_the_rule(
     settings: Settings,
 ) -> None:
     """The destination rules of `POST /sms` apply on the queue too, for the client a
-    message names in its header (none: the default rule)."""
+    message names in its header (one it does not list: the default rule); a message that
+    names no client is refused as such."""
     assert settings.database_url
     rules = AbuseLimits(sms_allowed_countries={"client-a": ["TZ"], "*": ["KE"]})
     ruled = settings.model_copy(update={"abuse_limits": rules})
     kenya, tanzania = "+254712345678", "+255712345678"
-    named_refused, named_allowed, unnamed_refused = (f"q-{uuid.uuid4()}" for _ in range(3))
+    named_refused, named_allowed, unlisted_refused, unnamed = (
+        f"q-{uuid.uuid4()}" for _ in range(4)
+    )
 
     def for_client(body: dict[str, object], client: str | None) -> Message:
         headers = {CLIENT_HEADER: client} if client else {}
@@ -220,7 +238,8 @@ def test_a_destination_its_client_may_not_text_is_dead_lettered_with_the_rule(
             for item in [
                 for_client(send_sms(named_refused, phone_number=kenya), "client-a"),
                 for_client(send_sms(named_allowed, phone_number=tanzania), "client-a"),
-                for_client(send_sms(unnamed_refused, phone_number=tanzania), None),
+                for_client(send_sms(unlisted_refused, phone_number=tanzania), "client-b"),
+                for_client(send_sms(unnamed, phone_number=kenya), None),
             ]:
                 await queue.send(QUEUE, item)
         finally:
@@ -231,15 +250,20 @@ def test_a_destination_its_client_may_not_text_is_dead_lettered_with_the_rule(
     app = open_application(SmsApplication, settings.database_url)
     try:
         with workers(ruled, "ingester"):
-            eventually(lambda: _status(app, named_allowed) is not None)
-            dead = eventually(lambda: _dead_letters(ruled, 2), timeout=10)
-        refused = [_status(app, m) for m in (named_refused, unnamed_refused)]
+            eventually(lambda: _status(app, named_allowed, "client-a") is not None)
+            dead = eventually(lambda: _dead_letters(ruled, 3), timeout=10)
+        refused = [
+            _status(app, named_refused, "client-a"),
+            _status(app, unlisted_refused, "client-b"),
+            _status(app, unnamed),
+        ]
     finally:
         app.close()
 
     reasons = sorted(letter.reason for letter in dead)  # type: ignore[attr-defined]
-    assert refused == [None, None]
-    assert all(r.startswith("destination_country_not_allowed: ") for r in reasons)
+    assert refused == [None, None, None]
+    [missing] = [r for r in reasons if not r.startswith("destination_country_not_allowed: ")]
+    assert missing.startswith("missing_client: ")
     assert any("KE" in r and "'client-a'" in r for r in reasons)
-    assert any("TZ" in r and "names no client" in r for r in reasons)
+    assert any("TZ" in r and "'client-b'" in r for r in reasons)
     assert not any(kenya[4:] in r or tanzania[4:] in r for r in reasons)

@@ -7,6 +7,7 @@ import uuid
 
 import psycopg
 
+from domain.access import Actor
 from domain.outbound import ProviderUnavailable
 from domain.sms.commands import SendSms
 from domain.sms.ports import OutboundSms
@@ -14,6 +15,9 @@ from ledgerflow.bootstrap import platform_session
 from ledgerflow.ports import Ports, SmsPorts
 from ledgerflow.settings import Settings
 from ledgerflow.workflows.sms import SmsWorkflow
+
+# Who the tests' commands are recorded as, where it does not matter.
+ACTOR = Actor.system("tests")
 
 
 class FlakyProvider:
@@ -48,7 +52,8 @@ def test_retries_are_rescheduled_at_once_not_left_to_the_lease(fresh_database_ur
             stop = asyncio.Event()
             worker = asyncio.create_task(sms.run_worker(stop))
             accepted, _ = await sms.service.send(
-                SendSms(message_id=str(uuid.uuid4()), phone_number="+254712345678", text="hi")
+                SendSms(message_id=str(uuid.uuid4()), phone_number="+254712345678", text="hi"),
+                ACTOR,
             )
             try:
                 async with asyncio.timeout(30):

@@ -73,4 +73,7 @@ def test_the_order_placement_keeps_its_lean_path_with_the_limit() -> None:
     lean = LeanCall.of(placement)
 
     assert lean is not None
-    assert lean.dependencies[0].call.__name__ == "rate_limited_orders"  # counted first
+    # The caller's rule first (a refused caller spends no limit), then the limit, before
+    # anything else: both on the lean path.
+    names = [dependency.call.__name__ for dependency in lean.dependencies]
+    assert names[:2] == ["allow_client_orders_write", "rate_limited_orders"]

@@ -10,12 +10,16 @@ import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from domain.access import Actor
 from domain.billing.errors import ChargeNotExpected, InvoiceNotResolvable
 from domain.billing.invoice import Invoice, InvoiceStatus, charge_key
 from domain.billing.money import period_of
 from domain.billing.run import BillingRun, run_id_for
 from domain.money import to_amount
 from domain.work import OutcomeNotApplicable
+
+# Who the tests' commands are recorded as, where it does not matter.
+ACTOR = Actor.system("tests")
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -28,14 +32,15 @@ def new_invoice(ref_id: int = 7) -> Invoice:
         currency="USD",
         paid=False,
         at=T0,
+        actor=ACTOR,
     )
 
 
 def test_a_run_is_named_by_its_period() -> None:
-    run = BillingRun(period="2026-12", trigger="manual", at=T0)
+    run = BillingRun(period="2026-12", trigger="manual", at=T0, actor=ACTOR)
     assert run.id == run_id_for("2026-12") != run_id_for("2027-01")
-    run.select([uuid4() for _ in range(2500)], T0)
-    run.select([uuid4()], T0)  # a repeated selection is ignored
+    run.select([uuid4() for _ in range(2500)], T0, actor=ACTOR)
+    run.select([uuid4()], T0, actor=ACTOR)  # a repeated selection is ignored
     assert run.selected == 2500 and run.selection_complete
     assert [type(e).__name__ for e in run.collect_events()].count("InvoicesSelected") == 3
 
@@ -51,27 +56,27 @@ def test_the_first_of_the_month_is_in_utc_unless_configured() -> None:
 
 def test_an_unknown_outcome_leaves_the_attempt_open_until_reconciled() -> None:
     invoice = new_invoice()
-    entry = invoice.attempt_charge(1, None, T0, previous_not_charged=False)
+    entry = invoice.attempt_charge(1, None, T0, previous_not_charged=False, actor=ACTOR)
     assert entry["key"] == charge_key(7, 1) == "invoice-7-cycle-1"
     assert invoice.open_attempt is entry  # written ahead, no outcome yet
-    invoice.record_failure(1, "reset", T0, T0, outcome_known=False)
+    invoice.record_failure(1, "reset", T0, T0, outcome_known=False, actor=ACTOR)
     assert invoice.open_attempt is not None
-    second = invoice.attempt_charge(1, None, T0, previous_not_charged=True)
+    second = invoice.attempt_charge(1, None, T0, previous_not_charged=True, actor=ACTOR)
     assert second["key"] == entry["key"]  # identical across retries of a cycle
     assert invoice.attempts[0]["outcome"] == "not_charged"
-    invoice.record_paid(2, "charged", T0)
+    invoice.record_paid(2, "charged", T0, actor=ACTOR)
     assert invoice.status is InvoiceStatus.PAID and invoice.open_attempt is None
 
 
 def test_nothing_is_charged_or_recorded_after_the_end() -> None:
     invoice = new_invoice()
-    invoice.attempt_charge(1, None, T0, previous_not_charged=False)
-    invoice.record_paid(1, "charged", T0)
+    invoice.attempt_charge(1, None, T0, previous_not_charged=False, actor=ACTOR)
+    invoice.record_paid(1, "charged", T0, actor=ACTOR)
     with pytest.raises(ChargeNotExpected) as raised:
-        invoice.attempt_charge(1, None, T0, previous_not_charged=False)
+        invoice.attempt_charge(1, None, T0, previous_not_charged=False, actor=ACTOR)
     assert isinstance(raised.value, OutcomeNotApplicable)
     with pytest.raises(InvoiceNotResolvable):
-        invoice.resolve("retry", "again", T0)
+        invoice.resolve("retry", "again", T0, actor=ACTOR)
 
 
 class InvoiceLifecycle(RuleBasedStateMachine):
@@ -98,9 +103,11 @@ class InvoiceLifecycle(RuleBasedStateMachine):
         cycle = invoice.cycle + 1 if retrying else max(invoice.cycle, 1)
         if not invoice.expects_charge(cycle):
             with pytest.raises(ChargeNotExpected):
-                invoice.attempt_charge(cycle, None, self._tick(), previous_not_charged=False)
+                invoice.attempt_charge(
+                    cycle, None, self._tick(), previous_not_charged=False, actor=ACTOR
+                )
             return
-        invoice.attempt_charge(cycle, None, self._tick(), previous_not_charged=False)
+        invoice.attempt_charge(cycle, None, self._tick(), previous_not_charged=False, actor=ACTOR)
 
     @precondition(lambda self: self.invoice.open_attempt is not None)
     @rule(outcome=st.sampled_from(["charged", "declined", "failed", "unknown", "refused"]))
@@ -109,31 +116,37 @@ class InvoiceLifecycle(RuleBasedStateMachine):
         attempt = invoice.last_attempt
         at = self._tick()
         if outcome == "charged":
-            invoice.record_paid(attempt, "charged", at)
+            invoice.record_paid(attempt, "charged", at, actor=ACTOR)
             self.charged += 1
         elif outcome == "declined":
             retry_at = at + timedelta(days=1) if invoice.cycle < 4 else None
-            invoice.record_declined(attempt, "insufficient_balance", at, retry_at)
+            invoice.record_declined(attempt, "insufficient_balance", at, retry_at, actor=ACTOR)
         elif outcome in ("failed", "unknown"):
-            invoice.record_failure(attempt, outcome, at, at, outcome_known=outcome == "failed")
+            invoice.record_failure(
+                attempt, outcome, at, at, outcome_known=outcome == "failed", actor=ACTOR
+            )
         else:
-            invoice.needs_attention(attempt, "customer_not_found", "no such customer", at)
+            invoice.needs_attention(
+                attempt, "customer_not_found", "no such customer", at, actor=ACTOR
+            )
 
     @precondition(lambda self: self.invoice.open_attempt is not None)
     @rule(found=st.booleans())
     def reconcile(self, found: bool) -> None:
         invoice = self.invoice
         if found:
-            invoice.record_paid(invoice.last_attempt, "reconciled", self._tick())
+            invoice.record_paid(invoice.last_attempt, "reconciled", self._tick(), actor=ACTOR)
             self.charged += 1
         else:
-            invoice.attempt_charge(invoice.cycle, None, self._tick(), previous_not_charged=True)
+            invoice.attempt_charge(
+                invoice.cycle, None, self._tick(), previous_not_charged=True, actor=ACTOR
+            )
 
     @rule(action=st.sampled_from(["mark_paid", "retry", "write_off"]))
     def operator(self, action: str) -> None:
         invoice = self.invoice
         try:
-            invoice.resolve(action, "operator note", self._tick())
+            invoice.resolve(action, "operator note", self._tick(), actor=ACTOR)
         except InvoiceNotResolvable:
             return
 

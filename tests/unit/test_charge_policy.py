@@ -15,6 +15,7 @@ from uuid import UUID
 import pytest
 from eventsourcing.domain import Aggregate
 
+from domain.access import Actor
 from domain.billing.invoice import Invoice, InvoiceStatus
 from domain.billing.ports import (
     ChargeRequest,
@@ -51,6 +52,9 @@ from processes.billing.charging import (
     NeedsAttention,
     charge_work_id,
 )
+
+# Who the tests' commands are recorded as, where it does not matter.
+ACTOR = Actor.system("tests")
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 DUNNING = [timedelta(days=1), timedelta(days=3)]
@@ -120,6 +124,7 @@ class Billing:
             currency="EUR",
             paid=paid,
             at=T0,
+            actor=ACTOR,
         )
         self.app.save(invoice)
         return invoice
@@ -158,9 +163,9 @@ def billing() -> Billing:
 def test_a_selection_plans_one_charge_per_invoice_and_a_repeat_plans_the_same(
     billing: Billing,
 ) -> None:
-    run = BillingRun(period="2026-12", trigger="manual", at=T0)
+    run = BillingRun(period="2026-12", trigger="manual", at=T0, actor=ACTOR)
     ids = [uuid.uuid4(), uuid.uuid4()]
-    run.select(ids, T0)
+    run.select(ids, T0, actor=ACTOR)
     selected = next(e for e in run.collect_events() if isinstance(e, BillingRun.InvoicesSelected))
     requests = billing.policy.plan(selected)
     assert requests == [
@@ -197,6 +202,7 @@ def test_a_decline_plans_the_next_cycle_at_its_dunning_date_and_the_last_plans_n
         reason="insufficient_balance",
         at=T0,
         retry_at=None,
+        actor=ACTOR,
     )
     assert billing.policy.plan(last) == []
 
@@ -207,13 +213,18 @@ def test_an_operators_retry_plans_its_round_and_a_resolution_cancels_the_charge(
     invoice = billing.invoice()
     billing.provider.charges = [ProviderCustomerNotFound("no such customer")]
     attention = billing.record(invoice, Completed(billing.attempt(invoice)))
-    attention.resolve("retry", "customer fixed", T0)
+    attention.resolve("retry", "customer fixed", T0, actor=ACTOR)
     [retried] = attention.collect_events()
     [request] = billing.policy.plan(retried)
     assert isinstance(request, WorkRequest)
     assert request.id == charge_work_id(invoice.id, 1, 2) and request.payload.cycle == 1
     marked = Invoice.InvoiceMarkedPaid(
-        originator_id=invoice.id, originator_version=5, timestamp=T0, note="paid", at=T0
+        originator_id=invoice.id,
+        originator_version=5,
+        timestamp=T0,
+        note="paid",
+        at=T0,
+        actor=ACTOR,
     )
     assert billing.policy.plan(marked) == [CancelWork(aggregate_id=invoice.id, kind=CHARGE)]
 
@@ -317,7 +328,7 @@ def test_an_unresolved_attempt_not_found_is_charged_again_with_the_same_key(
 ) -> None:
     """A crash after the write-ahead left attempt 1 without an outcome."""
     invoice = billing.invoice()
-    invoice.attempt_charge(1, None, T0, previous_not_charged=False)
+    invoice.attempt_charge(1, None, T0, previous_not_charged=False, actor=ACTOR)
     billing.app.save(invoice)
     billing.provider.lookups = [False]
     outcome = billing.attempt(invoice, number=2)
@@ -333,7 +344,7 @@ def test_a_failed_lookup_records_nothing_and_parks_as_an_unknown_outcome(
     billing: Billing,
 ) -> None:
     invoice = billing.invoice()
-    invoice.attempt_charge(1, None, T0, previous_not_charged=False)
+    invoice.attempt_charge(1, None, T0, previous_not_charged=False, actor=ACTOR)
     billing.app.save(invoice)
     billing.provider.lookups = [ProviderUnavailable("503 on lookup")]
     outcome = billing.attempt(invoice, number=2)
@@ -350,7 +361,7 @@ def test_a_provider_that_cannot_be_asked_sends_the_invoice_to_an_operator_with_e
     billing: Billing,
 ) -> None:
     invoice = billing.invoice()
-    invoice.attempt_charge(1, None, T0, previous_not_charged=False)
+    invoice.attempt_charge(1, None, T0, previous_not_charged=False, actor=ACTOR)
     billing.app.save(invoice)
     billing.provider.lookups = [LookupNotSupported("no lookup endpoint")]
     outcome = billing.attempt(invoice, number=2)
@@ -365,7 +376,7 @@ def test_a_worker_that_loses_the_write_ahead_race_does_not_call(billing: Billing
     invoice = billing.invoice()
     stale = billing.app.repository.get(invoice.id)
     rival = billing.app.repository.get(invoice.id)
-    rival.attempt_charge(1, None, T0, previous_not_charged=False)
+    rival.attempt_charge(1, None, T0, previous_not_charged=False, actor=ACTOR)
     billing.app.save(rival)  # another worker wrote ahead first
 
     async def stale_load(invoice_id: UUID) -> Aggregate:

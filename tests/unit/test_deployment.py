@@ -30,7 +30,7 @@ from adapters.status import FollowerLag, WorkBacklog
 from adapters.status_metrics import PlatformStatus, PlatformStatusCollector
 from adapters.work.metrics import OUTBOUND_CALLS, WORK_PARKED
 from api.metrics import HTTP_REQUESTS
-from domain.access import TOKEN_ROLES, Role, Scope
+from domain.access import TOKEN_ROLES, Actor, Role, Scope
 from ledgerflow.cli import app
 from ledgerflow.settings import Settings
 from ledgerflow.workers import workers
@@ -38,6 +38,9 @@ from ledgerflow.workflows import WORKFLOWS
 from processes.reimbursements.demo_banks import demo_banks
 from projections.parked import ParkedSummary
 from simulators.registry import SIMULATORS
+
+# Who the tests' commands are recorded as, where it does not matter.
+ACTOR = Actor.system("tests")
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRASTRUCTURE = ROOT / "infrastructure"
@@ -197,7 +200,7 @@ def test_the_realm_issues_the_tokens_the_platform_reads() -> None:
 def test_the_realm_has_a_user_per_role_with_ids_of_the_demo_data_set() -> None:
     users = {user["realmRoles"][0]: user for user in _realm()["users"]}
     assert set(users) == {role.value for role in TOKEN_ROLES}
-    ids = {str(aggregate.id): aggregate for aggregate in demo_banks()}
+    ids = {str(aggregate.id): aggregate for aggregate in demo_banks(ACTOR)}
     member = users[Role.MEMBER]["attributes"]
     assert type(ids[member["member_id"][0]]).__name__ == "BankMember"
     admin = users[Role.BANK_ADMIN]["attributes"]

@@ -184,3 +184,35 @@ async def test_transport_errors_say_whether_the_request_can_have_gone_out(
             await client.request("POST", "https://party.test/", json={})
     assert type(caught.value) is expected
     assert caught.value.request.method == "POST"
+
+
+@pytest.mark.parametrize("client_class", [PartyClient])
+async def test_a_party_cookie_never_rides_on_the_next_call(
+    client_class: type[PartyClient],
+) -> None:
+    seen: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("cookie"))
+        return httpx.Response(200, headers={"set-cookie": "session=abc; Path=/"}, json={})
+
+    async with client_of(client_class, handler) as client:
+        await client.post("http://party.test/charges", json={})
+        await client.post("http://party.test/charges", json={})
+        assert not client.cookies
+    assert seen == [None, None]
+
+
+async def test_urls_are_parsed_once_and_sent_as_given() -> None:
+    from adapters.outbound_http import send
+
+    paths: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.raw_path.decode())
+        return httpx.Response(200, json={})
+
+    async with client_of(PartyClient, handler) as client:
+        for _ in range(2):
+            await send(client, "GET", "http://party.test/charges/a%2Fb?x=1", party="party")
+    assert paths == ["/charges/a%2Fb?x=1"] * 2

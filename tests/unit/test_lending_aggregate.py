@@ -13,9 +13,13 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from adapters.eventstore import open_application
+from domain.access import Actor
 from domain.lending.aggregate import FINAL, ApplicationStatus, LoanApplication
 from domain.lending.errors import ApplicationAlreadyFinal, ApplicationNotFlagged
 from processes.lending.application import LendingApplication
+
+# Who the tests' commands are recorded as, where it does not matter.
+ACTOR = Actor.system("tests")
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
@@ -29,37 +33,38 @@ def new_application() -> LoanApplication:
         term_months=36,
         email="amina@example.com",
         submitted_at=T0,
+        actor=ACTOR,
     )
 
 
 def test_a_decision_is_recorded_once_and_a_repeat_is_a_no_op() -> None:
     application = new_application()
     assert application.status is ApplicationStatus.PENDING
-    assert application.record_decision("completed", "job-1", T0) is True
-    assert application.record_decision("completed", "job-1", T0) is False
+    assert application.record_decision("completed", "job-1", T0, actor=ACTOR) is True
+    assert application.record_decision("completed", "job-1", T0, actor=ACTOR) is False
     events = application.collect_events()
     assert [type(e).__name__ for e in events] == ["ApplicationSubmitted", "ApplicationDecided"]
     with pytest.raises(ApplicationAlreadyFinal):
-        application.record_decision("rejected", "job-1", T0)
+        application.record_decision("rejected", "job-1", T0, actor=ACTOR)
 
 
 def test_a_flag_after_the_decision_is_a_no_op_and_a_late_decision_still_counts() -> None:
     decided = new_application()
-    decided.record_decision("rejected", "job-1", T0)
-    assert decided.flag("late", T0) is False
+    decided.record_decision("rejected", "job-1", T0, actor=ACTOR)
+    assert decided.flag("late", T0, actor=ACTOR) is False
     flagged = new_application()
-    assert flagged.flag("no decision in time", T0) is True
+    assert flagged.flag("no decision in time", T0, actor=ACTOR) is True
     assert flagged.status is ApplicationStatus.NEEDS_ATTENTION
-    assert flagged.record_decision("completed", "job-2", T0) is True
+    assert flagged.record_decision("completed", "job-2", T0, actor=ACTOR) is True
     assert flagged.status is ApplicationStatus.COMPLETED and flagged.note is None
 
 
 def test_only_a_flagged_application_is_polled_again() -> None:
     application = new_application()
     with pytest.raises(ApplicationNotFlagged):
-        application.resume_polling(T0)
-    application.flag("late", T0)
-    application.resume_polling(T0)
+        application.resume_polling(T0, actor=ACTOR)
+    application.flag("late", T0, actor=ACTOR)
+    application.resume_polling(T0, actor=ACTOR)
     assert (application.status, application.round) == (ApplicationStatus.PENDING, 2)
     resumed = application.collect_events()[-1]
     assert isinstance(resumed, LoanApplication.PollingResumed)
@@ -69,11 +74,13 @@ def test_only_a_flagged_application_is_polled_again() -> None:
 def test_failed_submissions_are_counted_once_each_and_per_round() -> None:
     application = new_application()
     assert (application.attempts, application.last_error) == (0, None)
-    assert application.record_submission_failure(1, 1, "503", T0) is True
-    assert application.record_submission_failure(1, 1, "503", T0) is False  # a repeat
-    assert application.record_submission_failure(1, 10, "reset", T0) is True
-    assert application.record_submission_failure(1, 4, "503", T0) is False  # older
-    assert application.record_submission_failure(2, 11, "503", T0) is False  # not this round
+    assert application.record_submission_failure(1, 1, "503", T0, actor=ACTOR) is True
+    assert application.record_submission_failure(1, 1, "503", T0, actor=ACTOR) is False  # a repeat
+    assert application.record_submission_failure(1, 10, "reset", T0, actor=ACTOR) is True
+    assert application.record_submission_failure(1, 4, "503", T0, actor=ACTOR) is False  # older
+    assert (
+        application.record_submission_failure(2, 11, "503", T0, actor=ACTOR) is False
+    )  # not this round
     assert (application.attempts, application.last_error) == (10, "reset")
     events = application.collect_events()
     assert [type(e).__name__ for e in events].count("SubmissionAttemptFailed") == 2
@@ -83,14 +90,16 @@ def test_failed_submissions_are_counted_once_each_and_per_round() -> None:
         if isinstance(e, LoanApplication.SubmissionAttemptFailed)
     ] == [(1, 1, "503"), (1, 10, "reset")]
     # Reported after the flag (results may arrive in any order): still counted.
-    application.flag("the bank partner never accepted the submission: reset (11 attempts)", T0)
-    assert application.record_submission_failure(1, 11, "reset", T0) is True
-    application.resume_polling(T0)  # a new round counts again
+    application.flag(
+        "the bank partner never accepted the submission: reset (11 attempts)", T0, actor=ACTOR
+    )
+    assert application.record_submission_failure(1, 11, "reset", T0, actor=ACTOR) is True
+    application.resume_polling(T0, actor=ACTOR)  # a new round counts again
     assert (application.attempts, application.last_error, application.round) == (0, None, 2)
-    assert application.record_submission_failure(1, 12, "503", T0) is False
-    assert application.record_submission_failure(2, 1, "503", T0) is True
-    application.record_decision("completed", "job-1", T0)
-    assert application.record_submission_failure(2, 2, "late", T0) is False  # it ended
+    assert application.record_submission_failure(1, 12, "503", T0, actor=ACTOR) is False
+    assert application.record_submission_failure(2, 1, "503", T0, actor=ACTOR) is True
+    application.record_decision("completed", "job-1", T0, actor=ACTOR)
+    assert application.record_submission_failure(2, 2, "late", T0, actor=ACTOR) is False  # it ended
     assert (application.attempts, application.last_error) == (1, "503")
 
 
@@ -107,9 +116,9 @@ def lending_app(request: pytest.FixtureRequest) -> Iterator[LendingApplication]:
 
 def test_the_aggregate_round_trips_through_an_event_store(lending_app: LendingApplication) -> None:
     application = new_application()
-    application.record_submission_failure(1, 2, "ProviderUnavailable: 503", T0)
-    application.flag("late", T0 + timedelta(seconds=30))
-    application.record_decision("completed", "job-9", T0 + timedelta(seconds=31))
+    application.record_submission_failure(1, 2, "ProviderUnavailable: 503", T0, actor=ACTOR)
+    application.flag("late", T0 + timedelta(seconds=30), actor=ACTOR)
+    application.record_decision("completed", "job-9", T0 + timedelta(seconds=31), actor=ACTOR)
     lending_app.save(application)
     copy = lending_app.get_application(application.id)
     assert (copy.status, copy.job_id, copy.amount, copy.submitted_at) == (
@@ -141,13 +150,15 @@ class ApplicationLifecycle(RuleBasedStateMachine):
         before = (application.status, application.job_id, application.version)
         if application.status in FINAL:
             if application.status.value == status and application.job_id == "job-1":
-                assert application.record_decision(status, "job-1", self._tick()) is False
+                assert (
+                    application.record_decision(status, "job-1", self._tick(), actor=ACTOR) is False
+                )
             else:
                 with pytest.raises(ApplicationAlreadyFinal):
-                    application.record_decision(status, "job-1", self._tick())
+                    application.record_decision(status, "job-1", self._tick(), actor=ACTOR)
             assert (application.status, application.job_id, application.version) == before
         else:
-            assert application.record_decision(status, "job-1", self._tick()) is True
+            assert application.record_decision(status, "job-1", self._tick(), actor=ACTOR) is True
             self.decisions += 1
 
     @rule()
@@ -155,12 +166,12 @@ class ApplicationLifecycle(RuleBasedStateMachine):
         application = self.application
         version = application.version
         if application.status is ApplicationStatus.FAILED:
-            assert application.record_refusal("invalid", self._tick()) is False
+            assert application.record_refusal("invalid", self._tick(), actor=ACTOR) is False
         elif application.status in FINAL:
             with pytest.raises(ApplicationAlreadyFinal):
-                application.record_refusal("invalid", self._tick())
+                application.record_refusal("invalid", self._tick(), actor=ACTOR)
         else:
-            assert application.record_refusal("invalid", self._tick()) is True
+            assert application.record_refusal("invalid", self._tick(), actor=ACTOR) is True
             assert application.status is ApplicationStatus.FAILED
             return
         assert application.version == version
@@ -170,7 +181,7 @@ class ApplicationLifecycle(RuleBasedStateMachine):
         application = self.application
         before = (application.attempts, application.last_error, application.version)
         recorded = application.record_submission_failure(
-            application.round, attempt, error, self._tick()
+            application.round, attempt, error, self._tick(), actor=ACTOR
         )
         counts = application.status not in FINAL and attempt > before[0]
         assert recorded is counts
@@ -182,18 +193,18 @@ class ApplicationLifecycle(RuleBasedStateMachine):
     @rule()
     def flag(self) -> None:
         was_pending = self.application.status is ApplicationStatus.PENDING
-        assert self.application.flag("no decision", self._tick()) is was_pending
+        assert self.application.flag("no decision", self._tick(), actor=ACTOR) is was_pending
 
     @precondition(lambda self: self.application.status is not ApplicationStatus.NEEDS_ATTENTION)
     @rule()
     def resume_refused_unless_flagged(self) -> None:
         with pytest.raises(ApplicationNotFlagged):
-            self.application.resume_polling(self._tick())
+            self.application.resume_polling(self._tick(), actor=ACTOR)
 
     @precondition(lambda self: self.application.status is ApplicationStatus.NEEDS_ATTENTION)
     @rule()
     def resume(self) -> None:
-        self.application.resume_polling(self._tick())
+        self.application.resume_polling(self._tick(), actor=ACTOR)
         assert self.application.status is ApplicationStatus.PENDING
 
     @invariant()

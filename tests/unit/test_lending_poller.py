@@ -11,9 +11,10 @@ from uuid import UUID
 
 import pytest
 
+from domain.access import Actor
 from domain.clock import ManualClock
 from domain.lending.ports import ApplicationUnknownToPartner, Job, PartnerApplication
-from domain.messaging import DeadLetter, Message, MessageHandler
+from domain.messaging import DeadLetter, Message, MessageHandler, actor_of_message
 from domain.outbound import OutcomeUnknown, ProviderRejected, ProviderUnavailable
 from domain.work import (
     Parked,
@@ -151,6 +152,7 @@ def test_submit_then_poll_at_the_interval_then_send_the_decision_once(
     ((queue_name, message),) = queue.sent
     assert queue_name == "ledgerflow.commands.lending"
     assert message.message_id == f"{application_id}:decision"
+    assert actor_of_message(message) == Actor.system("lending-poller")  # the result's actor
     assert queue.bodies()[0] == {
         "type": "RecordApplicationDecision",
         "application_id": str(application_id),

@@ -93,3 +93,19 @@ def test_every_operation_but_the_public_ones_requires_the_bearer_scheme(
                 assert operation["security"] == [{"bearer": []}], (method, path)
                 assert "401" in operation["responses"], (method, path)
     assert public <= {(m, p) for p, ops in spec["paths"].items() for m in ops}
+
+
+def test_every_operation_but_the_public_ones_says_who_may_call_it(issuer: TokenIssuer) -> None:
+    spec = openapi(issuer)
+    public = {("get", "/health"), ("get", "/.well-known/jwks.json")}
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if (method, path) in public:
+                assert "x-access" not in operation, (method, path)
+                continue
+            assert operation["x-access"]["roles"], (method, path)
+            assert "403" in operation["responses"], (method, path)
+    assert spec["paths"]["/sms"]["post"]["x-access"] == {
+        "roles": ["client"],
+        "client_scope": "sms:send",
+    }

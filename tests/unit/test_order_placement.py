@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 
+from domain.access import Actor
 from domain.orders.aggregate import Order, OrderStatus
 from domain.orders.ports import OutboundOrder
 from domain.outbound import OutcomeUnknown, ProviderRejected, ProviderUnavailable
@@ -27,6 +28,9 @@ from processes.orders.application import OrdersApplication
 from processes.orders.placement import PLACE_ORDER, OrderPlaced, OrderPlacement, PlacementPayload
 from processes.outbound import work_id
 from tests.unit.work_items import ScriptedAnswers, leased
+
+# Who the tests' commands are recorded as, where it does not matter.
+ACTOR = Actor.system("tests")
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 NEVER_PARK = RetrySettings(budget=None)
@@ -56,6 +60,7 @@ def accepted(app: OrdersApplication, limit_price: Decimal | None = Decimal("101.
         quantity=10,
         idempotency_key=None,
         accepted_at=T0,
+        actor=ACTOR,
     )
     app.save(order)
     return order

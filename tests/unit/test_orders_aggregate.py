@@ -9,10 +9,14 @@ import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from domain.access import Actor
 from domain.orders.aggregate import Order, OrderStatus, order_fingerprint, order_id_for
 from domain.orders.errors import ExecutionNotApplicable, OrderAlreadyFinal
 from domain.work import OutcomeNotApplicable
 from processes.orders.application import OrdersApplication
+
+# Who the tests' commands are recorded as, where it does not matter.
+ACTOR = Actor.system("tests")
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
@@ -26,6 +30,7 @@ def new_order(key: str | None = None, quantity: int = 10) -> Order:
         quantity=quantity,
         idempotency_key=key,
         accepted_at=T0,
+        actor=ACTOR,
     )
 
 
@@ -43,34 +48,34 @@ def test_the_fingerprint_tells_bodies_apart() -> None:
 
 def test_fills_are_recorded_once_and_in_any_order() -> None:
     order = new_order()
-    assert order.record_execution("e2", 6, Decimal("12.40"), T0)
-    assert not order.record_execution("e2", 6, Decimal("12.40"), T0)  # a repeat
+    assert order.record_execution("e2", 6, Decimal("12.40"), T0, actor=ACTOR)
+    assert not order.record_execution("e2", 6, Decimal("12.40"), T0, actor=ACTOR)  # a repeat
     assert order.status is OrderStatus.PARTIALLY_FILLED
-    order.record_placed(1, "EX1", T0)  # the placement recorded after the first fill
+    order.record_placed(1, "EX1", T0, actor=ACTOR)  # the placement recorded after the first fill
     assert order.status is OrderStatus.PARTIALLY_FILLED
-    assert order.record_execution("e1", 4, Decimal("12.50"), T0)
+    assert order.record_execution("e1", 4, Decimal("12.50"), T0, actor=ACTOR)
     assert order.status is OrderStatus.FILLED
     assert order.average_price == Decimal("12.4400")
     with pytest.raises(ExecutionNotApplicable):
-        order.record_execution("e3", 1, Decimal("12.50"), T0)  # overfill
+        order.record_execution("e3", 1, Decimal("12.50"), T0, actor=ACTOR)  # overfill
 
 
 def test_placement_outcomes_after_the_end_are_not_applicable() -> None:
     order = new_order()
-    order.record_rejection(1, "invalid instrument", T0)
+    order.record_rejection(1, "invalid instrument", T0, actor=ACTOR)
     with pytest.raises(OrderAlreadyFinal) as raised:
-        order.record_placed(2, "EX", T0)
+        order.record_placed(2, "EX", T0, actor=ACTOR)
     assert isinstance(raised.value, OutcomeNotApplicable)
     with pytest.raises(ExecutionNotApplicable):
-        order.record_execution("e1", 1, Decimal("1.00"), T0)
+        order.record_execution("e1", 1, Decimal("1.00"), T0, actor=ACTOR)
 
 
 def test_events_round_trip_through_the_store() -> None:
     app = OrdersApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     order = new_order("k")
-    order.record_placement_failure(1, "refused", T0, T0 + timedelta(seconds=1))
-    order.record_placed(2, "EX1", T0)
-    order.record_execution("e1", 10, Decimal("12.49"), T0)
+    order.record_placement_failure(1, "refused", T0, T0 + timedelta(seconds=1), actor=ACTOR)
+    order.record_placed(2, "EX1", T0, actor=ACTOR)
+    order.record_execution("e1", 10, Decimal("12.49"), T0, actor=ACTOR)
     app.save(order)
     loaded = app.get_order(order.id)
     assert loaded.status is OrderStatus.FILLED and loaded.attempts == 2
@@ -93,9 +98,9 @@ class OrderLifecycle(RuleBasedStateMachine):
         self.attempt += 1
         if self.placed or self.rejected:
             with pytest.raises(OrderAlreadyFinal):
-                self.order.record_placement_failure(self.attempt, error, T0, T0)
+                self.order.record_placement_failure(self.attempt, error, T0, T0, actor=ACTOR)
         else:
-            self.order.record_placement_failure(self.attempt, error, T0, T0)
+            self.order.record_placement_failure(self.attempt, error, T0, T0, actor=ACTOR)
             assert self.order.status in {OrderStatus.ACCEPTED} or self.fills
 
     @rule()
@@ -103,9 +108,9 @@ class OrderLifecycle(RuleBasedStateMachine):
         self.attempt += 1
         if self.placed or self.rejected:
             with pytest.raises(OrderAlreadyFinal):
-                self.order.record_placed(self.attempt, "EX", T0)
+                self.order.record_placed(self.attempt, "EX", T0, actor=ACTOR)
         else:
-            self.order.record_placed(self.attempt, "EX", T0)
+            self.order.record_placed(self.attempt, "EX", T0, actor=ACTOR)
             self.placed = True
 
     @precondition(lambda self: not self.fills)
@@ -114,9 +119,9 @@ class OrderLifecycle(RuleBasedStateMachine):
         self.attempt += 1
         if self.placed or self.rejected:
             with pytest.raises(OrderAlreadyFinal):
-                self.order.record_rejection(self.attempt, "no", T0)
+                self.order.record_rejection(self.attempt, "no", T0, actor=ACTOR)
         else:
-            self.order.record_rejection(self.attempt, "no", T0)
+            self.order.record_rejection(self.attempt, "no", T0, actor=ACTOR)
             self.rejected = True
 
     @rule(
@@ -128,12 +133,12 @@ class OrderLifecycle(RuleBasedStateMachine):
         price = Decimal(cents) / 100
         filled = sum(self.fills.values())
         if execution in self.fills:
-            assert not self.order.record_execution(execution, quantity, price, T0)
+            assert not self.order.record_execution(execution, quantity, price, T0, actor=ACTOR)
         elif self.rejected or filled + quantity > 20:
             with pytest.raises(ExecutionNotApplicable):
-                self.order.record_execution(execution, quantity, price, T0)
+                self.order.record_execution(execution, quantity, price, T0, actor=ACTOR)
         else:
-            assert self.order.record_execution(execution, quantity, price, T0)
+            assert self.order.record_execution(execution, quantity, price, T0, actor=ACTOR)
             self.fills[execution] = quantity
 
     @invariant()

@@ -64,7 +64,9 @@ def test_descriptions_and_reasons_are_trimmed_and_not_blank() -> None:
     with pytest.raises(ValidationError, match="NUL"):
         submit("1.00", description="Taxi\x00")
     with pytest.raises(ValidationError):
-        DenyReimbursement.model_validate({"administrator_id": ACCOUNT, "reason": "\t"})
+        DenyReimbursement.model_validate({"reason": "\t"})
+    with pytest.raises(ValidationError):  # the administrator is the caller, never the body
+        DenyReimbursement.model_validate({"administrator_id": ACCOUNT, "reason": "x"})
 
 
 def test_the_flat_amount_and_currency_of_before_are_refused() -> None:

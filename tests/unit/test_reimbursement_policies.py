@@ -12,7 +12,14 @@ from uuid import uuid4
 
 import pytest
 
-from domain.messaging import DeadLetter, Message, MessageHandler, command_queue_name
+from domain.access import Actor
+from domain.messaging import (
+    DeadLetter,
+    Message,
+    MessageHandler,
+    actor_of_message,
+    command_queue_name,
+)
 from domain.outbound import OutcomeUnknown, ProviderRejected
 from domain.reimbursements.aggregate import Purpose, Reimbursement
 from domain.reimbursements.ports import OutboundMail, PaymentOrder, RailPayment, RailStatus
@@ -38,6 +45,9 @@ from processes.reimbursements.notify import (
 )
 from processes.reimbursements.payment import PaymentCheck, PaymentStart, StartPayload
 from tests.unit.work_items import leased
+
+# Who the tests' commands are recorded as, where it does not matter.
+ACTOR = Actor.system("tests")
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 RETRY = RetrySettings(budget=timedelta(minutes=2))
@@ -98,13 +108,20 @@ def app() -> ReimbursementsApplication:
 
 def seeded(app: ReimbursementsApplication, phone: str | None) -> Reimbursement:
     suffix = uuid4().hex[:6]
-    bank = Bank(uid=f"b{suffix}", name="Bank", location="Here")
-    admin = BankAdministrator(uid=f"a{suffix}", first_name="A", last_name="B", bank_id=bank.id)
+    bank = Bank(uid=f"b{suffix}", name="Bank", location="Here", actor=ACTOR)
+    admin = BankAdministrator(
+        uid=f"a{suffix}", first_name="A", last_name="B", bank_id=bank.id, actor=ACTOR
+    )
     member = BankMember(
-        uid=f"m{suffix}", first_name="Ida", last_name="Storm", email="ida@example.com", phone=phone
+        uid=f"m{suffix}",
+        first_name="Ida",
+        last_name="Storm",
+        email="ida@example.com",
+        phone=phone,
+        actor=ACTOR,
     )
     account = BankAccount(
-        uid=f"c{suffix}", bank_id=bank.id, bank_member_id=member.id, currency="EUR"
+        uid=f"c{suffix}", bank_id=bank.id, bank_member_id=member.id, actor=ACTOR, currency="EUR"
     )
     r = Reimbursement(
         bank_account_id=account.id,
@@ -114,6 +131,7 @@ def seeded(app: ReimbursementsApplication, phone: str | None) -> Reimbursement:
         currency="EUR",
         description="Hotel",
         submitted_at=T0,
+        actor=ACTOR,
     )
     app.save(bank, admin, member, account, r)
     return r
@@ -131,7 +149,7 @@ async def test_a_denial_plans_one_mail_with_the_reason_and_no_payment(
     app: ReimbursementsApplication,
 ) -> None:
     r = seeded(app, phone=None)
-    r.deny(uuid4(), r.bank_id, "No receipt", T0)
+    r.deny(uuid4(), r.bank_id, "No receipt", T0, actor=ACTOR)
     app.save(r)
     denied = app.events.get(r.id, gt=1)
     event = next(iter(denied))
@@ -151,7 +169,7 @@ async def test_a_denial_plans_one_mail_with_the_reason_and_no_payment(
 
 async def test_mail_failures_are_classified(app: ReimbursementsApplication) -> None:
     r = seeded(app, phone=None)
-    r.approve(uuid4(), r.bank_id, T0)
+    r.approve(uuid4(), r.bank_id, T0, actor=ACTOR)
     app.save(r)
     event = next(iter(app.events.get(r.id, gt=1)))
     lost = MailNotification(app, FakeMailer(OutcomeUnknown("dropped")), "f@example.com", RETRY)
@@ -168,7 +186,7 @@ async def test_the_sms_is_a_send_sms_command_on_the_sms_queue(
     app: ReimbursementsApplication,
 ) -> None:
     r = seeded(app, phone="+4531234567")
-    r.approve(uuid4(), r.bank_id, T0)
+    r.approve(uuid4(), r.bank_id, T0, actor=ACTOR)
     app.save(r)
     event = next(iter(app.events.get(r.id, gt=1)))
     queue = FakeQueue()
@@ -182,11 +200,13 @@ async def test_the_sms_is_a_send_sms_command_on_the_sms_queue(
     assert command.message_id == f"reimbursement-{r.id}-approved" == first.message_id
     assert command.phone_number == "+4531234567" and command.correlation_id == str(r.id)
     assert json.loads(first.body) == json.loads(second.body)  # a retry: the same SMS
+    # The SMS is the worker's command: the SMS workflow records it as such.
+    assert actor_of_message(first) == Actor.system("worker-reimbursements")
 
 
 async def test_no_phone_no_sms_and_nothing_recorded(app: ReimbursementsApplication) -> None:
     r = seeded(app, phone=None)
-    r.approve(uuid4(), r.bank_id, T0)
+    r.approve(uuid4(), r.bank_id, T0, actor=ACTOR)
     app.save(r)
     event = next(iter(app.events.get(r.id, gt=1)))
     queue = FakeQueue()
@@ -199,7 +219,7 @@ async def test_no_phone_no_sms_and_nothing_recorded(app: ReimbursementsApplicati
 
 async def test_payment_start_then_polls_until_final(app: ReimbursementsApplication) -> None:
     r = seeded(app, phone=None)
-    r.approve(uuid4(), r.bank_id, T0)
+    r.approve(uuid4(), r.bank_id, T0, actor=ACTOR)
     app.save(r)
     approved = next(iter(app.events.get(r.id, gt=1)))
     rail = FakeRail(
@@ -238,7 +258,7 @@ async def test_a_parked_start_fails_the_payment_without_a_mail_and_a_retry_keeps
     """Parked after unknown outcomes, the payment may exist at the rail: the member is not
     told it failed, and an operator's retry asks the rail for that same payment."""
     r = seeded(app, phone=None)
-    r.approve(uuid4(), r.bank_id, T0)
+    r.approve(uuid4(), r.bank_id, T0, actor=ACTOR)
     app.save(r)
     approved = next(iter(app.events.get(r.id, gt=1)))
     start = PaymentStart(app, FakeRail(), RETRY)
@@ -251,7 +271,7 @@ async def test_a_parked_start_fails_the_payment_without_a_mail_and_a_retry_keeps
     assert mail.plan(failed_event) == []
     app.save(failed_event)
     retried = app.get_reimbursement(r.id)
-    retried.retry_payment(T0)
+    retried.retry_payment(T0, actor=ACTOR)
     [retry_event] = retried.collect_events()
     again = only(start.plan(retry_event))
     assert again.payload == StartPayload(round=2, payment_id=r.payment_id)
@@ -262,7 +282,7 @@ async def test_a_payment_the_rail_failed_tells_the_member_and_a_retry_is_a_new_p
     app: ReimbursementsApplication,
 ) -> None:
     r = seeded(app, phone=None)
-    r.approve(uuid4(), r.bank_id, T0)
+    r.approve(uuid4(), r.bank_id, T0, actor=ACTOR)
     app.save(r)
     approved = next(iter(app.events.get(r.id, gt=1)))
     rail = FakeRail(RailPayment("PAY1", RailStatus.FAILURE, "account closed"))
@@ -274,7 +294,7 @@ async def test_a_payment_the_rail_failed_tells_the_member_and_a_retry_is_a_new_p
     assert isinstance(failed_event, Reimbursement.PaymentFailed) and failed_event.definitive
     mail = MailNotification(app, FakeMailer(), "f@example.com", RETRY)
     assert only(mail.plan(failed_event)).payload == NotificationPayload(Purpose.PAYMENT_FAILED, 1)
-    failed.retry_payment(T0)
+    failed.retry_payment(T0, actor=ACTOR)
     retry_event = failed.collect_events()[-1]
     assert only(start.plan(retry_event)).payload.payment_id != r.payment_id
 
@@ -283,7 +303,7 @@ async def test_a_number_the_sms_workflow_would_refuse_is_a_permanent_failure_wit
     app: ReimbursementsApplication,
 ) -> None:
     r = seeded(app, phone="+99912345678")  # no such country code
-    r.approve(uuid4(), r.bank_id, T0)
+    r.approve(uuid4(), r.bank_id, T0, actor=ACTOR)
     app.save(r)
     event = next(iter(app.events.get(r.id, gt=1)))
     queue = FakeQueue()

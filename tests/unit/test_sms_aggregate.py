@@ -13,10 +13,14 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from adapters.eventstore import open_application
+from domain.access import Actor
 from domain.sms.aggregate import Sms, SmsStatus, request_fingerprint, sms_id_for
 from domain.sms.errors import SmsAlreadyFinal, SmsNotRetryable
 from domain.work import OutcomeNotApplicable
 from processes.sms.application import SmsApplication
+
+# Who the tests' commands are recorded as, where it does not matter.
+ACTOR = Actor.system("tests")
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
@@ -28,6 +32,7 @@ def new_sms(message_id: str = "m-1") -> Sms:
         text="hello",
         correlation_id="c-1",
         requested_at=T0,
+        actor=ACTOR,
     )
 
 
@@ -44,9 +49,9 @@ def test_the_fingerprint_tells_bodies_apart() -> None:
 
 def test_a_transient_failure_then_success_records_every_attempt() -> None:
     sms = new_sms()
-    sms.record_transient_failure(1, "503", T0, T0 + timedelta(seconds=1))
+    sms.record_transient_failure(1, "503", T0, T0 + timedelta(seconds=1), actor=ACTOR)
     assert sms.status is SmsStatus.SENDING
-    sms.record_sent(2, "SM1", T0 + timedelta(seconds=1))
+    sms.record_sent(2, "SM1", T0 + timedelta(seconds=1), actor=ACTOR)
     events = sms.collect_events()
     assert [type(e).__name__ for e in events] == ["SmsRequested", "SmsSendAttemptFailed", "SmsSent"]
     assert sms.status is SmsStatus.SENT and sms.attempts == 2 and sms.provider_message_id == "SM1"
@@ -54,20 +59,20 @@ def test_a_transient_failure_then_success_records_every_attempt() -> None:
 
 def test_nothing_is_recorded_after_the_end() -> None:
     sms = new_sms()
-    sms.record_sent(1, "SM1", T0)
+    sms.record_sent(1, "SM1", T0, actor=ACTOR)
     with pytest.raises(SmsAlreadyFinal) as raised:
-        sms.record_sent(2, "SM2", T0)
+        sms.record_sent(2, "SM2", T0, actor=ACTOR)
     assert isinstance(raised.value, OutcomeNotApplicable)  # the work engine drops the work
     with pytest.raises(SmsAlreadyFinal):
-        sms.park(2, "x", T0)
+        sms.park(2, "x", T0, actor=ACTOR)
 
 
 def test_only_a_parked_sms_can_be_retried() -> None:
     sms = new_sms()
     with pytest.raises(SmsNotRetryable):
-        sms.retry(T0)
-    sms.park(8, "gave up", T0)
-    sms.retry(T0)
+        sms.retry(T0, actor=ACTOR)
+    sms.park(8, "gave up", T0, actor=ACTOR)
+    sms.retry(T0, actor=ACTOR)
     assert sms.status is SmsStatus.REQUESTED and sms.round == 2
     retried = sms.collect_events()[-1]
     assert isinstance(retried, Sms.SmsRetryRequested)
@@ -87,8 +92,8 @@ def sms_app(request: pytest.FixtureRequest) -> Iterator[SmsApplication]:
 
 def test_the_aggregate_round_trips_through_an_event_store(sms_app: SmsApplication) -> None:
     sms = new_sms(f"m-{uuid4()}")
-    sms.record_transient_failure(1, "timeout", T0, T0 + timedelta(seconds=2))
-    sms.record_sent(2, "SM9", T0 + timedelta(seconds=2))
+    sms.record_transient_failure(1, "timeout", T0, T0 + timedelta(seconds=2), actor=ACTOR)
+    sms.record_sent(2, "SM9", T0 + timedelta(seconds=2), actor=ACTOR)
     sms_app.save(sms)
     copy = sms_app.get_sms(sms.id)
     assert (copy.status, copy.attempts, copy.provider_message_id, copy.requested_at) == (
@@ -120,34 +125,34 @@ class SmsLifecycle(RuleBasedStateMachine):
     @precondition(lambda self: self.sms.status in {SmsStatus.REQUESTED, SmsStatus.SENDING})
     @rule(error=st.sampled_from(["503", "timeout", "reset"]))
     def transient_failure(self, error: str) -> None:
-        self.sms.record_transient_failure(self._next(), error, self.now, self.now)
+        self.sms.record_transient_failure(self._next(), error, self.now, self.now, actor=ACTOR)
         assert self.sms.status is SmsStatus.SENDING
 
     @precondition(lambda self: self.sms.status in {SmsStatus.REQUESTED, SmsStatus.SENDING})
     @rule()
     def sent(self) -> None:
-        self.sms.record_sent(self._next(), f"SM{self.attempt}", self.now)
+        self.sms.record_sent(self._next(), f"SM{self.attempt}", self.now, actor=ACTOR)
         self.sent_events += 1
 
     @precondition(lambda self: self.sms.status in {SmsStatus.REQUESTED, SmsStatus.SENDING})
     @rule()
     def rejected(self) -> None:
-        self.sms.record_rejection(self._next(), "400 recipient rejected", self.now)
+        self.sms.record_rejection(self._next(), "400 recipient rejected", self.now, actor=ACTOR)
 
     @precondition(lambda self: self.sms.status in {SmsStatus.REQUESTED, SmsStatus.SENDING})
     @rule()
     def parked(self) -> None:
-        self.sms.park(self._next(), "max attempts", self.now)
+        self.sms.park(self._next(), "max attempts", self.now, actor=ACTOR)
 
     @rule()
     def operator_retry(self) -> None:
         before = self.sms.status
         if before is SmsStatus.PARKED:
-            self.sms.retry(self.now)
+            self.sms.retry(self.now, actor=ACTOR)
             assert self.sms.status is SmsStatus.REQUESTED
         else:
             with pytest.raises(SmsNotRetryable):
-                self.sms.retry(self.now)
+                self.sms.retry(self.now, actor=ACTOR)
             assert self.sms.status is before
 
     @precondition(lambda self: self.sms.status in {SmsStatus.SENT, SmsStatus.FAILED})
@@ -155,7 +160,7 @@ class SmsLifecycle(RuleBasedStateMachine):
     def late_outcome_is_refused(self) -> None:
         version = self.sms.version
         with pytest.raises(SmsAlreadyFinal):
-            self.sms.record_sent(self.attempt + 1, "late", self.now)
+            self.sms.record_sent(self.attempt + 1, "late", self.now, actor=ACTOR)
         assert self.sms.version == version
 
     @invariant()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from eventsourcing.domain import Aggregate
 
+from domain.access import Actor
 from domain.clock import ManualClock
 from domain.sms.commands import SendSms
 from domain.sms.destinations import AllowedCountries, country_of
@@ -14,6 +15,7 @@ from ledgerflow.settings import AbuseLimits
 from processes.sms.application import SmsApplication, SmsService
 
 KENYA, TANZANIA, UGANDA = "+254712345678", "+255712345678", "+256712345678"
+CLIENT_A = Actor("client", "client-a")
 RULES = AllowedCountries.of({"client-a": ["KE", "tz"], "*": ["KE"]})
 
 
@@ -70,10 +72,10 @@ async def test_the_service_refuses_before_recording_anything() -> None:
     command = SendSms(message_id="m-1", phone_number=UGANDA, text="hi")
 
     with pytest.raises(DestinationCountryNotAllowed):
-        await service.send(command, client="client-a")
+        await service.send(command, CLIENT_A)
     assert application.recorder.max_notification_id() in (None, 0)
 
-    sms, created = await service.send(command.model_copy(update={"phone_number": KENYA}))
+    sms, created = await service.send(command.model_copy(update={"phone_number": KENYA}), CLIENT_A)
     assert created and sms.phone_number == KENYA
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from domain.access import Actor
 from domain.outbound import OutcomeUnknown, ProviderRejected, ProviderUnavailable
 from domain.sms.aggregate import Sms, SmsStatus
 from domain.sms.ports import OutboundSms
@@ -28,6 +29,9 @@ from processes.outbound import work_id
 from processes.sms.application import SmsApplication
 from processes.sms.dispatch import SEND_SMS, SendPayload, SmsAccepted, SmsDispatch
 from tests.unit.work_items import ScriptedAnswers, leased
+
+# Who the tests' commands are recorded as, where it does not matter.
+ACTOR = Actor.system("tests")
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 RETRY = RetrySettings(budget=timedelta(minutes=2))
@@ -55,6 +59,7 @@ def requested(app: SmsApplication) -> Sms:
         text="Your code is 1234",
         correlation_id=None,
         requested_at=T0,
+        actor=ACTOR,
     )
     app.save(sms)
     return sms
@@ -89,8 +94,8 @@ def test_an_ending_cancels_the_send_and_an_operators_retry_plans_a_new_round(
 ) -> None:
     sms = requested(app)
     policy = SmsDispatch(app, FakeProvider(), RETRY)
-    sms.park(3, "503", T0)
-    sms.retry(T0 + timedelta(hours=1))
+    sms.park(3, "503", T0, actor=ACTOR)
+    sms.retry(T0 + timedelta(hours=1), actor=ACTOR)
     parked, retried = sms.collect_events()
     assert policy.plan(parked) == [CancelWork(aggregate_id=sms.id, kind=SEND_SMS)]
     request = planned(policy, retried)

@@ -14,16 +14,36 @@ import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel
 
+from domain.access import Role
+from domain.actors import SEED
 from domain.reimbursements.aggregate import Reimbursement
 from domain.reimbursements.reference import reference_id
 from ledgerflow.settings import Settings
 from ledgerflow.web import create_app
 from processes.reimbursements.demo_banks import demo_banks
-from tests.unit.in_memory_api import ISSUER, client_of, in_memory_api, in_memory_services
+from tests.unit.in_memory_api import (
+    ISSUER,
+    as_client,
+    client_of,
+    in_memory_api,
+    in_memory_services,
+)
 
 DANISH_ACCOUNT = str(reference_id("account", "nordic-m-1-acct"))  # demo banks: DKK
 PORTUGUESE_ACCOUNT = str(reference_id("account", "harbour-m-1-acct"))  # EUR
-ADMIN = str(reference_id("administrator", "nordic-admin-1"))
+DANISH_MEMBER = reference_id("member", "nordic-m-1")
+PORTUGUESE_MEMBER = reference_id("member", "harbour-m-1")
+NORDIC = reference_id("bank", "nordic-coop")
+ADMIN = reference_id("administrator", "nordic-admin-1")
+
+# Who may call each create (api/access.py): a client, an account's member, an operator.
+CLIENT = as_client("strict-client")
+CALLERS = {
+    "/sms": CLIENT,
+    "/orders": CLIENT,
+    "/applications": CLIENT,
+    "/reimbursements": ISSUER.headers(Role.MEMBER, member_id=DANISH_MEMBER),
+}
 
 SMS = {"message_id": "m-1", "phone_number": "+254712345678", "text": "hi"}
 ORDER = {
@@ -96,7 +116,7 @@ async def test_each_create_refuses_what_is_not_its_type_or_out_of_bounds(
         answer = await api.post(
             path,
             content=json.dumps(_with(body, loc, value)),
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", **CALLERS[path]},
         )
 
     assert answer.status_code == 422, answer.text
@@ -105,25 +125,29 @@ async def test_each_create_refuses_what_is_not_its_type_or_out_of_bounds(
     assert named and any(rule in e["msg"] for e in named), errors
 
 
-async def test_an_approval_takes_its_administrator_id_as_a_string_only() -> None:
+async def test_a_denial_takes_its_reason_as_a_string_only() -> None:
+    administrator = ISSUER.headers(Role.BANK_ADMIN, bank_id=NORDIC, administrator_id=ADMIN)
     async with client_of(in_memory_api(in_memory_services())) as api:
         answer = await api.post(
-            f"/reimbursements/{DANISH_ACCOUNT}/approve", json={"administrator_id": 12}
+            f"/reimbursements/{DANISH_ACCOUNT}/deny", json={"reason": 12}, headers=administrator
         )
     assert answer.status_code == 422
-    assert answer.json()["detail"][0]["loc"] == ["body", "administrator_id"]
+    assert answer.json()["detail"][0]["loc"] == ["body", "reason"]
 
 
 async def test_a_reimbursement_is_in_its_accounts_currency() -> None:
     services = in_memory_services()
     application = services.reimbursements.service.application  # type: ignore[union-attr]
-    application.save(*demo_banks())
+    application.save(*demo_banks(SEED))
+    danish_member = CALLERS["/reimbursements"]
+    portuguese_member = ISSUER.headers(Role.MEMBER, member_id=PORTUGUESE_MEMBER)
     async with client_of(in_memory_api(services)) as api:
         kenyan = await api.post(
             "/reimbursements",
             json={**REIMBURSEMENT, "amount": {"amount": "1250.00", "currency": "KES"}},
+            headers=danish_member,
         )
-        danish = await api.post("/reimbursements", json=REIMBURSEMENT)
+        danish = await api.post("/reimbursements", json=REIMBURSEMENT, headers=danish_member)
         euros = await api.post(
             "/reimbursements",
             json={
@@ -131,6 +155,7 @@ async def test_a_reimbursement_is_in_its_accounts_currency() -> None:
                 "bank_account_id": PORTUGUESE_ACCOUNT,
                 "amount": {"amount": "12.50", "currency": "EUR"},
             },
+            headers=portuguese_member,
         )
 
     assert kenyan.status_code == 422
@@ -153,6 +178,7 @@ async def test_money_stored_under_older_rules_still_reads() -> None:
         currency="ZZZ",  # before currencies were checked against ISO 4217
         description="Taxi",
         submitted_at=datetime(2026, 11, 1, tzinfo=UTC),
+        actor=SEED,
     )
     application.save(stored)
     async with client_of(in_memory_api(services)) as api:
@@ -165,7 +191,7 @@ async def test_money_stored_under_older_rules_still_reads() -> None:
 @pytest.mark.parametrize("price", [189.25, "189.25", 189, "189"])
 async def test_a_limit_price_is_a_json_number_or_a_decimal_string(price: object) -> None:
     async with client_of(in_memory_api(in_memory_services())) as api:
-        answer = await api.post("/orders", json={**ORDER, "limit_price": price})
+        answer = await api.post("/orders", json={**ORDER, "limit_price": price}, headers=CLIENT)
 
     assert answer.status_code == 201, answer.text
     assert answer.json()["limit_price"] == f"{float(str(price)):.2f}"
@@ -181,7 +207,7 @@ def test_every_request_body_of_the_api_is_strict() -> None:
         for route in routes
         if isinstance(route, APIRoute) and route.body_field is not None
     }
-    assert len(bodies) >= 10, bodies
+    assert len(bodies) >= 9, bodies
     lax = [
         model.__name__
         for model in bodies

@@ -3,9 +3,12 @@ a phone number or a whole text in a create request appears nowhere in the answer
 
 from __future__ import annotations
 
+from uuid import uuid4
+
 import pytest
 
-from tests.unit.in_memory_api import client_of, in_memory_api, in_memory_services
+from domain.access import Role
+from tests.unit.in_memory_api import ISSUER, as_client, client_of, in_memory_api, in_memory_services
 
 NUMBER = "+2547123456789"  # one digit too many for Kenya: refused as a number
 TEXT = "Your one-time code is 771-552. " * 80  # over 10 segments, and over every length
@@ -41,15 +44,24 @@ CREATES = [
             "note": TEXT,
         },
     ),
-    (f"{REIMBURSEMENT}/approve", {"administrator_id": NUMBER, "comment": TEXT}),
     (f"{REIMBURSEMENT}/deny", {"administrator_id": NUMBER, "reason": TEXT}),
 ]
+# Each create by the role that may make it (any other is refused before its body is read).
+CALLERS = {
+    "/sms": as_client("shop"),
+    "/orders": as_client("shop"),
+    "/applications": as_client("shop"),
+    "/reimbursements": ISSUER.headers(Role.MEMBER, member_id=uuid4()),
+    f"{REIMBURSEMENT}/deny": ISSUER.headers(
+        Role.BANK_ADMIN, bank_id=uuid4(), administrator_id=uuid4()
+    ),
+}
 
 
 @pytest.mark.parametrize(("path", "body"), CREATES)
 async def test_a_422_names_the_rules_and_echoes_nothing(path: str, body: dict[str, object]) -> None:
     async with client_of(in_memory_api(in_memory_services())) as api:
-        answer = await api.post(path, json=body)
+        answer = await api.post(path, json=body, headers=CALLERS[path])
 
     assert answer.status_code == 422
     errors = answer.json()["detail"]
@@ -61,7 +73,7 @@ async def test_a_422_names_the_rules_and_echoes_nothing(path: str, body: dict[st
 async def test_a_422_still_names_the_field_and_the_rule() -> None:
     body = {"message_id": "m-1", "phone_number": NUMBER, "text": "hi"}
     async with client_of(in_memory_api(in_memory_services())) as api:
-        answer = await api.post("/sms", json=body)
+        answer = await api.post("/sms", json=body, headers=CALLERS["/sms"])
 
     assert answer.json() == {
         "detail": [
@@ -79,7 +91,7 @@ async def test_a_body_that_is_not_json_is_refused_without_echo() -> None:
         answer = await api.post(
             "/sms",
             content=f'{{"phone_number": "{NUMBER}", '.encode(),
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", **CALLERS["/sms"]},
         )
 
     assert answer.status_code == 422
