@@ -4,15 +4,15 @@ Accounts opened before had no currency; their events are upcast to the documente
 default (EUR, `domain.reimbursements.reference.DEFAULT_ACCOUNT_CURRENCY`), which is also
 the column's default for their rows, so nothing needs rebuilding.
 
-Revision 0005, after 0004.
+Revision 0006, after 0005.
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
@@ -27,4 +27,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    raise NotImplementedError("0005 is not reversible")
+    raise NotImplementedError("0006 is not reversible")
