@@ -51,8 +51,9 @@ RESTART_AFTER_SECONDS = 4.0
 class Load:
     """SMS and orders sent in a loop from a thread; what the API accepted is kept."""
 
-    def __init__(self, api: httpx.Client) -> None:
+    def __init__(self, api: httpx.Client, client: dict[str, str]) -> None:
         self.api = api
+        self.client = client  # the headers of the client that sends them
         self.sms: list[str] = []
         self.orders: list[str] = []
         self.refused: dict[int | str, int] = {}
@@ -77,7 +78,7 @@ class Load:
 
     def _send(self, path: str, body: dict[str, Any], accepted: list[str]) -> None:
         try:
-            answer = self.api.post(path, json=body)
+            answer = self.api.post(path, json=body, headers=self.client)
         except httpx.HTTPError as error:  # the API itself stays up: a slow answer at most
             self.refused[type(error).__name__] = self.refused.get(type(error).__name__, 0) + 1
             return
@@ -133,16 +134,17 @@ def test_a_database_restart_under_load_loses_nothing_and_restarts_no_process(
             wait_for_http(f"{api_url}/health", process=api_process)
             for name in WORKERS:
                 platform.start(name, "worker", name)
-            with issuer.client(api_url, timeout=30) as api:
+            client = issuer.as_client("restart-load")
+            with issuer.client(api_url, timeout=30) as api:  # an operator: reads everything
                 # Every process running (not starting: that is another story) before the
                 # restart: one SMS sent and one order placed, every follower at the head.
-                first = Load(api)
+                first = Load(api, client)
                 first.send_one(1)
                 eventually(lambda: not unfinished(api, first), 60, 0.2, what="the first ones")
                 eventually(lambda: caught_up(api), 60, 0.2, what="followers at the head")
                 pids = {name: process.pid for name, process in platform.processes.items()}
 
-                with Load(api) as load:
+                with Load(api, client) as load:
                     time.sleep(RESTART_AFTER_SECONDS)
                     accepted_before = len(load.sms) + len(load.orders)
                     server.restart()
