@@ -100,7 +100,8 @@ async def _submit_and_approve(url: str, count: int) -> tuple[float, list[UUID]]:
                                 currency=accounts[i % len(accounts)].currency,
                             ),
                             description=f"Bench expense {i}",
-                        )
+                        ),
+                        BENCH,
                     )
                     for i in range(start, min(start + chunk, count))
                 )
