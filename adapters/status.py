@@ -79,6 +79,12 @@ class StatusReader:
     async def work_backlog(self, now: datetime) -> list[WorkBacklog]:
         return await work_backlog(self.pool, now)
 
+    async def oldest_due_work(self, now: datetime, kinds: Sequence[str]) -> list[DueWork]:
+        return await oldest_due_work(self.pool, now, kinds)
+
+    async def work_of(self, aggregate_id: UUID) -> list[AggregateWork]:
+        return await work_of(self.pool, aggregate_id)
+
 
 async def follower_lags(pool: AsyncConnectionPool[Any]) -> list[FollowerLag]:
     """Every follower that has run against this database, by log then name."""
@@ -176,3 +182,31 @@ async def _exists(conn: Any, table: str) -> bool:
     cur = await conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,))
     row = await cur.fetchone()
     return bool(row and row[0])
+
+
+@dataclass(frozen=True)
+class AggregateWork:
+    """A call the work engine still holds for one aggregate (done work leaves the table;
+    its outcome is an event)."""
+
+    id: UUID
+    kind: str
+    attempt: int  # the number its next attempt gets
+    due_at: datetime
+    in_flight_until: datetime | None  # a worker's lease
+    last_error: str | None
+    created_at: datetime
+
+
+async def work_of(pool: AsyncConnectionPool[Any], aggregate_id: UUID) -> list[AggregateWork]:
+    async with pool.connection() as conn:
+        if not await _exists(conn, "ledgerflow_work"):
+            return []
+        cur = conn.cursor(row_factory=class_row(AggregateWork))
+        await cur.execute(
+            "SELECT id, kind, next_attempt AS attempt, due_at,"
+            " lease_expires_at AS in_flight_until, last_error, created_at"
+            " FROM ledgerflow_work WHERE aggregate_id = %s ORDER BY created_at",
+            (aggregate_id,),
+        )
+        return await cur.fetchall()

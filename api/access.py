@@ -83,7 +83,7 @@ def allow(*roles: Role, scope: Scope | None = None) -> Guard:
 
 def rule_of(route: APIRoute) -> Rule | None:
     """The rule a route declares (`None`: none; public routes have none)."""
-    guards = {call for call in _dependency_calls(route.dependant.dependencies)}
+    guards = set(_dependency_calls(route.dependant.dependencies))  # one guard may appear twice
     rules = [rule for call in guards if (rule := getattr(call, _RULE, None)) is not None]
     if len(rules) > 1:
         raise ValueError(f"{route.path} declares {len(rules)} access rules")

@@ -6,6 +6,7 @@ callers' tokens."""
 from __future__ import annotations
 
 import contextlib
+import secrets
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from api.authentication import (
     public_paths,
 )
 from api.body_limit import BodySizeLimit
+from api.console import ASSETS_PREFIX as CONSOLE_ASSETS_PREFIX
+from api.console import install_console
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.services import ApiServices
@@ -60,6 +63,9 @@ class ApiConfig:
     max_body_bytes: int = 64 * 1024
     # Serves `PUT /__admin/clock` (to operators): the platform's time moves for tests.
     test_mode: bool = False
+    # Keys the console's CSRF tokens (api/console/session.py); every API process serving
+    # the console behind one address needs the same. `None`: one of this process's own.
+    console_secret: bytes | None = None
 
 
 def create_app(
@@ -104,13 +110,17 @@ def create_app(
         app.add_middleware(layer)
     app.add_middleware(BodySizeLimit, max_bytes=config.max_body_bytes)
     docs = install_docs(app)
-    public = public_paths(app, *docs.pages, *([JWKS_PATH] if jwks is not None else []))
+    console = install_console(app, verifier, config.console_secret or secrets.token_bytes(32))
+    public = public_paths(
+        app, *docs.pages, console.login_path, *([JWKS_PATH] if jwks is not None else [])
+    )
     # Outermost: nothing answers a request before it is authenticated (a 413 included).
     app.add_middleware(
         Authentication,
         verifier=verifier,
         public_paths=public,
-        public_prefixes=[docs.assets_prefix],
+        public_prefixes=[docs.assets_prefix, CONSOLE_ASSETS_PREFIX],
+        session=console,
     )
     document_bearer(app, public)
     app.include_router(admin.router)

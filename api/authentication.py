@@ -10,6 +10,11 @@ on with its caller, a `domain.access.Principal`, in the ASGI scope's state
 it: a FastAPI dependency per request would cost more than the check itself, whose common
 case (a token seen before) is a hash and a dictionary lookup.
 
+Pages a browser loads (the operator console) cannot send that header: under a
+`CookieSession`'s prefix the middleware also takes the token from the session's cookie
+(and only there: the API takes bearer tokens alone), sends a browser without a valid one
+to the login page, and keeps the token in the state for the page's CSRF check.
+
 `document_bearer` gives the OpenAPI its HTTP bearer scheme, so `/docs` can "Authorize".
 """
 
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from fastapi import APIRouter, FastAPI
@@ -38,6 +44,20 @@ class Verifier(Protocol):
     async def verify(self, token: bytes) -> Principal: ...
 
 
+@dataclass(frozen=True)
+class CookieSession:
+    """Pages under `prefix` authenticated by a cookie `read` finds; `login_path` takes
+    the token (any method: it verifies the token itself) and is where a browser without
+    a session is sent."""
+
+    prefix: str
+    login_path: str
+    read: Callable[[Collection[tuple[bytes, bytes]]], bytes | None]
+
+    def covers(self, path: str) -> bool:
+        return path == self.prefix or path.startswith(self.prefix + "/")
+
+
 class Authentication:
     def __init__(
         self,
@@ -45,27 +65,42 @@ class Authentication:
         verifier: Verifier,
         public_paths: Collection[str],
         public_prefixes: Collection[str] = (),
+        session: CookieSession | None = None,
     ) -> None:
         self.app = app
         self.verifier = verifier
         self.public_paths = frozenset(public_paths)
         self.public_prefixes = tuple(public_prefixes)  # each ends with "/"
+        self.session = session
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind != "http" and kind != "websocket":  # lifespan
             await self.app(scope, receive, send)
             return
-        if self._public(scope["path"]) and scope.get("method", "GET") in PUBLIC_METHODS:
+        path, method = scope["path"], scope.get("method", "GET")
+        session = self.session
+        if (self._public(path) and method in PUBLIC_METHODS) or (
+            session is not None and path == session.login_path
+        ):
             await self.app(scope, receive, send)
             return
         token = bearer_token(scope["headers"])
+        in_session = session is not None and session.covers(path)
+        if token is None and session is not None and in_session:
+            token = session.read(scope["headers"])
+            if token is None and method in PUBLIC_METHODS:
+                await _to_login(scope, send, session.login_path)
+                return
         if token is None:
             await _refuse(scope, send, 401, "a bearer token is required", "unauthenticated")
             return
         try:
             principal = self.verifier.remembered(token) or await self.verifier.verify(token)
         except InvalidToken as error:
+            if session is not None and in_session and method in PUBLIC_METHODS:
+                await _to_login(scope, send, session.login_path)  # the session expired
+                return
             await _refuse(scope, send, 401, str(error), "invalid_token")
             return
         except KeysUnavailable:
@@ -76,6 +111,8 @@ class Authentication:
         if state is None:
             scope["state"] = state = {}
         state["principal"] = principal
+        if in_session:
+            state["token"] = token.decode()  # what the page's CSRF token is derived from
         await self.app(scope, receive, send)
 
     def _public(self, path: str) -> bool:
@@ -96,6 +133,16 @@ def _challenge(code: str, message: str) -> bytes:
     if code != "invalid_token":  # RFC 6750: no error code when no token was given
         return b"Bearer"
     return f'Bearer error="invalid_token", error_description="{message}"'.encode()
+
+
+async def _to_login(scope: Scope, send: Send, login_path: str) -> None:
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1008, "reason": "log in first"})
+        return
+    location = f"{scope.get('root_path', '')}{login_path}".encode()
+    headers = [(b"location", location), (b"content-length", b"0")]
+    await send({"type": "http.response.start", "status": 303, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
 
 
 async def _refuse(scope: Scope, send: Send, status: int, message: str, code: str) -> None:

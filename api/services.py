@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from adapters.attention import AttentionReader
+from adapters.messaging.postgres.dead_letters import DeadLetterDesk
 from adapters.rate_limiter import RateLimiter
 from adapters.set_aside.desk import SetAsideDesk
 from adapters.status import StatusReader
@@ -22,6 +24,7 @@ from processes.sms.application import SmsService
 from projections.billing import BillingQueries
 from projections.lending import LendingQueries
 from projections.orders import OrdersQueries
+from projections.overview import OverviewReader
 from projections.reimbursements import ReimbursementsQueries
 from projections.sms import SmsQueries
 
@@ -57,3 +60,7 @@ class ApiServices:
     reimbursements: ReimbursementsServices | None = None
     # Per-client limits of the endpoints that name one (api/rate_limits.py); `None`: none.
     rate_limiter: RateLimiter | None = None
+    # What waits for operators, and each workflow's read model at a glance (the console).
+    attention: AttentionReader | None = None
+    overview: OverviewReader | None = None
+    dead_letters: DeadLetterDesk | None = None  # those PostgreSQL keeps

@@ -10,13 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from adapters.set_aside.desk import ItemState
-from api import set_aside
+from api import attention, dead_letters, set_aside
 from api.access import Reader
 from api.deps import Services
 from api.set_aside import ITEM_EXAMPLE, SetAsideItemPublic
 
 router = APIRouter(tags=["operations"])
 router.include_router(set_aside.router)
+router.include_router(attention.router)
+router.include_router(dead_letters.router)
 
 LISTED_SET_ASIDE = 100
 

@@ -22,6 +22,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from ledgerflow.cli_attention import dead_letter_app, invoice_app
 from ledgerflow.cli_set_aside import cli_actor, set_aside_app, set_aside_table
 from ledgerflow.data_dir import DEFAULT_DATA_DIR, DataDir, settings_with_database
 from ledgerflow.logs import configure_logging
@@ -41,6 +42,8 @@ db_app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 app.add_typer(set_aside_app, name="set-aside")
+app.add_typer(dead_letter_app, name="dead-letter")
+app.add_typer(invoice_app, name="invoice")
 
 
 @app.command()
@@ -211,6 +214,39 @@ def status(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     require_current_schema(settings)
     console = Console()
     for part in asyncio.run(status_report(settings)):
+        console.print(part)
+
+
+@app.command()
+def attention(
+    workflow: Annotated[str | None, typer.Option(help="Only this workflow's.")] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(help="parked, needs_attention, payment_failed, set_aside or dead_letter."),
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="A part of the reason or the error.")] = None,
+    key: Annotated[
+        str | None, typer.Option(help="One item: its key or its aggregate's id.")
+    ] = None,
+    retry: Annotated[bool, typer.Option("--retry", help="Retry what the filter selects.")] = False,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Everything waiting for an operator across the workflows, with reason, age and last
+    error (as `GET /status/attention`); `--retry` retries what the filter selects."""
+    from rich.console import Console
+
+    from adapters.attention import AttentionFilter, AttentionKind
+    from ledgerflow.cli_attention import run_attention
+
+    settings = settings_with_database(data_dir)
+    configure_logging("WARNING")
+    require_current_schema(settings)
+    try:
+        only = AttentionFilter(workflow, AttentionKind(kind) if kind else None, reason, key)
+    except ValueError:
+        _fail(f"unknown kind {kind!r}: {', '.join(k.value for k in AttentionKind)}")
+    console = Console()
+    for part in run_attention(settings, only, retry):
         console.print(part)
 
 

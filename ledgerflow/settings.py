@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal, get_args
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.http import ThirdPartyClient
@@ -231,6 +231,11 @@ class Settings(BaseSettings):
     auth_development_issuer_dir: Path | None = Field(
         default=None,
         description="trust the development issuer of this directory (`ledgerflow up` sets it)",
+    )
+    console_secret: SecretStr | None = Field(
+        default=None,
+        description="keys the operator console's CSRF tokens; give every API process behind"
+        " one address the same (unset: each process makes its own)",
     )
 
     log_level: str = "INFO"

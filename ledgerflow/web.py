@@ -13,6 +13,8 @@ from typing import TypeVar
 
 from fastapi import APIRouter, FastAPI
 
+from adapters.attention import AttentionReader
+from adapters.messaging.postgres.dead_letters import DeadLetterDesk
 from adapters.rate_limiter import RateLimiter, open_rate_limiter
 from adapters.set_aside.desk import SetAsideDesk
 from adapters.status import StatusReader
@@ -39,6 +41,7 @@ from ledgerflow.workflows.lending import LendingWorkflow
 from ledgerflow.workflows.orders import OrdersWorkflow
 from ledgerflow.workflows.reimbursements import ReimbursementsWorkflow
 from ledgerflow.workflows.sms import SmsWorkflow
+from projections.overview import OverviewReader
 
 W = TypeVar("W", bound=Workflow)
 
@@ -85,6 +88,11 @@ def create_app(
             opentelemetry=settings.opentelemetry,
             max_body_bytes=limits.max_body_bytes,
             test_mode=settings.test_mode,
+            console_secret=(
+                settings.console_secret.get_secret_value().encode()
+                if settings.console_secret
+                else None
+            ),
         ),
         routers=[
             *FIRST_ROUTERS,
@@ -120,6 +128,11 @@ def api_services(platform: Platform, rate_limiter: RateLimiter | None = None) ->
             else None
         ),
         rate_limiter=rate_limiter,
+        attention=AttentionReader(
+            platform.pool, [rows for workflow in WORKFLOWS for rows in workflow.parked]
+        ),
+        overview=OverviewReader(platform.pool),
+        dead_letters=DeadLetterDesk(platform.pool),
     )
 
 

@@ -41,6 +41,7 @@ PARKED = ParkedRows(
     "lending_applications",
     "status = 'needs_attention'",
     "coalesce(note, last_error)",
+    error="last_error",
 )
 
 

@@ -24,6 +24,8 @@ class ParkedRows:
     table: str
     condition: str
     reason: str = "NULL"
+    key: str = "id::text"  # how operators name a row (its aggregate id, an invoice's number)
+    error: str = "NULL"  # the last error its work met
 
 
 @dataclass(frozen=True)

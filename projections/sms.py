@@ -32,7 +32,9 @@ COLUMNS = (
 )
 
 # Out of retries, waiting for an operator's retry.
-PARKED = ParkedRows("sms", "parked", "sms_view", "status = 'parked'", "last_error")
+PARKED = ParkedRows(
+    "sms", "parked", "sms_view", "status = 'parked'", "last_error", error="last_error"
+)
 
 
 @dataclass(frozen=True)

@@ -45,4 +45,6 @@ PARKED = ParkedRows(
     "billing_invoices",
     "status = 'needs_attention'",
     "nullif(concat_ws(': ', reason, last_error), '')",
+    key="ref_id::text",
+    error="last_error",
 )

@@ -220,7 +220,7 @@ def test_every_workflows_events_stored_before_actors_read(
         trail = audit_trail(application, aggregate.id)
         assert [e.actor for e in trail] == [BEFORE_ACTORS] * len(rows)
         if resume is not None:
-            again = application.repository.get(aggregate.id)
+            again: Any = application.repository.get(aggregate.id)
             resume(again)
             application.save(again)
             assert audit_trail(application, aggregate.id)[-1].actor == OPERATOR

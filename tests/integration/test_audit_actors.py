@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from domain.access import Actor, Role, Scope
+from domain.access import Role, Scope
+from domain.actors import SEED
 from domain.billing.dataset import CustomerRecord, InvoiceRecord
 from domain.reimbursements.reference import reference_id
 from ledgerflow.bootstrap import platform_session
@@ -44,12 +45,11 @@ def url(settings: Settings) -> Iterator[str]:
         async with platform_session(settings, only={"reimbursements", "billing"}) as platform:
             await platform.workflows["reimbursements"].seed("demo-banks")
             billing = platform.get(BillingWorkflow).service
-            seeder = Actor.system("seed")
-            records = [
+            records: list[CustomerRecord | InvoiceRecord] = [
                 CustomerRecord(INVOICE, "EUR"),
                 InvoiceRecord(INVOICE, INVOICE, Decimal(9), "EUR", False),
             ]
-            await billing.load(records, seeder)
+            await billing.load(records, SEED)
             invoice = await billing.get_invoice(INVOICE)
             if invoice.status.value == "pending":  # the module's database is shared
                 invoice.needs_attention(

@@ -115,11 +115,13 @@ def test_send_sms_commands_are_recorded_sent_and_announced(settings: Settings) -
     app = open_application(SmsApplication, settings.database_url)
     try:
         with workers(settings, "sms", "ingester", "relay"):
-            eventually(lambda: all(_status(app, m) == SmsStatus.SENT for m in (first, second)))
+            eventually(
+                lambda: all(_status(app, m, CLIENT) == SmsStatus.SENT for m in (first, second))
+            )
             dead = eventually(lambda: _dead_letters(settings, 4), timeout=10)
             announced = asyncio.run(_collect(settings, subscriber, {first, second}))
-        versions = app.get_sms(sms_id_for(first)).version
-        requested, sent = app.events.get(sms_id_for(first))
+        versions = app.get_sms(sms_id_for(first, CLIENT)).version
+        requested, sent = app.events.get(sms_id_for(first, CLIENT))
     finally:
         app.close()
 

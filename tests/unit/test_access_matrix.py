@@ -73,6 +73,10 @@ TABLE: dict[tuple[str, str], tuple[set[Role], Scope | None]] = {
     ("GET", "/status/set-aside/{item_id}"): (READ, None),
     ("POST", "/status/set-aside/{item_id}/retry"): ({OP}, None),
     ("POST", "/status/set-aside/{item_id}/skip"): ({OP}, None),
+    ("GET", "/status/attention"): (READ, None),
+    ("POST", "/status/attention/retry"): ({OP}, None),
+    ("POST", "/status/dead-letters/{letter_id}/replay"): ({OP}, None),
+    ("POST", "/status/dead-letters/{letter_id}/discard"): ({OP}, None),
     ("GET", "/__admin/clock"): (READ, None),
     ("PUT", "/__admin/clock"): ({OP}, None),  # in test mode alone
 }
@@ -116,7 +120,7 @@ CALLERS: dict[str, tuple[Role, dict[str, Any]]] = {
 
 def _filled(path: str) -> str:
     """The path with dummies for its parameters (integers where the route wants one)."""
-    for name in ("invoice_id", "customer_id", "item_id"):
+    for name in ("invoice_id", "customer_id", "item_id", "letter_id"):
         path = path.replace("{" + name + "}", "1")
     while "{" in path:
         start, end = path.index("{"), path.index("}")

@@ -76,7 +76,7 @@ def test_every_event_of_the_workflows_aggregates_declares_its_actor(
         assert issubclass(event, RecordsActor), event.__qualname__
         assert "actor" in event.__dataclass_fields__, event.__qualname__  # type: ignore[attr-defined]
         # Each reads its stored versions without an actor up to its current one.
-        for version in range(1, event.class_version):  # type: ignore[attr-defined]
+        for version in range(1, event.class_version):
             assert callable(getattr(event, f"upcast_v{version}_v{version + 1}"))
 
 
@@ -309,7 +309,7 @@ def test_a_requests_actor_is_its_tokens_role_and_subject() -> None:
 def test_events_stored_before_actors_say_so() -> None:
     assert Actor("unknown", "before-actors") == BEFORE_ACTORS
     state: dict[str, object] = {"attempt": 1}
-    Sms.SmsSent.upcast_v1_v2(state)  # type: ignore[attr-defined]
+    Sms.SmsSent.upcast_v1_v2(state)
     assert state == {"attempt": 1, "actor": BEFORE_ACTORS}
 
 

@@ -1,0 +1,151 @@
+"""Operators' actions on what waits for them, one implementation for the API's routes, the
+console and the command line: each goes through the workflow's own service (or the
+set-aside desk), the same call its own API route makes.
+
+Which call retries an item depends on its workflow and why it waits (`RETRIES`); a dead
+letter is replayed or discarded instead. The operator is passed on to the services, which
+record it on the events they make, and every action is logged with it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+from uuid import UUID
+
+from adapters.attention import AttentionFilter, AttentionItem, AttentionKind, AttentionReader
+from adapters.messaging.postgres.dead_letters import DeadLetterDesk
+from api.services import ApiServices
+from domain.access import Actor
+from domain.billing.commands import ResolutionAction
+from domain.errors import DomainError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+Retry = Callable[[ApiServices, str, Actor], Awaitable[None]]
+
+
+class NotRetryable(DomainError):
+    code = "not_retryable"
+
+    def __init__(self, workflow: str, kind: str) -> None:
+        super().__init__(f"a {kind.replace('_', ' ')} of {workflow} has no retry")
+
+
+def actor_name(actor: Actor) -> str:
+    """How the set-aside desk records who asked: role and subject."""
+    return f"{actor.role}:{actor.subject}"
+
+
+async def _sms(services: ApiServices, key: str, actor: Actor) -> None:
+    await _served(services.sms, "sms").service.retry(UUID(key), actor)
+
+
+async def _application(services: ApiServices, key: str, actor: Actor) -> None:
+    await _served(services.lending, "lending").service.resume_polling(UUID(key), actor)
+
+
+async def _invoice(services: ApiServices, key: str, actor: Actor) -> None:
+    await resolve_invoice(services, int(key), "retry", f"retried by {actor_name(actor)}", actor)
+
+
+async def _payment(services: ApiServices, key: str, actor: Actor) -> None:
+    await _served(services.reimbursements, "reimbursements").service.retry_payment(UUID(key), actor)
+
+
+async def _set_aside(services: ApiServices, key: str, actor: Actor) -> None:
+    await services.set_aside.retry(int(key), actor=actor_name(actor), now=services.clock.now())
+
+
+RETRIES: dict[tuple[str | None, AttentionKind], Retry] = {
+    ("sms", AttentionKind.PARKED): _sms,
+    ("lending", AttentionKind.NEEDS_ATTENTION): _application,
+    ("billing", AttentionKind.NEEDS_ATTENTION): _invoice,
+    ("reimbursements", AttentionKind.PAYMENT_FAILED): _payment,
+    (None, AttentionKind.SET_ASIDE): _set_aside,  # any workflow's
+}
+
+
+def retry_of(workflow: str, kind: AttentionKind) -> Retry | None:
+    return RETRIES.get((workflow, kind)) or RETRIES.get((None, kind))
+
+
+async def retry(
+    services: ApiServices, workflow: str, kind: AttentionKind, key: str, actor: Actor
+) -> None:
+    """Retry one waiting item through its workflow's service."""
+    do = retry_of(workflow, kind)
+    if do is None:
+        raise NotRetryable(workflow, kind)
+    await do(services, key, actor)
+    log.info("%s retried %s %s %s", actor_name(actor), workflow, kind, key)
+
+
+@dataclass(frozen=True)
+class RetryOutcome:
+    item: AttentionItem
+    error: str | None  # None: retried
+
+
+async def retry_all(
+    services: ApiServices, only: AttentionFilter, actor: Actor, *, limit: int = 500
+) -> list[RetryOutcome]:
+    """Retry every retryable item `only` admits; one that cannot be retried any more
+    (taken care of meanwhile) says why and the others go on."""
+    outcomes: list[RetryOutcome] = []
+    for item in await attention_of(services).items(only, limit=limit):
+        if retry_of(item.workflow, item.kind) is None:
+            continue
+        try:
+            await retry(services, item.workflow, item.kind, item.key, actor)
+        except DomainError as error:
+            outcomes.append(RetryOutcome(item, str(error)))
+        else:
+            outcomes.append(RetryOutcome(item, None))
+    return outcomes
+
+
+async def resolve_invoice(
+    services: ApiServices, invoice: int, action: ResolutionAction, note: str, actor: Actor
+) -> None:
+    await _served(services.billing, "billing").service.resolve(invoice, action, note, actor)
+    log.info("%s resolved invoice %s: %s", actor_name(actor), invoice, action)
+
+
+async def skip_set_aside(services: ApiServices, item_id: int, reason: str, actor: Actor) -> None:
+    now = services.clock.now()
+    await services.set_aside.skip(item_id, actor=actor_name(actor), now=now, reason=reason)
+    log.info("%s skipped set-aside item %s", actor_name(actor), item_id)
+
+
+async def replay_dead_letter(services: ApiServices, letter_id: int, actor: Actor) -> str:
+    """Put a dead-lettered command back on its queue; answers the queue."""
+    queue = await dead_letters_of(services).replay(letter_id)
+    log.info("%s replayed dead letter %s onto %s", actor_name(actor), letter_id, queue)
+    return queue
+
+
+async def discard_dead_letter(services: ApiServices, letter_id: int, actor: Actor) -> None:
+    await dead_letters_of(services).discard(letter_id)
+    log.info("%s discarded dead letter %s", actor_name(actor), letter_id)
+
+
+def dead_letters_of(services: ApiServices) -> DeadLetterDesk:
+    if services.dead_letters is None:
+        raise LookupError("this process does not keep dead letters")
+    return services.dead_letters
+
+
+def attention_of(services: ApiServices) -> AttentionReader:
+    if services.attention is None:
+        raise LookupError("this process does not read what waits for operators")
+    return services.attention
+
+
+def _served(workflow: T | None, name: str) -> T:
+    if workflow is None:
+        raise LookupError(f"the {name} workflow is not open in this process")
+    return workflow
