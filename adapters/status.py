@@ -7,7 +7,8 @@ Both answers come from the platform's own tables, so any process can give them:
   them last failed;
 - how many aggregates each follower has set aside (`adapters.set_aside`: the items
   themselves are the `SetAsideDesk`'s to read);
-- of each kind of work, the due row that has waited longest, with its last error.
+- of each kind of work, the due row that has waited longest, with its last error;
+- the platform's processes, their heartbeats and restarts (`adapters.processes`).
 
 `StatusReader` hands these (and whether the database answers at all) to the API.
 """
@@ -16,13 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from psycopg.rows import class_row
 from psycopg.sql import SQL, Identifier
 from psycopg_pool import AsyncConnectionPool
+
+from adapters.processes import ProcessRecord, processes
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class StatusReader:
     """The operators' questions, asked of one pool."""
 
     pool: AsyncConnectionPool[Any]
+    heartbeat: timedelta = timedelta(seconds=5)  # the processes': stale after 3 missed
 
     async def ping(self) -> None:
         """Raises unless the database answers."""
@@ -84,6 +88,9 @@ class StatusReader:
 
     async def work_of(self, aggregate_id: UUID) -> list[AggregateWork]:
         return await work_of(self.pool, aggregate_id)
+
+    async def processes(self) -> list[ProcessRecord]:
+        return await processes(self.pool)
 
 
 async def follower_lags(pool: AsyncConnectionPool[Any]) -> list[FollowerLag]:

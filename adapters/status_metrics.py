@@ -1,6 +1,6 @@
 """The platform's state as Prometheus gauges, read from the database when scraped: each
-follower's lag and set-aside aggregates, the work waiting by kind, and what waits for an
-operator in each workflow's read models.
+follower's lag and set-aside aggregates, the work waiting by kind, what waits for an
+operator in each workflow's read models, and each process's restarts and staleness.
 
 One process serves them (the projections worker: see `ledgerflow.metrics`), so a scrape
 asks the database once whatever the number of processes; a snapshot is kept for
@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
@@ -24,6 +24,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from psycopg_pool import AsyncConnectionPool
 
+from adapters.processes import ProcessRecord, processes
 from adapters.status import FollowerLag, WorkBacklog, follower_lags, work_backlog
 from projections.parked import ParkedRows, ParkedSummary, parked_summaries
 
@@ -36,16 +37,23 @@ class PlatformStatus:
     lags: Sequence[FollowerLag]
     backlog: Sequence[WorkBacklog]
     parked: Sequence[ParkedSummary]
+    processes: Sequence[ProcessRecord] = ()
+    heartbeat: timedelta = timedelta(seconds=5)  # the processes': stale after 3 missed
 
 
 async def read_platform_status(
-    pool: AsyncConnectionPool[Any], now: datetime, parked: Sequence[ParkedRows]
+    pool: AsyncConnectionPool[Any],
+    now: datetime,
+    parked: Sequence[ParkedRows],
+    heartbeat: timedelta = timedelta(seconds=5),
 ) -> PlatformStatus:
     return PlatformStatus(
         at=now,
         lags=await follower_lags(pool),
         backlog=await work_backlog(pool, now),
         parked=await parked_summaries(pool, parked),
+        processes=await processes(pool),
+        heartbeat=heartbeat,
     )
 
 
@@ -133,4 +141,22 @@ def status_metrics(status: PlatformStatus) -> Iterator[Metric]:
     )
     for summary in status.parked:
         parked.add_metric([summary.workflow, summary.state], summary.count)
-    yield from (lag, set_aside, backlog, failing, oldest, parked)
+    yield from (lag, set_aside, backlog, failing, oldest, parked, *process_metrics(status))
+
+
+def process_metrics(status: PlatformStatus) -> Iterator[Metric]:
+    # A gauge, not a counter: the count is the registry's, read back on each scrape.
+    restarts = GaugeMetricFamily(
+        "ledgerflow_process_restarts",
+        "Times the supervisor (`ledgerflow up`) restarted a process after it exited",
+        labels=["process", "host"],
+    )
+    stale = GaugeMetricFamily(
+        "ledgerflow_process_stale",
+        "1 when a process missed its last heartbeats (hung, killed, or its host gone)",
+        labels=["process", "host"],
+    )
+    for record in status.processes:
+        restarts.add_metric([record.name, record.host], record.restarts)
+        stale.add_metric([record.name, record.host], int(record.stale(status.at, status.heartbeat)))
+    yield from (restarts, stale)

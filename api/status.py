@@ -1,14 +1,16 @@
-"""`GET /status`: how far each follower is behind its log, what it set aside, and the work
-waiting by kind. The set-aside items' own routes (`api.set_aside`) live under it."""
+"""`GET /status`: how far each follower is behind its log, what it set aside, the work
+waiting by kind, and the platform's processes (heartbeats, restarts). The set-aside
+items' own routes (`api.set_aside`) live under it."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
+from adapters.processes import STALE_AFTER_HEARTBEATS, ProcessRecord
 from adapters.set_aside.desk import ItemState
 from api import attention, dead_letters, set_aside
 from api.access import Reader
@@ -46,6 +48,20 @@ STATUS_EXAMPLE: JsonDict = {
             "oldest_due_at": "2026-12-01T00:00:02Z",
         }
     ],
+    "processes": [
+        {
+            "name": "worker-billing",
+            "host": "ledgerflow-1",
+            "pid": 4242,
+            "up_since": "2026-12-01T00:00:10Z",
+            "last_seen": "2026-12-01T00:00:28Z",
+            "stale": False,
+            "restarts": 1,
+            "last_exit_code": None,
+            "last_exit_signal": "SIGKILL",
+            "last_exit_at": "2026-12-01T00:00:08Z",
+        }
+    ],
 }
 
 
@@ -74,6 +90,39 @@ class WorkPublic(BaseModel):
     )
 
 
+class ProcessPublic(BaseModel):
+    name: str = Field(description="Its role, e.g. api, worker-sms (unique on its host).")
+    host: str
+    pid: int | None = Field(description="Its current run's process id.")
+    up_since: datetime | None = Field(description="When its current run started.")
+    last_seen: datetime | None = Field(description="Its last heartbeat.")
+    stale: bool = Field(
+        description=f"Not seen for {STALE_AFTER_HEARTBEATS} heartbeats: hung, killed, or its"
+        " host gone."
+    )
+    restarts: int = Field(description="Times its supervisor (`ledgerflow up`) restarted it.")
+    last_exit_code: int | None = Field(description="The exit code of its last exit.")
+    last_exit_signal: str | None = Field(
+        description="The signal that ended its last run, e.g. SIGKILL."
+    )
+    last_exit_at: datetime | None = Field(description="When it last exited.")
+
+    @classmethod
+    def of(cls, record: ProcessRecord, now: datetime, heartbeat: timedelta) -> ProcessPublic:
+        return cls(
+            name=record.name,
+            host=record.host,
+            pid=record.pid,
+            up_since=record.started_at,
+            last_seen=record.last_seen_at,
+            stale=record.stale(now, heartbeat),
+            restarts=record.restarts,
+            last_exit_code=record.last_exit_code,
+            last_exit_signal=record.last_exit_signal,
+            last_exit_at=record.last_exit_at,
+        )
+
+
 class StatusPublic(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [STATUS_EXAMPLE]})
 
@@ -84,16 +133,20 @@ class StatusPublic(BaseModel):
         " `GET /status/set-aside` has them all)."
     )
     work: list[WorkPublic]
+    processes: list[ProcessPublic] = Field(
+        description="The platform's long-running processes: heartbeats and restarts."
+    )
 
 
 @router.get(
     "/status",
     response_model=StatusPublic,
-    summary="Followers' lag behind their logs, what they set aside, and the work waiting",
+    summary="Followers' lag, what they set aside, the work waiting, and the processes",
     description="Each follower (read model, process manager, relay) against the head of "
     "the log it follows (`behind`: events not applied yet) and the events it set aside, and "
     "the outbound calls waiting by kind: due, in flight, scheduled later, failing, and the "
-    "oldest due.",
+    "oldest due; and each long-running process: since when it runs, its last heartbeat (stale "
+    "when missed), its restarts and how it last exited.",
 )
 async def status(services: Services, caller: Reader) -> StatusPublic:
     now = services.clock.now()
@@ -104,4 +157,8 @@ async def status(services: Services, caller: Reader) -> StatusPublic:
         followers=[FollowerPublic.model_validate(lag) for lag in lags],
         set_aside=[SetAsideItemPublic.of(item) for item in items],
         work=[WorkPublic.model_validate(kind) for kind in backlog],
+        processes=[
+            ProcessPublic.of(record, now, services.status.heartbeat)
+            for record in await services.status.processes()
+        ],
     )

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from psycopg_pool import AsyncConnectionPool
@@ -19,6 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 from adapters.clock import SharedOffsetClock
 from adapters.follower import Follower
 from adapters.migrations import check_schema
+from adapters.processes import ProcessHeartbeat, ProcessIdentity
 from domain.clock import Clock, SystemClock
 from ledgerflow.ports import Ports
 from ledgerflow.settings import Settings
@@ -110,6 +114,8 @@ async def open_platform(
         platform = Platform(core, workflows, closers)
         for follower in platform.projections():
             await follower.setup()
+        if settings.process_name:  # open: it is up
+            await _heartbeat(settings, settings.process_name, pool, clock, closers)
     except BaseException:
         for workflow in workflows.values():
             await workflow.close()
@@ -134,6 +140,31 @@ async def _platform_clock(
 
     closers.append(stop_clock)
     return shared
+
+
+async def _heartbeat(
+    settings: Settings,
+    name: str,
+    pool: AsyncConnectionPool[Any],
+    clock: Clock,
+    closers: list[Callable[[], Any]],
+) -> None:
+    """Register this process in `ledgerflow_processes` and heartbeat until it closes."""
+    heartbeat = ProcessHeartbeat(
+        pool,
+        clock,
+        ProcessIdentity(name, socket.gethostname(), os.getpid()),
+        timedelta(seconds=settings.process_heartbeat_seconds),
+    )
+    await heartbeat.register()
+    stop = asyncio.Event()
+    task = asyncio.create_task(heartbeat.run(stop))
+
+    async def stop_heartbeat() -> None:
+        stop.set()
+        await task
+
+    closers.append(stop_heartbeat)
 
 
 @contextlib.asynccontextmanager

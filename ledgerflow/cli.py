@@ -75,7 +75,7 @@ def api(
     """Run the HTTP API alone."""
     import uvicorn
 
-    settings = Settings()
+    settings = registered_as("api", Settings())
     configure_logging(settings.log_level)
     name_connections("api")
     require_current_schema(settings)
@@ -107,7 +107,7 @@ def worker(
     known = workers()
     if name not in known:
         raise typer.BadParameter(f"unknown worker {name!r}; choose from {', '.join(known)}")
-    settings = Settings()
+    settings = registered_as(f"worker-{name}", Settings())
     configure_logging(settings.log_level)
     name_connections(f"worker {name}")
     require_current_schema(settings)
@@ -391,6 +391,14 @@ def name_connections(role: str) -> None:
     """Every PostgreSQL connection of this process carries its role (libpq reads
     PGAPPNAME), so operators see in pg_stat_activity who holds what."""
     os.environ.setdefault("PGAPPNAME", f"ledgerflow {role}")
+
+
+def registered_as(role: str, settings: Settings) -> Settings:
+    """A long-running process registers in `ledgerflow_processes` and heartbeats: under
+    `LEDGERFLOW_PROCESS_NAME` when set (several of one role on a host), else its role."""
+    if settings.process_name:
+        return settings
+    return settings.model_copy(update={"process_name": role})
 
 
 def _run_until_signalled(main: object) -> None:

@@ -2,17 +2,19 @@
 
 Each follower's lag and what it set aside (each item's id and error, for `ledgerflow
 set-aside`), the work waiting by kind and, of each kind, the due call that has waited
-longest (its aggregate, its work id, its last error), and, per workflow, what waits for
-an operator in its read model with the latest one's id and reason.
+longest (its aggregate, its work id, its last error), per workflow, what waits for an
+operator in its read model with the latest one's id and reason, and the processes: since
+when each runs, its last heartbeat (stale when missed), its restarts and last exit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from rich.console import RenderableType
 
+from adapters.processes import ProcessRecord, processes
 from adapters.set_aside.desk import SetAsideDesk
 from adapters.status import (
     DueWork,
@@ -40,6 +42,8 @@ async def status_report(settings: Settings) -> list[RenderableType]:
         parked = await parked_summaries(
             platform.pool, [rows for workflow in WORKFLOWS for rows in workflow.parked]
         )
+        running = await processes(platform.pool)
+    heartbeat = timedelta(seconds=settings.process_heartbeat_seconds)
     waiting = [summary for summary in parked if summary.count]
     return [
         followers_table(lags) if lags else "no follower has run yet",
@@ -47,7 +51,34 @@ async def status_report(settings: Settings) -> list[RenderableType]:
         work_table(backlog) if backlog else "no work waiting",
         *([oldest_due_table(oldest)] if oldest else []),
         parked_table(waiting) if waiting else "nothing waits for an operator",
+        processes_table(running, now, heartbeat) if running else "no process has registered",
     ]
+
+
+def processes_table(records: Sequence[ProcessRecord], now: datetime, heartbeat: timedelta) -> Rows:
+    table = Rows(
+        ("process", "host", "pid", "up since", "last seen", "restarts", "last exit"),
+        title="processes",
+    )
+    for record in records:
+        seen = _time(record.last_seen_at) if record.last_seen_at else "never"
+        table.add(
+            record.name,
+            record.host,
+            str(record.pid or ""),
+            _time(record.started_at) if record.started_at else "",
+            f"{seen} (stale)" if record.stale(now, heartbeat) else seen,
+            str(record.restarts),
+            _last_exit(record),
+        )
+    return table
+
+
+def _last_exit(record: ProcessRecord) -> str:
+    if record.last_exit_at is None:
+        return ""
+    how = record.last_exit_signal or f"code {record.last_exit_code}"
+    return f"{how} at {_time(record.last_exit_at)}"
 
 
 def followers_table(lags: Sequence[FollowerLag]) -> Rows:

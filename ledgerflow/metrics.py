@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator
+from datetime import timedelta
 
 from prometheus_client import REGISTRY, start_http_server
 from prometheus_client.registry import CollectorRegistry
@@ -53,10 +54,11 @@ def platform_status_metrics(
         return
     loop = asyncio.get_running_loop()
     parked = [rows for workflow in WORKFLOWS for rows in workflow.parked]
+    heartbeat = timedelta(seconds=platform.settings.process_heartbeat_seconds)
 
     def read() -> PlatformStatus:
         # Called by the metrics server's thread: the queries run on the loop, its pool.
-        reading = read_platform_status(platform.pool, platform.clock.now(), parked)
+        reading = read_platform_status(platform.pool, platform.clock.now(), parked, heartbeat)
         future = asyncio.run_coroutine_threadsafe(reading, loop)
         try:
             return future.result(STATUS_READ_TIMEOUT_SECONDS)

@@ -249,6 +249,18 @@ class Settings(BaseSettings):
         " one address the same (unset: each process makes its own)",
     )
 
+    # The process registry (`ledgerflow_processes`): who runs, since when, restarts.
+    process_name: str | None = Field(
+        default=None,
+        description="this process's name in the registry (default: its role, e.g."
+        " worker-sms); give each of several processes of one role on a host its own",
+    )
+    process_heartbeat_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="how often a process tells the registry it is alive; one not seen for"
+        " 3 heartbeats is shown stale",
+    )
     log_level: str = "INFO"
     opentelemetry: bool = Field(
         default=False, description="FastAPI's native OpenTelemetry (OTEL_* variables)"

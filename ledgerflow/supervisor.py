@@ -11,6 +11,9 @@ commands find it; restarts a child that dies; stops them all on Ctrl-C or SIGTER
 Unless an identity provider is configured (`LEDGERFLOW_AUTH_JWKS_URL`), it is the token
 issuer: its key is made in `<data-dir>/issuer/` on the first start, and
 `ledgerflow token --data-dir <data-dir>` signs tokens the API accepts.
+
+The API and the workers register in `ledgerflow_processes` under their child's name;
+the supervisor counts each one's restarts there, with how it last exited.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -30,6 +34,8 @@ import psycopg
 
 from adapters.authentication import DevelopmentIssuer
 from adapters.postgres import create_database, with_database
+from adapters.processes import record_exit
+from domain.clock import Clock, SystemClock
 from ledgerflow.authentication import development_issuer_dir
 from ledgerflow.data_dir import forget_database_url, write_database_url
 from ledgerflow.workers import workers
@@ -42,6 +48,7 @@ class Child:
     argv: list[str]
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)  # its own, over the platform's
+    registers: bool = False  # in `ledgerflow_processes`, under `name` (the simulators do not)
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     started_at: float = 0.0
@@ -119,6 +126,49 @@ def write_pids(data_dir: Path, children: list[Child]) -> None:
     (data_dir / "processes.json").write_text(json.dumps(pids, indent=2) + "\n")
 
 
+@dataclass
+class Supervisor:
+    """Keeps `children` alive: restarts one that exited (backing off one that keeps
+    dying) and, for one that registers, counts the restart and records how it exited in
+    `ledgerflow_processes`, where `GET /status` shows it."""
+
+    children: list[Child]
+    env: dict[str, str]
+    on_restart: Callable[[list[Child]], None] = lambda children: None
+    clock: Clock = field(default_factory=SystemClock)
+    host: str = field(default_factory=socket.gethostname)
+
+    def start(self) -> None:
+        for child in self.children:
+            child.start(self.env)
+
+    def tend(self) -> None:
+        for child in self.children:
+            if child.alive() or child.process is None:
+                continue
+            # Back off a child that keeps dying, so a broken config does not spin.
+            if time.monotonic() - child.started_at < 2 ** min(child.restarts, 5):
+                continue
+            returncode = child.process.returncode
+            child.restarts += 1
+            print(
+                f"  {child.name} exited ({returncode}); restarting (restart #{child.restarts})",
+                flush=True,
+            )
+            if child.registers:
+                self._record_exit(child, returncode)
+            child.start(self.env)
+            self.on_restart(self.children)
+
+    def _record_exit(self, child: Child, returncode: int) -> None:
+        try:
+            record_exit(
+                self.env["DATABASE_URL"], child.name, self.host, returncode, self.clock.now()
+            )
+        except psycopg.Error as error:  # the restart matters more than its record
+            print(f"  {child.name}: its restart is not recorded ({error})", flush=True)
+
+
 def run_platform(*, host: str, port: int, data_dir: Path) -> int:
     data_dir = data_dir.resolve()
     (data_dir / "logs").mkdir(parents=True, exist_ok=True)
@@ -187,7 +237,9 @@ def run_platform(*, host: str, port: int, data_dir: Path) -> int:
                 env={
                     "LEDGERFLOW_METRICS_PORT": str(metrics_port),
                     "LEDGERFLOW_METRICS_HOST": "127.0.0.1",
+                    "LEDGERFLOW_PROCESS_NAME": name,
                 },
+                registers=True,
             )
         )
     urls["metrics"] = metrics
@@ -200,9 +252,9 @@ def run_platform(*, host: str, port: int, data_dir: Path) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    supervisor = Supervisor(children, env, on_restart=lambda c: write_pids(data_dir, c))
     try:
-        for child in children:
-            child.start(env)
+        supervisor.start()
         (data_dir / "urls.json").write_text(json.dumps(urls, indent=2) + "\n")
         write_database_url(data_dir, env["DATABASE_URL"])
         write_pids(data_dir, children)
@@ -225,19 +277,7 @@ def run_platform(*, host: str, port: int, data_dir: Path) -> int:
         print(f"  status     ledgerflow status --data-dir {data_dir}")
         print(f"  urls.json  {data_dir / 'urls.json'}", flush=True)
         while not stopping:
-            for child in children:
-                if not child.alive() and not stopping:
-                    # Back off a child that keeps dying, so a broken config does not spin.
-                    if time.monotonic() - child.started_at < 2 ** min(child.restarts, 5):
-                        continue
-                    child.restarts += 1
-                    print(
-                        f"  {child.name} exited ({child.process and child.process.returncode});"
-                        f" restarting (restart #{child.restarts})",
-                        flush=True,
-                    )
-                    child.start(env)
-                    write_pids(data_dir, children)
+            supervisor.tend()
             time.sleep(0.2)
     finally:
         print("stopping ledgerflow...", flush=True)

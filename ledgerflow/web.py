@@ -122,7 +122,9 @@ def api_services(
     reimbursements = _opened(platform, ReimbursementsWorkflow)
     return ApiServices(
         clock=platform.clock,
-        status=StatusReader(platform.pool),
+        status=StatusReader(
+            platform.pool, timedelta(seconds=platform.settings.process_heartbeat_seconds)
+        ),
         set_aside=SetAsideDesk(platform.pool),
         sms=WorkflowServices(sms.service, sms.queries) if sms else None,
         orders=WorkflowServices(orders.service, orders.queries) if orders else None,

@@ -36,6 +36,7 @@ from api.operator_actions import (
     skip_set_aside,
 )
 from api.services import ApiServices
+from api.status import ProcessPublic
 from domain.access import Principal, Role
 from domain.billing.commands import ResolutionAction
 from domain.errors import DomainError
@@ -179,6 +180,10 @@ def console_router(verifier: Verifier, sessions: ConsoleSessions) -> APIRouter:
             work=work,
             oldest={due.kind: due for due in oldest},
             waiting=len(await attention_of(services).items()),
+            processes=[
+                ProcessPublic.of(record, now, services.status.heartbeat)
+                for record in await services.status.processes()
+            ],
         )
 
     @router.get("/attention")

@@ -160,6 +160,28 @@ def test_up_runs_the_platform_restarts_children_and_stops_cleanly(tmp_path: Path
         ).json()
         eventually(lambda: api.get(f"/sms/{again['id']}").json()["status"] == "sent", timeout=30)
 
+        # Every process registered; the supervisor counted the restart and how it died.
+        def registered() -> dict[str, Any] | None:
+            answer = public.get("/status", headers=_bearer(operator)).json()["processes"]
+            shown = {process["name"]: process for process in answer}
+            sms_worker = shown.get("worker-sms")
+            fresh = sms_worker and sms_worker["pid"] == restarted["worker-sms"]
+            return shown if fresh and expected_metrics <= set(shown) else None
+
+        shown = eventually(registered, timeout=30)
+        assert shown["worker-sms"]["restarts"] == 1
+        assert shown["worker-sms"]["last_exit_signal"] == "SIGKILL"
+        assert not any(process["stale"] for process in shown.values())
+        assert eventually(
+            lambda: _metric_lines(
+                urls["metrics"]["worker-projections"],
+                "ledgerflow_process_restarts{",
+                'process="worker-sms"',
+                "} 1.0",
+            ),
+            timeout=30,
+        )
+
         up.send_signal(signal.SIGTERM)
         assert up.wait(60) == 0
         assert not any(_alive(pid) for pid in restarted.values())
