@@ -13,15 +13,27 @@ from adapters.clock import SharedOffsetClock
 from api.access import Operator, Reader
 from api.deps import Services
 from api.errors import error_response
+from domain.requests import STRICT
 
 router = APIRouter(prefix="/__admin", tags=["test mode"])
 test_mode_router = APIRouter(prefix="/__admin", tags=["test mode"])
 
 
-class ClockSetting(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"offset_seconds": 864000}]})
+# A century either way: far enough for any test, near enough for every date type.
+MAX_OFFSET_SECONDS = 100 * 366 * 24 * 3600
 
-    offset_seconds: float = Field(description="How far the platform's time is ahead of real time.")
+
+class ClockSetting(BaseModel):
+    model_config = ConfigDict(
+        **STRICT, json_schema_extra={"examples": [{"offset_seconds": 864000}]}
+    )
+
+    offset_seconds: float = Field(
+        ge=-MAX_OFFSET_SECONDS,
+        le=MAX_OFFSET_SECONDS,
+        allow_inf_nan=False,
+        description="How far the platform's time is ahead of real time (a century at most).",
+    )
 
 
 class ClockPublic(BaseModel):

@@ -28,6 +28,7 @@ from api.authentication import (
 )
 from api.body_limit import BodySizeLimit
 from api.console import ASSETS_PREFIX as CONSOLE_ASSETS_PREFIX
+from api.console import PREFIX as CONSOLE_PREFIX
 from api.console import install_console
 from api.docs import install_docs
 from api.errors import document_errors, install_error_handlers
@@ -115,7 +116,8 @@ def create_app(
     for layer in reversed(middleware):
         app.add_middleware(layer)
     app.add_middleware(WritePositions)
-    app.add_middleware(JsonBodies)
+    # The console's pages post HTML forms; every API operation takes JSON.
+    app.add_middleware(JsonBodies, exempt_prefixes=(f"{CONSOLE_PREFIX}/",))
     app.add_middleware(BodySizeLimit, max_bytes=config.max_body_bytes)
     docs = install_docs(app)
     console = install_console(app, verifier, config.console_secret or secrets.token_bytes(32))

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.access import READERS, allow, reach
 from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, Reimbursements
@@ -108,6 +108,7 @@ class AccountPublic(BaseModel):
                     "uid": "harbour-m-1-acct",
                     "bank_id": BANK_ID,
                     "bank_member_id": "2a3b4c5d-6e7f-5a8b-9c0d-1e2f3a4b5c6d",
+                    "currency": "EUR",
                     "member": MemberPublic.model_config["json_schema_extra"]["examples"][0],  # type: ignore[index]
                 }
             ]
@@ -118,6 +119,7 @@ class AccountPublic(BaseModel):
     uid: str
     bank_id: UUID
     bank_member_id: UUID
+    currency: str = Field(description="ISO 4217: a reimbursement into it is in this currency.")
     member: MemberPublic
 
     # Built by hand: the row carries the member's columns beside the account's.
@@ -136,6 +138,7 @@ class AccountPublic(BaseModel):
             uid=row.uid,
             bank_id=row.bank_id,
             bank_member_id=row.bank_member_id,
+            currency=row.currency,
             member=member,
         )
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
@@ -23,11 +22,16 @@ from api.pages import Page
 from api.read_your_writes import reads
 from api.services import BillingServices
 from domain.billing.commands import ResolveInvoice, StartBillingRun
+from domain.money import Money
 from projections.billing import RunProgress
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["billing"], route_class=IdempotentRoute)
+
+# Reference ids are the reference's integers, kept in `integer` columns.
+MAX_REF_ID = 2**31 - 1
+InvoiceId = Annotated[int, Path(ge=1, le=MAX_REF_ID, description="The reference invoice id.")]
 
 InvoiceStatusName = Literal[
     "pending",
@@ -59,15 +63,6 @@ INVOICE_EXAMPLE: JsonDict = {
 }
 
 
-class MoneyPublic(BaseModel):
-    amount: str = Field(description="Exactly two decimals, as a string.")
-    currency: str
-
-    @classmethod
-    def of(cls, amount: Decimal, currency: str) -> MoneyPublic:
-        return cls(amount=f"{amount:.2f}", currency=currency)
-
-
 class AttemptPublic(BaseModel):
     # Read from a read-model row as it is (the aggregate's attempts are dicts: see below).
     model_config = ConfigDict(
@@ -90,7 +85,7 @@ class InvoicePublic(BaseModel):
 
     id: int
     customer_id: int
-    amount: MoneyPublic
+    amount: Money
     status: InvoiceStatusName
     cycle: int = Field(description="The dunning cycle of the last charge (0: never charged).")
     reason: str | None = Field(description="Why the invoice is not paid, or how it was settled.")
@@ -98,13 +93,13 @@ class InvoicePublic(BaseModel):
     attempts: list[AttemptPublic]
 
     # Built by hand: a client knows the invoice by its reference id, its amount is
-    # `MoneyPublic` of two attributes, and the aggregate keeps its attempts as dicts.
+    # `Money` of two attributes, and the aggregate keeps its attempts as dicts.
     @classmethod
     def of_aggregate(cls, invoice: Any) -> InvoicePublic:
         return cls(
             id=invoice.ref_id,
             customer_id=invoice.customer_ref_id,
-            amount=MoneyPublic.of(invoice.amount, invoice.currency),
+            amount=Money.stored(invoice.amount, invoice.currency),
             status=invoice.status.value,
             cycle=invoice.cycle,
             reason=invoice.reason,
@@ -127,7 +122,7 @@ class InvoicePublic(BaseModel):
         return cls(
             id=row.ref_id,
             customer_id=row.customer_ref_id,
-            amount=MoneyPublic.of(row.amount, row.currency),
+            amount=Money.stored(row.amount, row.currency),
             status=row.status,
             cycle=row.cycle,
             reason=row.reason,
@@ -191,7 +186,9 @@ async def list_invoices(
     caller: Reader,
     billing: Billing,
     status: Annotated[InvoiceStatusName | None, Query(description="Only this status.")] = None,
-    customer_id: Annotated[int | None, Query(description="Only this customer's.")] = None,
+    customer_id: Annotated[
+        int | None, Query(ge=1, le=MAX_REF_ID, description="Only this customer's.")
+    ] = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> InvoicePage:
@@ -214,7 +211,7 @@ async def list_invoices(
     "set), as its events make it now: status, dunning cycle, attempts, the reason it needs "
     "attention; 404 for an unknown id.",
 )
-async def get_invoice(invoice_id: int, caller: Reader, billing: Billing) -> InvoicePublic:
+async def get_invoice(invoice_id: InvoiceId, caller: Reader, billing: Billing) -> InvoicePublic:
     return InvoicePublic.of_aggregate(await billing.service.get_invoice(invoice_id))
 
 
@@ -228,7 +225,7 @@ async def get_invoice(invoice_id: int, caller: Reader, billing: Billing) -> Invo
     "same idempotency key; each resolution is an event with its note.",
 )
 async def resolve_invoice(
-    invoice_id: int, body: InvoiceResolution, caller: Operator, billing: Billing
+    invoice_id: InvoiceId, body: InvoiceResolution, caller: Operator, billing: Billing
 ) -> InvoicePublic:
     invoice = await billing.service.resolve(invoice_id, body.action, body.note, caller.actor)
     log.info("invoice resolved by operator", extra={"invoice": invoice_id, "action": body.action})
@@ -243,7 +240,9 @@ async def resolve_invoice(
     description="Every event of the invoice in version order: each charge attempted (its "
     "idempotency key and attempt number), its outcome, dunning, operator resolutions.",
 )
-async def invoice_events(invoice_id: int, caller: Reader, billing: Billing) -> list[EventPublic]:
+async def invoice_events(
+    invoice_id: InvoiceId, caller: Reader, billing: Billing
+) -> list[EventPublic]:
     return [
         EventPublic.model_validate(entry) for entry in await billing.service.history(invoice_id)
     ]

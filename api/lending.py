@@ -90,7 +90,7 @@ class ApplicationPublic(BaseModel):
             id=application.id,
             first_name=application.first_name,
             last_name=application.last_name,
-            amount=Money(amount=f"{amount:.2f}", currency=application.currency),  # type: ignore[arg-type]
+            amount=Money.stored(amount, application.currency),
             term_months=application.term_months,
             email=application.email,
             status=application.status,

@@ -4,7 +4,8 @@ platform's error envelope (`code: "unsupported_media_type"`).
 Every operation of the API that takes a body takes JSON, so the check needs no route:
 a `POST`, `PUT` or `PATCH` with a body (a `Content-Length` over 0, or chunked) and a
 `Content-Type` other than `application/json` (or `application/<...>+json`) is refused
-before the app reads it. A request without a body passes (`POST /sms/{id}/retry`).
+before the app reads it. A request without a body passes (`POST /sms/{id}/retry`), as
+does any under `exempt_prefixes` (the operator console's pages post HTML forms).
 """
 
 from __future__ import annotations
@@ -18,11 +19,16 @@ WITH_BODIES = frozenset({"POST", "PUT", "PATCH"})
 
 
 class JsonBodies:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, exempt_prefixes: tuple[str, ...] = ()) -> None:
         self.app = app
+        self.exempt_prefixes = exempt_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in WITH_BODIES:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in WITH_BODIES
+            or (self.exempt_prefixes and scope["path"].startswith(self.exempt_prefixes))
+        ):
             await self.app(scope, receive, send)
             return
         has_body, content_type = False, b""

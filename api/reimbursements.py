@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, PlainSerializer
+from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic.config import JsonDict
 
 from api.access import READERS, Forbidden, Operator, allow, reach
@@ -26,7 +25,7 @@ from api.pages import Page
 from api.read_your_writes import reads
 from api.services import ReimbursementsServices
 from domain.access import Owner, Principal, Role
-from domain.money import format_amount
+from domain.money import Money
 from domain.reimbursements.commands import DenyReimbursement, SubmitReimbursement
 from domain.reimbursements.errors import (
     BankAccountNotFound,
@@ -47,8 +46,6 @@ MemberReader = Annotated[Principal, Depends(allow(Role.MEMBER, *READERS))]
 
 StatusName = Literal["pending", "approved", "denied"]
 PaymentStatusName = Literal["pending", "paid", "failed"]
-# The stored amount, written as the API writes money: a string with two decimals.
-AmountText = Annotated[Decimal, PlainSerializer(format_amount, return_type=str)]
 
 
 class ReimbursementCreate(SubmitReimbursement):
@@ -64,8 +61,7 @@ SUMMARY_EXAMPLE: JsonDict = {
     "bank_account_id": "4e2b9d0c-5b7a-5d8e-9f1a-2c3d4e5f6a7b",
     "bank_id": "7c6b5a49-3827-5165-a4b3-c2d1e0f9a8b7",
     "member_id": "2a3b4c5d-6e7f-5a8b-9c0d-1e2f3a4b5c6d",
-    "amount": "129.90",
-    "currency": "EUR",
+    "amount": {"amount": "129.90", "currency": "EUR"},
     "description": "Train tickets to the Lisbon branch audit",
     "submitted_at": "2026-11-21T10:00:00Z",
     "status": "approved",
@@ -99,12 +95,20 @@ class ReimbursementSummary(BaseModel):
     bank_account_id: UUID
     bank_id: UUID
     member_id: UUID
-    amount: AmountText
-    currency: str
+    amount: Money
     description: str
     submitted_at: datetime
     status: StatusName
     payment_status: PaymentStatusName | None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _money(cls, source: Any) -> Any:
+        """The aggregate and its row carry the amount and its currency apart."""
+        if isinstance(source, dict):
+            return source
+        fields = {name: getattr(source, name) for name in cls.model_fields if name != "amount"}
+        return {**fields, "amount": Money.stored(source.amount, source.currency)}
 
 
 class ReimbursementPublic(ReimbursementSummary):

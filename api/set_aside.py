@@ -21,7 +21,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.config import JsonDict
 
 from adapters.set_aside.desk import ItemState, SetAsideAction, SetAsideItem, WaitingEvent
@@ -30,6 +30,7 @@ from api.callers import actor_of
 from api.deps import Services
 from api.errors import responses
 from api.idempotency import Idempotent, IdempotentRoute
+from domain.requests import STRICT, storable
 
 router = APIRouter(prefix="/status/set-aside", tags=["operations"], route_class=IdempotentRoute)
 
@@ -181,11 +182,14 @@ class SetAsideListPublic(BaseModel):
 
 class SkipRequest(BaseModel):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"reason": "test order written by hand; not a trade"}]}
+        **STRICT,
+        json_schema_extra={"examples": [{"reason": "test order written by hand; not a trade"}]},
     )
 
     reason: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+        AfterValidator(storable),
     ] = Field(description="Why it is never applied.")
 
 

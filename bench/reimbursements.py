@@ -19,7 +19,6 @@ import asyncio
 import os
 import time
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -42,6 +41,7 @@ from bench import (
     wait_http,
     wait_positions,
 )
+from domain.money import Money
 from domain.reimbursements.commands import SubmitReimbursement
 from domain.reimbursements.reference import BankAccount, BankAdministrator
 from ledgerflow.bootstrap import platform_session
@@ -95,8 +95,10 @@ async def _submit_and_approve(url: str, count: int) -> tuple[float, list[UUID]]:
                     service.submit(
                         SubmitReimbursement(
                             bank_account_id=accounts[i % len(accounts)].id,
-                            amount=Decimal(f"{10 + i % 90}.50"),
-                            currency="EUR",
+                            amount=Money(
+                                amount=f"{10 + i % 90}.50",  # type: ignore[arg-type]
+                                currency=accounts[i % len(accounts)].currency,
+                            ),
                             description=f"Bench expense {i}",
                         ),
                         BENCH,

@@ -91,6 +91,9 @@ async def open_platform(
         max_idle=30,  # give connections from a burst back soon: many processes share a server
         open=False,
         kwargs={"autocommit": True},
+        # An idle connection the server closed (a restart, a failover) is replaced before
+        # it is handed out, rather than failing the request that draws it.
+        check=AsyncConnectionPool.check_connection,
     )
     await pool.open(wait=True, timeout=15)
     try:

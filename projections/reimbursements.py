@@ -96,6 +96,7 @@ class AccountRow:
     uid: str
     bank_id: UUID
     bank_member_id: UUID
+    currency: str
     created_at: datetime
     member_uid: str
     first_name: str
@@ -134,6 +135,7 @@ def _reference_row(event: Any) -> tuple[str, dict[str, Any]] | None:
             "uid": event.uid,
             "bank_id": event.bank_id,
             "bank_member_id": event.bank_member_id,
+            "currency": event.currency,
             "created_at": at,
         }
     return None
@@ -293,7 +295,7 @@ class ReimbursementsQueries:
         return await keyset_page(
             self.pool,
             AccountRow,
-            "SELECT a.id, a.uid, a.bank_id, a.bank_member_id, a.created_at,"
+            "SELECT a.id, a.uid, a.bank_id, a.bank_member_id, a.currency, a.created_at,"
             " m.uid AS member_uid, m.first_name, m.last_name, m.email, m.phone"
             " FROM reimbursement_accounts a JOIN reimbursement_members m"
             " ON m.id = a.bank_member_id",

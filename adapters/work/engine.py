@@ -13,6 +13,7 @@ each time one is due, and the first probe that gets through closes it for everyo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -29,6 +30,7 @@ from eventsourcing.persistence import IntegrityError
 
 from adapters.batching import AsyncBatcher
 from adapters.eventstore import GroupCommitter
+from adapters.set_aside.errors import TRANSIENT
 from adapters.work.health import HealthStore, Observation
 from adapters.work.policy import AnyWorkPolicy, Attempted, BoundPolicy
 from adapters.work.schema import WORK_CHANNEL, LeasedWork
@@ -37,6 +39,10 @@ from domain.clock import Clock
 from domain.work import OutcomeNotApplicable, PollScheduled, RetryScheduled
 
 log = logging.getLogger(__name__)
+
+# Between two tries while the database does not answer: doubling up to the cap.
+UNAVAILABLE_PAUSE_SECONDS = 0.1
+UNAVAILABLE_PAUSE_CAP_SECONDS = 2.0
 
 
 def worker_identity() -> str:
@@ -86,12 +92,23 @@ class WorkEngine:
 
     async def run(self, stop: asyncio.Event) -> None:
         listener = asyncio.create_task(self._listen(stop), name="work-listen")
+        pause = UNAVAILABLE_PAUSE_SECONDS
         try:
             while not stop.is_set():
-                leased = await self._fill()
-                if leased:
-                    continue
-                await self._wait_for_work(stop)
+                try:
+                    leased = await self._fill()
+                    if not leased:
+                        await self._wait_for_work(stop)
+                    pause = UNAVAILABLE_PAUSE_SECONDS
+                except TRANSIENT as error:
+                    # The database went away (a restart, a failover): the process stays,
+                    # its pool reconnects, the rows it leased wait for their lease to end.
+                    log.warning(
+                        "work engine: database unavailable, trying again",
+                        extra={"error": type(error).__name__, "retry_in_seconds": pause},
+                    )
+                    await _sleep_or_stop(stop, pause)
+                    pause = min(UNAVAILABLE_PAUSE_CAP_SECONDS, pause * 2)
         finally:
             listener.cancel()
             await asyncio.gather(listener, return_exceptions=True)
@@ -333,3 +350,8 @@ def _apply_outcomes(
         except Exception as error:
             results.append(error)
     return results
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)

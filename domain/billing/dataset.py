@@ -8,7 +8,7 @@ Integer ids as the reference: customers 1..100, invoices 1..1000.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -45,3 +45,20 @@ def antaeus(
             cents = rng.randrange(1000, 50000)  # [10.00, 500.00)
             yield InvoiceRecord(next_invoice, customer, Decimal(cents) / 100, currency, paid=n > 0)
             next_invoice += 1
+
+
+def in_customers_currencies(
+    records: Iterable[CustomerRecord | InvoiceRecord],
+) -> Iterator[CustomerRecord | InvoiceRecord]:
+    """`records` as they are, checked on the way: an invoice is in its customer's currency
+    (`ValueError` otherwise). A customer comes before its invoices in a data set."""
+    currencies: dict[int, str] = {}
+    for record in records:
+        if isinstance(record, CustomerRecord):
+            currencies[record.ref_id] = record.currency
+        elif currencies.get(record.customer_ref_id, record.currency) != record.currency:
+            raise ValueError(
+                f"invoice {record.ref_id} is in {record.currency}, not in its customer "
+                f"{record.customer_ref_id}'s currency {currencies[record.customer_ref_id]}"
+            )
+        yield record

@@ -12,6 +12,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
 from domain.money import Money
+from domain.requests import STRICT, StorableText
 
 # Deliberately plain: one "@", no spaces, a dot in the domain. Deliverability is the
 # partner's concern, not ours.
@@ -19,6 +20,8 @@ EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")
 MIN_AMOUNT = Decimal("0.01")
 MAX_AMOUNT = Decimal("10000000.00")
 MAX_TERM_MONTHS = 480
+MAX_NAME = 100
+MAX_EMAIL = 254
 
 
 def _not_blank(value: str, field: str) -> str:
@@ -29,7 +32,7 @@ def _not_blank(value: str, field: str) -> str:
 
 class SubmitApplication(BaseModel):
     model_config = ConfigDict(
-        extra="forbid",
+        **STRICT,
         json_schema_extra={
             "examples": [
                 {
@@ -43,11 +46,13 @@ class SubmitApplication(BaseModel):
         },
     )
 
-    first_name: str = Field(min_length=1, max_length=100)
-    last_name: str = Field(min_length=1, max_length=100)
-    amount: Money = Field(description="Positive, at most 10,000,000.00.")
-    term_months: int = Field(ge=1, le=MAX_TERM_MONTHS, description="1 to 480 months.")
-    email: str = Field(max_length=254)
+    first_name: StorableText = Field(min_length=1, max_length=MAX_NAME)
+    last_name: StorableText = Field(min_length=1, max_length=MAX_NAME)
+    amount: Money = Field(description=f"From {MIN_AMOUNT} to {MAX_AMOUNT}.")
+    term_months: int = Field(
+        ge=1, le=MAX_TERM_MONTHS, description=f"A JSON integer, 1 to {MAX_TERM_MONTHS} months."
+    )
+    email: StorableText = Field(max_length=MAX_EMAIL)
 
     @field_validator("first_name")
     @classmethod
@@ -62,9 +67,7 @@ class SubmitApplication(BaseModel):
     @field_validator("amount")
     @classmethod
     def _positive(cls, value: Money) -> Money:
-        if not MIN_AMOUNT <= value.amount <= MAX_AMOUNT:
-            raise ValueError("amount must be positive and at most 10000000.00")
-        return value
+        return value.within(MIN_AMOUNT, MAX_AMOUNT)
 
     @field_validator("email")
     @classmethod

@@ -59,6 +59,19 @@ class NotAnAdministratorOfTheBank(ReimbursementError):
         super().__init__(f"administrator {administrator_id} does not administer bank {bank_id}")
 
 
+class CurrencyNotTheAccounts(ReimbursementError):
+    """422: an account is paid in its own currency only."""
+
+    code = "currency_not_the_accounts"
+    kind = ErrorKind.INVALID
+
+    def __init__(self, currency: str, account_currency: str) -> None:
+        super().__init__(
+            f"the amount's currency {currency} is not the account's currency "
+            f"{account_currency}: a reimbursement is in its account's currency"
+        )
+
+
 class ReimbursementNotPending(ReimbursementError):
     """409: it was decided already (or another decision won a race)."""
 

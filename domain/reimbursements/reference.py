@@ -9,6 +9,7 @@ lands on the stored first versions and adds nothing.
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -17,6 +18,9 @@ from domain.access import Actor, Owner
 from domain.actors import RecordsActor
 
 REFERENCE_NAMESPACE = UUID("0b9d2c1e-7f7a-4f0e-8a44-5b0c6f0d1a21")
+# The currency of an account opened before accounts had one: every amount submitted to
+# those accounts was in euros (the reference data sets' and the examples' currency).
+DEFAULT_ACCOUNT_CURRENCY = "EUR"
 
 
 def reference_id(kind: str, uid: str) -> UUID:
@@ -98,21 +102,34 @@ class BankMember(Aggregate):
 
 
 class BankAccount(Aggregate):
+    """Held in one currency (ISO 4217): a reimbursement into it is in that currency."""
+
     class AccountOpened(RecordsActor, Aggregate.Created):
         uid: str
         bank_id: UUID
         bank_member_id: UUID
         actor: Actor
+        currency: str
+
+        # Version 2 recorded the actor (`RecordsActor`'s upcast); version 3 the currency.
+        class_version = 3
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["currency"] = DEFAULT_ACCOUNT_CURRENCY
 
     @staticmethod
     def create_id(uid: str, **_: object) -> UUID:
         return reference_id("account", uid)
 
     @event(AccountOpened)
-    def __init__(self, uid: str, bank_id: UUID, bank_member_id: UUID, actor: Actor) -> None:
+    def __init__(
+        self, uid: str, bank_id: UUID, bank_member_id: UUID, actor: Actor, currency: str
+    ) -> None:
         self.uid = uid
         self.bank_id = bank_id
         self.bank_member_id = bank_member_id
+        self.currency = currency
 
     @property
     def owner(self) -> Owner:

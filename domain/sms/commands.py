@@ -6,12 +6,15 @@ from __future__ import annotations
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from domain.requests import STRICT, StorableText
 from domain.sms.text import MAX_SEGMENTS, count_segments
+
+MAX_ID = 200
 
 
 class SendSms(BaseModel):
     model_config = ConfigDict(
-        extra="forbid",
+        **STRICT,
         str_strip_whitespace=False,
         json_schema_extra={
             "examples": [
@@ -25,18 +28,18 @@ class SendSms(BaseModel):
         },
     )
 
-    message_id: str = Field(
+    message_id: StorableText = Field(
         min_length=1,
-        max_length=200,
+        max_length=MAX_ID,
         description="The client's idempotency key: the same id with the same body is one SMS.",
     )
     phone_number: str = Field(description="E.164: '+', country code and number, 8-15 digits.")
-    text: str = Field(
+    text: StorableText = Field(
         min_length=1,
         description=f"At most {MAX_SEGMENTS} segments: 1,530 GSM-7 characters "
         "(extension characters such as € count twice) or 670 UCS-2 code units.",
     )
-    correlation_id: str | None = Field(default=None, max_length=200)
+    correlation_id: StorableText | None = Field(default=None, max_length=MAX_ID)
 
     @field_validator("message_id")
     @classmethod

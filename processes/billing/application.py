@@ -15,7 +15,7 @@ from domain.access import Actor
 from domain.actors import worker
 from domain.billing.calendar import CALENDAR_ID, BillingCalendar
 from domain.billing.customer import Customer
-from domain.billing.dataset import CustomerRecord, InvoiceRecord
+from domain.billing.dataset import CustomerRecord, InvoiceRecord, in_customers_currencies
 from domain.billing.errors import BillingRunNotFound, InvoiceNotFound
 from domain.billing.invoice import Invoice, invoice_id_for
 from domain.billing.money import period_of
@@ -120,11 +120,11 @@ class BillingService:
         chunk: int = 500,
     ) -> int:
         """Register customers and issue invoices (by `actor`), many per transaction;
-        idempotent."""
+        idempotent. An invoice is in its customer's currency (`ValueError` otherwise)."""
         now = self.clock.now()
         batch: list[Aggregate] = []
         created = 0
-        for record in records:
+        for record in in_customers_currencies(records):
             if isinstance(record, CustomerRecord):
                 batch.append(
                     Customer(ref_id=record.ref_id, currency=record.currency, at=now, actor=actor)

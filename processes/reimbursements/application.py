@@ -21,6 +21,7 @@ from domain.reimbursements.errors import (
     AdministratorNotFound,
     BankAccountNotFound,
     BankNotFound,
+    CurrencyNotTheAccounts,
     MemberNotFound,
     NotFound,
     PaymentNotRetryable,
@@ -78,12 +79,14 @@ class ReimbursementsService:
 
     async def submit(self, command: SubmitReimbursement, actor: Actor) -> Reimbursement:
         account = await asyncio.to_thread(self.application.get_account, command.bank_account_id)
+        if command.amount.currency != account.currency:
+            raise CurrencyNotTheAccounts(command.amount.currency, account.currency)
         reimbursement = Reimbursement(
             bank_account_id=account.id,
             bank_id=account.bank_id,
             member_id=account.bank_member_id,
-            amount=command.amount,
-            currency=command.currency,
+            amount=command.amount.amount,
+            currency=command.amount.currency,
             description=command.description,
             submitted_at=self.clock.now(),
             actor=actor,

@@ -1,5 +1,6 @@
 """The `demo-banks` data set: a few banks, each with administrators, members (email,
-some with a phone) and accounts. Natural keys make loading it twice a no-op."""
+some with a phone) and accounts in the bank's country's currency. Natural keys make
+loading it twice a no-op."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from domain.reimbursements.reference import Bank, BankAccount, BankAdministrator
 
 DEMO_BANKS = "demo-banks"
 
-# uid, name, location, administrators, members (uid, first, last, email, phone)
-_BANKS: list[tuple[str, str, str, list[tuple[str, str, str]], list[tuple[str, ...]]]] = [
+# uid, name, location, its accounts' currency, administrators, members (uid, first, last,
+# email, phone)
+_BANKS: list[tuple[str, str, str, str, list[tuple[str, str, str]], list[tuple[str, ...]]]] = [
     (
         "nordic-coop",
         "Nordic Cooperative Bank",
         "Copenhagen, DK",
+        "DKK",
         [("nordic-admin-1", "Freja", "Lund"), ("nordic-admin-2", "Mads", "Holm")],
         [
             ("nordic-m-1", "Astrid", "Berg", "astrid.berg@example.com", "+4520123456"),
@@ -27,6 +30,7 @@ _BANKS: list[tuple[str, str, str, list[tuple[str, str, str]], list[tuple[str, ..
         "lakeside-savings",
         "Lakeside Savings",
         "Kisumu, KE",
+        "KES",
         [("lakeside-admin-1", "Achieng", "Otieno")],
         [
             ("lakeside-m-1", "Wanjiru", "Kamau", "wanjiru.kamau@example.com", "+254712345678"),
@@ -37,6 +41,7 @@ _BANKS: list[tuple[str, str, str, list[tuple[str, str, str]], list[tuple[str, ..
         "harbour-trust",
         "Harbour Trust",
         "Lisbon, PT",
+        "EUR",
         [("harbour-admin-1", "Inês", "Costa"), ("harbour-admin-2", "Rui", "Almeida")],
         [
             ("harbour-m-1", "Sofia", "Pereira", "sofia.pereira@example.com", "+351912345678"),
@@ -50,7 +55,7 @@ def demo_banks(actor: Actor) -> list[Aggregate]:
     """Every aggregate of the data set, registered by `actor`, banks first; one account
     per member."""
     aggregates: list[Aggregate] = []
-    for uid, name, location, administrators, members in _BANKS:
+    for uid, name, location, currency, administrators, members in _BANKS:
         bank = Bank(uid=uid, name=name, location=location, actor=actor)
         aggregates.append(bank)
         for admin_uid, first, last in administrators:
@@ -71,7 +76,11 @@ def demo_banks(actor: Actor) -> list[Aggregate]:
             aggregates.append(member)
             aggregates.append(
                 BankAccount(
-                    uid=f"{member_uid}-acct", bank_id=bank.id, bank_member_id=member.id, actor=actor
+                    uid=f"{member_uid}-acct",
+                    bank_id=bank.id,
+                    bank_member_id=member.id,
+                    actor=actor,
+                    currency=currency,
                 )
             )
     return aggregates

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from domain.money import format_amount
+from domain.money import amount_text
 from domain.reimbursements.aggregate import Purpose, Reimbursement, notification_key
 from domain.reimbursements.reference import BankMember
 
@@ -29,7 +29,7 @@ class Wording:
 
 
 def wording(reimbursement: Reimbursement, member: BankMember, purpose: str) -> Wording:
-    money = f"{reimbursement.currency} {format_amount(reimbursement.amount)}"
+    money = f"{reimbursement.currency} {amount_text(reimbursement.amount, reimbursement.currency)}"
     what = f"{money} for {reimbursement.description!r}"
     greeting = f"Dear {member.first_name} {member.last_name},"
     ref = f"Reference: {reimbursement.id}"

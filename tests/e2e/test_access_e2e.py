@@ -104,8 +104,7 @@ def test_each_role_does_what_it_may_through_every_workflow(tmp_path: Path) -> No
         assert account["id"] in {item["id"] for item in mine}
         claim = {
             "bank_account_id": account["id"],
-            "amount": "42.50",
-            "currency": "EUR",
+            "amount": {"amount": "42.50", "currency": account["currency"]},
             "description": "Train tickets",
         }
         created = member.post("/reimbursements", json=claim)

@@ -99,8 +99,7 @@ def test_every_approved_reimbursement_is_paid_once_through_faults_and_a_crash(
         for i in range(COUNT):
             body = {
                 "bank_account_id": str(ACCOUNTS[i % len(ACCOUNTS)]),
-                "amount": f"{i + 1}.25",
-                "currency": "EUR",
+                "amount": {"amount": f"{i + 1}.25", "currency": "DKK"},  # Danish accounts
                 "description": f"Expense {i}",
             }
             member = issuer.headers(Role.MEMBER, member_id=MEMBERS[i % len(MEMBERS)])

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from domain.access import Actor
 from ledgerflow.supervisor import die_with_parent, free_port
 from processes.reimbursements.demo_banks import demo_banks
 from tests.e2e.test_up import _bearer, _token
@@ -66,7 +67,8 @@ def test_up_is_up_once_the_read_models_hold_the_data_sets(tmp_path: Path) -> Non
             banks = api.get("/banks", params={"limit": 500}).json()["items"]
         assert len(customers) == 100
         assert len(invoices) == 1000
-        expected_banks = {a.uid for a in demo_banks() if type(a).__name__ == "Bank"}
+        loaded = demo_banks(Actor.system("test"))
+        expected_banks = {a.uid for a in loaded if type(a).__name__ == "Bank"}
         assert {bank["uid"] for bank in banks} == expected_banks
     except BaseException:
         print("ledgerflow up printed:\n", "".join(printed))

@@ -136,8 +136,7 @@ def test_a_reimbursement_records_its_member_and_the_deciding_administrator(
             "/reimbursements",
             json={
                 "bank_account_id": str(NORDIC_ACCOUNT),
-                "amount": "12.50",
-                "currency": "EUR",
+                "amount": {"amount": "12.50", "currency": "DKK"},  # a Danish account
                 "description": "Taxi to the branch",
             },
         )

@@ -134,12 +134,17 @@ def calm_simulators(rail: httpx.Client, mail: httpx.Client) -> None:
     rail.put("/__admin/settings", json={"failing_accounts": [], "failure_rate": 0.0})
 
 
-def submit(api: Api, account: uuid.UUID = WITH_PHONE, **changes: Any) -> dict[str, Any]:
+# The demo banks' accounts are in their country's currency.
+CURRENCIES = {WITH_PHONE: "DKK", WITHOUT_PHONE: "DKK", HARBOUR_ACCOUNT: "EUR"}
+
+
+def submit(
+    api: Api, account: uuid.UUID = WITH_PHONE, amount: str = "129.90", **changes: Any
+) -> dict[str, Any]:
     """Submitted by the account's member."""
     body = {
         "bank_account_id": str(account),
-        "amount": "129.90",
-        "currency": "EUR",
+        "amount": {"amount": amount, "currency": CURRENCIES[account]},
         "description": "Train tickets to the branch audit",
         **changes,
     }
@@ -162,41 +167,60 @@ def mails_of(mail: httpx.Client, message_id: str) -> dict[str, Any] | None:
 
 
 def test_submit_answers_201_pending_with_the_member_of_the_account(api: Api) -> None:
-    created = submit(api, amount="12.5")
+    created = submit(api, amount="12.50")
     assert created["status"] == "pending" and created["payment_status"] is None
-    assert created["amount"] == "12.50" and created["currency"] == "EUR"
+    assert created["amount"] == {"amount": "12.50", "currency": "DKK"}
     assert created["member_id"] == str(reference_id("member", "nordic-m-1"))
     assert created["bank_id"] == str(NORDIC)
     assert reimbursement(api, created["id"]) == created
     assert event_types(api, created["id"]) == ["ReimbursementSubmitted"]
 
 
+def dkk(amount: object) -> dict[str, object]:
+    return {"amount": amount, "currency": "DKK"}
+
+
 @pytest.mark.parametrize(
-    ("field", "value"),
+    ("field", "value", "loc"),
     [
-        ("amount", "0"),
-        ("amount", "-5.00"),
-        ("amount", "1.234"),
-        ("amount", 12.5),
-        ("amount", "ten"),
-        ("currency", "eur"),
-        ("description", ""),
-        ("description", "   "),
-        ("description", "x" * 501),
-        ("bank_account_id", "not-a-uuid"),
+        ("amount", dkk("0.00"), ["amount"]),
+        ("amount", dkk("-5.00"), ["amount", "amount"]),
+        ("amount", dkk("1.234"), ["amount", "amount"]),
+        ("amount", dkk("12.5"), ["amount"]),
+        ("amount", dkk(12.5), ["amount", "amount"]),
+        ("amount", dkk("ten"), ["amount", "amount"]),
+        ("amount", {"amount": "1.00", "currency": "dkk"}, ["amount", "currency"]),
+        ("amount", "10.00", ["amount"]),
+        ("description", "", ["description"]),
+        ("description", "   ", ["description"]),
+        ("description", "x" * 501, ["description"]),
+        ("bank_account_id", "not-a-uuid", ["bank_account_id"]),
     ],
 )
-def test_submit_validation_names_the_field(api: Api, field: str, value: object) -> None:
-    body = {
-        "bank_account_id": str(WITH_PHONE),
-        "amount": "10.00",
-        "currency": "EUR",
-        "description": "Taxi",
-        field: value,
-    }
-    answer = api.post("/reimbursements", json=body, headers=api.member(WITH_PHONE))
+def test_submit_validation_names_the_field(
+    api: Api, field: str, value: object, loc: list[str]
+) -> None:
+    body = {"bank_account_id": str(WITH_PHONE), "amount": dkk("10.00"), "description": "Taxi"}
+    answer = api.post(
+        "/reimbursements", json={**body, field: value}, headers=api.member(WITH_PHONE)
+    )
     assert answer.status_code == 422
-    assert answer.json()["detail"][0]["loc"] == ["body", field]
+    assert answer.json()["detail"][0]["loc"] == ["body", *loc]
+
+
+def test_an_amount_in_another_currency_than_the_accounts_is_refused(api: Api) -> None:
+    answer = api.post(
+        "/reimbursements",
+        json={
+            "bank_account_id": str(WITH_PHONE),  # a Danish account: DKK
+            "amount": {"amount": "1250.00", "currency": "KES"},
+            "description": "Taxi",
+        },
+        headers=api.member(WITH_PHONE),
+    )
+    assert answer.status_code == 422
+    assert answer.json()["code"] == "currency_not_the_accounts"
+    assert "KES" in answer.json()["message"] and "DKK" in answer.json()["message"]
 
 
 def test_unknown_resources_answer_404(api: Api) -> None:
@@ -205,8 +229,7 @@ def test_unknown_resources_answer_404(api: Api) -> None:
         "/reimbursements",
         json={
             "bank_account_id": str(unknown),
-            "amount": "1.00",
-            "currency": "EUR",
+            "amount": {"amount": "1.00", "currency": "EUR"},
             "description": "x",
         },
         headers=api.member(WITH_PHONE),
@@ -466,6 +489,7 @@ def test_reference_data_and_lists(api: Api, platform_workers: None) -> None:
     assert by_uid["harbour-m-1-acct"]["member"]["phone"] == "+351912345678"
     assert by_uid["harbour-m-2-acct"]["member"]["phone"] is None
     assert by_uid["harbour-m-2-acct"]["member"]["email"] == "tiago.santos@example.com"
+    assert {account["currency"] for account in by_uid.values()} == {"EUR"}  # a Lisbon bank
 
     ids = [submit(api, account=HARBOUR_ACCOUNT, amount=f"{n}.00")["id"] for n in (1, 2, 3)]
     api.post(
@@ -488,9 +512,8 @@ def test_reference_data_and_lists(api: Api, platform_workers: None) -> None:
         lambda: (x := listed(f"/members/{HARBOUR_MEMBER}/reimbursements")) and len(x) == 3 and x
     )
     assert [item["id"] for item in mine] == ids
-    assert {k: mine[1][k] for k in ("amount", "currency", "description", "status")} == {
-        "amount": "2.00",
-        "currency": "EUR",
+    assert {k: mine[1][k] for k in ("amount", "description", "status")} == {
+        "amount": {"amount": "2.00", "currency": "EUR"},
         "description": "Train tickets to the branch audit",
         "status": "pending",
     }
@@ -529,8 +552,7 @@ def test_members_and_administrators_reach_their_own_alone(api: Api, platform_wor
         assert api.get(path, headers=as_member).status_code == 404, path
     on_theirs = {
         "bank_account_id": str(WITH_PHONE),
-        "amount": "1.00",
-        "currency": "EUR",
+        "amount": {"amount": "1.00", "currency": "DKK"},
         "description": "Taxi",
     }
     refused = api.post("/reimbursements", json=on_theirs, headers=as_member)

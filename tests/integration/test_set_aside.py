@@ -183,8 +183,7 @@ def _new_in_every_workflow(
         headers=issuer.headers(Role.MEMBER, member_id=reference_id("member", "nordic-m-1")),
         json={
             "bank_account_id": str(WITH_PHONE),
-            "amount": "129.90",
-            "currency": "EUR",
+            "amount": {"amount": "129.90", "currency": "DKK"},  # a Danish account
             "description": "Train tickets",
         },
     )

@@ -186,8 +186,7 @@ async def test_the_cases_that_matter_most() -> None:
     app = in_memory_api(await _with_demo_banks())
     claim = {
         "bank_account_id": str(ASTRIDS_ACCOUNT),
-        "amount": "12.50",
-        "currency": "EUR",
+        "amount": {"amount": "12.50", "currency": "DKK"},  # a Danish account
         "description": "Taxi to the branch",
     }
     sms = {"message_id": "m-1", "phone_number": "+254712345678", "text": "hi"}

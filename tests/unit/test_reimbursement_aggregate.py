@@ -30,7 +30,12 @@ from domain.reimbursements.errors import (
     PaymentOutcomeNotApplicable,
     ReimbursementNotPending,
 )
-from domain.reimbursements.reference import Bank, reference_id
+from domain.reimbursements.reference import (
+    DEFAULT_ACCOUNT_CURRENCY,
+    Bank,
+    BankAccount,
+    reference_id,
+)
 from domain.work import OutcomeNotApplicable
 from processes.reimbursements.application import ReimbursementsApplication
 from processes.reimbursements.demo_banks import demo_banks
@@ -147,6 +152,28 @@ def test_a_payment_failure_stored_before_it_said_whether_it_was_definitive() -> 
             assert isinstance(event, Reimbursement.PaymentFailed)
             assert event.definitive is definitive, error
             assert event.actor == BEFORE_ACTORS  # and its version 2 is upcast in turn
+    finally:
+        app.close()
+
+
+def test_an_account_opened_before_accounts_had_a_currency_is_in_the_default_one() -> None:
+    """Versions 1 and 2 of `AccountOpened` had no `currency`: such accounts read as EUR."""
+    app = ReimbursementsApplication()
+    try:
+        account = BankAccount(
+            uid="old-1", bank_id=BANK, bank_member_id=uuid4(), actor=ACTOR, currency="DKK"
+        )
+        stored = app.mapper.to_stored_event(account.collect_events()[0])
+        state = json.loads(stored.state)
+        assert state["class_version"] == 3
+        del state["currency"]
+        state["class_version"] = 2  # with its actor, before accounts had a currency
+        version_2 = dataclasses.replace(stored, state=json.dumps(state).encode())
+        app.recorder.insert_events([version_2])
+        read = app.repository.get(account.id)
+        assert isinstance(read, BankAccount)
+        assert (read.currency, read.uid) == (DEFAULT_ACCOUNT_CURRENCY, "old-1")
+        assert DEFAULT_ACCOUNT_CURRENCY == "EUR"
     finally:
         app.close()
 

@@ -120,7 +120,9 @@ def seeded(app: ReimbursementsApplication, phone: str | None) -> Reimbursement:
         phone=phone,
         actor=ACTOR,
     )
-    account = BankAccount(uid=f"c{suffix}", bank_id=bank.id, bank_member_id=member.id, actor=ACTOR)
+    account = BankAccount(
+        uid=f"c{suffix}", bank_id=bank.id, bank_member_id=member.id, actor=ACTOR, currency="EUR"
+    )
     r = Reimbursement(
         bank_account_id=account.id,
         bank_id=bank.id,

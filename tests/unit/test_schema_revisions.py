@@ -28,6 +28,13 @@ def test_the_revisions_form_one_line_from_the_first() -> None:
     assert state_of(frozenset()).pending[-1] == head
 
 
+def test_each_number_is_one_revision() -> None:
+    """Two branches that each add "the next" revision both name it the same: Alembic
+    would keep one of them and never run the other."""
+    numbers = [path.name.split("_", 1)[0] for path in VERSIONS.glob("[0-9]*.py")]
+    assert len(numbers) == len(set(numbers)) == len(known_revisions()), sorted(numbers)
+
+
 def test_every_revision_is_plain_sql_named_after_its_number() -> None:
     for path in sorted(VERSIONS.glob("[0-9]*.py")):
         tree = ast.parse(path.read_text())

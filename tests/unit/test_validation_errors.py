@@ -30,11 +30,19 @@ CREATES = [
     ),
     (
         "/reimbursements",
-        {"bank_account_id": NUMBER, "amount": NUMBER, "currency": TEXT, "description": TEXT},
+        {
+            "bank_account_id": NUMBER,
+            "amount": {"amount": NUMBER, "currency": TEXT},
+            "description": TEXT,
+        },
     ),
     (
         "/reimbursements",
-        {"bank_account_id": NUMBER, "amount": f"{NUMBER}x", "currency": "EUR", "note": TEXT},
+        {
+            "bank_account_id": NUMBER,
+            "amount": {"amount": f"{NUMBER}x", "currency": "EUR"},
+            "note": TEXT,
+        },
     ),
     (f"{REIMBURSEMENT}/deny", {"administrator_id": NUMBER, "reason": TEXT}),
 ]

@@ -18,6 +18,8 @@ class PoolOwner:
             max_idle=30,  # many processes share one server: give burst connections back
             open=False,
             kwargs={"autocommit": True},
+            # A connection the server closed (a restart) is replaced before it is used.
+            check=AsyncConnectionPool.check_connection,
         )
         self._opened = False
         self._open_lock = asyncio.Lock()

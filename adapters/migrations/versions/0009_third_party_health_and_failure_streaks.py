@@ -8,15 +8,15 @@
   error is `last_error`). A long outage updates the row instead of adding an event per
   attempt. Rows from before have no streak (0, NULL): nothing needs filling in.
 
-Revision 0008, after 0007.
+Revision 0009, after 0008.
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
