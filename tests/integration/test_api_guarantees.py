@@ -84,11 +84,11 @@ def operator(url: str, issuer: TokenIssuer) -> Iterator[httpx.Client]:
         yield api
 
 
-def reimbursement(**changes: Any) -> dict[str, Any]:
+def reimbursement(amount: str = "129.90", **changes: Any) -> dict[str, Any]:
+    """A reimbursement on a Nordic member's account, in the account's currency."""
     return {
         "bank_account_id": str(ACCOUNT),
-        "amount": "129.90",
-        "currency": "EUR",
+        "amount": {"amount": amount, "currency": "DKK"},
         "description": "Train tickets to the branch audit",
         **changes,
     }
