@@ -73,9 +73,9 @@ class AttentionReader:
     parked: Sequence[ParkedRows]
 
     async def items(
-        self, only: AttentionFilter = AttentionFilter(), *, limit: int = 500
+        self, only: AttentionFilter = AttentionFilter(), *, limit: int | None = 500
     ) -> list[AttentionItem]:
-        """What waits, oldest first: at most `limit` of each source."""
+        """What waits, oldest first: at most `limit` of each source (None: all)."""
         return await attention(self.pool, self.parked, only, limit=limit)
 
 
@@ -84,7 +84,7 @@ async def attention(
     parked: Sequence[ParkedRows],
     only: AttentionFilter = AttentionFilter(),
     *,
-    limit: int = 500,
+    limit: int | None = 500,
 ) -> list[AttentionItem]:
     found: list[AttentionItem] = []
     async with pool.connection() as conn:
@@ -99,7 +99,9 @@ async def attention(
     return sorted((item for item in found if only.admits(item)), key=lambda item: item.since)
 
 
-async def _parked(conn: AsyncConnection[Any], rows: ParkedRows, limit: int) -> list[AttentionItem]:
+async def _parked(
+    conn: AsyncConnection[Any], rows: ParkedRows, limit: int | None
+) -> list[AttentionItem]:
     if not await _exists(conn, rows.table):
         return []
     cur = await conn.execute(
@@ -123,7 +125,7 @@ async def _parked(conn: AsyncConnection[Any], rows: ParkedRows, limit: int) -> l
     ]
 
 
-async def _set_aside(conn: AsyncConnection[Any], limit: int) -> list[AttentionItem]:
+async def _set_aside(conn: AsyncConnection[Any], limit: int | None) -> list[AttentionItem]:
     if not await _exists(conn, "ledgerflow_set_aside"):
         return []
     cur = await conn.execute(
@@ -148,7 +150,7 @@ async def _set_aside(conn: AsyncConnection[Any], limit: int) -> list[AttentionIt
     ]
 
 
-async def _dead_letters(conn: AsyncConnection[Any], limit: int) -> list[AttentionItem]:
+async def _dead_letters(conn: AsyncConnection[Any], limit: int | None) -> list[AttentionItem]:
     if not await _exists(conn, "ledgerflow_dead_letters"):
         return []
     cur = await conn.execute(

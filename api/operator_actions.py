@@ -3,29 +3,40 @@ console and the command line: each goes through the workflow's own service (or t
 set-aside desk), the same call its own API route makes.
 
 Which call retries an item depends on its workflow and why it waits (`RETRIES`); a dead
-letter is replayed or discarded instead. The operator is passed on to the services, which
+letter is replayed or discarded instead. Retrying every parked item of a kind of work
+(`retry_parked`) is the same list filtered to where that kind's work waits (`PARKED_WORK`),
+retried through the same table. The operator is passed on to the services, which
 record it on the events they make, and every action is logged with it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 from uuid import UUID
 
+from eventsourcing.persistence import IntegrityError
+
 from adapters.attention import AttentionFilter, AttentionItem, AttentionKind, AttentionReader
 from adapters.messaging.postgres.dead_letters import DeadLetterDesk
 from api.services import ApiServices
 from domain.access import Actor
 from domain.billing.commands import ResolutionAction
-from domain.errors import DomainError
+from domain.errors import DomainError, NotFoundError
+from processes.billing.charging import CHARGE
+from processes.lending.poller import ASSESS
+from processes.reimbursements.payment import START_PAYMENT
+from processes.sms.dispatch import SEND_SMS
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 Retry = Callable[[ApiServices, str, Actor], Awaitable[None]]
+
+IN_FLIGHT = 50  # retries at once: each is a read and a group-committed save
 
 
 class NotRetryable(DomainError):
@@ -69,6 +80,25 @@ RETRIES: dict[tuple[str | None, AttentionKind], Retry] = {
 }
 
 
+# A kind of work whose items wait for an operator when it gives up -> where they wait.
+PARKED_WORK: dict[str, tuple[str, AttentionKind]] = {
+    SEND_SMS: ("sms", AttentionKind.PARKED),  # its retry budget spent
+    ASSESS: ("lending", AttentionKind.NEEDS_ATTENTION),  # polling the lender gave up
+    CHARGE: ("billing", AttentionKind.NEEDS_ATTENTION),  # a charge that cannot go on alone
+    START_PAYMENT: ("reimbursements", AttentionKind.PAYMENT_FAILED),  # the rail refused it
+}
+
+
+class UnknownParkedKind(NotFoundError):
+    code = "unknown_parked_kind"
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(
+            f"no parked work of kind {kind!r} can be retried (kinds: {', '.join(PARKED_WORK)})"
+        )
+        self.work_kind = kind
+
+
 def retry_of(workflow: str, kind: AttentionKind) -> Retry | None:
     return RETRIES.get((workflow, kind)) or RETRIES.get((None, kind))
 
@@ -80,7 +110,10 @@ async def retry(
     do = retry_of(workflow, kind)
     if do is None:
         raise NotRetryable(workflow, kind)
-    await do(services, key, actor)
+    try:
+        await do(services, key, actor)
+    except IntegrityError:  # a concurrent write (a late outcome): read it again, once
+        await do(services, key, actor)
     log.info("%s retried %s %s %s", actor_name(actor), workflow, kind, key)
 
 
@@ -90,22 +123,47 @@ class RetryOutcome:
     error: str | None  # None: retried
 
 
+@dataclass(frozen=True)
+class RetriedParked:
+    kind: str
+    retried: int
+    skipped: int  # no longer parked when their turn came
+
+
 async def retry_all(
-    services: ApiServices, only: AttentionFilter, actor: Actor, *, limit: int = 500
+    services: ApiServices, only: AttentionFilter, actor: Actor, *, limit: int | None = 500
 ) -> list[RetryOutcome]:
-    """Retry every retryable item `only` admits; one that cannot be retried any more
-    (taken care of meanwhile) says why and the others go on."""
-    outcomes: list[RetryOutcome] = []
-    for item in await attention_of(services).items(only, limit=limit):
-        if retry_of(item.workflow, item.kind) is None:
-            continue
-        try:
-            await retry(services, item.workflow, item.kind, item.key, actor)
-        except DomainError as error:
-            outcomes.append(RetryOutcome(item, str(error)))
-        else:
-            outcomes.append(RetryOutcome(item, None))
-    return outcomes
+    """Retry every retryable item `only` admits (at most `limit` of each source; None:
+    all), oldest first; one that cannot be retried any more (taken care of meanwhile)
+    says why and the others go on."""
+    items = await attention_of(services).items(only, limit=limit)
+    slots = asyncio.Semaphore(IN_FLIGHT)
+
+    async def attempt(item: AttentionItem) -> RetryOutcome:
+        async with slots:
+            try:
+                await retry(services, item.workflow, item.kind, item.key, actor)
+            except (DomainError, IntegrityError) as error:  # taken care of meanwhile
+                return RetryOutcome(item, str(error))
+            return RetryOutcome(item, None)
+
+    return list(
+        await asyncio.gather(
+            *(attempt(item) for item in items if retry_of(item.workflow, item.kind) is not None)
+        )
+    )
+
+
+async def retry_parked(services: ApiServices, kind: str, actor: Actor) -> RetriedParked:
+    """Every item of the kind of work `kind` waiting for an operator now, retried on behalf
+    of `actor`; one no longer waiting when its turn came is skipped, not retried twice."""
+    where = PARKED_WORK.get(kind)
+    if where is None:
+        raise UnknownParkedKind(kind)
+    workflow, waiting = where
+    outcomes = await retry_all(services, AttentionFilter(workflow, waiting), actor, limit=None)
+    retried = sum(outcome.error is None for outcome in outcomes)
+    return RetriedParked(kind, retried, len(outcomes) - retried)
 
 
 async def resolve_invoice(

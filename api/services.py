@@ -17,7 +17,6 @@ from adapters.rate_limiter import RateLimiter
 from adapters.read_positions import ReadPositions
 from adapters.set_aside.desk import SetAsideDesk
 from adapters.status import StatusReader
-from adapters.work.parked import ParkedWorkDesk
 from domain.clock import Clock
 from processes.billing.application import BillingService
 from processes.lending.application import LendingService
@@ -71,5 +70,3 @@ class ApiServices:
     attention: AttentionReader | None = None
     overview: OverviewReader | None = None
     dead_letters: DeadLetterDesk | None = None  # those PostgreSQL keeps
-    # Every parked item of a kind retried at once (`None`: no kind here can be).
-    parked: ParkedWorkDesk | None = None

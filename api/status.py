@@ -12,11 +12,12 @@ from pydantic.config import JsonDict
 
 from adapters.processes import STALE_AFTER_HEARTBEATS, ProcessRecord
 from adapters.set_aside.desk import ItemState
-from adapters.work.parked import ParkedWorkDesk
 from api import attention, dead_letters, set_aside
 from api.access import Operator, Reader
 from api.deps import Services
 from api.errors import responses
+from api.operator_actions import PARKED_WORK
+from api.operator_actions import retry_parked as retry_parked_work
 from api.set_aside import ITEM_EXAMPLE, SetAsideItemPublic
 from domain.health import BreakerState
 
@@ -220,15 +221,17 @@ class RetriedParkedPublic(BaseModel):
     response_model=RetriedParkedPublic,
     responses=responses(404),
     summary="Retry every parked item of a kind of work (an operator action)",
-    description="Every item of the kind that waits for an operator (its retry budget was "
-    "spent) is sent back to be tried again, each retry an event on its aggregate naming "
-    "the caller. Answers how many were retried. Kinds that can be: `sms.send`; another "
-    "answers 404 `unknown_parked_kind`.",
+    description="Every item of the kind that waits for an operator (its work gave up: an SMS "
+    "parked, an application or an invoice that needs attention, a payment that failed) is "
+    "sent back to be tried again through its workflow's own retry, each retry an event on "
+    "its aggregate naming the caller: the same items and the same calls as "
+    "`POST /status/attention/retry` filtered to them. Answers how many were retried. Kinds: "
+    + ", ".join(f"`{kind}`" for kind in PARKED_WORK)
+    + "; another answers 404 `unknown_parked_kind`.",
 )
 async def retry_parked(
     services: Services,
     caller: Operator,
     kind: str = Path(description="The kind of work, e.g. sms.send.", examples=["sms.send"]),
 ) -> RetriedParkedPublic:
-    desk = services.parked or ParkedWorkDesk(services.status.pool, {})
-    return RetriedParkedPublic.model_validate(await desk.retry_all(kind, caller.actor))
+    return RetriedParkedPublic.model_validate(await retry_parked_work(services, kind, caller.actor))

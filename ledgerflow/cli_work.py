@@ -2,7 +2,8 @@
 
 `retry-parked KIND` sends every parked item of a kind back to be tried again (as `POST
 /status/work/{kind}/retry-parked`), each retry recorded on its aggregate with the
-operator who asked: the operating system's user, as an `operator` actor.
+operator who asked: the operating system's user, as an `operator` actor. It is the same
+action as the API's (`api.operator_actions.retry_parked`).
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ from typing import Annotated
 
 import typer
 
-from adapters.work.parked import RetriedParked, UnknownParkedKind
 from domain.access import Actor, Role
 from ledgerflow.bootstrap import platform_session
 from ledgerflow.data_dir import DEFAULT_DATA_DIR, DataDir, settings_with_database
 from ledgerflow.logs import configure_logging
-from ledgerflow.web import parked_work_desk
+from ledgerflow.web import api_services
 
 work_app = typer.Typer(help="Operators' actions on due and parked work.", no_args_is_help=True)
 
@@ -33,7 +33,9 @@ def retry_parked(
     kind: Annotated[str, typer.Argument(help="The kind of work, e.g. sms.send.")],
     data_dir: DataDir = DEFAULT_DATA_DIR,
 ) -> None:
-    """Retry every parked item of a kind of work; say how many were retried."""
+    """Retry every parked item of a kind of work (sms.send, lending.assess, billing.charge,
+    reimbursements.payment); say how many were retried."""
+    from api.operator_actions import RetriedParked, UnknownParkedKind, retry_parked
     from ledgerflow.cli import require_current_schema  # the entry point, loaded already
 
     settings = settings_with_database(data_dir)
@@ -43,7 +45,7 @@ def retry_parked(
 
     async def run() -> RetriedParked:
         async with platform_session(settings) as platform:
-            return await parked_work_desk(platform).retry_all(kind, actor)
+            return await retry_parked(api_services(platform), kind, actor)
 
     try:
         retried = asyncio.run(run())

@@ -21,7 +21,6 @@ from adapters.rate_limiter import RateLimiter, open_rate_limiter
 from adapters.read_positions import ReadPositions
 from adapters.set_aside.desk import SetAsideDesk
 from adapters.status import StatusReader
-from adapters.work.parked import ParkedWorkDesk
 from api import banks as banks_api
 from api import billing as billing_api
 from api import billing_reference as billing_reference_api
@@ -148,18 +147,7 @@ def api_services(
         ),
         overview=OverviewReader(platform.pool),
         dead_letters=DeadLetterDesk(platform.pool),
-        parked=parked_work_desk(platform),
     )
-
-
-def parked_work_desk(platform: Platform) -> ParkedWorkDesk:
-    """The kinds of work of the platform's workflows whose parked items can be retried."""
-    kinds = {
-        kind: parked
-        for workflow in platform.workflows.values()
-        for kind, parked in workflow.parked_work().items()
-    }
-    return ParkedWorkDesk(platform.pool, kinds)
 
 
 def _opened(platform: Platform, workflow_class: type[W]) -> W | None:

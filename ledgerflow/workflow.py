@@ -25,7 +25,6 @@ from adapters.http import build_async_client
 from adapters.relay import ToMessage
 from adapters.work import AnyWorkPolicy, WorkEngine, WorkScheduler, WorkStore
 from adapters.work.health import HealthStore
-from adapters.work.parked import ParkedKind
 from domain.clock import Clock
 from domain.health import BreakerSettings
 from domain.messaging import MessageHandler
@@ -134,7 +133,8 @@ class Workflow:
     simulators: ClassVar[Mapping[str, str]] = {}
     # Data sets `ledgerflow seed NAME` loads -> whether `ledgerflow up` loads it too.
     seeds: ClassVar[Mapping[str, bool]] = {}
-    # The rows of its read models that wait for an operator (`ledgerflow status`, metrics).
+    # The rows of its read models that wait for an operator (`ledgerflow status`, metrics,
+    # the attention list and its retries: `api.operator_actions`).
     parked: ClassVar[Sequence[ParkedRows]] = ()
 
     def __init__(self, core: Core, ports: Ports) -> None:
@@ -159,12 +159,6 @@ class Workflow:
 
     def command_handlers(self) -> Mapping[str, MessageHandler]:
         """Command queue name -> handler (run by `ledgerflow worker ingester`)."""
-        return {}
-
-    def parked_work(self) -> Mapping[str, ParkedKind]:
-        """Kinds of work whose parked items an operator may retry all at once
-        (`POST /status/work/{kind}/retry-parked`), with where they show and how each is
-        retried."""
         return {}
 
     def ingesters(self, stop: asyncio.Event) -> Sequence[Awaitable[None]]:

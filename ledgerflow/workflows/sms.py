@@ -5,18 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
-from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError
 from pydantic import ValidationError
 
 from adapters.eventstore import GroupCommitter
 from adapters.follower import Follower
 from adapters.relay import ToMessage
 from adapters.sms_provider import HttpSmsProvider
-from adapters.work.parked import ParkedKind
-from domain.access import Actor
 from domain.messaging import (
     Message,
     MessageHandler,
@@ -27,11 +23,11 @@ from domain.messaging import (
 from domain.privacy import mask_phone_number
 from domain.sms.commands import SendSms
 from domain.sms.destinations import AllowedCountries
-from domain.sms.errors import DestinationCountryNotAllowed, MessageIdReused, SmsNotRetryable
+from domain.sms.errors import DestinationCountryNotAllowed, MessageIdReused
 from ledgerflow.ports import SmsPorts
 from ledgerflow.workflow import Workflow, describe_validation_error
 from processes.sms.application import SmsApplication, SmsService
-from processes.sms.dispatch import SEND_SMS, SmsDispatch
+from processes.sms.dispatch import SmsDispatch
 from processes.sms.integration import sms_integration_message
 from projections.sms import PARKED, SmsQueries, SmsView
 
@@ -71,20 +67,6 @@ class SmsWorkflow(Workflow):
 
     def command_handlers(self) -> Mapping[str, MessageHandler]:
         return {command_queue_name("sms"): send_sms_handler(self.service)}
-
-    def parked_work(self) -> Mapping[str, ParkedKind]:
-        return {SEND_SMS: ParkedKind(PARKED, self._retry_parked)}
-
-    async def _retry_parked(self, sms_id: UUID, actor: Actor) -> bool:
-        for _ in range(2):  # a concurrent write (a late outcome): read it again, once
-            try:
-                await self.service.retry(sms_id, actor)
-            except SmsNotRetryable:
-                return False
-            except IntegrityError:
-                continue
-            return True
-        return False
 
     async def run_worker(self, stop: asyncio.Event) -> None:
         async with self.core.http_client("sms-provider") as client:
