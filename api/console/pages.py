@@ -180,6 +180,7 @@ def console_router(verifier: Verifier, sessions: ConsoleSessions) -> APIRouter:
             work=work,
             oldest={due.kind: due for due in oldest},
             waiting=len(await attention_of(services).items()),
+            third_parties=await services.status.third_parties(),
             processes=[
                 ProcessPublic.of(record, now, services.status.heartbeat)
                 for record in await services.status.processes()

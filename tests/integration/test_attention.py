@@ -41,6 +41,7 @@ def settings(database_url: str, simulator: httpx.Client, issuer: TokenIssuer) ->
         retry_base_seconds=0.02,
         retry_cap_seconds=0.1,
         retry_budget_seconds=0.5,
+        sms_retry_budget_seconds=0.5,
         outbound_timeout_seconds=1,
     )
 

@@ -197,8 +197,8 @@ def test_submissions_that_do_not_get_through_show_their_attempts_then_it_is_deci
     assert [entry["key"] for entry in ledger].count(application_id) == 1
 
 
-def test_a_submission_never_accepted_by_the_deadline_is_flagged_with_the_reason(
-    operator: dict[str, str], api: httpx.Client, partner: httpx.Client, platform_workers: None
+def test_a_submission_never_accepted_by_the_deadline_is_flagged_and_retried_with_the_rest(
+    issuer: TokenIssuer, api: httpx.Client, partner: httpx.Client, platform_workers: None
 ) -> None:
     partner.put("/__admin/faults", json={"error_rate": 1.0})
     application_id = api.post("/applications", json=new_application()).json()["id"]
@@ -219,8 +219,29 @@ def test_a_submission_never_accepted_by_the_deadline_is_flagged_with_the_reason(
     assert flagged["last_error"] in flagged["note"]
 
     partner.put("/__admin/faults", json={"error_rate": 0})
-    resumed = api.post(f"/applications/{application_id}/retry", headers=operator).json()
-    assert (resumed["status"], resumed["attempts"], resumed["last_error"]) == ("pending", 0, None)
+    # Every flagged application at once, as the operator who asked.
+    auditor = issuer.headers(Role.AUDITOR)
+    refused = api.post("/status/work/lending.assess/retry-parked", headers=auditor)
+    assert refused.status_code == 403
+    kim = issuer.headers(Role.OPERATOR, subject="ops-kim")
+    assert eventually(
+        lambda: (
+            application_id
+            in {
+                i["key"]
+                for i in api.get("/status/attention", params={"workflow": "lending"}).json()[
+                    "items"
+                ]
+            }
+        ),
+        what="the attention list to show it",
+    )
+    retried = api.post("/status/work/lending.assess/retry-parked", headers=kim)
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["kind"] == "lending.assess" and retried.json()["retried"] >= 1
+    events = api.get(f"/applications/{application_id}/events").json()
+    [resumed] = [e for e in events if e["type"] == "PollingResumed"]
+    assert resumed["actor"] == {"role": "operator", "subject": "ops-kim"}
     assert eventually(lambda: status(api, application_id) in DECIDED, timeout=60)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import time
@@ -169,8 +170,10 @@ def test_status_shows_each_followers_lag_and_the_work_waiting(
 ) -> None:
     asyncio.run(_followers_and_work(fresh_database_url))
     settings = Settings(database_url=fresh_database_url, **issuer.trusted)
-    with running(create_app(settings)) as url:
+    with running(create_app(settings)) as url, httpx.Client(base_url=url) as console:
         status = httpx.get(f"{url}/status", headers=issuer.headers()).json()
+        console.post("/console/login", data={"token": issuer.token(Role.AUDITOR)})
+        overview = console.get("/console")
     printed = subprocess.run(
         [sys.executable, "-m", "ledgerflow.cli", "status"],
         env={**os.environ, "DATABASE_URL": fresh_database_url, "COLUMNS": "120"},
@@ -193,6 +196,13 @@ def test_status_shows_each_followers_lag_and_the_work_waiting(
         2,
     )
     assert party["last_error"] == "503 from the party"
+    # The console's overview shows the same breaker: open, its failures and error.
+    assert overview.status_code == 200 and "Third parties" in overview.text
+    row = re.search(r'<tr data-party="test-party">(.*?)</tr>', overview.text, re.S)
+    assert row, overview.text
+    cells = [re.sub(r"<[^>]+>", "", cell).strip() for cell in row.group(1).split("</td>")]
+    assert cells[:3] == ["test-party", "open", "2"]
+    assert cells[3].endswith("ago") and cells[4] and cells[5] == "503 from the party"
     # `ledgerflow status` prints the same, as tables.
     assert printed.returncode == 0, printed.stderr
     [view_line] = [line for line in printed.stdout.splitlines() if "billing_view" in line]

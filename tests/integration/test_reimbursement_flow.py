@@ -405,16 +405,40 @@ def test_a_failed_payment_tells_the_member_and_an_operator_retries_it(
     assert api.post(f"/reimbursements/{rid}/approve", headers=api.admin()).status_code == 409
 
     rail.put("/__admin/settings", json={"failing_accounts": []})
-    retried = api.post(f"/reimbursements/{rid}/payment/retry")
-    assert retried.status_code == 202, retried.text
-    assert retried.json()["payment_status"] == "pending" and retried.json()["payment_round"] == 2
-    assert retried.json()["payment_id"] != failed["payment_id"]  # a new idempotency key
+    # Every failed payment at once, as the operator who asked (an auditor may not).
+    retry_parked = "/status/work/reimbursements.payment/retry-parked"
+    assert api.post(retry_parked, headers=api.issuer.headers(Role.AUDITOR)).status_code == 403
+    assert eventually(
+        lambda: (
+            rid
+            in {
+                i["key"]
+                for i in api.get("/status/attention", params={"kind": "payment_failed"}).json()[
+                    "items"
+                ]
+            }
+        ),
+        what="the attention list to show it",
+    )
+    operator = api.issuer.headers(Role.OPERATOR, subject="ops-lena")
+    answer = api.post(retry_parked, headers=operator)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["kind"] == "reimbursements.payment" and answer.json()["retried"] >= 1
+    retried = reimbursement(api, rid)
+    assert retried["payment_round"] == 2
+    assert retried["payment_id"] != failed["payment_id"]  # a new idempotency key
     assert api.post(f"/reimbursements/{rid}/payment/retry").status_code == 409
     assert eventually(lambda: reimbursement(api, rid)["payment_status"] == "paid")
+    [asked] = [
+        e
+        for e in api.get(f"/reimbursements/{rid}/events").json()
+        if e["type"] == "PaymentRetryRequested"
+    ]
+    assert asked["actor"] == {"role": "operator", "subject": "ops-lena"}
 
     keys = [item["key"] for item in rail.get("/__admin/ledger").json()["items"]]
     assert keys.count(failed["payment_id"]) == 1
-    assert keys.count(retried.json()["payment_id"]) == 1
+    assert keys.count(retried["payment_id"]) == 1
     types = event_types(api, rid)
     assert types.count("PaymentSubmitted") == 2
     assert "PaymentFailed" in types and "PaymentRetryRequested" in types
