@@ -224,18 +224,12 @@ def test_a_submission_never_accepted_by_the_deadline_is_flagged_and_retried_with
     refused = api.post("/status/work/lending.assess/retry-parked", headers=auditor)
     assert refused.status_code == 403
     kim = issuer.headers(Role.OPERATOR, subject="ops-kim")
-    assert eventually(
-        lambda: (
-            application_id
-            in {
-                i["key"]
-                for i in api.get("/status/attention", params={"workflow": "lending"}).json()[
-                    "items"
-                ]
-            }
-        ),
-        what="the attention list to show it",
-    )
+
+    def waiting() -> set[str]:
+        listed = api.get("/status/attention", params={"workflow": "lending"}, headers=kim)
+        return {item["key"] for item in listed.json()["items"]}
+
+    assert eventually(lambda: application_id in waiting(), what="the attention list to show it")
     retried = api.post("/status/work/lending.assess/retry-parked", headers=kim)
     assert retried.status_code == 200, retried.text
     assert retried.json()["kind"] == "lending.assess" and retried.json()["retried"] >= 1
