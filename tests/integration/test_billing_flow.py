@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from domain.access import Role
 from domain.billing.money import next_period, period_of
 from ledgerflow.settings import Settings
 from ledgerflow.web import create_app
@@ -324,3 +325,37 @@ def test_two_workers_in_threads_charge_every_invoice_of_a_run_once(
         )
     )
     assert progress["waiting"] == 0
+
+
+def test_every_invoice_that_needs_attention_is_retried_at_once_as_the_operator(
+    api: httpx.Client,
+    simulator: httpx.Client,
+    settings: Settings,
+    issuer: TokenIssuer,
+    platform_workers: None,
+) -> None:
+    (record,) = issue(settings, 1)
+    simulator.put("/__admin/settings", json={"open_accounts": False})
+    start_run(api)
+    wait_status(api, record.ref_id, "needs_attention")
+    simulator.put("/__admin/settings", json={"open_accounts": True})
+    retry_parked = "/status/work/billing.charge/retry-parked"
+    assert api.post(retry_parked, headers=issuer.headers(Role.AUDITOR)).status_code == 403
+
+    def waiting() -> set[str]:
+        listed = api.get("/status/attention", params={"workflow": "billing"})
+        return {item["key"] for item in listed.json()["items"]}
+
+    assert eventually(lambda: str(record.ref_id) in waiting(), what="the attention list")
+    noor = issuer.headers(Role.OPERATOR, subject="ops-noor")
+    answer = api.post(retry_parked, headers=noor)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["kind"] == "billing.charge" and answer.json()["retried"] >= 1
+    paid = wait_status(api, record.ref_id, "paid")
+    assert [a["outcome"] for a in paid["attempts"]] == ["refused", "charged"]
+    [asked] = [
+        e
+        for e in api.get(f"/invoices/{record.ref_id}/events").json()
+        if e["type"] == "ChargeRetryRequested"
+    ]
+    assert asked["actor"] == {"role": "operator", "subject": "ops-noor"}
