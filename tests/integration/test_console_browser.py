@@ -45,6 +45,7 @@ def settings(database_url: str, simulator: httpx.Client, issuer: TokenIssuer) ->
         retry_base_seconds=0.02,
         retry_cap_seconds=0.1,
         retry_budget_seconds=0.5,
+        sms_retry_budget_seconds=0.5,
         outbound_timeout_seconds=1,
     )
 
@@ -126,6 +127,10 @@ def test_an_operator_retries_a_parked_sms_and_watches_it_sent(
     expect(page.get_by_role("img", name="sms by status")).to_contain_text("parked")
     expect(page.get_by_role("img", name="sms throughput")).to_be_visible()
     expect(page.locator("header")).to_contain_text("operator · ops-amina")
+    # The SMS provider failed every call: its breaker and last error are on the overview.
+    provider = page.locator('tr[data-party="sms-provider"]')
+    expect(provider).to_contain_text("503")
+    expect(provider.locator("td").nth(2)).not_to_have_text("0")
     keep(page, "console-overview", capsys)
 
     page.get_by_role("link", name="Needs attention").click()
