@@ -9,7 +9,7 @@ import contextlib
 import os
 import signal
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 from uuid import UUID
 
 import typer
@@ -23,6 +23,7 @@ from rich.progress import (
 )
 
 from ledgerflow.cli_attention import dead_letter_app, invoice_app
+from ledgerflow.cli_common import fail, require_current_schema
 from ledgerflow.cli_set_aside import cli_actor, set_aside_app, set_aside_table
 from ledgerflow.cli_work import work_app
 from ledgerflow.data_dir import DEFAULT_DATA_DIR, DataDir, settings_with_database
@@ -247,7 +248,7 @@ def attention(
     try:
         only = AttentionFilter(workflow, AttentionKind(kind) if kind else None, reason, key)
     except ValueError:
-        _fail(f"unknown kind {kind!r}: {', '.join(k.value for k in AttentionKind)}")
+        fail(f"unknown kind {kind!r}: {', '.join(k.value for k in AttentionKind)}")
     console = Console()
     for part in run_attention(settings, only, retry):
         console.print(part)
@@ -267,7 +268,7 @@ def wait_for_projections(
     require_current_schema(settings)
     behind = asyncio.run(read_models_caught_up(settings, timeout))
     if behind:
-        _fail(f"read models still behind after {timeout:g} s: {', '.join(behind)}")
+        fail(f"read models still behind after {timeout:g} s: {', '.join(behind)}")
 
 
 @projections_app.command("rebuild")
@@ -334,7 +335,7 @@ def db_migrate(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     try:
         migrate(_database_url(settings))
     except SchemaMismatch as error:
-        _fail(str(error))
+        fail(str(error))
     typer.echo(f"database schema at {', '.join(sorted(head_revisions()))}")
 
 
@@ -353,7 +354,7 @@ def db_status(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
         typer.echo(f"pending: {', '.join(state.pending)}")
     problem = state.problem()
     if problem is not None:
-        _fail(str(problem))
+        fail(str(problem))
 
 
 @db_app.command("revision")
@@ -366,27 +367,10 @@ def db_revision(
     typer.echo(new_revision(message))
 
 
-def require_current_schema(settings: Settings) -> None:
-    """Stop here, with the reason and the way out, unless the database's tables are at
-    this release's revision (the platform would refuse to open further on anyway)."""
-    from adapters.migrations import SchemaMismatch, schema_state_of
-
-    if not settings.database_url:
-        return  # the platform says what is missing when it opens
-    problem: SchemaMismatch | None = schema_state_of(settings.database_url).problem()
-    if problem is not None:
-        _fail(str(problem))
-
-
 def _database_url(settings: Settings) -> str:
     if not settings.database_url:
-        _fail("DATABASE_URL is not set")
+        fail("DATABASE_URL is not set")
     return str(settings.database_url)
-
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"ledgerflow: {message}", err=True)
-    raise typer.Exit(1)
 
 
 def name_connections(role: str) -> None:

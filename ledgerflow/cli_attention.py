@@ -105,7 +105,7 @@ def _decide(
     """Take `act` on each of `ids` as the operator running the command, with the
     `workflows` whose services it uses open; exits 1 unless every one was taken."""
     from ledgerflow.bootstrap import platform_session
-    from ledgerflow.cli import require_current_schema  # the CLI's entry point imports this
+    from ledgerflow.cli_common import require_current_schema
     from ledgerflow.web import api_services
 
     settings = settings_with_database(data_dir)

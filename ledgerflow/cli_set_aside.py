@@ -223,7 +223,7 @@ def _with_desk(
 ) -> T:
     """Run `use` with the desk and the platform's clock, on this release's database."""
     from ledgerflow.bootstrap import platform_session
-    from ledgerflow.cli import require_current_schema  # the CLI's entry point imports this
+    from ledgerflow.cli_common import require_current_schema
 
     settings = settings_with_database(data_dir)
     configure_logging("WARNING")

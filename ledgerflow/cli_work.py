@@ -36,7 +36,7 @@ def retry_parked(
     """Retry every parked item of a kind of work (sms.send, lending.assess, billing.charge,
     reimbursements.payment); say how many were retried."""
     from api.operator_actions import RetriedParked, UnknownParkedKind, retry_parked
-    from ledgerflow.cli import require_current_schema  # the entry point, loaded already
+    from ledgerflow.cli_common import require_current_schema
 
     settings = settings_with_database(data_dir)
     configure_logging("WARNING")
