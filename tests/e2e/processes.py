@@ -8,6 +8,7 @@ as a crash would.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -18,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 
@@ -171,3 +172,53 @@ def wait_for_http(
             last = error
         time.sleep(interval)
     raise AssertionError(f"{url} did not answer within {timeout}s (last: {last!r})")
+
+
+# `ledgerflow up` as a newcomer runs it, and what a user does beside it.
+
+
+def start_up(data_dir: Path, port: int) -> subprocess.Popen[str]:
+    """`ledgerflow up` on `port`, with its own embedded PostgreSQL in `data_dir` (no
+    `DATABASE_URL`, no `AMQP_URL`), its output piped; it dies with the test."""
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "AMQP_URL"}}
+    command = ["up", "--port", str(port), "--data-dir", str(data_dir)]
+    return subprocess.Popen(
+        [sys.executable, "-m", "ledgerflow.cli", *command],
+        env=env,
+        preexec_fn=die_with_parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def ledgerflow_token(data_dir: Path, *args: str) -> str:
+    """A token signed by the data dir's issuer, as a developer gets one."""
+    printed = subprocess.run(
+        [sys.executable, "-m", "ledgerflow.cli", "token", "--data-dir", str(data_dir), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return printed.stdout.strip()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """The JSON object a process writes (`urls.json`), `None` until it is whole."""
+    try:
+        return dict(json.loads(path.read_text()))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def status_of(client: httpx.Client, path: str) -> int:
+    """The status of a GET, 0 when nothing answered."""
+    try:
+        return client.get(path).status_code
+    except httpx.HTTPError:
+        return 0

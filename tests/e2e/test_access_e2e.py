@@ -6,10 +6,7 @@ invoices; an auditor reads and may do nothing."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -17,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from ledgerflow.supervisor import die_with_parent, free_port
-from tests.e2e.test_up import _bearer, _get, _read_json, _token
+from ledgerflow.supervisor import free_port
+from tests.e2e.processes import bearer, ledgerflow_token, read_json, start_up, status_of
 from tests.harness import eventually
 
 pytestmark = pytest.mark.e2e
@@ -35,27 +32,18 @@ APPLICATION = {
 
 
 def test_each_role_does_what_it_may_through_every_workflow(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "AMQP_URL"}}
     data_dir = tmp_path / "data"
-    command = ["up", "--port", str(free_port()), "--data-dir", str(data_dir)]
-    up = subprocess.Popen(
-        [sys.executable, "-m", "ledgerflow.cli", *command],
-        env=env,
-        preexec_fn=die_with_parent,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    up = start_up(data_dir, free_port())
     try:
-        urls: dict[str, Any] = eventually(lambda: _read_json(data_dir / "urls.json"), timeout=90)
+        urls: dict[str, Any] = eventually(lambda: read_json(data_dir / "urls.json"), timeout=90)
 
         def as_(*args: str) -> httpx.Client:
             """A user of the API with the token `ledgerflow token ARGS` prints."""
-            token = _token(data_dir, *args)
-            return httpx.Client(base_url=urls["api"], timeout=15, headers=_bearer(token))
+            token = ledgerflow_token(data_dir, *args)
+            return httpx.Client(base_url=urls["api"], timeout=15, headers=bearer(token))
 
         operator, auditor = as_("--role", "operator"), as_("--role", "auditor")
-        eventually(lambda: _get(operator, "/health") == 200, timeout=60)
+        eventually(lambda: status_of(operator, "/health") == 200, timeout=60)
         shop = as_("--role", "client", "--subject", "shop-a", "--scope", CLIENT_SCOPES)
         other_shop = as_("--role", "client", "--subject", "shop-b", "--scope", CLIENT_SCOPES)
         reader = as_("--role", "client", "--subject", "shop-c", "--scope", "sms:read")

@@ -4,7 +4,6 @@ the token issuer, and `ledgerflow token` signs what its API accepts."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -17,9 +16,10 @@ import httpx
 import jwt
 import pytest
 
-from ledgerflow.supervisor import die_with_parent, free_port
+from ledgerflow.supervisor import free_port
 from ledgerflow.workers import workers
 from ledgerflow.workflows import WORKFLOWS
+from tests.e2e.processes import bearer, ledgerflow_token, read_json, start_up, status_of
 from tests.harness import eventually
 
 
@@ -35,50 +35,34 @@ def _alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.e2e
 def _nice(pid: int) -> int:
     # /proc/PID/stat: the nice value is field 19, the 17th after the parenthesised name.
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
 
 
+@pytest.mark.e2e
 def test_up_runs_the_platform_restarts_children_and_stops_cleanly(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "AMQP_URL"}}
     port = free_port()
     data_dir = tmp_path / "data"
-    up = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ledgerflow.cli",
-            "up",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-        ],
-        env=env,
-        preexec_fn=die_with_parent,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    up = start_up(data_dir, port)
     try:
-        urls: dict[str, Any] = eventually(lambda: _read_json(data_dir / "urls.json"), timeout=90)
+        urls: dict[str, Any] = eventually(lambda: read_json(data_dir / "urls.json"), timeout=90)
         assert urls["api"] == f"http://127.0.0.1:{port}"
         expected = {name for cls in WORKFLOWS for name in cls.simulators}
         assert set(urls["simulators"]) == expected  # every third party has its simulator
         public = httpx.Client(base_url=urls["api"], timeout=10)
-        eventually(lambda: _get(public, "/health") == 200, timeout=60)
+        eventually(lambda: status_of(public, "/health") == 200, timeout=60)
         assert public.get("/rest/v1/invoices").status_code == 401
         keys = public.get("/.well-known/jwks.json").json()["keys"]
-        operator = _token(data_dir, "--role", "operator")
-        client = _token(data_dir, "--role", "client", "--scope", "sms:send sms:read")
+        operator = ledgerflow_token(data_dir, "--role", "operator")
+        client = ledgerflow_token(data_dir, "--role", "client", "--scope", "sms:send sms:read")
         assert {_kid(operator), _kid(client)} == {key["kid"] for key in keys}
-        api = httpx.Client(base_url=urls["api"], timeout=10, headers=_bearer(operator))
+        api = httpx.Client(base_url=urls["api"], timeout=10, headers=bearer(operator))
         # The first start loaded the reference data set (`ledgerflow seed antaeus`).
         eventually(lambda: len(api.get("/rest/v1/invoices").json()) == 1000, timeout=30)
 
-        api.headers.update(_bearer(client))
+        api.headers.update(bearer(client))
         sms = api.post(
             "/sms",
             json={"message_id": str(uuid.uuid4()), "phone_number": "+254712345678", "text": "up"},
@@ -129,7 +113,7 @@ def test_up_runs_the_platform_restarts_children_and_stops_cleanly(tmp_path: Path
         connections = _connections(data_dir)
         assert 0 < connections <= 70, f"{connections} connections to the embedded server"
 
-        pids = _read_json(data_dir / "processes.json") or {}
+        pids = read_json(data_dir / "processes.json") or {}
         assert {
             "api",
             "worker-sms",
@@ -144,9 +128,9 @@ def test_up_runs_the_platform_restarts_children_and_stops_cleanly(tmp_path: Path
         os.kill(pids["worker-sms"], signal.SIGKILL)
         restarted = eventually(
             lambda: (
-                (_read_json(data_dir / "processes.json") or {}).get("worker-sms")
+                (read_json(data_dir / "processes.json") or {}).get("worker-sms")
                 not in (None, pids["worker-sms"])
-                and _read_json(data_dir / "processes.json")
+                and read_json(data_dir / "processes.json")
             ),
             timeout=30,
         )
@@ -162,7 +146,7 @@ def test_up_runs_the_platform_restarts_children_and_stops_cleanly(tmp_path: Path
 
         # Every process registered; the supervisor counted the restart and how it died.
         def registered() -> dict[str, Any] | None:
-            answer = public.get("/status", headers=_bearer(operator)).json()["processes"]
+            answer = public.get("/status", headers=bearer(operator)).json()["processes"]
             shown = {process["name"]: process for process in answer}
             sms_worker = shown.get("worker-sms")
             fresh = sms_worker and sms_worker["pid"] == restarted["worker-sms"]
@@ -197,31 +181,8 @@ def test_up_runs_the_platform_restarts_children_and_stops_cleanly(tmp_path: Path
         raise
 
 
-def _token(data_dir: Path, *args: str) -> str:
-    """A token signed by the data dir's issuer, as a developer gets one."""
-    printed = subprocess.run(
-        [sys.executable, "-m", "ledgerflow.cli", "token", "--data-dir", str(data_dir), *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return printed.stdout.strip()
-
-
 def _kid(token: str) -> str:
     return str(jwt.get_unverified_header(token)["kid"])
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        return dict(json.loads(path.read_text()))
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
 
 
 def _connections(data_dir: Path) -> int:
@@ -242,10 +203,3 @@ def _metric_lines(url: str, *texts: str) -> list[str]:
     except httpx.HTTPError:
         return []
     return [line for line in served.splitlines() if all(text in line for text in texts)]
-
-
-def _get(client: httpx.Client, path: str) -> int:
-    try:
-        return client.get(path).status_code
-    except httpx.HTTPError:
-        return 0

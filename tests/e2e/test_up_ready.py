@@ -4,10 +4,8 @@ banks), so the first list a developer asks for is complete."""
 
 from __future__ import annotations
 
-import os
 import queue
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -15,9 +13,9 @@ import httpx
 import pytest
 
 from domain.access import Actor
-from ledgerflow.supervisor import die_with_parent, free_port
+from ledgerflow.supervisor import free_port
 from processes.reimbursements.demo_banks import demo_banks
-from tests.e2e.test_up import _bearer, _token
+from tests.e2e.processes import bearer, ledgerflow_token, start_up
 
 
 def _lines(stream: object) -> queue.Queue[str]:
@@ -34,33 +32,16 @@ def _lines(stream: object) -> queue.Queue[str]:
 
 @pytest.mark.e2e
 def test_up_is_up_once_the_read_models_hold_the_data_sets(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "AMQP_URL"}}
     port = free_port()
     data_dir = tmp_path / "data"
-    up = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ledgerflow.cli",
-            "up",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-        ],
-        env=env,
-        preexec_fn=die_with_parent,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    up = start_up(data_dir, port)
     printed: list[str] = []
     try:
         lines = _lines(up.stdout)
         while not any("ledgerflow is up" in line for line in printed):
             printed.append(lines.get(timeout=240))
         # At once: no waiting, no retrying.
-        operator = _bearer(_token(data_dir, "--role", "operator"))
+        operator = bearer(ledgerflow_token(data_dir, "--role", "operator"))
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=operator) as api:
             customers = api.get("/rest/v1/customers").json()
             invoices = api.get("/rest/v1/invoices").json()
