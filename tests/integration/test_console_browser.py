@@ -19,35 +19,19 @@ from playwright.sync_api import Browser, Page, expect
 from domain.access import Role
 from ledgerflow.settings import Settings
 from ledgerflow.web import create_app
-from simulators import sms_provider
 from simulators.registry import running
 from tests.browser import chromium, confine_to, screenshot
 from tests.harness import eventually, sms_status, workers
+from tests.integration import parking_sms
 from tests.issuer import TokenIssuer
 
 # A page is given this long to render, and a retried SMS this long to be sent.
 RENDER_TIMEOUT_MS = 30_000
 SHOP = "shop-7"  # the client sending the SMS
 
-
-@pytest.fixture(scope="module")
-def simulator() -> Iterator[httpx.Client]:
-    with running(sms_provider.create_app()) as url, httpx.Client(base_url=url) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def settings(database_url: str, simulator: httpx.Client, issuer: TokenIssuer) -> Settings:
-    return Settings(
-        **issuer.trusted,
-        database_url=database_url,
-        sms_provider_url=str(simulator.base_url),
-        retry_base_seconds=0.02,
-        retry_cap_seconds=0.1,
-        retry_budget_seconds=0.5,
-        sms_retry_budget_seconds=0.5,
-        outbound_timeout_seconds=1,
-    )
+# The SMS provider and settings whose SMS park within half a second.
+simulator = parking_sms.simulator
+settings = parking_sms.settings
 
 
 @pytest.fixture(scope="module")
