@@ -110,12 +110,6 @@ class Principal:
         """Operators and auditors read every resource of every workflow."""
         return self.role in (Role.OPERATOR, Role.AUDITOR)
 
-    def owns_as_client(self, client_id: str | None) -> bool:
-        """A client reaches only what it created; operators and auditors reach all."""
-        return self.sees_everything or (
-            self.role is Role.CLIENT and client_id is not None and client_id == self.subject
-        )
-
     def reaches(self, owner: Owner) -> bool:
         """Whether the resource `owner` owns is within this principal's reach: a client's
         own, a member's own, a bank administrator's bank's; operators and auditors reach
