@@ -223,12 +223,6 @@ class WorkEngine:
         policy = self.policies[work.kind]
         try:
             attempted = await policy.attempt(work, self.clock, self.rng)
-            if policy.third_party is not None and attempted.answered is not None:
-                # Beside the outcome's recording, not before it: the party's row is shared
-                # by every worker, and waiting for its lock would hold the call's slot.
-                observed = asyncio.create_task(self._observe(policy.third_party, attempted))
-                self._observing.add(observed)
-                observed.add_done_callback(self._observing.discard)
             await self._outcomes.submit(attempted)
         except Exception:
             # Nothing is lost: the lease expires and another attempt is made.
@@ -236,27 +230,43 @@ class WorkEngine:
                 "work attempt crashed", extra={"work_id": str(work.id), "kind": work.kind}
             )
 
-    async def _observe(self, party: str, attempted: Attempted) -> None:
+    def _observe(self, outcomes: list[Attempted], now: datetime) -> None:
+        """What a batch of attempts tells of their parties' health, written in one
+        transaction beside the batch's recording, not before it: a party's row is shared
+        by every worker, and waiting for its lock would hold the batch's calls' slots."""
         if self.health is None:
             return
-        observation = Observation(
-            party, bool(attempted.answered), attempted.error, self.clock.now()
-        )
+        observations = []
+        for attempted in outcomes:
+            party = self.policies[attempted.work.kind].third_party
+            if party is not None and attempted.answered is not None:
+                observations.append(Observation(party, attempted.answered, attempted.error, now))
+        if observations:
+            observed = asyncio.create_task(self._write_observations(self.health, observations))
+            self._observing.add(observed)
+            observed.add_done_callback(self._observing.discard)
+
+    async def _write_observations(
+        self, health: HealthStore, observations: list[Observation]
+    ) -> None:
         try:
-            await self.health.observe(observation)
+            await health.observe_all(observations)
         except Exception as error:  # health is advice: the outcome is recorded regardless
-            log.warning("health not recorded", extra={"party": party, "error": repr(error)})
-        if not attempted.answered:
-            self._health_read_at = None  # look again before leasing more for it
-        elif party in self._blocked:  # a probe got through: it closed, lease at once
-            self._health_read_at = None
-            self._wake.set()
+            parties = sorted({o.party for o in observations})
+            log.warning("health not recorded", extra={"parties": parties, "error": repr(error)})
+        for observation in observations:
+            if not observation.succeeded:
+                self._health_read_at = None  # look again before leasing more for it
+            elif observation.party in self._blocked:  # a probe got through: it closed
+                self._health_read_at = None
+                self._wake.set()  # lease at once
 
     async def _record_batch(self, outcomes: list[Attempted]) -> list[BaseException | None]:
         """Applies a batch of outcomes to their aggregates in one trip to a thread, saves
         them (group commit), then ends their work rows (one transaction). An outcome whose
         aggregate moved meanwhile (a version conflict) is applied again to the fresh one."""
         now = self.clock.now()
+        self._observe(outcomes, now)
         errors: list[BaseException | None] = [None] * len(outcomes)
         # Outcomes for one aggregate (a workflow with several process managers) are
         # recorded in rounds, so each sees the version the one before it wrote.

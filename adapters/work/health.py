@@ -65,6 +65,10 @@ class HealthStore:
     async def observe(self, observation: Observation) -> None:
         await self._observations.submit(observation)
 
+    async def observe_all(self, observations: Sequence[Observation]) -> None:
+        """Many observations at once (a work engine's batch of outcomes): one transaction."""
+        await self._write(observations)
+
     async def claim_probes(self, party: str, now: datetime) -> bool:
         """Whether this worker may send a round of probes to `party` now; if so, the
         breaker is half-open and no other worker may until the next round is due."""
@@ -79,7 +83,7 @@ class HealthStore:
     async def close(self) -> None:
         await self._observations.close()
 
-    async def _write(self, observations: list[Observation]) -> Sequence[None]:
+    async def _write(self, observations: Sequence[Observation]) -> Sequence[None]:
         parties: dict[str, list[Observation]] = {}
         for item in observations:
             parties.setdefault(item.party, []).append(item)
