@@ -22,6 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 from adapters.clock import SharedOffsetClock
 from adapters.follower import Follower
 from adapters.migrations import check_schema
+from adapters.postgres import PoolCheck
 from adapters.processes import ProcessHeartbeat, ProcessIdentity
 from domain.clock import Clock, SystemClock
 from ledgerflow.ports import Ports
@@ -93,7 +94,7 @@ async def open_platform(
         kwargs={"autocommit": True},
         # An idle connection the server closed (a restart, a failover) is replaced before
         # it is handed out, rather than failing the request that draws it.
-        check=AsyncConnectionPool.check_connection,
+        check=PoolCheck(),
     )
     await pool.open(wait=True, timeout=15)
     try:

@@ -7,6 +7,8 @@ import asyncio
 
 from psycopg_pool import AsyncConnectionPool
 
+from adapters.postgres import PoolCheck
+
 
 class PoolOwner:
     def __init__(self, database_url: str, *, max_connections: int) -> None:
@@ -19,7 +21,7 @@ class PoolOwner:
             open=False,
             kwargs={"autocommit": True},
             # A connection the server closed (a restart) is replaced before it is used.
-            check=AsyncConnectionPool.check_connection,
+            check=PoolCheck(),
         )
         self._opened = False
         self._open_lock = asyncio.Lock()
