@@ -96,17 +96,16 @@ def create_app(
         if settings.honour_idempotency_keys and key is not None and key in charges:
             return JSONResponse(charges[key])
         account = settings.customers.get(str(customer))
-        if account is None:
+        if account is None:  # an open account: in the invoice's currency, no limit
             if not settings.open_accounts:
                 return _answer(404, "customer_not_found", f"no customer {customer}")
-            account = Account(currency=currency)
-        if account.currency != currency:
+        elif account.currency != currency:
             return _answer(
                 409, "currency_mismatch", f"account is in {account.currency}, not {currency}"
             )
-        if account.balance is not None and account.balance < value:
-            return JSONResponse({"charged": False, "reason": "insufficient_balance"})
-        if account.balance is not None:
+        elif account.balance is not None:
+            if account.balance < value:
+                return JSONResponse({"charged": False, "reason": "insufficient_balance"})
             account.balance -= value
         answer = {"charged": True, "charge_id": "ch_" + secrets.token_hex(12), "key": key}
         if key is not None:

@@ -46,6 +46,9 @@ def server_config(
         http=http,
         log_level="warning",
         access_log=False,
+        # Called directly, never through a proxy: no layer reading forwarding headers on
+        # every request.
+        proxy_headers=False,
         timeout_graceful_shutdown=2,
     )
 
