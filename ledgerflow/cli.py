@@ -27,6 +27,7 @@ from ledgerflow.cli_common import fail, require_current_schema
 from ledgerflow.cli_set_aside import cli_actor, set_aside_app, set_aside_table
 from ledgerflow.cli_work import work_app
 from ledgerflow.data_dir import DEFAULT_DATA_DIR, DataDir, settings_with_database
+from ledgerflow.heap import tune_collector
 from ledgerflow.logs import configure_logging
 from ledgerflow.priority import lower_cpu_priority
 from ledgerflow.settings import Settings
@@ -120,6 +121,7 @@ def worker(
     # Workers are behind the API by design (placement, projections, relays are all
     # asynchronous): when CPU is short they wait and the endpoints keep their latency.
     lower_cpu_priority(settings.worker_nice)
+    tune_collector()
     _run_until_signalled(lambda stop: known[name](settings, stop))
 
 
@@ -135,6 +137,7 @@ def simulator(
     if name not in SIMULATORS:
         raise typer.BadParameter(f"unknown simulator {name!r}; choose from {', '.join(SIMULATORS)}")
     configure_logging(Settings().log_level)
+    tune_collector()
     serve(name, host, port)
 
 
