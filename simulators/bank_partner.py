@@ -119,7 +119,7 @@ def create_app(
         return generator
 
     async def create_application(request: Request) -> JSONResponse:
-        body = await json_body(request, not_json=_error(400, INVALID_PAYLOAD))
+        body = await json_body(request, not_json=lambda: _error(400, INVALID_PAYLOAD))
         if isinstance(body, JSONResponse):
             return body
         if not isinstance(body, dict):

@@ -207,7 +207,8 @@ class Simulator(Generic[SettingsT]):
         self, key: str | None, request: Mapping[str, Any], response: Mapping[str, Any]
     ) -> LedgerEntry:
         """Called by a contract route once its effect happened."""
-        entry = LedgerEntry(
+        # Built from values of its fields' types: not validated again on every call.
+        entry = LedgerEntry.model_construct(
             key=key,
             at=datetime.now(UTC),
             request=dict(request),
@@ -421,13 +422,13 @@ def refusal(error: str, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": error}, status_code=status)
 
 
-async def json_body(request: Request, not_json: JSONResponse | None = None) -> Any:
-    """The request's JSON body, or, as a `JSONResponse`, the answer to give instead:
-    `not_json` (by default a 400) when it is not JSON, and a 499 nobody reads when the
-    caller went away mid-request (the request had no effect)."""
+async def json_body(request: Request, not_json: Callable[[], JSONResponse] | None = None) -> Any:
+    """The request's JSON body, or, as a `JSONResponse`, the answer to give instead: the
+    one `not_json` makes (by default a 400) when it is not JSON, and a 499 nobody reads
+    when the caller went away mid-request (the request had no effect)."""
     try:
         return await request.json()
     except ValueError:
-        return not_json or refusal("body is not JSON")
+        return not_json() if not_json is not None else refusal("body is not JSON")
     except ClientDisconnect:
         return JSONResponse({"error": "client disconnected"}, status_code=499)

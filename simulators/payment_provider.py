@@ -83,7 +83,7 @@ def create_app(
 
     async def charge(request: Request) -> JSONResponse:
         body = await json_body(
-            request, not_json=_answer(400, "invalid_request", "body is not JSON")
+            request, not_json=lambda: _answer(400, "invalid_request", "body is not JSON")
         )
         if isinstance(body, JSONResponse):
             return body
