@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from adapters.attention import AttentionFilter, AttentionItem, AttentionKind
-from adapters.messaging.postgres.dead_letters import replayable
+from adapters.messaging.dead_letter_desk import replayable
 from api.access import Operator, Reader
 from api.deps import Services
 from api.operator_actions import attention_of, retry_all, retry_of
