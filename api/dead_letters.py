@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from pydantic.config import JsonDict
 
 from api.access import Operator, Reader
+from api.audit import ActorPublic
 from api.deps import DEFAULT_PAGE_SIZE, Cursor, Limit, Services
 from api.errors import responses
 from api.operator_actions import dead_letters_of, discard_dead_letter, replay_dead_letter
@@ -72,11 +73,6 @@ class DiscardedPublic(BaseModel):
 
     id: int | str = Field(description="The dead letter's key (a number on PostgreSQL).")
     discarded: bool = True
-
-
-class ActorPublic(BaseModel):
-    role: str
-    subject: str
 
 
 class DecisionPublic(BaseModel):
