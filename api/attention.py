@@ -42,7 +42,8 @@ class AttentionItemPublic(BaseModel):
     kind: AttentionKind = Field(description="Why it waits.")
     key: str = Field(
         description="What its actions take: an aggregate's id, an invoice's number, a "
-        "set-aside item's id or a dead letter's id."
+        "set-aside item's id or a dead letter's key (its id on PostgreSQL, its message's id "
+        "on RabbitMQ)."
     )
     aggregate_id: UUID | None = Field(description="Whose timeline it is on (null: a message).")
     reason: str | None
