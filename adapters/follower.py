@@ -24,8 +24,8 @@ import contextlib
 import functools
 import logging
 import zlib
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
+from typing import Any, Protocol, TypeVar, runtime_checkable
 from uuid import UUID
 
 import psycopg
@@ -56,6 +56,7 @@ from domain.clock import Clock, SystemClock
 log = logging.getLogger(__name__)
 
 Event = DomainEventProtocol[Any]
+T = TypeVar("T")
 
 
 class EventProcessor(Protocol):
@@ -154,21 +155,17 @@ class Follower:
         self._blocked = set(state.blocked)
         head = await self.head() if progress else 0
         applied = 0
-        while True:
-            # One trip to a thread per part: the first reads the batch too. Each part is
-            # decoded only once the one before it is committed, so the first part of a
-            # heavy batch is visible without waiting for the rest to be decoded and weighed.
-            parts = self._parts(position)
-            read = False
-            while (part := await asyncio.to_thread(next, parts, None)) is not None:
-                read = True
-                entries, reached = part
+        # The next part is read and decoded in a thread while this one is applied: the
+        # decoding (Python) and the writing (mostly PostgreSQL's) overlap. Each part is
+        # still applied as soon as it is decoded, so the first part of a heavy batch is
+        # visible without waiting for the rest to be decoded and weighed.
+        async with contextlib.aclosing(_read_ahead(self._stream(position))) as parts:
+            async for entries, reached in parts:
                 applied += await self._apply(entries, position, reached)
                 position = reached
                 if progress:
                     progress(position, max(head, position))
-            if not read:
-                return applied
+        return applied
 
     async def _state(self) -> FollowerState:
         async with self.pool.connection() as conn:
@@ -290,6 +287,17 @@ class Follower:
         found = select_notifications_by_id(self.application, notification_ids)
         return [self._entry(notification) for notification in found]
 
+    def _stream(self, position: int) -> Iterator[tuple[list[LogEntry], int]]:
+        """Every part of every batch after `position`, until a read finds nothing new."""
+        while True:
+            reached = position
+            for part in self._parts(position):
+                reached = part[1]
+                yield part
+            if reached == position:
+                return
+            position = reached
+
     def _parts(self, position: int) -> Iterator[tuple[list[LogEntry], int]]:
         """The next batch after `position` (read when the first part is asked for; none:
         nothing new) as (entries, position reached) parts of at most `batch_size` weight
@@ -366,6 +374,20 @@ class Follower:
     @property
     def channel(self) -> str:
         return str(self._recorder.channel_name)
+
+
+async def _read_ahead(items: Iterator[T]) -> AsyncGenerator[T, None]:
+    """`items`, each next one made in a thread while the caller works on the one before."""
+    upcoming = asyncio.ensure_future(asyncio.to_thread(next, items, None))
+    try:
+        while (item := await upcoming) is not None:
+            upcoming = asyncio.ensure_future(asyncio.to_thread(next, items, None))
+            yield item
+    finally:
+        # A thread cannot be cancelled: let the read in flight finish (its result, or
+        # its error, goes with the caller's own).
+        with contextlib.suppress(Exception):
+            await asyncio.shield(upcoming)
 
 
 class _Unapplied(Exception):
