@@ -9,6 +9,7 @@ The same list serves `GET /status/attention`, `ledgerflow attention` and the con
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,8 +21,10 @@ from psycopg import AsyncConnection
 from psycopg.sql import SQL, Identifier
 from psycopg_pool import AsyncConnectionPool
 
-from adapters.messaging.dead_letter_desk import DeadLetterDesk
+from adapters.messaging.dead_letter_desk import DeadLetterDesk, DeadLettersUnavailable
 from projections.parked import ParkedRows
+
+log = logging.getLogger(__name__)
 
 COMMAND_QUEUE_PREFIX = "ledgerflow.commands."
 
@@ -154,6 +157,12 @@ async def _set_aside(conn: AsyncConnection[Any], limit: int | None) -> list[Atte
 
 
 async def _dead_letters(desk: DeadLetterDesk, limit: int | None) -> list[AttentionItem]:
+    try:
+        letters = await desk.letters(limit)
+    except DeadLettersUnavailable:
+        # The rest of the list is what operators need most while the broker is down.
+        log.warning("dead letters left out of the attention list", exc_info=True)
+        return []
     return [
         AttentionItem(
             workflow_of(letter.queue),
@@ -165,7 +174,7 @@ async def _dead_letters(desk: DeadLetterDesk, limit: int | None) -> list[Attenti
             letter.dead_at,
             letter.queue,
         )
-        for letter in await desk.letters(limit)
+        for letter in letters
     ]
 
 

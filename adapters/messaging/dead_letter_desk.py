@@ -38,6 +38,10 @@ class DeadLetterNotReplayable(ConflictError):
         super().__init__(f"{queue} is a bus subscriber's: its dead letters can only be discarded")
 
 
+class DeadLettersUnavailable(Exception):
+    """The backend keeping the dead letters cannot be reached (a broker that is down)."""
+
+
 def replayable(queue: str) -> bool:
     """A command queue's dead letter goes back on its queue; a bus subscriber's has none to
     go back to (the bus delivers in order), so it can only be discarded."""
@@ -92,7 +96,8 @@ class Decided:
 
 class DeadLetterDesk(Protocol):
     async def letters(self, limit: int | None = 500) -> list[WaitingLetter]:
-        """The dead letters waiting, at most `limit` of each queue (None: all)."""
+        """The dead letters waiting, at most `limit` of each queue (None: all);
+        `DeadLettersUnavailable` when their backend cannot be reached."""
         ...
 
     async def replay(

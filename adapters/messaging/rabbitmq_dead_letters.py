@@ -31,6 +31,7 @@ from psycopg_pool import AsyncConnectionPool
 from adapters.messaging.dead_letter_desk import (
     DeadLetterNotFound,
     DeadLetterNotReplayable,
+    DeadLettersUnavailable,
     Decided,
     DecisionPage,
     Verdict,
@@ -65,7 +66,11 @@ class RabbitMqDeadLetterDesk:
 
     async def letters(self, limit: int | None = 500) -> list[WaitingLetter]:
         letters: list[WaitingLetter] = []
-        async with await aio_pika.connect(self.url) as connection:
+        try:
+            connection = await aio_pika.connect(self.url)
+        except (OSError, aio_pika.exceptions.AMQPError) as error:
+            raise DeadLettersUnavailable(f"RabbitMQ: {error}") from error
+        async with connection:
             for queue in self.queues:
                 async with _dead_letter_queue(connection, queue) as (_, dead):
                     taken = 0

@@ -25,7 +25,7 @@ from psycopg_pool import AsyncConnectionPool
 from typer.testing import CliRunner
 
 from adapters.attention import AttentionFilter, AttentionKind, AttentionReader
-from adapters.messaging.dead_letter_desk import DeadLetterDesk
+from adapters.messaging.dead_letter_desk import DeadLetterDesk, DeadLettersUnavailable
 from adapters.messaging.factory import build_dead_letter_desk
 from adapters.messaging.postgres.dead_letters import PostgresDeadLetterDesk
 from adapters.messaging.rabbitmq import (
@@ -337,6 +337,17 @@ async def test_rabbitmq_dead_letters_wait_for_operators_and_are_replayed_or_disc
             (replayed, "replay", dead_letter_queue_name(queue), "fixed"),
         ]
     assert recorded(database_url, replayed)[0][:4] == ("replay", "operator", "ops-alice", NOW)
+
+
+async def test_a_broker_out_of_reach_leaves_the_rest_of_the_attention_list(
+    pool: AsyncConnectionPool[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    desk = RabbitMqDeadLetterDesk("amqp://guest:guest@127.0.0.1:1/", ["q"], pool)
+    with pytest.raises(DeadLettersUnavailable):
+        await desk.letters()
+    listed = await AttentionReader(pool, [], desk).items()  # the set-aside items still
+    assert [item for item in listed if item.kind is AttentionKind.DEAD_LETTER] == []
+    assert "dead letters left out" in caplog.text
 
 
 def test_the_desk_is_chosen_with_the_messaging_backend() -> None:
