@@ -339,6 +339,33 @@ async def test_rabbitmq_dead_letters_wait_for_operators_and_are_replayed_or_disc
     assert recorded(database_url, replayed)[0][:4] == ("replay", "operator", "ops-alice", NOW)
 
 
+async def test_rabbitmq_a_letter_the_broker_dead_lettered_waits_since_it_did(
+    pool: AsyncConnectionPool[Any], amqp_url: str, broker: list[str]
+) -> None:
+    queue = command_queue_name(f"test{uuid.uuid4().hex[:8]}")
+    broker.append(queue)
+    sender = RabbitMqCommandQueue(amqp_url)
+    try:
+        await sender.send(queue, Message(b"{}", "rejected-1"))
+    finally:
+        await sender.close()
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:  # rejected without the platform's consumer: `x-death` alone
+        channel = await connection.channel()
+        amqp_queue = await channel.declare_queue(queue, passive=True)
+        incoming = await amqp_queue.get(no_ack=False)
+        await incoming.reject(requeue=False)
+    desk = RabbitMqDeadLetterDesk(amqp_url, [queue], pool)
+    for _ in range(100):
+        if letters := await desk.letters():
+            break
+        await asyncio.sleep(0.05)
+    [letter] = letters
+    assert (letter.key, letter.reason) == ("rejected-1", "broker: rejected")
+    assert timedelta(0) <= datetime.now(UTC) - letter.dead_at < timedelta(minutes=1)
+    assert (await desk.letters())[0].dead_at == letter.dead_at  # the broker's time: stable
+
+
 async def test_a_broker_out_of_reach_leaves_the_rest_of_the_attention_list(
     pool: AsyncConnectionPool[Any], caplog: pytest.LogCaptureFixture
 ) -> None:
