@@ -12,11 +12,14 @@ from __future__ import annotations
 import re
 
 # The characters of an address's local part (RFC 5322's atext, the dot and any letter),
-# at most 64 of them (RFC 5321): the bound keeps the search linear on long text. The
+# at most 64 of them (RFC 5321): the bound keeps the search linear on long text. In a
+# URL (`%40` for `@`) the local part's `/?&=` would be encoded too, so there they end it:
+# an address in a query string loses its local part, not the rest of the URL. The
 # domain needs a dot, so a Message-ID (`<reimbursement-...@ledgerflow>`) is not one.
-_LOCAL = r"[\w.!#$%&'*+/=?^`{|}~-]{1,64}"
+_LOCAL = r"[\w.!#$%&'*+/=?^`{|}~-]{1,64}@"
+_LOCAL_IN_URL = r"[\w.!#$%'*+^`{|}~-]{1,64}%40"
 _DOMAIN = r"[\w-]+(?:\.[\w-]+)+|\[[^\]\s]{1,64}\]"
-_EMAIL = re.compile(rf"{_LOCAL}(?:@|%40)(?P<domain>{_DOMAIN})")
+_EMAIL = re.compile(rf"(?:{_LOCAL}|{_LOCAL_IN_URL})(?P<domain>{_DOMAIN})")
 HIDDEN = "…"
 
 # Our own ids stay readable: a UUID's groups are not a phone number.
