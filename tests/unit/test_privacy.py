@@ -101,10 +101,6 @@ def test_ids_times_amounts_and_our_message_ids_stay(text: str) -> None:
     assert scrub(text) == text
 
 
-def answer(status: int, **kwargs: object) -> httpx.Response:
-    return httpx.Response(status, **kwargs)  # type: ignore[arg-type]
-
-
 def test_a_json_error_keeps_the_fields_that_explain_it_and_no_others() -> None:
     body = {
         "code": "applicant_known",
@@ -113,7 +109,7 @@ def test_a_json_error_keeps_the_fields_that_explain_it_and_no_others() -> None:
         "last_name": "Berg",
         "email": "astrid.berg@example.com",
     }
-    text = error_text(answer(400, json=body))
+    text = error_text(httpx.Response(400, json=body))
     assert text == "applicant_known: Astrid (…@example.com, +467******67) is already known"
     assert "Berg" not in text and "astrid.berg" not in text
 
@@ -122,18 +118,26 @@ def test_a_json_error_keeps_the_fields_that_explain_it_and_no_others() -> None:
     ("body", "text"),
     [
         ({"error": "the application ID is already used"}, "the application ID is already used"),
-        ({"error": {"code": "card_declined", "message": "declined", "name": "N"}}, "card_declined: declined"),
+        (
+            {"error": {"code": "card_declined", "message": "declined", "name": "N"}},
+            "card_declined: declined",
+        ),
         ({"detail": [{"msg": "not an email", "input": "x@example.com"}]}, "not an email"),
-        ({"first_name": "Astrid", "last_name": "Berg"}, "no error field (fields: first_name, last_name)"),
+        (
+            {"first_name": "Astrid", "last_name": "Berg"},
+            "no error field (fields: first_name, last_name)",
+        ),
         (["a@example.com is taken"], "…@example.com is taken"),
     ],
 )
 def test_json_errors_of_several_shapes(body: object, text: str) -> None:
-    assert error_text(answer(400, json=body)) == text
+    assert error_text(httpx.Response(400, json=body)) == text
 
 
 def test_a_text_answer_is_scrubbed_before_it_is_cut() -> None:
     address = "astrid.berg@example.com"
     for padding in range(MAX_DETAIL - 30, MAX_DETAIL + 5):
-        text = error_text(answer(503, text="x " * (padding // 2) + address + " " + "y" * 300))
+        text = error_text(
+            httpx.Response(503, text="x " * (padding // 2) + address + " " + "y" * 300)
+        )
         assert len(text) <= MAX_DETAIL and "astrid" not in text and "\n" not in text
