@@ -50,6 +50,7 @@ _MAX_ITEMS = 5
 
 
 def describe(error: BaseException) -> str:
+    """`error`'s type and message, scrubbed: a transport error may quote the answer."""
     text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
     return scrub(text)
 
@@ -122,5 +123,5 @@ def _explanation(value: object, depth: int) -> str:
 def _shape(body: object) -> str:
     """What a JSON answer without an explanation holds: its fields' names, not values."""
     if isinstance(body, dict) and body:
-        return f"no error field (fields: {', '.join(sorted(map(str, body))[: _MAX_ITEMS * 2])})"
-    return "no error field"
+        return f"no explanation (fields: {', '.join(sorted(map(str, body))[: _MAX_ITEMS * 2])})"
+    return "no explanation"

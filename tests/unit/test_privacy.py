@@ -125,7 +125,7 @@ def test_a_json_error_keeps_the_fields_that_explain_it_and_no_others() -> None:
         ({"detail": [{"msg": "not an email", "input": "x@example.com"}]}, "not an email"),
         (
             {"first_name": "Astrid", "last_name": "Berg"},
-            "no error field (fields: first_name, last_name)",
+            "no explanation (fields: first_name, last_name)",
         ),
         (["a@example.com is taken"], "…@example.com is taken"),
     ],
