@@ -79,7 +79,9 @@ def _parsed(url: str) -> httpx.URL:
 
 def status_error(status: int, detail: str, *, party: str, what: str = "request") -> OutboundError:
     """The error a non-2xx status means (see the module's rules). `detail` is the party's
-    explanation as `error_text` reads it."""
+    explanation as `error_text` reads it; scrubbed again here (scrubbing twice changes
+    nothing), so a caller passing a party's raw words leaks nothing either."""
+    detail = scrub(detail)
     if status >= 500 or status in TRANSIENT_4XX:
         return ProviderUnavailable(f"{party} answered {status} to the {what}: {detail}")
     if 400 <= status < 500:
