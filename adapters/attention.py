@@ -1,14 +1,15 @@
 """Everything across the workflows that waits for a human, as one list: work parked when
 its retry budget ran out, applications and invoices that need attention, payments that
 failed (each read model says which rows: `ParkedRows`), events a follower set aside
-(`ledgerflow_set_aside`) and messages dead-lettered on the PostgreSQL queues and bus
-(`ledgerflow_dead_letters`; RabbitMQ keeps its own in `<queue>.dead` queues).
+(`ledgerflow_set_aside`) and messages the messaging dead-lettered, from the dead-letter
+desk of whichever backend it runs on (`adapters.messaging.dead_letter_desk`).
 
 The same list serves `GET /status/attention`, `ledgerflow attention` and the console.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +21,10 @@ from psycopg import AsyncConnection
 from psycopg.sql import SQL, Identifier
 from psycopg_pool import AsyncConnectionPool
 
+from adapters.messaging.dead_letter_desk import DeadLetterDesk, DeadLettersUnavailable
 from projections.parked import ParkedRows
+
+log = logging.getLogger(__name__)
 
 COMMAND_QUEUE_PREFIX = "ledgerflow.commands."
 
@@ -71,17 +75,19 @@ class AttentionFilter:
 class AttentionReader:
     pool: AsyncConnectionPool[Any]
     parked: Sequence[ParkedRows]
+    dead_letters: DeadLetterDesk | None = None  # None: no dead letters listed
 
     async def items(
         self, only: AttentionFilter = AttentionFilter(), *, limit: int | None = 500
     ) -> list[AttentionItem]:
         """What waits, oldest first: at most `limit` of each source (None: all)."""
-        return await attention(self.pool, self.parked, only, limit=limit)
+        return await attention(self.pool, self.parked, self.dead_letters, only, limit=limit)
 
 
 async def attention(
     pool: AsyncConnectionPool[Any],
     parked: Sequence[ParkedRows],
+    dead_letters: DeadLetterDesk | None,
     only: AttentionFilter = AttentionFilter(),
     *,
     limit: int | None = 500,
@@ -94,8 +100,8 @@ async def attention(
             found += await _parked(conn, rows, limit)
         if only.kind in (None, AttentionKind.SET_ASIDE):
             found += await _set_aside(conn, limit)
-        if only.kind in (None, AttentionKind.DEAD_LETTER):
-            found += await _dead_letters(conn, limit)
+    if dead_letters is not None and only.kind in (None, AttentionKind.DEAD_LETTER):
+        found += await _dead_letters(dead_letters, limit)
     return sorted((item for item in found if only.admits(item)), key=lambda item: item.since)
 
 
@@ -150,18 +156,25 @@ async def _set_aside(conn: AsyncConnection[Any], limit: int | None) -> list[Atte
     ]
 
 
-async def _dead_letters(conn: AsyncConnection[Any], limit: int | None) -> list[AttentionItem]:
-    if not await _exists(conn, "ledgerflow_dead_letters"):
+async def _dead_letters(desk: DeadLetterDesk, limit: int | None) -> list[AttentionItem]:
+    try:
+        letters = await desk.letters(limit)
+    except DeadLettersUnavailable:
+        # The rest of the list is what operators need most while the broker is down.
+        log.warning("dead letters left out of the attention list", exc_info=True)
         return []
-    cur = await conn.execute(
-        "SELECT id, queue, reason, dead_at FROM ledgerflow_dead_letters ORDER BY id LIMIT %s",
-        (limit,),
-    )
     return [
         AttentionItem(
-            workflow_of(queue), AttentionKind.DEAD_LETTER, str(key), None, why, None, at, queue
+            workflow_of(letter.queue),
+            AttentionKind.DEAD_LETTER,
+            letter.key,
+            None,
+            letter.reason,
+            None,
+            letter.dead_at,
+            letter.queue,
         )
-        for key, queue, why, at in await cur.fetchall()
+        for letter in letters
     ]
 
 

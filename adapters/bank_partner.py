@@ -17,7 +17,7 @@ from uuid import UUID
 
 import httpx
 
-from adapters.outbound_http import error_text, send, status_error
+from adapters.outbound_http import error_text, party_text, send, status_error
 from domain.lending.ports import (
     ApplicationUnknownToPartner,
     Job,
@@ -73,7 +73,11 @@ class HttpBankPartner:
         except (ValueError, KeyError, TypeError) as error:
             raise ProviderUnavailable(f"bank partner answered a malformed job: {error}") from error
         if job.status not in JOB_STATUSES or job.application_id != application_id:
-            raise ProviderUnavailable(f"bank partner answered an unexpected job: {body!r}"[:300])
+            # The fields we read, not the body: it may carry the applicant's name.
+            raise ProviderUnavailable(
+                f"bank partner answered an unexpected job: status {party_text(job.status)!r}"
+                f" for application {job.application_id}"
+            )
         return job
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:

@@ -4,7 +4,9 @@ send is recognisably the same mail.
 
 Errors follow `domain.outbound`: the mail certainly did not go out ->
 `ProviderUnavailable`; it may have -> `OutcomeUnknown`; refused for good (5xx SMTP
-reply, 4xx HTTP) -> `ProviderRejected`. Addresses are not logged.
+reply, 4xx HTTP) -> `ProviderRejected`. Addresses are not logged, and a server's reply,
+which commonly names the recipient (`550 5.1.1 <someone@example.com>: Recipient address
+rejected`), is scrubbed where it becomes our text (`_reply`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from urllib.parse import quote
 
 import httpx
 
-from adapters.outbound_http import MAX_DETAIL, describe, error_text, send, status_error
+from adapters.outbound_http import describe, error_text, party_text, send, status_error
 from domain.outbound import OutcomeUnknown, ProviderRejected, ProviderUnavailable
 from domain.reimbursements.ports import OutboundMail
 
@@ -60,7 +62,7 @@ class SmtpMailer:
         try:
             smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout_seconds)
         except (OSError, smtplib.SMTPException) as error:
-            raise ProviderUnavailable(f"SMTP server unreachable: {describe(error)}") from error
+            raise ProviderUnavailable(f"SMTP server unreachable: {_describe(error)}") from error
         try:
             with smtp:
                 if self.starttls:
@@ -69,24 +71,37 @@ class SmtpMailer:
                     smtp.login(self.username, self.password or "")
                 refused = smtp.send_message(message)
         except smtplib.SMTPRecipientsRefused as error:
-            codes = [code for code, _ in error.recipients.values()]
-            raise _by_code(min(codes, default=550), "recipient refused") from error
+            code, reply = min(error.recipients.values(), default=(550, b""))
+            raise _by_code(code, f"recipient refused: {_reply(reply)}") from error
         except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as error:
-            raise _by_code(error.smtp_code, describe(error)) from error
+            raise _by_code(error.smtp_code, _reply(error.smtp_error)) from error
         except smtplib.SMTPAuthenticationError as error:
             raise ProviderUnavailable(f"SMTP login failed: {error.smtp_code}") from error
         except (smtplib.SMTPServerDisconnected, TimeoutError, OSError) as error:
             raise OutcomeUnknown(f"SMTP session lost: {describe(error)}") from error
         except smtplib.SMTPException as error:
-            raise OutcomeUnknown(f"SMTP error: {describe(error)}") from error
+            raise OutcomeUnknown(f"SMTP error: {_describe(error)}") from error
         if refused:  # some recipients refused: there is only one
             raise ProviderRejected("recipient refused")
 
 
 def _by_code(code: int, detail: str) -> ProviderRejected | ProviderUnavailable:
     """5xx replies are final; 4xx are "try again later"."""
-    text = f"SMTP server answered {code}: {detail}"[:MAX_DETAIL]
+    text = f"SMTP server answered {code}: {detail}"
     return ProviderRejected(text) if code >= 500 else ProviderUnavailable(text)
+
+
+def _reply(reply: bytes | str) -> str:
+    """A server's reply as our text: decoded, scrubbed and capped (`party_text`)."""
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    return party_text(text)
+
+
+def _describe(error: BaseException) -> str:
+    """An error's type, and for a server's reply its code and `_reply`."""
+    if isinstance(error, smtplib.SMTPResponseException):
+        return f"{type(error).__name__}: {error.smtp_code} {_reply(error.smtp_error)}"
+    return describe(error)
 
 
 class HttpMailer:

@@ -10,6 +10,11 @@
 
 An adapter handles its contract's own statuses first (a 404 that means "unknown
 application", a 409 that means "already placed"), then hands the rest to `status_error`.
+
+A party's words become our text in one place, `error_text` (or `party_text` for a field
+of a 2xx answer), and a transport error's in `describe`: that text is recorded on work
+rows and read models, shown to operators and logged, so it is scrubbed there
+(`domain.privacy.scrub`): a party may echo the applicant's name, e-mail or phone number.
 """
 
 from __future__ import annotations
@@ -20,16 +25,34 @@ from typing import Any
 import httpx
 
 from domain.outbound import OutboundError, OutcomeUnknown, ProviderRejected, ProviderUnavailable
+from domain.privacy import HIDDEN, scrub
 
 # 4xx that mean "not now" rather than "never": refusing them for good would lose the work.
 TRANSIENT_4XX = frozenset({408, 425, 429})
 # The request certainly did not go out (`adapters.http_client` says which errors mean it).
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
 MAX_DETAIL = 200
+# The fields of a JSON error answer that explain the error, in the order they are told;
+# every other field (a name, an address, the request echoed back) is left out.
+ERROR_FIELDS = (
+    "code",
+    "error_code",
+    "error",
+    "title",
+    "message",
+    "msg",
+    "detail",
+    "reason",
+    "error_description",
+)
+_MAX_DEPTH = 3
+_MAX_ITEMS = 5
 
 
 def describe(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    """`error`'s type and message, scrubbed: a transport error may quote the answer."""
+    text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    return scrub(text)
 
 
 async def send(
@@ -55,7 +78,10 @@ def _parsed(url: str) -> httpx.URL:
 
 
 def status_error(status: int, detail: str, *, party: str, what: str = "request") -> OutboundError:
-    """The error a non-2xx status means (see the module's rules)."""
+    """The error a non-2xx status means (see the module's rules). `detail` is the party's
+    explanation as `error_text` reads it; scrubbed again here (scrubbing twice changes
+    nothing), so a caller passing a party's raw words leaks nothing either."""
+    detail = scrub(detail)
     if status >= 500 or status in TRANSIENT_4XX:
         return ProviderUnavailable(f"{party} answered {status} to the {what}: {detail}")
     if 400 <= status < 500:
@@ -64,10 +90,40 @@ def status_error(status: int, detail: str, *, party: str, what: str = "request")
 
 
 def error_text(response: httpx.Response) -> str:
-    """The party's explanation: a JSON body's `error` (or the body), else the text."""
+    """The party's explanation, scrubbed and capped: a JSON body's `ERROR_FIELDS` (in an
+    `error` object or a list of errors too), else the text."""
     try:
         body = response.json()
-        text = str(body.get("error") or body) if isinstance(body, dict) else str(body)
     except ValueError:
-        text = response.text
-    return text[:MAX_DETAIL]
+        return party_text(response.text)
+    return party_text(_explanation(body, 0) or _shape(body))
+
+
+def party_text(text: str) -> str:
+    """A party's words as our text: scrubbed, on one line, at most `MAX_DETAIL` long.
+    Scrubbed before it is cut, so a cut never leaves half an address unrecognised."""
+    text = " ".join(scrub(text).split())
+    return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 1] + HIDDEN
+
+
+def _explanation(value: object, depth: int) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        return str(value)
+    if depth >= _MAX_DEPTH:
+        return ""
+    if isinstance(value, dict):
+        parts = (_explanation(value.get(field), depth + 1) for field in ERROR_FIELDS)
+        return ": ".join(part for part in parts if part)
+    if isinstance(value, list):
+        parts = (_explanation(item, depth + 1) for item in value[:_MAX_ITEMS])
+        return "; ".join(part for part in parts if part)
+    return ""
+
+
+def _shape(body: object) -> str:
+    """What a JSON answer without an explanation holds: its fields' names, not values."""
+    if isinstance(body, dict) and body:
+        return f"no explanation (fields: {', '.join(sorted(map(str, body))[: _MAX_ITEMS * 2])})"
+    return "no explanation"

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import httpx
 
-from adapters.outbound_http import MAX_DETAIL, send, status_error
+from adapters.outbound_http import error_text, send, status_error
 from domain.billing.ports import (
     ChargeRequest,
     LookupNotSupported,
@@ -48,7 +48,7 @@ class HttpPaymentProvider:
             charged = _field(response, "charged")
             if not isinstance(charged, bool):
                 raise OutcomeUnknown(
-                    f"payment provider answered 200 without 'charged': {_text(response)}"
+                    f"payment provider answered 200 without 'charged': {error_text(response)}"
                 )
             return charged
         code = _field(response, "code")
@@ -59,7 +59,7 @@ class HttpPaymentProvider:
         if status == 409 and code == "currency_mismatch":
             raise ProviderCurrencyMismatch(
                 f"invoice currency {request.currency} differs from the customer's account: "
-                f"{_text(response)}"
+                f"{error_text(response)}"
             )
         raise _status_error(response)
 
@@ -71,7 +71,7 @@ class HttpPaymentProvider:
         if status == 404 and _field(response, "code") == "charge_not_found":
             return False
         if status in (501, 405):
-            raise LookupNotSupported(f"answered {status}: {_text(response)}")
+            raise LookupNotSupported(f"answered {status}: {error_text(response)}")
         raise _status_error(response)
 
     async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
@@ -79,7 +79,7 @@ class HttpPaymentProvider:
 
 
 def _status_error(response: httpx.Response) -> Exception:
-    return status_error(response.status_code, _text(response), party=PARTY, what="charge")
+    return status_error(response.status_code, error_text(response), party=PARTY, what="charge")
 
 
 def _field(response: httpx.Response, name: str) -> object:
@@ -88,7 +88,3 @@ def _field(response: httpx.Response, name: str) -> object:
     except ValueError:
         return None
     return body.get(name) if isinstance(body, dict) else None
-
-
-def _text(response: httpx.Response) -> str:
-    return response.text[:MAX_DETAIL]

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from adapters.outbound_http import error_text, send, status_error
+from adapters.outbound_http import error_text, party_text, send, status_error
 from domain.money import format_amount
 from domain.outbound import OutcomeUnknown
 from domain.reimbursements.ports import PaymentOrder, RailPayment, RailStatus
@@ -49,10 +49,12 @@ class HttpPaymentRail:
 def _payment(response: httpx.Response) -> RailPayment:
     try:
         body = response.json()
+        reason = body.get("failure_reason")
         return RailPayment(
             payment_id=str(body["payment_id"]),
             status=RailStatus(body["status"]),
-            failure_reason=body.get("failure_reason"),
+            # The rail's words, recorded and shown: scrubbed like an error's.
+            failure_reason=None if reason is None else party_text(str(reason)),
         )
     except (ValueError, KeyError, TypeError) as error:
         # It said yes, so the payment may exist, but we cannot tell which one.

@@ -56,8 +56,8 @@ class HttpSmsProvider:
             if not isinstance(message_id, str) or not message_id:
                 raise OutcomeUnknown(f"SMS provider answered {status} with a bad message id")
             return message_id
-        # The provider may echo the number back: never let it into a detail or a log.
-        detail = error_text(response).replace(sms.phone_number, masked)
+        # The provider may echo the number back: `error_text` masks it (and any other).
+        detail = error_text(response)
         failure = status_error(status, detail, party="SMS provider", what="message")
         if isinstance(failure, ProviderRejected):
             logger.info("SMS to %s refused (%s): %s", masked, status, detail)

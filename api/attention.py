@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from adapters.attention import AttentionFilter, AttentionItem, AttentionKind
-from adapters.messaging.postgres.dead_letters import replayable
+from adapters.messaging.dead_letter_desk import replayable
 from api.access import Operator, Reader
 from api.deps import Services
 from api.operator_actions import attention_of, retry_all, retry_of
@@ -42,7 +42,8 @@ class AttentionItemPublic(BaseModel):
     kind: AttentionKind = Field(description="Why it waits.")
     key: str = Field(
         description="What its actions take: an aggregate's id, an invoice's number, a "
-        "set-aside item's id or a dead letter's id."
+        "set-aside item's id or a dead letter's key (its id on PostgreSQL, its message's id "
+        "on RabbitMQ)."
     )
     aggregate_id: UUID | None = Field(description="Whose timeline it is on (null: a message).")
     reason: str | None

@@ -21,7 +21,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 
 from adapters.attention import AttentionFilter, AttentionItem, AttentionKind, AttentionReader
-from adapters.messaging.postgres.dead_letters import DeadLetterDesk
+from adapters.messaging.dead_letter_desk import DeadLetterDesk, Decided
 from api.services import ApiServices
 from domain.access import Actor
 from domain.billing.commands import ResolutionAction
@@ -179,16 +179,23 @@ async def skip_set_aside(services: ApiServices, item_id: int, reason: str, actor
     log.info("%s skipped set-aside item %s", actor_name(actor), item_id)
 
 
-async def replay_dead_letter(services: ApiServices, letter_id: int, actor: Actor) -> str:
-    """Put a dead-lettered command back on its queue; answers the queue."""
-    queue = await dead_letters_of(services).replay(letter_id)
-    log.info("%s replayed dead letter %s onto %s", actor_name(actor), letter_id, queue)
-    return queue
+async def replay_dead_letter(
+    services: ApiServices, key: str, actor: Actor, note: str | None = None
+) -> Decided:
+    """Put a dead-lettered command back on its queue (`Decided.back_on`), recorded."""
+    now = services.clock.now()
+    decided = await dead_letters_of(services).replay(key, actor, now, note)
+    log.info("%s replayed dead letter %s onto %s", actor_name(actor), key, decided.back_on)
+    return decided
 
 
-async def discard_dead_letter(services: ApiServices, letter_id: int, actor: Actor) -> None:
-    await dead_letters_of(services).discard(letter_id)
-    log.info("%s discarded dead letter %s", actor_name(actor), letter_id)
+async def discard_dead_letter(
+    services: ApiServices, key: str, actor: Actor, note: str | None = None
+) -> Decided:
+    now = services.clock.now()
+    decided = await dead_letters_of(services).discard(key, actor, now, note)
+    log.info("%s discarded dead letter %s", actor_name(actor), key)
+    return decided
 
 
 def dead_letters_of(services: ApiServices) -> DeadLetterDesk:

@@ -12,7 +12,7 @@ from typing import Generic, TypeVar
 
 from adapters.attention import AttentionReader
 from adapters.idempotency import IdempotencyStore
-from adapters.messaging.postgres.dead_letters import DeadLetterDesk
+from adapters.messaging.dead_letter_desk import DeadLetterDesk
 from adapters.rate_limiter import RateLimiter
 from adapters.read_positions import ReadPositions
 from adapters.set_aside.desk import SetAsideDesk
@@ -69,4 +69,4 @@ class ApiServices:
     # What waits for operators, and each workflow's read model at a glance (the console).
     attention: AttentionReader | None = None
     overview: OverviewReader | None = None
-    dead_letters: DeadLetterDesk | None = None  # those PostgreSQL keeps
+    dead_letters: DeadLetterDesk | None = None  # the messaging backend's, and the decisions

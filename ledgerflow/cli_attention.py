@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -26,6 +26,7 @@ from ledgerflow.settings import Settings
 
 if TYPE_CHECKING:
     from adapters.attention import AttentionFilter, AttentionItem
+    from adapters.messaging.dead_letter_desk import Decision
     from api.operator_actions import RetryOutcome
     from api.services import ApiServices
 
@@ -91,16 +92,20 @@ def run_attention(settings: Settings, only: AttentionFilter, retry: bool) -> lis
 
 
 dead_letter_app = typer.Typer(
-    help="Dead letters PostgreSQL keeps (listed by `ledgerflow attention --kind dead_letter`):"
-    " replay them onto their command queue after a fix, or discard them.",
+    help="Dead letters (listed by `ledgerflow attention --kind dead_letter`): replay them"
+    " onto their command queue after a fix, or discard them; `decisions` lists who did.",
     no_args_is_help=True,
 )
 
-Decision = Callable[["ApiServices", int, Actor], Awaitable[str]]
+K = TypeVar("K", int, str)
 
 
 def _decide(
-    data_dir: Path, act: Decision, ids: list[int], *, workflows: tuple[str, ...] = ()
+    data_dir: Path,
+    act: Callable[[ApiServices, K, Actor], Awaitable[str]],
+    ids: list[K],
+    *,
+    workflows: tuple[str, ...] = (),
 ) -> None:
     """Take `act` on each of `ids` as the operator running the command, with the
     `workflows` whose services it uses open; exits 1 unless every one was taken."""
@@ -133,27 +138,76 @@ def _decide(
         raise typer.Exit(1)
 
 
+Note = Annotated[str | None, typer.Option(help="Why: kept with each decision.")]
+
+
 @dead_letter_app.command("replay")
-def replay(ids: list[int], data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
-    """Put dead-lettered commands back on their queues."""
+def replay(keys: list[str], note: Note = None, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Put dead-lettered commands back on their queues (KEYS as the attention list names
+    them); each decision is recorded with the operator running the command."""
     from api.operator_actions import replay_dead_letter
 
-    async def act(services: ApiServices, letter_id: int, actor: Actor) -> str:
-        return f"back on {await replay_dead_letter(services, letter_id, actor)}"
+    async def act(services: ApiServices, key: str, actor: Actor) -> str:
+        return f"back on {(await replay_dead_letter(services, key, actor, note)).back_on}"
 
-    _decide(data_dir, act, ids)
+    _decide(data_dir, act, keys)
 
 
 @dead_letter_app.command("discard")
-def discard(ids: list[int], data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
-    """Drop dead letters for good."""
+def discard(keys: list[str], note: Note = None, data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Drop dead letters for good; each decision is recorded."""
     from api.operator_actions import discard_dead_letter
 
-    async def act(services: ApiServices, letter_id: int, actor: Actor) -> str:
-        await discard_dead_letter(services, letter_id, actor)
+    async def act(services: ApiServices, key: str, actor: Actor) -> str:
+        await discard_dead_letter(services, key, actor, note)
         return "discarded"
 
-    _decide(data_dir, act, ids)
+    _decide(data_dir, act, keys)
+
+
+@dead_letter_app.command("decisions")
+def decisions(
+    limit: Annotated[int, typer.Option(min=1, max=500, help="At most this many.")] = 20,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Operators' decisions on dead letters, newest first (as
+    `GET /status/dead-letters/decisions`)."""
+    from rich.console import Console
+
+    from ledgerflow.cli_common import require_current_schema
+
+    settings = settings_with_database(data_dir)
+    configure_logging("WARNING")
+    require_current_schema(settings)
+    found = asyncio.run(recent_decisions(settings, limit))
+    Console().print(decisions_table(found) if found else "no decisions on dead letters yet")
+
+
+async def recent_decisions(settings: Settings, limit: int) -> list[Decision]:
+    from api.operator_actions import dead_letters_of
+    from ledgerflow.bootstrap import platform_session
+    from ledgerflow.web import api_services
+
+    async with platform_session(settings, only=()) as platform:
+        return (await dead_letters_of(api_services(platform)).decisions(limit)).items
+
+
+def decisions_table(found: Sequence[Decision]) -> Rows:
+    table = Rows(
+        ("decided at", "decision", "letter", "queue", "message", "by", "note"),
+        title="decisions on dead letters, newest first",
+    )
+    for one in found:
+        table.add(
+            one.decided_at.isoformat(timespec="seconds"),
+            one.decision,
+            one.letter,
+            one.queue,
+            one.message_id,
+            f"{one.actor_role}:{one.actor_subject}",
+            one.note or "",
+        )
+    return table
 
 
 invoice_app = typer.Typer(help="Invoices an operator decides on.", no_args_is_help=True)

@@ -16,7 +16,7 @@ from fastapi import APIRouter, FastAPI
 
 from adapters.attention import AttentionReader
 from adapters.idempotency import IdempotencyStore
-from adapters.messaging.postgres.dead_letters import DeadLetterDesk
+from adapters.messaging.factory import build_dead_letter_desk
 from adapters.rate_limiter import RateLimiter, open_rate_limiter
 from adapters.read_positions import ReadPositions
 from adapters.set_aside.desk import SetAsideDesk
@@ -120,6 +120,12 @@ def api_services(
     billing = _opened(platform, BillingWorkflow)
     lending = _opened(platform, LendingWorkflow)
     reimbursements = _opened(platform, ReimbursementsWorkflow)
+    dead_letters = build_dead_letter_desk(
+        platform.pool,
+        settings.amqp_url,
+        [queue for workflow in WORKFLOWS for queue in workflow.command_queues],
+        [name for workflow in WORKFLOWS for name in workflow.subscribers],
+    )
     return ApiServices(
         clock=platform.clock,
         status=StatusReader(
@@ -143,10 +149,12 @@ def api_services(
             platform.pool, timeout_seconds=settings.read_your_writes_timeout_seconds
         ),
         attention=AttentionReader(
-            platform.pool, [rows for workflow in WORKFLOWS for rows in workflow.parked]
+            platform.pool,
+            [rows for workflow in WORKFLOWS for rows in workflow.parked],
+            dead_letters,
         ),
         overview=OverviewReader(platform.pool),
-        dead_letters=DeadLetterDesk(platform.pool),
+        dead_letters=dead_letters,
     )
 
 

@@ -136,6 +136,10 @@ class Workflow:
     # The rows of its read models that wait for an operator (`ledgerflow status`, metrics,
     # the attention list and its retries: `api.operator_actions`).
     parked: ClassVar[Sequence[ParkedRows]] = ()
+    # The command queues it consumes and the bus subscribers it runs: their dead letters
+    # wait for operators (a RabbitMQ broker cannot be asked which queues it has).
+    command_queues: ClassVar[Sequence[str]] = ()
+    subscribers: ClassVar[Sequence[str]] = ()
 
     def __init__(self, core: Core, ports: Ports) -> None:
         self.core = core

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
@@ -44,12 +45,14 @@ _SETTLE_ERRORS = (
 )
 
 DEAD_REASON_HEADER = "x-dead-reason"
+DEAD_AT_HEADER = "x-dead-at"  # when it was dead-lettered, ISO 8601
 ROUTING_KEY_HEADER = "x-original-routing-key"
 _BROKER_HEADERS = (
     "x-death",
     "x-first-death-",
     "x-last-death-",
     DEAD_REASON_HEADER,
+    DEAD_AT_HEADER,
     ROUTING_KEY_HEADER,
 )
 
@@ -158,7 +161,7 @@ class _RabbitMq:
         reason: str,
     ) -> None:
         """Copy to `<queue>.dead` with the reason (confirmed), for the caller to ack."""
-        extra = {DEAD_REASON_HEADER: reason}
+        extra = {DEAD_REASON_HEADER: reason, DEAD_AT_HEADER: datetime.now(UTC).isoformat()}
         if message.routing_key:
             extra[ROUTING_KEY_HEADER] = message.routing_key
         await channel.default_exchange.publish(

@@ -46,6 +46,7 @@ LOGIN_PATH = f"{PREFIX}/login"
 READERS = (Role.OPERATOR, Role.AUDITOR)
 WORKFLOWS = tuple(LOOKUPS)
 RESOLUTIONS: tuple[str, ...] = get_args(ResolutionAction)
+RECENT_DECISIONS = 10  # on dead letters, under the attention list
 
 # Scripts and styles from the console's own assets; htmx calls the console alone.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -197,12 +198,18 @@ def console_router(verifier: Verifier, sessions: ConsoleSessions) -> APIRouter:
         seen, services = viewer(request), _services(request)
         only = AttentionFilter(workflow or None, kind, reason or None)
         items = await attention_of(services).items(only)
+        decided = (
+            (await services.dead_letters.decisions(RECENT_DECISIONS)).items
+            if services.dead_letters is not None and kind in (None, AttentionKind.DEAD_LETTER)
+            else []
+        )
         return page(
             request,
             "attention.html",
             seen,
             now=services.clock.now(),
             items=[AttentionItemPublic.of(item) for item in items],
+            decisions=decided,
             only=only,
             workflows=(*WORKFLOWS, "messaging"),
             kinds=list(AttentionKind),
@@ -298,19 +305,18 @@ def console_router(verifier: Verifier, sessions: ConsoleSessions) -> APIRouter:
         seen, form = await acting(request)
         key = form.get("key", "")
 
-        async def put_back() -> None:
-            await replay_dead_letter(_services(request), int(key), seen.principal.actor)
-
-        return _done(
-            request, await _outcome(put_back(), f"Dead letter {key} is back on its queue.")
+        outcome = await _outcome(
+            replay_dead_letter(_services(request), key, seen.principal.actor),
+            f"Dead letter {key} is back on its queue.",
         )
+        return _done(request, outcome)
 
     @router.post("/actions/discard")
     async def discard(request: Request) -> Response:
         seen, form = await acting(request)
         key = form.get("key", "")
         outcome = await _outcome(
-            discard_dead_letter(_services(request), int(key), seen.principal.actor),
+            discard_dead_letter(_services(request), key, seen.principal.actor),
             f"Dead letter {key} discarded.",
         )
         return _done(request, outcome)
@@ -318,7 +324,7 @@ def console_router(verifier: Verifier, sessions: ConsoleSessions) -> APIRouter:
     return router
 
 
-async def _outcome(action: Awaitable[None], done: str) -> str:
+async def _outcome(action: Awaitable[object], done: str) -> str:
     try:
         await action
     except DomainError as error:

@@ -56,6 +56,8 @@ class LendingWorkflow(Workflow):
     name = "lending"
     simulators = {"bank-partner": "LEDGERFLOW_BANK_PARTNER_URL"}
     parked = (PARKED,)
+    command_queues = (command_queue_name("lending"),)
+    subscribers = (POLLER_SUBSCRIPTION,)
 
     application: LendingApplication
     committer: GroupCommitter
@@ -79,7 +81,7 @@ class LendingWorkflow(Workflow):
         return [(self.application, lending_integration_message)]
 
     def command_handlers(self) -> Mapping[str, MessageHandler]:
-        return {command_queue_name("lending"): poller_result_handler(self.service)}
+        return {self.command_queues[0]: poller_result_handler(self.service)}
 
     async def run_worker(self, stop: asyncio.Event) -> None:
         """The poller service. It uses the bus, the queue, its work rows and the partner;

@@ -38,6 +38,7 @@ class SmsWorkflow(Workflow):
     name = "sms"
     simulators = {"sms-provider": "LEDGERFLOW_SMS_PROVIDER_URL"}
     parked = (PARKED,)
+    command_queues = (command_queue_name("sms"),)
 
     application: SmsApplication
     committer: GroupCommitter
@@ -66,7 +67,7 @@ class SmsWorkflow(Workflow):
         return [(self.application, sms_integration_message)]
 
     def command_handlers(self) -> Mapping[str, MessageHandler]:
-        return {command_queue_name("sms"): send_sms_handler(self.service)}
+        return {self.command_queues[0]: send_sms_handler(self.service)}
 
     async def run_worker(self, stop: asyncio.Event) -> None:
         async with self.core.http_client("sms-provider") as client:

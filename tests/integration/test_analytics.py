@@ -52,9 +52,9 @@ def _seed(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO sms_view (id, message_id, phone_number, text, status, attempts,"
-            " provider_message_id, requested_at, finished_at, updated_at, version)"
+            " provider_message_id, requested_at, finished_at, updated_at, version, client)"
             " VALUES (%s, 'order-8812', '+254712345678', 'Paid, thanks', 'sent', 2, 'SM1',"
-            " %s, %s, %s, 3)",
+            " %s, %s, %s, 3, 'shop-backend')",
             (SMS_ID, T0, T0 + timedelta(seconds=1), T0 + timedelta(seconds=1)),
         )
         conn.execute(
@@ -133,14 +133,24 @@ def test_an_analyst_reads_every_view(owner_url: str, analyst_url: str) -> None:
             (ORDER_ID,),
         ).fetchone()
         sms = conn.execute(
-            "SELECT status, sent_at FROM analytics.sms_messages WHERE id = %s", (SMS_ID,)
+            "SELECT status, sent_at, client FROM analytics.sms_messages WHERE id = %s",
+            (SMS_ID,),
         ).fetchone()
     assert order is not None and (str(order[0]), str(order[1]), order[2]) == (
         "0.4000",
         "10.2500",
         "partially_filled",
     )
-    assert sms == ("sent", T0 + timedelta(seconds=1))
+    assert sms == ("sent", T0 + timedelta(seconds=1), "shop-backend")
+
+
+def test_each_view_of_what_a_client_creates_names_the_client(owner_url: str) -> None:
+    owned = _names(
+        owner_url,
+        "SELECT table_name FROM information_schema.columns"
+        " WHERE table_schema = 'analytics' AND column_name = 'client'",
+    )
+    assert set(owned) == {"sms_messages", "orders", "loan_applications"}
 
 
 def test_the_views_leave_personal_data_out(owner_url: str) -> None:

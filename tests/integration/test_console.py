@@ -157,6 +157,12 @@ def test_an_operator_replays_and_discards_dead_letters_from_the_console(
             "/console/actions/discard", data={"key": letters[1], "csrf": csrf}, headers=htmx
         )
         assert f"Not done: no dead letter {letters[1]}." in again.text
+    with logged_in(api_url, issuer, Role.AUDITOR) as auditor:  # who decided, for all to read
+        page = auditor.get("/console/attention", params={"kind": "dead_letter"}).text
+        recent = page.split('id="dead-letter-decisions"', 1)[1]
+        assert "Recent decisions" in page and f"{queue}.dead" in recent
+        assert f"<code>{letters[0]}</code>" in recent and f"<code>{letters[1]}</code>" in recent
+        assert "replay" in recent and "discard" in recent and "operator:" in recent
     with psycopg.connect(database_url) as conn:
         left = conn.execute(
             "SELECT count(*) FROM ledgerflow_dead_letters WHERE queue = %s", (f"{queue}.dead",)

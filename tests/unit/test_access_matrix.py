@@ -76,6 +76,7 @@ TABLE: dict[tuple[str, str], tuple[set[Role], Scope | None]] = {
     ("GET", "/status/attention"): (READ, None),
     ("POST", "/status/attention/retry"): ({OP}, None),
     ("POST", "/status/work/{kind}/retry-parked"): ({OP}, None),
+    ("GET", "/status/dead-letters/decisions"): (READ, None),
     ("POST", "/status/dead-letters/{letter_id}/replay"): ({OP}, None),
     ("POST", "/status/dead-letters/{letter_id}/discard"): ({OP}, None),
     ("GET", "/__admin/clock"): (READ, None),
