@@ -666,6 +666,38 @@ def test_the_dashboard_charts_every_series_the_platform_exports_and_no_other() -
         assert samples & queried, f"no panel shows {family}"
 
 
+FILE_OF_MODULE = re.compile(r'^\$\{file\("\$\{path\.module\}/([^"]+)"\)\}$')
+
+
+def test_kubernetes_gives_the_monitoring_stack_the_dashboard_and_scrape_job_compose_uses() -> None:
+    directory = INFRASTRUCTURE / "modules" / "platform"
+    module = _load(directory)
+    config_maps = _resources(module, "kubernetes_config_map_v1")
+    expected = {  # each config map -> the file it carries, as compose mounts it
+        "grafana_dashboard": DASHBOARD,
+        "prometheus_scrape": MONITORING / "prometheus-kubernetes.yml",
+    }
+    for name, source in expected.items():
+        config_map = config_maps[name]
+        assert config_map["count"] == "${var.monitoring ? 1 : 0}", name  # one switch for both
+        [metadata] = config_map["metadata"]
+        assert metadata["namespace"] == "${kubernetes_namespace_v1.ledgerflow.metadata[0].name}"
+        [(key, value)] = config_map["data"].items()
+        read = FILE_OF_MODULE.match(value)
+        assert read, f"{name}: {key} is not read from a file of the repository"
+        assert (directory / read.group(1)).resolve() == source, name
+        assert key == source.name, name  # the sidecar writes each key as a file of its name
+    # What Grafana's dashboard sidecar (Grafana's and kube-prometheus-stack's charts)
+    # discovers: a config map labelled grafana_dashboard = "1", its keys *.json.
+    [metadata] = config_maps["grafana_dashboard"]["metadata"]
+    assert metadata["labels"] == {"grafana_dashboard": "1"}
+    assert _named(module, "variable")["monitoring"]["type"] == "bool"
+    root = _load(INFRASTRUCTURE)
+    assert _named(root, "module")["platform"]["monitoring"] == "${var.platform.monitoring}"
+    platform = _named(root, "variable")["platform"]["type"]
+    assert re.search(r"monitoring\s+= optional\(bool, true\)", platform)  # on unless turned off
+
+
 def _readme_metrics_table() -> dict[str, str]:
     """README's Metrics table: each row's series -> its labels cell."""
     readme = (ROOT / "README.md").read_text()
