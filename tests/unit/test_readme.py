@@ -1,7 +1,7 @@
 """README's routes exist: every `METHOD /path` it names (in prose and in its tables) and
 every `curl` of its examples is an operation of the API's OpenAPI, with the query
 parameters it shows, or else a route of one of the simulators it describes. And its
-examples work as shown: every `curl` to a route that needs a token sends one, minted in
+examples (and docs/'s) work as shown: every `curl` to a route that needs a token sends one, minted in
 the same example (`TOKEN=$(.venv/bin/ledgerflow token --role ...)`) for a role, and a
 client's scopes, the route lets through."""
 
@@ -24,7 +24,9 @@ from simulators.control import SimulatorApp
 from simulators.registry import SIMULATORS
 from tests.issuer import TokenIssuer
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+DOCS = sorted((ROOT / "docs").glob("*.md"))  # their curls are held to the same rules
 METHOD = r"(?:GET|POST|PUT|PATCH|DELETE|HEAD)"
 NAMED = re.compile(rf"^({METHOD}(?:\|{METHOD})*)\s+(/\S*)$")
 SPAN = re.compile(r"`([^`]+)`")
@@ -222,7 +224,7 @@ def _simulator_routes() -> set[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def readme_curls() -> list[Curl]:
-    return _curls(README.read_text())
+    return [curl for path in (README, *DOCS) for curl in _curls(path.read_text())]
 
 
 @pytest.fixture(scope="module")
