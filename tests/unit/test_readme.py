@@ -1,9 +1,9 @@
 """README's routes exist: every `METHOD /path` it names (in prose and in its tables) and
 every `curl` of its examples is an operation of the API's OpenAPI, with the query
 parameters it shows, or else a route of one of the simulators it describes. And its
-examples (and docs/'s) work as shown: every `curl` to a route that needs a token sends one, minted in
-the same example (`TOKEN=$(.venv/bin/ledgerflow token --role ...)`) for a role, and a
-client's scopes, the route lets through."""
+examples (and docs/'s) work as shown: every `curl` to a route that needs a token sends
+one, minted in the same example (`TOKEN=$(.venv/bin/ledgerflow token --role ...)`) for
+a role, and a client's scopes, the route lets through."""
 
 from __future__ import annotations
 
