@@ -13,11 +13,11 @@ from adapters.eventstore import GroupCommitter
 from adapters.follower import Follower
 from adapters.relay import ToMessage
 from adapters.sms_provider import HttpSmsProvider
+from domain.access import Actor
 from domain.messaging import (
+    CommandHandler,
     Message,
-    MessageHandler,
     PoisonMessage,
-    actor_of_message,
     command_queue_name,
 )
 from domain.privacy import mask_phone_number
@@ -66,7 +66,7 @@ class SmsWorkflow(Workflow):
     def integration_messages(self) -> Sequence[tuple[Application, ToMessage]]:
         return [(self.application, sms_integration_message)]
 
-    def command_handlers(self) -> Mapping[str, MessageHandler]:
+    def command_handlers(self) -> Mapping[str, CommandHandler]:
         return {self.command_queues[0]: send_sms_handler(self.service)}
 
     async def run_worker(self, stop: asyncio.Event) -> None:
@@ -79,13 +79,12 @@ class SmsWorkflow(Workflow):
             await self.core.run_work(self.application, self.committer, [dispatch], stop)
 
 
-def send_sms_handler(service: SmsService) -> MessageHandler:
+def send_sms_handler(service: SmsService) -> CommandHandler:
     """`SendSms` from the queue: same validation, idempotency and destination rules as
     `POST /sms`, for the client its `client_id` header names, who becomes the SMS's actor
-    (a message that names none is dead-lettered: domain.messaging)."""
+    (the queue dead-letters a message that names none: `deliver_command`)."""
 
-    async def handle(message: Message) -> None:
-        actor = actor_of_message(message)
+    async def handle(message: Message, actor: Actor) -> None:
         try:
             command = SendSms.model_validate_json(message.body)
         except ValidationError as error:
