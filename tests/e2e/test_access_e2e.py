@@ -125,9 +125,11 @@ def test_each_role_does_what_it_may_through_every_workflow(tmp_path: Path) -> No
         )
         assert decided["status"] == "completed" and decided["job_id"], decided
         assert decided["decided_at"] is not None
-        trail = auditor.get(f"{application_path}/events").json()
-        assert trail[0]["actor"] == {"role": "client", "subject": "shop-a"}
-        assert trail[-1]["actor"]["role"] == "system", trail[-1]
+        trail = [(e["type"], e["actor"]) for e in auditor.get(f"{application_path}/events").json()]
+        assert trail == [
+            ("ApplicationSubmitted", {"role": "client", "subject": "shop-a"}),
+            ("ApplicationDecided", {"role": "system", "subject": "lending-poller"}),
+        ]
 
         # Billing: an operator starts the month's run; auditors read, and may not start one.
         period = operator.get("/__admin/clock").json()["now"][:7]
@@ -143,15 +145,22 @@ def test_each_role_does_what_it_may_through_every_workflow(tmp_path: Path) -> No
 
         def run_done() -> dict[str, Any] | None:
             body: dict[str, Any] = auditor.get(run_path).json()
-            return body if body["selection_complete"] and body["waiting"] == 0 else None
+            counts: dict[str, int] = body["counts"]
+            charged = sum(n for status, n in counts.items() if status != "charging")
+            return body if body["selection_complete"] and charged == body["selected"] else None
 
         done = eventually(run_done, timeout=60, interval=0.25, what="the run's charges")
-        assert done["selected"] > 0 and done["counts"] == {"paid": done["selected"]}, done
+        assert done["trigger"] == "manual" and done["selected"] > 0
+        assert done["counts"] == {"paid": done["selected"]}, done
         paid = auditor.get("/invoices", params={"status": "paid", "limit": 1}).json()["items"][0]
-        assert paid["status"] == "paid" and paid["attempts"][-1]["outcome"] == "charged"
-        invoice_trail = auditor.get(f"/invoices/{paid['id']}/events").json()
-        assert invoice_trail[-1]["actor"]["role"] == "system", invoice_trail[-1]
-        print("trails", trail, invoice_trail)
+        assert [attempt["outcome"] for attempt in paid["attempts"]] == ["charged"]
+        charged = auditor.get(f"/invoices/{paid['id']}/events").json()[-2:]
+        worker = {"role": "system", "subject": "worker-billing"}
+        assert [(e["type"], e["actor"]) for e in charged] == [
+            ("ChargeAttempted", worker),
+            ("InvoicePaid", worker),
+        ]
+        assert charged[0]["data"]["run_id"] == run.json()["id"]  # charged for the run
 
         up.send_signal(signal.SIGTERM)
         assert up.wait(60) == 0
