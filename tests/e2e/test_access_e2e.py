@@ -1,8 +1,9 @@
 """Who may do what, as users meet it: `ledgerflow up`, tokens from `ledgerflow token`, and
 HTTP alone, through one flow of each workflow. Clients send SMS, place orders and submit
-loan applications and see their own alone; a member submits on its account, an
-administrator of its bank approves; an operator starts a billing run and reads the
-invoices; an auditor reads and may do nothing."""
+loan applications (which the bank partner decides) and see their own alone; a member
+submits on its account, an administrator of its bank approves; an operator starts a
+billing run, whose invoices the platform charges until paid; an auditor reads, the
+actors each audit trail records included, and may do nothing."""
 
 from __future__ import annotations
 
@@ -114,15 +115,11 @@ def test_each_role_does_what_it_may_through_every_workflow(tmp_path: Path) -> No
         )
 
         # The partner's decision, as the client and an auditor see it.
-        decided = eventually(
-            lambda: (
-                (shop.get(application_path).json()["status"] != "pending")
-                and shop.get(application_path).json()
-            ),
-            timeout=60,
-            interval=0.25,
-            what="the partner's decision",
-        )
+        def decision() -> dict[str, Any] | None:
+            body: dict[str, Any] = shop.get(application_path).json()
+            return body if body["status"] != "pending" else None
+
+        decided = eventually(decision, timeout=60, interval=0.25, what="the partner's decision")
         assert decided["status"] == "completed" and decided["job_id"], decided
         assert decided["decided_at"] is not None
         trail = [(e["type"], e["actor"]) for e in auditor.get(f"{application_path}/events").json()]
