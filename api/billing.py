@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 from pydantic.config import JsonDict
 
 from api.access import Operator, Reader
@@ -23,7 +23,6 @@ from api.read_your_writes import reads
 from api.services import BillingServices
 from domain.billing.commands import ResolveInvoice, StartBillingRun
 from domain.money import Money
-from projections.billing import RunProgress
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +151,10 @@ RUN_EXAMPLE: JsonDict = {
 
 
 class BillingRunPublic(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [RUN_EXAMPLE]})
+    """A run as the read model counts it, or as the run itself tells before the read model
+    has seen it (no counts yet): either one is read by its attributes."""
+
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [RUN_EXAMPLE]})
 
     id: UUID
     period: str
@@ -160,8 +162,14 @@ class BillingRunPublic(BaseModel):
     started_at: datetime
     selection_complete: bool
     selected: int = Field(description="Pending invoices the run selected.")
-    counts: dict[str, int] = Field(description="The run's invoices by status (read model).")
-    waiting: int = Field(description="Selected invoices not charged yet.")
+    counts: dict[str, int] = Field(
+        default_factory=dict, description="The run's invoices by status (read model)."
+    )
+
+    @computed_field(description="Selected invoices not charged yet.")  # type: ignore[prop-decorator]
+    @property
+    def waiting(self) -> int:
+        return max(0, self.selected - sum(self.counts.values()))
 
 
 class InvoicePage(Page[InvoicePublic]):
@@ -286,7 +294,8 @@ async def list_runs(
 ) -> BillingRunPage:
     page = await billing.queries.list_runs(limit=limit, cursor=cursor)
     return BillingRunPage(
-        items=[_progress_public(run) for run in page.items], next_cursor=page.next_cursor
+        items=[BillingRunPublic.model_validate(run) for run in page.items],
+        next_cursor=page.next_cursor,
     )
 
 
@@ -303,32 +312,8 @@ async def get_run(run_id: UUID, caller: Reader, billing: Billing) -> BillingRunP
     return await _run_public(billing, run_id)
 
 
-# Runs are built by hand: their counts come from the read model, or from nothing yet.
 async def _run_public(billing: BillingServices, run_id: UUID) -> BillingRunPublic:
     progress = await billing.queries.run_progress(run_id)
     if progress is None:  # the read model has not seen the run yet
-        run = await billing.service.get_run(run_id)
-        return BillingRunPublic(
-            id=run.id,
-            period=run.period,
-            trigger=run.trigger,
-            started_at=run.started_at,
-            selection_complete=run.selection_complete,
-            selected=run.selected,
-            counts={},
-            waiting=run.selected,
-        )
-    return _progress_public(progress)
-
-
-def _progress_public(progress: RunProgress) -> BillingRunPublic:
-    return BillingRunPublic(
-        id=progress.id,
-        period=progress.period,
-        trigger=progress.trigger,
-        started_at=progress.started_at,
-        selection_complete=progress.selection_complete,
-        selected=progress.selected,
-        counts=progress.counts,
-        waiting=max(0, progress.selected - sum(progress.counts.values())),
-    )
+        return BillingRunPublic.model_validate(await billing.service.get_run(run_id))
+    return BillingRunPublic.model_validate(progress)
