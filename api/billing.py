@@ -166,7 +166,10 @@ class BillingRunPublic(BaseModel):
         default_factory=dict, description="The run's invoices by status (read model)."
     )
 
-    @computed_field(description="Selected invoices not charged yet.")  # type: ignore[prop-decorator]
+    @computed_field(  # type: ignore[prop-decorator]
+        description="Selected invoices the read model does not count in `counts` yet: "
+        "0 once every one is projected, whatever its status (`charging` included)."
+    )
     @property
     def waiting(self) -> int:
         return max(0, self.selected - sum(self.counts.values()))

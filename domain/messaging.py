@@ -85,12 +85,28 @@ is returned to the queue and delivered again later (a transient failure, e.g. th
 database is briefly unreachable)."""
 
 
+CommandHandler = Callable[[Message, Actor], Awaitable[None]]
+"""A command queue's handler: the message and the actor its headers name, read by the
+queue before the handler is called (`deliver_command`). Returns and raises as a
+`MessageHandler` does."""
+
+
+async def deliver_command(message: Message, handler: CommandHandler) -> None:
+    """Hand a queued command to `handler` with its actor, as every `CommandQueue` does.
+
+    `PoisonMessage` (dead-lettered with its reason) when the headers name no valid actor:
+    the queue requires them, so no handler sees a command sent for nobody.
+    """
+    await handler(message, actor_of_message(message))
+
+
 class CommandQueue(Protocol):
     async def send(self, queue: str, message: Message) -> None:
         """Durably enqueue `message` (returns once the broker or database has it)."""
 
-    async def consume(self, queue: str, handler: MessageHandler, stop: asyncio.Event) -> None:
-        """Deliver messages to `handler` until `stop` is set; ack only after it returns."""
+    async def consume(self, queue: str, handler: CommandHandler, stop: asyncio.Event) -> None:
+        """Deliver commands to `handler` (`deliver_command`) until `stop` is set; ack only
+        after it returns."""
 
     async def dead_letters(self, queue: str, limit: int = 100) -> Sequence[DeadLetter]:
         """The messages of `queue` that were dead-lettered, oldest first (for operators)."""

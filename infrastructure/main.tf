@@ -48,6 +48,7 @@ module "platform" {
   load_reference_data = var.platform.load_reference_data
   settings            = var.platform.settings
   secrets             = var.secrets
+  monitoring          = var.platform.monitoring
 }
 
 output "api_address" {

@@ -48,6 +48,7 @@ variable "platform" {
     simulators          = optional(bool, false)
     load_reference_data = optional(bool, false)
     settings            = optional(map(string), {})
+    monitoring          = optional(bool, true)
   })
   default = {}
 }

@@ -27,7 +27,7 @@ from adapters.work import AnyWorkPolicy, WorkEngine, WorkScheduler, WorkStore
 from adapters.work.health import HealthStore
 from domain.clock import Clock
 from domain.health import BreakerSettings
-from domain.messaging import MessageHandler
+from domain.messaging import CommandHandler
 from domain.work import RetrySettings
 from ledgerflow.ports import Ports
 from ledgerflow.settings import Settings, ThirdParty
@@ -161,7 +161,7 @@ class Workflow:
         """What the relay publishes: per application, how its events become messages."""
         return []
 
-    def command_handlers(self) -> Mapping[str, MessageHandler]:
+    def command_handlers(self) -> Mapping[str, CommandHandler]:
         """Command queue name -> handler (run by `ledgerflow worker ingester`)."""
         return {}
 

@@ -27,11 +27,13 @@ from aio_pika.abc import (
 
 from domain.messaging import (
     EVENTS_EXCHANGE,
+    CommandHandler,
     DeadLetter,
     Message,
     MessageHandler,
     PoisonMessage,
     dead_letter_queue_name,
+    deliver_command,
 )
 
 log = logging.getLogger(__name__)
@@ -218,7 +220,7 @@ class RabbitMqCommandQueue(_RabbitMq):
             self._declared.add(queue)
         await channel.default_exchange.publish(_outgoing(message), routing_key=queue)
 
-    async def consume(self, queue: str, handler: MessageHandler, stop: asyncio.Event) -> None:
+    async def consume(self, queue: str, handler: CommandHandler, stop: asyncio.Event) -> None:
         """Until `stop` is set; then stop taking messages and let running handlers finish.
 
         If this task is cancelled instead, running handlers are cancelled and the channel
@@ -253,12 +255,12 @@ class RabbitMqCommandQueue(_RabbitMq):
         channel: AbstractChannel,
         queue: str,
         incoming: AbstractIncomingMessage,
-        handler: MessageHandler,
+        handler: CommandHandler,
     ) -> None:
         message = _incoming(incoming, routing_key="")
         try:
             try:
-                await handler(message)
+                await deliver_command(message, handler)
             except PoisonMessage as poison:
                 await self._to_dead_letter_queue(channel, queue, incoming, message, poison.reason)
                 await incoming.ack()

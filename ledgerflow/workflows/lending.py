@@ -26,13 +26,13 @@ from adapters.messaging.factory import build_messaging
 from adapters.relay import ToMessage
 from adapters.work import WorkEngine, WorkStore
 from adapters.work.health import HealthStore
+from domain.access import Actor
 from domain.lending.commands import POLLER_RESULT
 from domain.lending.errors import ApplicationAlreadyFinal, ApplicationNotFound
 from domain.messaging import (
+    CommandHandler,
     Message,
-    MessageHandler,
     PoisonMessage,
-    actor_of_message,
     command_queue_name,
 )
 from domain.work import RetrySettings
@@ -80,7 +80,7 @@ class LendingWorkflow(Workflow):
     def integration_messages(self) -> Sequence[tuple[Application, ToMessage]]:
         return [(self.application, lending_integration_message)]
 
-    def command_handlers(self) -> Mapping[str, MessageHandler]:
+    def command_handlers(self) -> Mapping[str, CommandHandler]:
         return {self.command_queues[0]: poller_result_handler(self.service)}
 
     async def run_worker(self, stop: asyncio.Event) -> None:
@@ -128,12 +128,11 @@ class LendingWorkflow(Workflow):
             await bus.close()
 
 
-def poller_result_handler(service: LendingService) -> MessageHandler:
+def poller_result_handler(service: LendingService) -> CommandHandler:
     """The poller's results from the queue, each recorded once, as the command of the
     sender its headers name (the poller: `lending-poller`, a system actor)."""
 
-    async def handle(message: Message) -> None:
-        actor = actor_of_message(message)
+    async def handle(message: Message, actor: Actor) -> None:
         try:
             result = POLLER_RESULT.validate_json(message.body)
         except ValidationError as error:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 from eventsourcing.application import Application
 from pydantic import ValidationError
@@ -13,17 +14,18 @@ from adapters.eventstore import GroupCommitter
 from adapters.follower import Follower
 from adapters.relay import ToMessage
 from adapters.sms_provider import HttpSmsProvider
+from domain.access import Actor
 from domain.messaging import (
+    CommandHandler,
     Message,
-    MessageHandler,
     PoisonMessage,
-    actor_of_message,
     command_queue_name,
 )
 from domain.privacy import mask_phone_number
 from domain.sms.commands import SendSms
 from domain.sms.destinations import AllowedCountries
 from domain.sms.errors import DestinationCountryNotAllowed, MessageIdReused
+from domain.sms.ports import SmsProvider
 from ledgerflow.ports import SmsPorts
 from ledgerflow.workflow import Workflow, describe_validation_error
 from processes.sms.application import SmsApplication, SmsService
@@ -66,26 +68,32 @@ class SmsWorkflow(Workflow):
     def integration_messages(self) -> Sequence[tuple[Application, ToMessage]]:
         return [(self.application, sms_integration_message)]
 
-    def command_handlers(self) -> Mapping[str, MessageHandler]:
+    def command_handlers(self) -> Mapping[str, CommandHandler]:
         return {self.command_queues[0]: send_sms_handler(self.service)}
 
     async def run_worker(self, stop: asyncio.Event) -> None:
+        async with self.provider() as provider:
+            budget = self.core.settings.sms_retry_budget_seconds
+            dispatch = SmsDispatch(self.application, provider, self.core.retry(budget=budget))
+            await self.core.run_work(self.application, self.committer, [dispatch], stop)
+
+    @contextlib.asynccontextmanager
+    async def provider(self) -> AsyncIterator[SmsProvider]:
+        """The provider the worker sends through: over HTTP with the SMS provider's client
+        settings (`LEDGERFLOW_SMS_PROVIDER_*`), unless the ports bring their own."""
         async with self.core.http_client("sms-provider") as client:
             ports = self.ports.sms or SmsPorts(
                 provider=HttpSmsProvider(client, self.core.settings.sms_provider_url)
             )
-            budget = self.core.settings.sms_retry_budget_seconds
-            dispatch = SmsDispatch(self.application, ports.provider, self.core.retry(budget=budget))
-            await self.core.run_work(self.application, self.committer, [dispatch], stop)
+            yield ports.provider
 
 
-def send_sms_handler(service: SmsService) -> MessageHandler:
+def send_sms_handler(service: SmsService) -> CommandHandler:
     """`SendSms` from the queue: same validation, idempotency and destination rules as
     `POST /sms`, for the client its `client_id` header names, who becomes the SMS's actor
-    (a message that names none is dead-lettered: domain.messaging)."""
+    (the queue dead-letters a message that names none: `deliver_command`)."""
 
-    async def handle(message: Message) -> None:
-        actor = actor_of_message(message)
+    async def handle(message: Message, actor: Actor) -> None:
         try:
             command = SendSms.model_validate_json(message.body)
         except ValidationError as error:

@@ -1,8 +1,9 @@
 """Who may do what, as users meet it: `ledgerflow up`, tokens from `ledgerflow token`, and
 HTTP alone, through one flow of each workflow. Clients send SMS, place orders and submit
-loan applications and see their own alone; a member submits on its account, an
-administrator of its bank approves; an operator starts a billing run and reads the
-invoices; an auditor reads and may do nothing."""
+loan applications (which the bank partner decides) and see their own alone; a member
+submits on its account, an administrator of its bank approves; an operator starts a
+billing run, whose invoices the platform charges until paid; an auditor reads, the
+actors each audit trail records included, and may do nothing."""
 
 from __future__ import annotations
 
@@ -71,13 +72,18 @@ def test_each_role_does_what_it_may_through_every_workflow(tmp_path: Path) -> No
         assert [item["id"] for item in listed] == [placed.json()["id"]]
         assert other_shop.get("/orders").json()["items"] == []
 
-        # Loan applications: submitted by the client, polled by the platform.
+        # Loan applications: submitted by the client, polled by the platform, decided by
+        # the bank partner; its simulator decides in a second or two rather than 5-20 s.
+        partner = urls["simulators"]["bank-partner"]
+        quick = {"min_decision_seconds": 1, "max_decision_seconds": 2, "approval_rate": 1}
+        assert httpx.put(f"{partner}/__admin/settings", json=quick).status_code == 200
         submitted = shop.post("/applications", json=APPLICATION)
         assert submitted.status_code == 201, submitted.text
         application_path = f"/applications/{submitted.json()['id']}"
         assert shop.get(application_path).json()["status"] == "pending"
         assert other_shop.get(application_path).status_code == 404
         assert shop.post(f"{application_path}/retry").status_code == 403  # operators'
+        # Decided while the reimbursement goes through; checked after it, below.
 
         # Reimbursements: the operator finds a bank, its administrator and an account;
         # the account's member submits, the administrator approves, the rail pays.
@@ -108,6 +114,20 @@ def test_each_role_does_what_it_may_through_every_workflow(tmp_path: Path) -> No
             timeout=60,
         )
 
+        # The partner's decision, as the client and an auditor see it.
+        def decision() -> dict[str, Any] | None:
+            body: dict[str, Any] = shop.get(application_path).json()
+            return body if body["status"] != "pending" else None
+
+        decided = eventually(decision, timeout=60, interval=0.25, what="the partner's decision")
+        assert decided["status"] == "completed" and decided["job_id"], decided
+        assert decided["decided_at"] is not None
+        trail = [(e["type"], e["actor"]) for e in auditor.get(f"{application_path}/events").json()]
+        assert trail == [
+            ("ApplicationSubmitted", {"role": "client", "subject": "shop-a"}),
+            ("ApplicationDecided", {"role": "system", "subject": "lending-poller"}),
+        ]
+
         # Billing: an operator starts the month's run; auditors read, and may not start one.
         period = operator.get("/__admin/clock").json()["now"][:7]
         assert auditor.post("/billing/runs", json={"period": period}).status_code == 403
@@ -116,6 +136,28 @@ def test_each_role_does_what_it_may_through_every_workflow(tmp_path: Path) -> No
         assert auditor.get(f"/billing/runs/{run.json()['id']}").status_code == 200
         invoices = eventually(lambda: auditor.get("/invoices").json()["items"], timeout=30)
         assert invoices and shop.get("/invoices").status_code == 403
+        # Every invoice the run selected is charged (the provider's simulator keeps an open
+        # account for every customer) and paid, by the platform, after the operator's start.
+        run_path = f"/billing/runs/{run.json()['id']}"
+
+        def run_done() -> dict[str, Any] | None:
+            body: dict[str, Any] = auditor.get(run_path).json()
+            counts: dict[str, int] = body["counts"]
+            charged = sum(n for status, n in counts.items() if status != "charging")
+            return body if body["selection_complete"] and charged == body["selected"] else None
+
+        done = eventually(run_done, timeout=60, interval=0.25, what="the run's charges")
+        assert done["trigger"] == "manual" and done["selected"] > 0
+        assert done["counts"] == {"paid": done["selected"]}, done
+        paid = auditor.get("/invoices", params={"status": "paid", "limit": 1}).json()["items"][0]
+        assert [attempt["outcome"] for attempt in paid["attempts"]] == ["charged"]
+        charged = auditor.get(f"/invoices/{paid['id']}/events").json()[-2:]
+        worker = {"role": "system", "subject": "worker-billing"}
+        assert [(e["type"], e["actor"]) for e in charged] == [
+            ("ChargeAttempted", worker),
+            ("InvoicePaid", worker),
+        ]
+        assert charged[0]["data"]["run_id"] == run.json()["id"]  # charged for the run
 
         up.send_signal(signal.SIGTERM)
         assert up.wait(60) == 0

@@ -1,7 +1,8 @@
 """The operator console in a real browser (Debian's Chromium, driven by Playwright), with
-nothing fetched beyond the platform: an operator logs in with a token, finds a parked SMS
-under "Needs attention", retries it and watches it become sent on its timeline; an
-auditor sees the same list without a single action button.
+nothing fetched beyond the platform: a browser without a session is sent to the login
+page; an operator logs in with a token, finds a parked SMS under "Needs attention",
+retries it and watches it become sent on its timeline; an auditor sees the same list
+and an SMS's timeline without a single action button.
 
 A screenshot of each page is kept under tests/artifacts/ (the paths are printed).
 """
@@ -16,6 +17,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from api.console import LOGIN_PATH
 from domain.access import Role
 from ledgerflow.settings import Settings
 from ledgerflow.web import create_app
@@ -99,6 +101,19 @@ def log_in(page: Page, api_url: str, token: str) -> None:
     expect(page.get_by_role("heading", name="Overview")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
 
 
+def test_a_browser_without_a_session_is_sent_to_log_in(
+    page: Page, api_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page.goto(f"{api_url}/console/attention")
+    expect(page).to_have_url(f"{api_url}{LOGIN_PATH}")
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    expect(page.get_by_label("Token")).to_be_empty()
+    # Nothing of the console shows before a token is given: no navigation, no one logged in.
+    expect(page.get_by_role("link", name="Needs attention")).to_have_count(0)
+    expect(page.get_by_role("button", name="Log out")).to_have_count(0)
+    keep(page, "console-login", capsys)
+
+
 def test_an_operator_retries_a_parked_sms_and_watches_it_sent(
     page: Page,
     api_url: str,
@@ -156,6 +171,12 @@ def test_an_auditor_sees_what_waits_and_no_action(
 
     row.get_by_role("link").click()  # the timeline, from the list
     expect(page.locator("[data-status]")).to_have_text("parked", timeout=RENDER_TIMEOUT_MS)
+    expect(page.locator("#events")).to_contain_text("SmsParked")
+    expect(page.locator("header")).to_contain_text("auditor")
+    # Read only: the one button of the page's own is the lookup's, and no form posts.
+    expect(page.locator("main button")).to_have_text(["Show"])
+    expect(page.locator('main form[method="post"]')).to_have_count(0)
+    keep(page, "console-timeline-auditor", capsys)
     assert sms_status_of(api_url, issuer, parked[1]["id"]) == "parked"
 
 

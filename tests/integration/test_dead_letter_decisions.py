@@ -39,7 +39,13 @@ from api.app import ApiConfig
 from api.services import ApiServices
 from domain.access import Actor, Role
 from domain.clock import ManualClock
-from domain.messaging import Message, PoisonMessage, command_queue_name, dead_letter_queue_name
+from domain.messaging import (
+    CLIENT_HEADER,
+    Message,
+    PoisonMessage,
+    command_queue_name,
+    dead_letter_queue_name,
+)
 from ledgerflow.cli import app as cli
 from tests.unit.in_memory_api import ISSUER, in_memory_api
 
@@ -224,14 +230,16 @@ async def poisoned(amqp_url: str, queue: str, count: int) -> list[str]:
     ids = [str(uuid.uuid4()) for _ in range(count)]
     dead: list[str] = []
 
-    async def refuse(message: Message) -> None:
+    async def refuse(message: Message, actor: Actor) -> None:
         dead.append(message.message_id)
         raise PoisonMessage(f"invalid_actor_role: {message.message_id[:4]}")
 
     stop = asyncio.Event()
     try:
         for message_id in ids:
-            await sender.send(queue, Message(b'{"n": 1}', message_id, headers={"a": "b"}))
+            await sender.send(
+                queue, Message(b'{"n": 1}', message_id, headers={CLIENT_HEADER: "shop"})
+            )
         consumer = asyncio.create_task(sender.consume(queue, refuse, stop))
         for _ in range(200):
             if len(dead) == count:
@@ -316,7 +324,11 @@ async def test_rabbitmq_dead_letters_wait_for_operators_and_are_replayed_or_disc
         assert answer.status_code == 200, answer.text
         assert answer.json() == {"id": replayed, "queue": queue}
         [back] = await on_queue(amqp_url, queue)
-        assert (back.message_id, back.body, back.headers) == (replayed, b'{"n": 1}', {"a": "b"})
+        assert (back.message_id, back.body, back.headers) == (
+            replayed,
+            b'{"n": 1}',
+            {CLIENT_HEADER: "shop"},
+        )
         assert list(await waiting(api)) == [event, dropped]
 
         assert (await api.post(f"/status/dead-letters/{dropped}/discard")).status_code == 200

@@ -24,9 +24,14 @@ from adapters.messaging.rabbitmq import (
     RabbitMqEventBus,
     subscriber_queue_name,
 )
+from domain.access import Actor
 from domain.messaging import (
+    ACTOR_ROLE_HEADER,
+    CLIENT_HEADER,
+    DeadLetter,
     Message,
     PoisonMessage,
+    actor_headers,
     command_queue_name,
     dead_letter_queue_name,
 )
@@ -110,6 +115,14 @@ def message(**headers: str) -> Message:
     )
 
 
+CLIENT_A = {CLIENT_HEADER: "client-a"}
+
+
+def command(**headers: str) -> Message:
+    """A command as a client sends it on a queue: its client named in the header."""
+    return message(**CLIENT_A, **headers)
+
+
 class Running:
     """A consume/subscribe call running in the background until stopped or cancelled."""
 
@@ -135,11 +148,11 @@ async def eventually(condition: Callable[[], bool], seconds: float = 10.0) -> No
 
 async def test_send_consume_round_trips_and_acks(backend: Backend) -> None:
     queue, adapter = backend.command_queue(), backend.queue()
-    sent = message(tenant="acme", trace="t-1")
+    sent = command(tenant="acme", trace="t-1")
     await adapter.send(queue, sent)
     received: list[Message] = []
 
-    async def handler(m: Message) -> None:
+    async def handler(m: Message, actor: Actor) -> None:
         received.append(m)
 
     consumer = Running(lambda stop: adapter.consume(queue, handler, stop))
@@ -151,12 +164,12 @@ async def test_send_consume_round_trips_and_acks(backend: Backend) -> None:
         sent.message_id,
         sent.correlation_id,
     )
-    assert dict(got.headers) == {"tenant": "acme", "trace": "t-1"}
+    assert dict(got.headers) == {**CLIENT_A, "tenant": "acme", "trace": "t-1"}
 
     other = backend.queue()  # a fresh consumer, after the lease would have expired
     again: list[Message] = []
 
-    async def second(m: Message) -> None:
+    async def second(m: Message, actor: Actor) -> None:
         again.append(m)
 
     consumer = Running(lambda stop: other.consume(queue, second, stop))
@@ -167,11 +180,11 @@ async def test_send_consume_round_trips_and_acks(backend: Backend) -> None:
 
 async def test_transient_failure_is_delivered_again(backend: Backend) -> None:
     queue, adapter = backend.command_queue(), backend.queue()
-    sent = message()
+    sent = command()
     await adapter.send(queue, sent)
     deliveries: list[str] = []
 
-    async def flaky(m: Message) -> None:
+    async def flaky(m: Message, actor: Actor) -> None:
         deliveries.append(m.message_id)
         if len(deliveries) == 1:
             raise ConnectionError("database briefly unreachable")
@@ -185,11 +198,11 @@ async def test_transient_failure_is_delivered_again(backend: Backend) -> None:
 
 async def test_consumer_killed_mid_handler_loses_nothing(backend: Backend) -> None:
     queue, first = backend.command_queue(), backend.queue()
-    sent = message()
+    sent = command()
     await first.send(queue, sent)
     started = asyncio.Event()
 
-    async def hangs(m: Message) -> None:
+    async def hangs(m: Message, actor: Actor) -> None:
         started.set()
         await asyncio.Event().wait()
 
@@ -201,7 +214,7 @@ async def test_consumer_killed_mid_handler_loses_nothing(backend: Backend) -> No
     second = backend.queue()
     received: list[Message] = []
 
-    async def handler(m: Message) -> None:
+    async def handler(m: Message, actor: Actor) -> None:
         received.append(m)
 
     consumer = Running(lambda stop: second.consume(queue, handler, stop))
@@ -212,12 +225,12 @@ async def test_consumer_killed_mid_handler_loses_nothing(backend: Backend) -> No
 
 async def test_poison_message_is_dead_lettered_and_does_not_block(backend: Backend) -> None:
     queue, adapter = backend.command_queue(), backend.queue()
-    poison, good = message(kind="poison"), message(kind="good")
+    poison, good = command(kind="poison"), command(kind="good")
     await adapter.send(queue, poison)
     await adapter.send(queue, good)
     handled: list[str] = []
 
-    async def handler(m: Message) -> None:
+    async def handler(m: Message, actor: Actor) -> None:
         if m.headers.get("kind") == "poison":
             raise PoisonMessage("body is not a SendSms")
         handled.append(m.message_id)
@@ -234,9 +247,51 @@ async def test_poison_message_is_dead_lettered_and_does_not_block(backend: Backe
     assert (dead.body, dead.correlation_id, dict(dead.headers)) == (
         poison.body,
         poison.correlation_id,
-        {"kind": "poison"},
+        {**CLIENT_A, "kind": "poison"},
     )
     assert len(await adapter.dead_letters(queue)) == 1  # inspecting does not consume
+
+
+async def test_a_handler_never_sees_a_command_that_names_no_client(backend: Backend) -> None:
+    """The queue itself requires the client header: a handler registered on it, which reads
+    no header at all, is handed only commands naming their actor, with that actor."""
+    queue, adapter = backend.command_queue(), backend.queue()
+    nameless = message(kind="nameless")
+    blank = message(**{CLIENT_HEADER: "  "})
+    bad_role = command(**{ACTOR_ROLE_HEADER: "operator"})
+    system = message(**actor_headers(Actor.system("worker-test")))
+    good = command()
+    for sent in (nameless, blank, bad_role, system, good):
+        await adapter.send(queue, sent)
+    handled: list[tuple[str, Actor]] = []
+
+    async def handler(m: Message, actor: Actor) -> None:
+        handled.append((m.message_id, actor))
+
+    consumer = Running(lambda stop: adapter.consume(queue, handler, stop))
+    await eventually(lambda: len(handled) == 2)
+    letters: list[DeadLetter] = []
+
+    async def dead_lettered() -> None:
+        for _ in range(200):
+            letters[:] = await adapter.dead_letters(queue)
+            if len(letters) == 3:
+                return
+            await asyncio.sleep(0.05)
+
+    await dead_lettered()
+    await consumer.stopped()
+
+    assert set(handled) == {
+        (good.message_id, Actor("client", "client-a")),
+        (system.message_id, Actor.system("worker-test")),
+    }
+    reasons = {d.message.message_id: d.reason.split(":")[0] for d in letters}
+    assert reasons == {
+        nameless.message_id: "missing_client",
+        blank.message_id: "missing_client",
+        bad_role.message_id: "invalid_actor_role",
+    }
 
 
 async def test_event_bus_filters_orders_and_resumes(backend: Backend) -> None:

@@ -6,8 +6,9 @@ setting is one the platform reads, every third party's URL reaches its simulator
 variable and module input is declared, the Keycloak realm gives the tokens the
 platform's settings expect (its roles, its audience, the role's claims, its scopes),
 Prometheus scrapes every process on its metrics port, which no load balancer exposes, for
-a dashboard that charts the series the platform exports, and the CI workflow runs the
-README's test command against the services it needs."""
+a dashboard that charts the series the platform exports (README's Metrics table lists
+each, with its labels), and the CI workflow runs the README's test command against the
+services it needs."""
 
 from __future__ import annotations
 
@@ -26,11 +27,13 @@ import hcl2
 import typer.main
 import yaml
 
+from adapters.processes import ProcessRecord
 from adapters.status import FollowerLag, WorkBacklog
 from adapters.status_metrics import PlatformStatus, PlatformStatusCollector
 from adapters.work.metrics import OUTBOUND_CALLS, WORK_PARKED
 from api.metrics import HTTP_REQUESTS
 from domain.access import TOKEN_ROLES, Actor, Role, Scope
+from domain.health import Health
 from ledgerflow.cli import app
 from ledgerflow.settings import Settings
 from ledgerflow.workers import workers
@@ -543,15 +546,22 @@ DASHBOARD = MONITORING / "grafana" / "dashboards" / "ledgerflow.json"
 SAMPLE_SUFFIXES = {"histogram": ("_bucket", "_count", "_sum"), "counter": ("_total",)}
 
 
-def _exported_families() -> dict[str, set[str]]:
-    """Every metric family the platform exports -> the names of its samples."""
+def _platform_state() -> PlatformStatus:
+    """A state with an item of each kind, so every status gauge has a sample."""
     at = datetime(2026, 12, 1, tzinfo=UTC)
-    state = PlatformStatus(
+    return PlatformStatus(
         at=at,
         lags=[FollowerLag("sms_view", "sms", 1, 2, at)],
         backlog=[WorkBacklog("sms.send", 1, 1, 1, 1, at)],
         parked=[ParkedSummary("sms", "parked", 1, None, None, None)],
+        third_parties=[Health("sms-provider")],
+        processes=[ProcessRecord("api", "host", 1, at, at, 0, None, None, None)],
     )
+
+
+def _exported_families() -> dict[str, set[str]]:
+    """Every metric family the platform exports -> the names of its samples."""
+    state = _platform_state()
     families = [
         *HTTP_REQUESTS.describe(),
         *OUTBOUND_CALLS.describe(),
@@ -562,6 +572,22 @@ def _exported_families() -> dict[str, set[str]]:
         family.name: {family.name + suffix for suffix in SAMPLE_SUFFIXES.get(family.type, ("",))}
         for family in families
     }
+
+
+def _exported_labels() -> dict[str, set[str]]:
+    """Every metric family the platform exports -> its labels."""
+    state = _platform_state()
+    # The client library's metrics have no sample until observed: their declared labels.
+    declared = {
+        family.name: set(metric._labelnames)
+        for metric in (HTTP_REQUESTS, OUTBOUND_CALLS, WORK_PARKED)
+        for family in metric.describe()
+    }
+    sampled = {
+        family.name: {label for sample in family.samples for label in sample.labels}
+        for family in PlatformStatusCollector(lambda: state).collect()
+    }
+    return declared | sampled
 
 
 def _served_processes() -> set[str]:
@@ -638,6 +664,62 @@ def test_the_dashboard_charts_every_series_the_platform_exports_and_no_other() -
             queried |= names
     for family, samples in families.items():
         assert samples & queried, f"no panel shows {family}"
+
+
+FILE_OF_MODULE = re.compile(r'^\$\{file\("\$\{path\.module\}/([^"]+)"\)\}$')
+
+
+def test_kubernetes_gives_the_monitoring_stack_the_dashboard_and_scrape_job_compose_uses() -> None:
+    directory = INFRASTRUCTURE / "modules" / "platform"
+    module = _load(directory)
+    config_maps = _resources(module, "kubernetes_config_map_v1")
+    expected = {  # each config map -> the file it carries, as compose mounts it
+        "grafana_dashboard": DASHBOARD,
+        "prometheus_scrape": MONITORING / "prometheus-kubernetes.yml",
+    }
+    for name, source in expected.items():
+        config_map = config_maps[name]
+        assert config_map["count"] == "${var.monitoring ? 1 : 0}", name  # one switch for both
+        [metadata] = config_map["metadata"]
+        assert metadata["namespace"] == "${kubernetes_namespace_v1.ledgerflow.metadata[0].name}"
+        [(key, value)] = config_map["data"].items()
+        read = FILE_OF_MODULE.match(value)
+        assert read, f"{name}: {key} is not read from a file of the repository"
+        assert (directory / read.group(1)).resolve() == source, name
+        assert key == source.name, name  # the sidecar writes each key as a file of its name
+    # What Grafana's dashboard sidecar (Grafana's and kube-prometheus-stack's charts)
+    # discovers: a config map labelled grafana_dashboard = "1", its keys *.json.
+    [metadata] = config_maps["grafana_dashboard"]["metadata"]
+    assert metadata["labels"] == {"grafana_dashboard": "1"}
+    assert _named(module, "variable")["monitoring"]["type"] == "bool"
+    root = _load(INFRASTRUCTURE)
+    assert _named(root, "module")["platform"]["monitoring"] == "${var.platform.monitoring}"
+    platform = _named(root, "variable")["platform"]["type"]
+    assert re.search(r"monitoring\s+= optional\(bool, true\)", platform)  # on unless turned off
+
+
+def _readme_metrics_table() -> dict[str, str]:
+    """README's Metrics table: each row's series -> its labels cell."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Metrics\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("|")[1:-1] for line in section.splitlines() if line.startswith("| `")]
+    return {series.strip().strip("`"): labels for series, _, labels, _ in rows}
+
+
+def test_the_readme_lists_every_series_the_platform_exports_with_its_labels() -> None:
+    families, labels = _exported_families(), _exported_labels()
+    table = _readme_metrics_table()
+    assert len(table) >= 10  # the table was found
+    listed = {
+        family: [series for series in table if series in {family, *samples}]
+        for family, samples in families.items()
+    }
+    assert not [family for family, rows in listed.items() if len(rows) != 1], listed
+    assert set(table) == {series for rows in listed.values() for series in rows}  # no other
+    for family, [series] in listed.items():
+        named = set(re.findall(r"`(\w+)`", table[series]))
+        assert labels[family] <= named, f"{series}: labels {labels[family] - named} not listed"
+        assert bool(labels[family]) == bool(table[series].strip()), series
 
 
 def test_kubernetes_pods_serve_metrics_that_the_load_balancer_does_not_expose() -> None:

@@ -14,7 +14,7 @@ import pytest
 from domain.access import Actor
 from domain.clock import ManualClock
 from domain.lending.ports import ApplicationUnknownToPartner, Job, PartnerApplication
-from domain.messaging import DeadLetter, Message, MessageHandler, actor_of_message
+from domain.messaging import CommandHandler, DeadLetter, Message, actor_of_message
 from domain.outbound import OutcomeUnknown, ProviderRejected, ProviderUnavailable
 from domain.work import (
     Parked,
@@ -68,7 +68,7 @@ class FakeQueue:
     async def send(self, queue: str, message: Message) -> None:
         self.sent.append((queue, message))
 
-    async def consume(self, queue: str, handler: MessageHandler, stop: asyncio.Event) -> None:
+    async def consume(self, queue: str, handler: CommandHandler, stop: asyncio.Event) -> None:
         raise NotImplementedError
 
     async def dead_letters(self, queue: str, limit: int = 100) -> Sequence[DeadLetter]:

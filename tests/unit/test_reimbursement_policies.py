@@ -14,9 +14,9 @@ import pytest
 
 from domain.access import Actor
 from domain.messaging import (
+    CommandHandler,
     DeadLetter,
     Message,
-    MessageHandler,
     actor_of_message,
     command_queue_name,
 )
@@ -72,7 +72,7 @@ class FakeQueue:
     async def send(self, queue: str, message: Message) -> None:
         self.sent.append((queue, message))
 
-    async def consume(self, queue: str, handler: MessageHandler, stop: Any) -> None:
+    async def consume(self, queue: str, handler: CommandHandler, stop: Any) -> None:
         raise NotImplementedError
 
     async def dead_letters(self, queue: str, limit: int = 100) -> Sequence[DeadLetter]:

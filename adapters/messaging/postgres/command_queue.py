@@ -23,11 +23,12 @@ from adapters.messaging.postgres.pool import PoolOwner
 from adapters.messaging.postgres.rows import message_of, read_dead_letters
 from adapters.messaging.postgres.waking import Waker, wait_for
 from domain.messaging import (
+    CommandHandler,
     DeadLetter,
     Message,
-    MessageHandler,
     PoisonMessage,
     dead_letter_queue_name,
+    deliver_command,
 )
 
 log = logging.getLogger(__name__)
@@ -118,10 +119,10 @@ class PostgresCommandQueue(PoolOwner):
             except psycopg.Error as error:  # the lease may lapse: at-least-once still holds
                 log.warning("could not extend message leases: %s", error)
 
-    async def _handle(self, queue: str, row: dict[str, Any], handler: MessageHandler) -> None:
+    async def _handle(self, queue: str, row: dict[str, Any], handler: CommandHandler) -> None:
         message = message_of(row)
         try:
-            await handler(message)
+            await deliver_command(message, handler)
         except PoisonMessage as poison:
             await self._dead_letter(queue, row["id"], poison.reason)
             return
@@ -158,7 +159,7 @@ class PostgresCommandQueue(PoolOwner):
                 "DELETE FROM ledgerflow_queue_messages WHERE id = %s", (message_row,)
             )
 
-    async def consume(self, queue: str, handler: MessageHandler, stop: asyncio.Event) -> None:
+    async def consume(self, queue: str, handler: CommandHandler, stop: asyncio.Event) -> None:
         """Claim and handle messages until `stop` is set, then wait for running handlers.
 
         If this task is cancelled instead, running handlers are cancelled and their

@@ -4,7 +4,8 @@
 # map, secrets from one secret. The API and every worker serve their metrics on the
 # `metrics` port of their pod, inside the cluster only (the load balancer's service
 # forwards the API's port alone); the pods' annotations tell Prometheus to scrape it
-# (infrastructure/monitoring/prometheus-kubernetes.yml).
+# (infrastructure/monitoring/prometheus-kubernetes.yml), which with the dashboard is in
+# config maps for the cluster's monitoring stack (`monitoring`).
 
 locals {
   namespace = "ledgerflow-${var.environment}"
@@ -324,5 +325,37 @@ resource "kubernetes_service_v1" "simulator" {
       port        = 8080
       target_port = 8080
     }
+  }
+}
+
+# The cluster's monitoring stack finds the platform's dashboard and scrape job here, from
+# the same files compose mounts. Grafana's dashboard sidecar (the Grafana and
+# kube-prometheus-stack Helm charts) loads every config map labelled
+# `grafana_dashboard: "1"` in the namespaces it searches; the scrape job is a file for
+# Prometheus's `scrape_config_files` (mount the config map into its pod).
+resource "kubernetes_config_map_v1" "grafana_dashboard" {
+  count = var.monitoring ? 1 : 0
+
+  metadata {
+    name      = "ledgerflow-grafana-dashboard"
+    namespace = kubernetes_namespace_v1.ledgerflow.metadata[0].name
+    labels    = { grafana_dashboard = "1" }
+    # The folder, where the sidecar is told to read it (sidecar.dashboards.folderAnnotation).
+    annotations = { grafana_folder = "ledgerflow" }
+  }
+  data = {
+    "ledgerflow.json" = file("${path.module}/../../monitoring/grafana/dashboards/ledgerflow.json")
+  }
+}
+
+resource "kubernetes_config_map_v1" "prometheus_scrape" {
+  count = var.monitoring ? 1 : 0
+
+  metadata {
+    name      = "ledgerflow-prometheus-scrape"
+    namespace = kubernetes_namespace_v1.ledgerflow.metadata[0].name
+  }
+  data = {
+    "prometheus-kubernetes.yml" = file("${path.module}/../../monitoring/prometheus-kubernetes.yml")
   }
 }

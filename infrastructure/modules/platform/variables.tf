@@ -68,3 +68,8 @@ variable "secrets" {
   type        = map(string)
   sensitive   = true
 }
+
+variable "monitoring" {
+  description = "Put the Grafana dashboard (labelled for Grafana's dashboard sidecar) and the Prometheus scrape job in config maps of the namespace; false: neither."
+  type        = bool
+}

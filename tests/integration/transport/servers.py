@@ -11,7 +11,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from tests.integration.transport.certificates import Certificates
@@ -100,12 +100,17 @@ def content_length(head: bytes) -> int:
 
 class MutualTlsServer:
     """HTTPS on 127.0.0.1, in threads (blocking sockets, as OpenSSL-based servers behave):
-    it requires a certificate signed by the test CA and answers 200 with the client's name.
+    it requires a certificate signed by the test CA and answers 200 with the client's name
+    (and `answer`'s fields, such as the message id a provider answers with).
     A refused handshake sends its TLS alert and reads what the client sent meanwhile, so
     the client sees the alert rather than a reset."""
 
     def __init__(
-        self, certificates: Certificates, *, maximum_version: ssl.TLSVersion | None = None
+        self,
+        certificates: Certificates,
+        *,
+        maximum_version: ssl.TLSVersion | None = None,
+        answer: Mapping[str, str] | None = None,
     ) -> None:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(certificates.server_cert, certificates.server_key)
@@ -148,7 +153,7 @@ class MutualTlsServer:
                 peer = self.connection.getpeercert()
                 name = dict(field[0] for field in peer["subject"])["commonName"] if peer else ""
                 server.answered.append(name)
-                body = json.dumps({"client": name}).encode()
+                body = json.dumps({"client": name, **(answer or {})}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
