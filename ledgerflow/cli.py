@@ -87,9 +87,10 @@ def api(
     from ledgerflow.web import create_app
 
     serve_metrics(settings, "api")
-
+    app = create_app(settings)
+    tune_collector()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=host,
         port=port,
         log_config=None,
