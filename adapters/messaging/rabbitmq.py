@@ -63,11 +63,11 @@ def subscriber_queue_name(subscriber: str) -> str:
     return f"ledgerflow.subscriber.{subscriber}"
 
 
-def _text(value: Any) -> str:
+def header_text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _outgoing(message: Message, extra: Mapping[str, str] | None = None) -> aio_pika.Message:
+def to_amqp(message: Message, extra: Mapping[str, str] | None = None) -> aio_pika.Message:
     headers: dict[str, Any] = dict(message.headers)
     headers.update(extra or {})
     return aio_pika.Message(
@@ -80,11 +80,11 @@ def _outgoing(message: Message, extra: Mapping[str, str] | None = None) -> aio_p
     )
 
 
-def _incoming(
+def from_amqp(
     incoming: AbstractIncomingMessage, *, routing_key: str, strip_broker_headers: bool = False
 ) -> Message:
     headers = {
-        key: _text(value)
+        key: header_text(value)
         for key, value in (incoming.headers or {}).items()
         if not (strip_broker_headers and key.startswith(_BROKER_HEADERS))
         and isinstance(value, str | bytes | int | float | bool)
@@ -98,14 +98,33 @@ def _incoming(
     )
 
 
-def _dead_reason(incoming: AbstractIncomingMessage) -> str:
+def dead_reason(incoming: AbstractIncomingMessage) -> str:
     headers = incoming.headers or {}
     if DEAD_REASON_HEADER in headers:
-        return _text(headers[DEAD_REASON_HEADER])
+        return header_text(headers[DEAD_REASON_HEADER])
     deaths = headers.get("x-death")
     if isinstance(deaths, list) and deaths and isinstance(deaths[0], Mapping):
-        return f"broker: {_text(deaths[0].get('reason', 'unknown'))}"
+        return f"broker: {header_text(deaths[0].get('reason', 'unknown'))}"
     return "unknown"
+
+
+async def declare_with_dead_letters(
+    channel: AbstractChannel,
+    name: str,
+    arguments: Mapping[str, Any] | None = None,
+) -> AbstractQueue:
+    """Declare `name` durable with its `<name>.dead` queue as its dead-letter queue."""
+    dead = dead_letter_queue_name(name)
+    await channel.declare_queue(dead, durable=True)
+    return await channel.declare_queue(
+        name,
+        durable=True,
+        arguments={
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": dead,
+            **(arguments or {}),
+        },
+    )
 
 
 class _RabbitMq:
@@ -137,24 +156,6 @@ class _RabbitMq:
             return self._publisher
 
     @staticmethod
-    async def _declare_with_dead_letters(
-        channel: AbstractChannel,
-        name: str,
-        arguments: Mapping[str, Any] | None = None,
-    ) -> AbstractQueue:
-        dead = dead_letter_queue_name(name)
-        await channel.declare_queue(dead, durable=True)
-        return await channel.declare_queue(
-            name,
-            durable=True,
-            arguments={
-                "x-dead-letter-exchange": "",
-                "x-dead-letter-routing-key": dead,
-                **(arguments or {}),
-            },
-        )
-
-    @staticmethod
     async def _to_dead_letter_queue(
         channel: AbstractChannel,
         queue: str,
@@ -167,7 +168,7 @@ class _RabbitMq:
         if message.routing_key:
             extra[ROUTING_KEY_HEADER] = message.routing_key
         await channel.default_exchange.publish(
-            _outgoing(message, extra), routing_key=dead_letter_queue_name(queue)
+            to_amqp(message, extra), routing_key=dead_letter_queue_name(queue)
         )
 
     async def _read_dead_letters(self, queue: str, limit: int) -> list[DeadLetter]:
@@ -185,13 +186,13 @@ class _RabbitMq:
                 incoming = await dead.get(no_ack=False, fail=False)
                 if incoming is None:
                     break
-                routing_key = _text((incoming.headers or {}).get(ROUTING_KEY_HEADER, ""))
+                routing_key = header_text((incoming.headers or {}).get(ROUTING_KEY_HEADER, ""))
                 letters.append(
                     DeadLetter(
-                        message=_incoming(
+                        message=from_amqp(
                             incoming, routing_key=routing_key, strip_broker_headers=True
                         ),
-                        reason=_dead_reason(incoming),
+                        reason=dead_reason(incoming),
                     )
                 )
         finally:
@@ -216,9 +217,9 @@ class RabbitMqCommandQueue(_RabbitMq):
     async def send(self, queue: str, message: Message) -> None:
         channel = await self._publishing_channel()
         if queue not in self._declared:
-            await self._declare_with_dead_letters(channel, queue)
+            await declare_with_dead_letters(channel, queue)
             self._declared.add(queue)
-        await channel.default_exchange.publish(_outgoing(message), routing_key=queue)
+        await channel.default_exchange.publish(to_amqp(message), routing_key=queue)
 
     async def consume(self, queue: str, handler: CommandHandler, stop: asyncio.Event) -> None:
         """Until `stop` is set; then stop taking messages and let running handlers finish.
@@ -231,7 +232,7 @@ class RabbitMqCommandQueue(_RabbitMq):
         tasks: set[asyncio.Task[None]] = set()
         try:
             await channel.set_qos(prefetch_count=self.prefetch)
-            amqp_queue = await self._declare_with_dead_letters(channel, queue)
+            amqp_queue = await declare_with_dead_letters(channel, queue)
 
             async def on_message(incoming: AbstractIncomingMessage) -> None:
                 task = asyncio.create_task(self._handle(channel, queue, incoming, handler))
@@ -257,7 +258,7 @@ class RabbitMqCommandQueue(_RabbitMq):
         incoming: AbstractIncomingMessage,
         handler: CommandHandler,
     ) -> None:
-        message = _incoming(incoming, routing_key="")
+        message = from_amqp(incoming, routing_key="")
         try:
             try:
                 await deliver_command(message, handler)
@@ -298,7 +299,7 @@ class RabbitMqEventBus(_RabbitMq):
     async def publish(self, message: Message) -> None:
         channel = await self._publishing_channel()
         exchange = await self._exchange(channel)
-        await exchange.publish(_outgoing(message), routing_key=message.routing_key)
+        await exchange.publish(to_amqp(message), routing_key=message.routing_key)
 
     async def publish_many(self, messages: Sequence[Message]) -> None:
         # One after another, each confirmed: the broker keeps them in this order.
@@ -319,7 +320,7 @@ class RabbitMqEventBus(_RabbitMq):
         try:
             await channel.set_qos(prefetch_count=self.prefetch)
             exchange = await self._exchange(channel)
-            amqp_queue = await self._declare_with_dead_letters(
+            amqp_queue = await declare_with_dead_letters(
                 channel, name, {"x-single-active-consumer": True}
             )
             for key in binding_keys:
@@ -350,7 +351,7 @@ class RabbitMqEventBus(_RabbitMq):
         handler: MessageHandler,
         stop: asyncio.Event,
     ) -> bool:
-        message = _incoming(incoming, routing_key=incoming.routing_key or "")
+        message = from_amqp(incoming, routing_key=incoming.routing_key or "")
         while True:
             try:
                 await handler(message)

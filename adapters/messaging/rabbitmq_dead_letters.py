@@ -41,11 +41,11 @@ from adapters.messaging.dead_letter_desk import (
 from adapters.messaging.postgres import dead_letter_decisions
 from adapters.messaging.rabbitmq import (
     DEAD_AT_HEADER,
-    _dead_reason,
-    _incoming,
-    _outgoing,
-    _RabbitMq,
-    _text,
+    dead_reason,
+    declare_with_dead_letters,
+    from_amqp,
+    header_text,
+    to_amqp,
 )
 from domain.access import Actor
 from domain.messaging import dead_letter_queue_name
@@ -114,11 +114,9 @@ class RabbitMqDeadLetterDesk:
                     if decision == "replay":
                         if not replayable(queue):
                             raise DeadLetterNotReplayable(decided.queue)
-                        message = _incoming(incoming, routing_key="", strip_broker_headers=True)
-                        await _RabbitMq._declare_with_dead_letters(channel, queue)
-                        await channel.default_exchange.publish(
-                            _outgoing(message), routing_key=queue
-                        )
+                        message = from_amqp(incoming, routing_key="", strip_broker_headers=True)
+                        await declare_with_dead_letters(channel, queue)
+                        await channel.default_exchange.publish(to_amqp(message), routing_key=queue)
                     await dead_letter_decisions.record(conn, decided, actor, now, note)
                     await incoming.ack()
                     return decided
@@ -166,7 +164,7 @@ def _waiting(queue: str, incoming: AbstractIncomingMessage) -> WaitingLetter:
         key=_key(incoming),
         queue=dead_letter_queue_name(queue),
         message_id=incoming.message_id or "",
-        reason=_dead_reason(incoming),
+        reason=dead_reason(incoming),
         dead_at=_dead_at(incoming),
     )
 
@@ -177,7 +175,7 @@ def _dead_at(incoming: AbstractIncomingMessage) -> datetime:
     headers = incoming.headers or {}
     if DEAD_AT_HEADER in headers:
         with contextlib.suppress(ValueError):
-            return _aware(datetime.fromisoformat(_text(headers[DEAD_AT_HEADER])))
+            return _aware(datetime.fromisoformat(header_text(headers[DEAD_AT_HEADER])))
     deaths = headers.get("x-death")
     if isinstance(deaths, list) and deaths and isinstance(deaths[0], Mapping):
         died = deaths[0].get("time")

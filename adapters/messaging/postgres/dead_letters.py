@@ -36,10 +36,6 @@ class PostgresDeadLetterDesk:
 
     async def letters(self, limit: int | None = 500) -> list[WaitingLetter]:
         async with self.pool.connection() as conn:
-            cur = await conn.execute("SELECT to_regclass('ledgerflow_dead_letters') IS NOT NULL")
-            exists = await cur.fetchone()
-            if not (exists and exists[0]):
-                return []
             cur = await conn.execute(
                 "SELECT id, queue, message_id, reason, dead_at FROM ledgerflow_dead_letters"
                 " ORDER BY id LIMIT %s",
