@@ -118,8 +118,6 @@ class WorkEngine:
             await self.store.close()
             if self._observing:
                 await asyncio.wait(self._observing, timeout=5.0)
-            if self.health is not None:
-                await self.health.close()
 
     def _can_take_work(self) -> bool:
         """Lease when idle or when a tenth of the slots are free: at saturation one lease
@@ -250,7 +248,7 @@ class WorkEngine:
         self, health: HealthStore, observations: list[Observation]
     ) -> None:
         try:
-            await health.observe_all(observations)
+            await health.observe(observations)
         except Exception as error:  # health is advice: the outcome is recorded regardless
             parties = sorted({o.party for o in observations})
             log.warning("health not recorded", extra={"parties": parties, "error": repr(error)})

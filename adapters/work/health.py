@@ -18,7 +18,6 @@ from psycopg import AsyncCursor
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from adapters.batching import AsyncBatcher
 from domain.health import BreakerSettings, BreakerState, Health, observe, probing
 
 COLUMNS = (
@@ -49,9 +48,6 @@ class HealthStore:
     ) -> None:
         self.pool = pool
         self.settings = settings or BreakerSettings()
-        self._observations: AsyncBatcher[Observation, None] = AsyncBatcher(
-            self._write, name="health-observations"
-        )
 
     async def read(self, parties: Iterable[str]) -> dict[str, Health]:
         """Each party's breaker (closed when it has no row yet)."""
@@ -62,28 +58,9 @@ class HealthStore:
             rows = {row["party"]: _health(row) for row in await cur.fetchall()}
         return {party: rows.get(party, Health(party)) for party in wanted}
 
-    async def observe(self, observation: Observation) -> None:
-        await self._observations.submit(observation)
-
-    async def observe_all(self, observations: Sequence[Observation]) -> None:
-        """Many observations at once (a work engine's batch of outcomes): one transaction."""
-        await self._write(observations)
-
-    async def claim_probes(self, party: str, now: datetime) -> bool:
-        """Whether this worker may send a round of probes to `party` now; if so, the
-        breaker is half-open and no other worker may until the next round is due."""
-        async with self.pool.connection() as conn, conn.transaction():
-            cur = conn.cursor(row_factory=dict_row)
-            health = await _locked(cur, party)
-            if not health.probes_due(now):
-                return False
-            await _store(cur, probing(health, now, self.settings))
-            return True
-
-    async def close(self) -> None:
-        await self._observations.close()
-
-    async def _write(self, observations: Sequence[Observation]) -> Sequence[None]:
+    async def observe(self, observations: Sequence[Observation]) -> None:
+        """A batch of observations (a work engine's batch of outcomes), folded into their
+        parties' breakers in one transaction."""
         parties: dict[str, list[Observation]] = {}
         for item in observations:
             parties.setdefault(item.party, []).append(item)
@@ -96,7 +73,17 @@ class HealthStore:
                     folded = observe(folded, item.succeeded, item.error, item.at, self.settings)
                 if folded != health:
                     await _store(cur, folded)
-        return [None] * len(observations)
+
+    async def claim_probes(self, party: str, now: datetime) -> bool:
+        """Whether this worker may send a round of probes to `party` now; if so, the
+        breaker is half-open and no other worker may until the next round is due."""
+        async with self.pool.connection() as conn, conn.transaction():
+            cur = conn.cursor(row_factory=dict_row)
+            health = await _locked(cur, party)
+            if not health.probes_due(now):
+                return False
+            await _store(cur, probing(health, now, self.settings))
+            return True
 
 
 async def third_party_health(pool: AsyncConnectionPool[Any]) -> list[Health]:

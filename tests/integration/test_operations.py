@@ -161,8 +161,7 @@ async def _followers_and_work(url: str) -> None:
         # A third party failing twice in a row, enough to open its breaker.
         health = HealthStore(platform.pool, BreakerSettings(consecutive_failures=2))
         for _ in range(2):
-            await health.observe(Observation("test-party", False, "503 from the party", now))
-        await health.close()
+            await health.observe([Observation("test-party", False, "503 from the party", now)])
 
 
 def test_status_shows_each_followers_lag_and_the_work_waiting(
