@@ -21,13 +21,15 @@ resets the connection without an alert reads as a reset: it may have had its eff
 
 from __future__ import annotations
 
+import json as jsonlib
 import ssl
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
 import httpx
-from httpx_aiohttp import HttpxAiohttpClient
+from httpx._types import HeaderTypes, RequestContent
+from httpx_aiohttp import AiohttpTransport, HttpxAiohttpClient
 
 from adapters.outbound_http import NOT_SENT
 
@@ -131,9 +133,110 @@ class PartyClient(httpx.AsyncClient):
 class AiohttpPartyClient(PartyClient, HttpxAiohttpClient):
     """On aiohttp, whose errors are mapped from aiohttp's own: `httpx_aiohttp` turns every
     connection error, "disconnected after sending" too, into `ConnectTimeout`, and lets
-    some through as they are (a malformed answer's)."""
+    some through as they are (a malformed answer's).
+
+    The calls the adapters make (a method, a URL, maybe a JSON or bytes body and headers)
+    go to aiohttp's session directly, and come back as an `httpx.Response` holding the
+    whole answer: httpx's request building, its middleware layers and its streamed
+    response cost more CPU than aiohttp's whole call. Anything else (auth, redirects,
+    streaming, query parameters, a proxy) takes httpx's own path, over the same session
+    and connections."""
 
     transport_errors = (*PartyClient.transport_errors, aiohttp.ClientError)
+
+    def __init__(self, *, max_response_bytes: int, **options: Any) -> None:
+        super().__init__(max_response_bytes=max_response_bytes, **options)
+        # httpx routes a URL to a proxy's transport by the client's mounts (from the
+        # party's settings or the environment); the direct path serves a client without.
+        transport = self._transport
+        self._direct = (
+            transport if isinstance(transport, AiohttpTransport) and not self._mounts else None
+        )
+        timeout = self.timeout
+        self._aiohttp_timeout = aiohttp.ClientTimeout(
+            sock_connect=timeout.connect, sock_read=timeout.read, connect=timeout.pool
+        )
+
+    async def request(
+        self,
+        method: str,
+        url: httpx.URL | str,
+        *,
+        content: RequestContent | None = None,
+        json: object = None,
+        headers: HeaderTypes | None = None,
+        **options: Any,
+    ) -> httpx.Response:
+        if (
+            self._direct is None
+            or options
+            or not isinstance(content, bytes | None)
+            or not isinstance(headers, dict | None)
+        ):
+            return await super().request(
+                method, url, content=content, json=json, headers=headers, **options
+            )
+        return await self._direct_request(self._direct, method, url, content, json, headers)
+
+    async def _direct_request(
+        self,
+        transport: AiohttpTransport,
+        method: str,
+        url: httpx.URL | str,
+        content: bytes | None,
+        json: object,
+        headers: dict[str, str] | None,
+    ) -> httpx.Response:
+        sending = dict(self.headers)  # the client's own, names in lower case
+        if json is not None:  # encoded as httpx encodes it
+            content = jsonlib.dumps(
+                json, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+            ).encode()
+            sending["content-type"] = "application/json"
+        if headers:
+            sending.update((name.lower(), value) for name, value in headers.items())
+        if not isinstance(transport.client, aiohttp.ClientSession):
+            transport.client = transport.get_client()
+        try:
+            async with transport.client.request(
+                method,
+                str(url),
+                headers=sending,
+                data=content or None,
+                allow_redirects=False,
+                auto_decompress=False,  # httpx decodes, as on its own path
+                compress=False,
+                timeout=self._aiohttp_timeout,
+            ) as answer:
+                body = await self._capped_read(answer, method, url)
+                return httpx.Response(answer.status, headers=answer.raw_headers, content=body)
+        except ResponseTooLarge:
+            raise
+        except self.transport_errors as error:
+            raise self.classified(error, httpx.Request(method, url)) from error
+
+    async def _capped_read(
+        self, answer: aiohttp.ClientResponse, method: str, url: httpx.URL | str
+    ) -> bytes:
+        limit = self.max_response_bytes
+        declared = answer.content_length
+        if declared is not None and declared > limit:
+            raise ResponseTooLarge(
+                f"the answer announces {declared} bytes, over the cap of {limit}",
+                request=httpx.Request(method, url),
+            )
+        body = bytearray()
+        while len(body) <= limit:
+            chunk = await answer.content.read(limit + 1 - len(body))
+            if not chunk:
+                break
+            body += chunk
+        if len(body) > limit:
+            raise ResponseTooLarge(
+                f"the answer is over {limit} bytes, over the cap of {limit}",
+                request=httpx.Request(method, url),
+            )
+        return bytes(body)
 
     def classified(self, error: Exception, request: httpx.Request) -> httpx.TransportError:
         cause = error.__cause__ if isinstance(error, httpx.TransportError) else error
