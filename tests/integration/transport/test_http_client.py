@@ -223,3 +223,31 @@ async def test_a_waiting_call_whose_caller_gave_up_is_never_sent(transport: str)
         assert (await last).content == b"last"
     assert waiting.cancelled()
     assert len(heads) == 2
+
+
+async def test_a_plain_call_sends_what_httpx_would_send(transport: str) -> None:
+    """On aiohttp, a plain call (a JSON body and headers) skips httpx's request building;
+    a call with query parameters takes httpx's own path. Both say the same to the party:
+    the client's own headers, the caller's, the JSON as httpx encodes it."""
+    body = {"n": 1, "text": "über", "items": [1.5, None]}
+    async with serving(answer_each) as (url, heads), client_of(transport) as client:
+        plain = await client.request(
+            "POST", f"{url}/v1/x?a=1", json=body, headers={"Idempotency-Key": "k"}
+        )
+        through_httpx = await client.request(
+            "POST", f"{url}/v1/x", params={"a": "1"}, json=body, headers={"Idempotency-Key": "k"}
+        )
+    assert plain.status_code == through_httpx.status_code == 200
+    assert plain.content == through_httpx.content
+    assert plain.json() == body
+
+    def fields(head: bytes) -> dict[bytes, bytes]:
+        lines = head.split(b"\r\n")[1:]
+        pairs = (line.split(b":", 1) for line in lines if line)
+        return {name.strip().lower(): value.strip() for name, value in pairs}
+
+    assert heads[0].split(b"\r\n")[0] == heads[1].split(b"\r\n")[0]
+    direct, usual = fields(heads[0]), fields(heads[1])
+    for name in (b"content-type", b"content-length", b"idempotency-key", b"user-agent"):
+        assert direct[name] == usual[name], name
+    assert b"gzip" in direct[b"accept-encoding"]
