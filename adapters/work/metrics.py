@@ -7,6 +7,7 @@ every kind of every workflow is measured the same way at no cost to the policies
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Awaitable
 from typing import TypeVar
@@ -47,11 +48,18 @@ async def measured_call(kind: str, attempt: Awaitable[OutcomeT]) -> OutcomeT:
     try:
         outcome = await attempt
     except Exception:
-        OUTBOUND_CALLS.labels(kind, CRASHED).observe(time.perf_counter() - started)
+        _calls(kind, CRASHED).observe(time.perf_counter() - started)
         raise
     label = OUTCOME_LABELS.get(type(outcome), type(outcome).__name__)
-    OUTBOUND_CALLS.labels(kind, label).observe(time.perf_counter() - started)
+    _calls(kind, label).observe(time.perf_counter() - started)
     return outcome
+
+
+@functools.cache
+def _calls(kind: str, outcome: str) -> Histogram:
+    """The series of one kind and outcome, looked up once: the client's lookup by labels
+    takes a lock and validates them on every call."""
+    return OUTBOUND_CALLS.labels(kind, outcome)
 
 
 def count_decision(kind: str, decision: object) -> None:
