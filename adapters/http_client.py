@@ -187,7 +187,7 @@ class AiohttpPartyClient(PartyClient, HttpxAiohttpClient):
         json: object,
         headers: dict[str, str] | None,
     ) -> httpx.Response:
-        sending = dict(self.headers)  # the client's own, names in lower case
+        sending = dict(self.headers.items())  # the client's own, names in lower case
         if json is not None:  # encoded as httpx encodes it
             content = jsonlib.dumps(
                 json, ensure_ascii=False, separators=(",", ":"), allow_nan=False

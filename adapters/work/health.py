@@ -99,11 +99,14 @@ async def third_party_health(pool: AsyncConnectionPool[Any]) -> list[Health]:
 
 
 async def _locked(cur: AsyncCursor[dict[str, Any]], party: str) -> Health:
-    await cur.execute(
-        f"INSERT INTO {TABLE} (party) VALUES (%s) ON CONFLICT (party) DO NOTHING", (party,)
-    )
-    await cur.execute(f"SELECT * FROM {TABLE} WHERE party = %s FOR UPDATE", (party,))
-    row = await cur.fetchone()
+    """The party's row, locked; created first when the party has none (once per party)."""
+    lock = f"SELECT * FROM {TABLE} WHERE party = %s FOR UPDATE"
+    row = await (await cur.execute(lock, (party,))).fetchone()
+    if row is None:
+        await cur.execute(
+            f"INSERT INTO {TABLE} (party) VALUES (%s) ON CONFLICT (party) DO NOTHING", (party,)
+        )
+        row = await (await cur.execute(lock, (party,))).fetchone()
     assert row is not None
     return _health(row)
 
