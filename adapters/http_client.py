@@ -55,6 +55,18 @@ _Classify = Callable[[Exception, httpx.Request], httpx.TransportError]
 class ResponseTooLarge(httpx.TransportError):
     """The party's answer is longer than the cap: the request went out."""
 
+    @classmethod
+    def announced(cls, declared: int, limit: int, request: httpx.Request) -> ResponseTooLarge:
+        return cls(
+            f"the answer announces {declared} bytes, over the cap of {limit}", request=request
+        )
+
+    @classmethod
+    def received(cls, received: int, limit: int, request: httpx.Request) -> ResponseTooLarge:
+        return cls(
+            f"the answer is at least {received} bytes, over the cap of {limit}", request=request
+        )
+
 
 class NoCookies(httpx.Cookies):
     """Keeps no cookie: a third party's API is called with its credentials alone, so
@@ -99,11 +111,7 @@ class PartyClient(httpx.AsyncClient):
         try:
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > self.max_response_bytes:
-                raise ResponseTooLarge(
-                    f"the answer announces {declared} bytes, over the cap of"
-                    f" {self.max_response_bytes}",
-                    request=request,
-                )
+                raise ResponseTooLarge.announced(int(declared), self.max_response_bytes, request)
             response.stream = _Capped(
                 response, self.max_response_bytes, self.transport_errors, self.classified
             )
@@ -229,10 +237,7 @@ class AiohttpPartyClient(PartyClient, HttpxAiohttpClient):
         limit = self.max_response_bytes
         declared = answer.content_length
         if declared is not None and declared > limit:
-            raise ResponseTooLarge(
-                f"the answer announces {declared} bytes, over the cap of {limit}",
-                request=httpx.Request(method, url),
-            )
+            raise ResponseTooLarge.announced(declared, limit, httpx.Request(method, url))
         body = bytearray()
         while len(body) <= limit:
             chunk = await answer.content.read(limit + 1 - len(body))
@@ -240,10 +245,7 @@ class AiohttpPartyClient(PartyClient, HttpxAiohttpClient):
                 break
             body += chunk
         if len(body) > limit:
-            raise ResponseTooLarge(
-                f"the answer is over {limit} bytes, over the cap of {limit}",
-                request=httpx.Request(method, url),
-            )
+            raise ResponseTooLarge.received(len(body), limit, httpx.Request(method, url))
         return bytes(body)
 
     def classified(self, error: Exception, request: httpx.Request) -> httpx.TransportError:
@@ -294,10 +296,7 @@ class _Capped(httpx.AsyncByteStream):
             async for chunk in stream:
                 received += len(chunk)
                 if received > self._limit:
-                    raise ResponseTooLarge(
-                        f"the answer is over {received} bytes, over the cap of {self._limit}",
-                        request=request,
-                    )
+                    raise ResponseTooLarge.received(received, self._limit, request)
                 yield chunk
         except ResponseTooLarge:
             raise
